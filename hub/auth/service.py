@@ -1,0 +1,150 @@
+"""Account use cases: create users, register a company, authenticate, change passwords.
+
+Functions take an explicit session and keyword-only arguments, and leave the
+commit to the caller (a view or a command), so one request is one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, func, select
+
+from hub import audit
+from hub.auth.passwords import hash_password, needs_rehash, verify_password
+from hub.models import Company, Role, User
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+class AccountError(ValueError):
+    """A refused account operation, with the form field it is about."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def normalise_email(email: str) -> str:
+    """E-mail addresses are compared case-insensitively and without spaces."""
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str | None:
+    """An error message for an address that cannot be one, else None."""
+    if not email or len(email) > 254 or not _EMAIL.match(email):
+        return "Enter a valid e-mail address, such as name@example.kz."
+    return None
+
+
+def get_user_by_email(session: Session, *, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role | str,
+    company: Company | None = None,
+    actor_id: int | None = None,
+) -> User:
+    """Create a user (company users need a company; staff must not have one)."""
+    role = Role(role)
+    email = normalise_email(email)
+    if (error := validate_email(email)) is not None:
+        raise AccountError("email", error)
+    if role is Role.COMPANY and company is None:
+        raise AccountError("bin", "A company user must belong to a company.")
+    if role is not Role.COMPANY and company is not None:
+        raise AccountError("role", "Only company users belong to a company.")
+    if get_user_by_email(session, email=email) is not None:
+        raise AccountError("email", "An account with this e-mail address already exists.")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role.value,
+        company_id=company.id if company else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.append(
+        session,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        actor_id=actor_id if actor_id is not None else user.id,
+        after={"email": user.email, "role": user.role, "company_id": user.company_id},
+    )
+    return user
+
+
+def get_or_create_company(
+    session: Session, *, bin: str, legal_name: str, activity: str | None
+) -> Company:
+    """The company with this BIN, created if the hub does not know it yet."""
+    company = session.exec(select(Company).where(Company.bin == bin)).first()
+    if company is None:
+        company = Company(bin=bin, legal_name=legal_name.strip(), activity=activity)
+        session.add(company)
+        session.flush()
+    return company
+
+
+def register_company_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    bin: str,
+    legal_name: str,
+    activity: str | None,
+) -> User:
+    """Self-registration of a company's first user.
+
+    A BIN that already has users is refused: anyone could type a competitor's
+    BIN, so joining an existing company is for its own users to arrange, not
+    for the registration form.
+    """
+    bin = bin.strip()
+    existing = session.exec(select(Company).where(Company.bin == bin)).first()
+    if existing is not None:
+        members = session.exec(
+            select(func.count()).select_from(User).where(User.company_id == existing.id)
+        ).one()
+        if members:
+            raise AccountError(
+                "bin",
+                "This company already has an account; ask its administrator to give you access.",
+            )
+    company = get_or_create_company(session, bin=bin, legal_name=legal_name, activity=activity)
+    return create_user(session, email=email, password=password, role=Role.COMPANY, company=company)
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same answer and time for all failures)."""
+    user = get_user_by_email(session, email=email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    return user
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """Replace the password after checking the current one."""
+    if not verify_password(user.password_hash, current):
+        raise AccountError("current_password", "The current password is not correct.")
+    user.password_hash = hash_password(new)
+    session.add(user)
+    audit.append(
+        session,
+        action="user.password_change",
+        entity_type="user",
+        entity_id=user.id,
+        actor_id=user.id,
+    )

@@ -1,0 +1,159 @@
+"""Account pages. Thin: validate the form, call ``hub.auth.service``, render."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from hub.auth.forms import LoginForm, PasswordChangeForm, RegisterForm
+from hub.auth.guards import roles_required
+from hub.auth.service import (
+    AccountError,
+    authenticate,
+    change_password,
+    register_company_user,
+)
+from hub.db import get_session
+from hub.extensions import limiter, login_manager
+from hub.models import Company, Role, User
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see this page."
+login_manager.login_message_category = "info"
+
+# Both limits are per client address; behind a proxy set HUB_TRUSTED_PROXIES.
+AUTH_LIMIT = "10 per minute;50 per hour"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Resolve the session's ``<id>:<hash fragment>`` identity (see ``User.get_id``)."""
+    raw_id, _, fragment = user_id.partition(":")
+    if not raw_id.isdigit():
+        return None
+    user = get_session().get(User, int(raw_id))
+    if user is None or not user.is_active or user.password_hash[-16:] != fragment:
+        return None
+    return user
+
+
+def home_url_for(user: User) -> str:
+    """Where a user lands after signing in: their role's home page."""
+    return {
+        Role.COMPANY.value: url_for("web.company_home"),
+        Role.ADMIN.value: url_for("web.admin_home"),
+        Role.AUTHOR.value: url_for("web.author_home"),
+    }.get(user.role, url_for("web.index"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only local paths are followed after login (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(home_url_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        session = get_session()
+        user = authenticate(session, email=form.email.data or "", password=form.password.data or "")
+        if user is None:
+            form.password.errors = ["Wrong e-mail or password."]
+        else:
+            session.commit()
+            login_user(user)
+            flash(f"Signed in as {user.email}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or home_url_for(user))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    # POST only (with the CSRF token): a link or an image cannot sign people out.
+    if current_user.is_authenticated:
+        logout_user()
+        flash("You are signed out.", "info")
+    return redirect(url_for("web.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(AUTH_LIMIT, methods=["POST"])
+def register() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(home_url_for(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            user = register_company_user(
+                session,
+                email=form.email.data or "",
+                password=form.password.data or "",
+                bin=form.bin.data or "",
+                legal_name=form.legal_name.data or "",
+                activity=form.activity.data or None,
+            )
+        except AccountError as exc:
+            session.rollback()
+            field = getattr(form, exc.field or "", None)
+            if field is not None:
+                field.errors = [*field.errors, exc.message]
+            else:
+                flash(exc.message, "error")
+        else:
+            session.commit()
+            login_user(user)
+            flash("Your account is ready. Welcome to the Astana Crypto Hub.", "success")
+            return redirect(home_url_for(user))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/account")
+@roles_required()
+def account() -> str:
+    company = (
+        get_session().get(Company, current_user.company_id) if current_user.company_id else None
+    )
+    return render_template("auth/account.html", company=company)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles_required()
+def password() -> str | Response:
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        session = get_session()
+        user = session.get(User, current_user.id)
+        assert user is not None
+        try:
+            change_password(
+                session,
+                user=user,
+                current=form.current_password.data or "",
+                new=form.new_password.data or "",
+            )
+        except AccountError as exc:
+            session.rollback()
+            form.current_password.errors = [exc.message]
+        else:
+            session.commit()
+            # The identity includes a hash fragment: sign in again with the new one.
+            login_user(user)
+            flash("Your password has been changed. Other sessions are signed out.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/password.html", form=form)

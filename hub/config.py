@@ -1,0 +1,78 @@
+"""Settings read from the environment.
+
+Everything the service needs to know about its surroundings comes from
+``HUB_*`` environment variables, so the same package runs as the one-command
+demo (no variables at all), under tests (a dict passed to ``create_app``) and
+behind a load balancer against PostgreSQL (variables set by the operator).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import hub
+
+#: The policy files shipped with the source tree (``policies/`` beside ``hub/``).
+DEFAULT_POLICY_DIR = Path(hub.__file__).resolve().parent.parent / "policies"
+
+
+class ConfigError(RuntimeError):
+    """The service cannot start with the configuration it was given."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(
+    instance_path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Build the Flask config mapping from ``HUB_*`` environment variables.
+
+    The default database is an SQLite file in the instance folder so that a
+    bare machine needs no database server to run the demo.
+    """
+    env = os.environ if environ is None else environ
+    hub_env = env.get("HUB_ENV", "development").strip().lower() or "development"
+    if hub_env not in {"production", "development"}:
+        raise ConfigError(f"HUB_ENV must be 'production' or 'development', not {hub_env!r}")
+    production = hub_env == "production"
+    instance = Path(instance_path)
+    default_db = f"sqlite:///{instance / 'hub.sqlite'}"
+    return {
+        "HUB_ENV": hub_env,
+        "SECRET_KEY": env.get("HUB_SECRET_KEY") or None,
+        "DATABASE_URL": env.get("HUB_DATABASE_URL") or default_db,
+        "POLICY_DIR": str(Path(env.get("HUB_POLICY_DIR") or DEFAULT_POLICY_DIR)),
+        "DEMO_PASSWORD": env.get("HUB_DEMO_PASSWORD") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("HUB_SECURE_COOKIES"), production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("HUB_SECURE_COOKIES"), production),
+        "WTF_CSRF_ENABLED": True,
+        # A login form left open in a tab for a while should still work.
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "RATELIMIT_ENABLED": _bool(env.get("HUB_RATELIMIT_ENABLED"), True),
+        # Explicit, so Flask-Limiter does not warn; use redis://... with several servers.
+        "RATELIMIT_STORAGE_URI": env.get("HUB_RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Refuse to start with settings that would be unsafe, with a message that says why."""
+    if config.get("HUB_ENV") == "production" and not config.get("SECRET_KEY"):
+        raise ConfigError(
+            "HUB_SECRET_KEY is not set. In production (HUB_ENV=production) the secret key "
+            "signs every session cookie and CSRF token, and must be the same long random "
+            "value on every app server. Generate one with: "
+            'python3 -c "import secrets; print(secrets.token_hex(32))"'
+        )

@@ -1,0 +1,136 @@
+"""Every error the app returns, in one place.
+
+HTML requests get one error page in the site layout; anything under
+``/api/`` gets one JSON shape::
+
+    {"errors": [{"field": "kyc_verified_clients_pct", "message": "must be <= 100"}]}
+
+``field`` names the offending input, or is ``null`` for an error that is not
+about one field (a malformed body, a missing token, a rate limit). Views and
+services raise ``ApiError`` (or any werkzeug ``HTTPException``) and never
+build error responses themselves. Unexpected exceptions become a logged 500,
+without details leaking to the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+# Plain-words explanations for the error page and for JSON errors without a description.
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "The request could not be understood. Check what you sent and retry."),
+    401: ("Sign-in required", "You need to sign in to do this."),
+    403: ("Not allowed", "Your account does not have access to this page."),
+    404: ("Not found", "There is nothing here. The link may be wrong or out of date."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    409: ("Conflict", "Someone else changed this in the meantime. Reload and try again."),
+    413: ("Too large", "What you sent is larger than the service accepts."),
+    415: ("Unsupported media type", "Send the request body as JSON (application/json)."),
+    422: ("Invalid input", "Some of what you sent is not valid."),
+    429: ("Too many requests", "You are going too fast. Wait a minute and try again."),
+    500: ("Server error", "Something went wrong on our side. It has been logged."),
+}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and field-level messages, for API views and services."""
+
+    def __init__(
+        self,
+        status: int,
+        errors: Iterable[Mapping[str, Any]] | str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if isinstance(errors, str):
+            errors = [{"field": field, "message": errors}]
+        self.status = status
+        self.errors = [{"field": e.get("field"), "message": str(e["message"])} for e in errors]
+        self.headers = dict(headers or {})
+        super().__init__(self.errors[0]["message"] if self.errors else str(status))
+
+
+def is_api_request() -> bool:
+    """Whether the current request is answered in JSON (everything under /api/)."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def error_response(
+    status: int,
+    errors: Iterable[Mapping[str, Any]] | str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The API's error document with the given status."""
+    error = ApiError(status, errors, field=field, headers=headers)
+    response = jsonify({"errors": error.errors})
+    response.status_code = status
+    response.headers.update(error.headers)
+    return response
+
+
+def _describe(exc: HTTPException) -> str:
+    code = exc.code or 500
+    default = MESSAGES.get(code, (exc.name, ""))[1]
+    description = exc.description or ""
+    # werkzeug's stock descriptions are long and technical; keep our plain words.
+    if not description or description == type(exc).description:
+        return default or exc.name
+    return description
+
+
+def _html_error(code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    title = MESSAGES.get(code, ("Error", ""))[0]
+    body = render_template("error.html", code=code, title=title, message=message)
+    response = Response(body, status=code, mimetype="text/html")
+    for key, value in (headers or {}).items():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Render any HTTP error as JSON under /api/ and as the error page elsewhere."""
+    code = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    if isinstance(exc, CSRFError):
+        message = (
+            "The form's security token is missing or has expired. "
+            "Reload the page and submit it again."
+        )
+    else:
+        message = _describe(exc)
+    if is_api_request():
+        return error_response(code, message, headers=headers)
+    return _html_error(code, message, headers)
+
+
+def handle_api_error(exc: ApiError) -> Response:
+    """``ApiError`` keeps its field-level messages in JSON; HTML shows the first."""
+    if is_api_request():
+        return error_response(exc.status, exc.errors, headers=exc.headers)
+    return _html_error(exc.status, exc.errors[0]["message"] if exc.errors else "", exc.headers)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    """A bug: log it with the traceback, answer 500 without details."""
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    from flask import current_app
+
+    current_app.logger.exception("Unhandled exception on %s %s", request.method, request.path)
+    return handle_http_exception(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers for the whole app (blueprints included)."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(Exception, handle_unexpected)

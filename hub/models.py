@@ -1,0 +1,311 @@
+"""Storage model: SQLModel tables and their Create/Public variants.
+
+Naming follows the ``XBase / XCreate / X(table=True) / XPublic`` family: the
+base holds the fields a client may set, the table adds what the server owns
+(ids, hashes, timestamps), and the public variant is what may leave the
+service. Enumerations are stored as short strings (portable across SQLite
+and PostgreSQL, and cheap to extend in a migration); the StrEnums below are
+the allowed values.
+
+Every datetime is timezone-aware UTC (``hub.db.UTCDateTime``). JSON columns
+use SQLAlchemy's portable ``JSON`` type.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from hub.db import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    """Who a user is to the hub."""
+
+    COMPANY = "company"
+    ADMIN = "admin"
+    AUTHOR = "author"
+
+
+class Activity(StrEnum):
+    """Principal licensed activity of a company (the policy's ``activity`` enum)."""
+
+    EXCHANGE = "exchange"
+    BROKER = "broker"
+    CUSTODY = "custody"
+    PAYMENTS = "payments"
+    MINING = "mining"
+    SOFTWARE = "software"
+
+
+class FilingStatus(StrEnum):
+    """Life cycle of a filing: a draft is editable; everything after submission is frozen."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CHANGES_REQUESTED = "changes_requested"
+    SUPERSEDED = "superseded"
+
+
+class PolicyState(StrEnum):
+    """Life cycle of a policy version."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+def _created_at() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _optional_dt() -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=sa.JSON, nullable=nullable)
+
+
+# --- companies -------------------------------------------------------------------------
+
+
+class CompanyBase(SQLModel):
+    bin: str = Field(min_length=12, max_length=12, unique=True, index=True)
+    legal_name: str = Field(min_length=1, max_length=200)
+    activity: str | None = Field(default=None, max_length=32)
+
+
+class CompanyCreate(CompanyBase):
+    pass
+
+
+class Company(CompanyBase, table=True):
+    """A legal entity in the hub, identified by its 12-digit BIN."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created_at()
+
+
+class CompanyPublic(CompanyBase):
+    id: int
+    created_at: datetime
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=254, unique=True, index=True)
+    role: str = Field(default=Role.COMPANY.value, max_length=16)
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+
+
+class UserCreate(UserBase):
+    password: str = Field(min_length=10, max_length=200)
+
+
+class User(UserBase, table=True):
+    """A person who signs in. Company users belong to exactly one company.
+
+    Implements the small interface Flask-Login expects by hand (not via
+    ``UserMixin``, whose ``is_active`` property would shadow the column).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    created_at: datetime = _created_at()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        """Session identity: the id plus a fragment of the password hash.
+
+        Changing the password changes the fragment, which signs out every
+        other session of this user.
+        """
+        return f"{self.id}:{self.password_hash[-16:]}"
+
+
+class UserPublic(UserBase):
+    id: int
+    is_active: bool
+    created_at: datetime
+
+
+# --- filings and decisions -------------------------------------------------------------
+
+
+class FilingBase(SQLModel):
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+
+
+class FilingCreate(FilingBase):
+    pass
+
+
+class Filing(FilingBase, table=True):
+    """A company's transparency filing.
+
+    Editable while ``draft``; at submission the inputs, the decision and the
+    policy version and digest are frozen together (also copied into an
+    ``Assessment`` row). Revising a submitted filing creates a new filing whose
+    ``supersedes_id`` points here. ``lock_version`` is compared and bumped on
+    every change so that two reviewers cannot overwrite each other.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    status: str = Field(default=FilingStatus.DRAFT.value, max_length=32, index=True)
+    policy_id: str | None = Field(default=None, max_length=100)
+    policy_version: str | None = Field(default=None, max_length=50)
+    policy_digest: str | None = Field(default=None, max_length=100)
+    decision: dict[str, Any] | None = _json()
+    tier_claimed: str | None = Field(default=None, max_length=8)
+    reviewer_message: str | None = Field(default=None, max_length=5000)
+    supersedes_id: int | None = Field(default=None, foreign_key="filing.id")
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    decided_by_id: int | None = Field(default=None, foreign_key="user.id")
+    lock_version: int = Field(default=1, nullable=False)
+    created_at: datetime = _created_at()
+    updated_at: datetime = _created_at()
+    submitted_at: datetime | None = _optional_dt()
+    decided_at: datetime | None = _optional_dt()
+    valid_from: date | None = Field(default=None)
+    valid_until: date | None = Field(default=None)
+
+
+class FilingPublic(FilingBase):
+    id: int
+    company_id: int
+    status: str
+    policy_version: str | None
+    policy_digest: str | None
+    decision: dict[str, Any] | None
+    tier_claimed: str | None
+    reviewer_message: str | None
+    supersedes_id: int | None
+    lock_version: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+
+class Assessment(SQLModel, table=True):
+    """A decision made by the engine, frozen with everything needed to replay it.
+
+    Written once (at submission, or when an admin re-assesses) and never
+    changed: inputs, ``as_of``, the policy version and digest, and the
+    decision document exactly as the API returns it.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    filing_id: int | None = Field(default=None, foreign_key="filing.id", index=True)
+    company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    as_of: date
+    policy_id: str = Field(max_length=100)
+    policy_version: str = Field(max_length=50)
+    policy_digest: str = Field(max_length=100)
+    decision: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    tier: str | None = Field(default=None, max_length=8)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created_at()
+
+
+# --- audit trail -----------------------------------------------------------------------
+
+
+class AuditRecord(SQLModel, table=True):
+    """One append-only entry of the audit trail.
+
+    ``hash`` is the SHA-256 of this record's content plus ``prev_hash``; the
+    unique constraint on ``prev_hash`` keeps the chain linear even with
+    concurrent writers. Database triggers (see the migration) refuse UPDATE
+    and DELETE. Write through ``hub.audit.append``.
+    """
+
+    __tablename__ = "audit_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created_at()
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=64, index=True)
+    entity_type: str = Field(max_length=64)
+    entity_id: str | None = Field(default=None, max_length=64)
+    before: dict[str, Any] | None = _json()
+    after: dict[str, Any] | None = _json()
+    policy_version: str | None = Field(default=None, max_length=50)
+    policy_digest: str | None = Field(default=None, max_length=100)
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal bearer token for the API. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = _created_at()
+    revoked_at: datetime | None = _optional_dt()
+    last_used_at: datetime | None = _optional_dt()
+
+
+class ApiTokenPublic(SQLModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+# --- policy versions -------------------------------------------------------------------
+
+
+class PolicyVersionRecord(SQLModel, table=True):
+    """A stored policy version: its text, Gherkin specs, state and digest.
+
+    Published versions are immutable; drafts are edited with ``lock_version``
+    compared on save so one author cannot silently overwrite another.
+    """
+
+    __tablename__ = "policy_version"
+    __table_args__ = (sa.UniqueConstraint("policy_id", "version", name="uq_policy_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy_id: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=50)
+    state: str = Field(default=PolicyState.DRAFT.value, max_length=16)
+    effective_from: date | None = Field(default=None)
+    text: str = Field(sa_type=sa.Text)
+    digest: str | None = Field(default=None, max_length=100)
+    features_text: str | None = Field(default=None, sa_type=sa.Text)
+    base_version: str | None = Field(default=None, max_length=50)
+    author_id: int | None = Field(default=None, foreign_key="user.id")
+    lock_version: int = Field(default=1, nullable=False)
+    created_at: datetime = _created_at()
+    updated_at: datetime = _created_at()
+    published_at: datetime | None = _optional_dt()

@@ -1,0 +1,217 @@
+"""Public pages and each role's home page. Thin views over the storage model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlmodel import col, func, select
+from werkzeug.wrappers import Response
+
+from hub.auth.forms import StaffUserForm
+from hub.auth.guards import company_scope, get_owned_or_404, roles_required
+from hub.auth.service import AccountError, create_user
+from hub.db import get_session
+from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role, User
+
+bp = Blueprint("web", __name__)
+
+TIERS = [
+    {
+        "id": "T1",
+        "title": "Registered",
+        "summary": (
+            "You are entered in the hub's register, licensed for your activity, free of "
+            "sanctions and tax arrears, you verify your clients' identity and keep records "
+            "for five years, and you have staff in the zone."
+        ),
+        "benefits": [
+            "Property and land tax exemption on objects in the zone",
+            "Social tax exemption for foreign employees",
+        ],
+    },
+    {
+        "id": "T2",
+        "title": "Transparent",
+        "summary": (
+            "On top of T1: real substance in the zone (staff as declared, local spending, "
+            "90% qualifying income, separate accounts), full client verification, documented "
+            "source and destination of funds, the travel rule, fast suspicious-transaction "
+            "reports and low exposure to illicit flows. Miners sell through licensed "
+            "exchanges and accept winter curtailment."
+        ),
+        "benefits": [
+            "Corporate income tax exemption on qualifying income",
+            "VAT exemption on qualifying services (not for mining)",
+            "Personal income tax exemption for foreign employees",
+            "Mining fee of 1 KZT/kWh instead of 10, for miners on mostly renewable power",
+        ],
+    },
+    {
+        "id": "T3",
+        "title": "Full disclosure",
+        "summary": (
+            "On top of T2: an independent board, minimal illicit exposure, client assets "
+            "mostly in cold storage with regular proofs of reserves, and for miners at "
+            "least half of the power from renewable sources."
+        ),
+        "benefits": ["Dividend withholding tax exemption for shareholders"],
+    },
+]
+
+
+@bp.route("/")
+def index() -> str:
+    return render_template("web/index.html", tiers=TIERS)
+
+
+@bp.route("/home")
+@roles_required()
+def home() -> Response:
+    from hub.auth.views import home_url_for
+
+    return redirect(home_url_for(current_user))
+
+
+@bp.route("/company")
+@roles_required(Role.COMPANY)
+def company_home() -> str:
+    session = get_session()
+    company_id = company_scope(current_user)
+    company = session.get(Company, company_id)
+    members = session.exec(select(User).where(User.company_id == company_id).order_by(User.email))
+    filings = session.exec(
+        select(Filing)
+        .where(Filing.company_id == company_id)
+        .order_by(col(Filing.created_at).desc(), col(Filing.id).desc())
+    ).all()
+    return render_template(
+        "web/company_home.html", company=company, members=list(members), filings=filings
+    )
+
+
+@bp.route("/company/filings/<int:filing_id>")
+@roles_required(Role.COMPANY, Role.ADMIN)
+def filing_detail(filing_id: int) -> str:
+    session = get_session()
+    filing = get_owned_or_404(session, Filing, filing_id, current_user)
+    company = session.get(Company, filing.company_id)
+    return render_template("web/filing_detail.html", filing=filing, company=company)
+
+
+@bp.route("/admin", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_home() -> str | Response:
+    session = get_session()
+    form = StaffUserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                session,
+                email=form.email.data or "",
+                password=form.password.data or "",
+                role=form.role.data or "",
+                actor_id=current_user.id,
+            )
+        except AccountError as exc:
+            session.rollback()
+            form.email.errors = [*form.email.errors, exc.message]
+        else:
+            session.commit()
+            flash(f"Created {user.role} account {user.email}.", "success")
+            return redirect(url_for("web.admin_home"))
+    counts: dict[str, Any] = {
+        "companies": session.exec(select(func.count()).select_from(Company)).one(),
+        "users": session.exec(select(func.count()).select_from(User)).one(),
+    }
+    by_status = dict(
+        session.exec(select(Filing.status, func.count()).group_by(Filing.status)).all()
+    )
+    staff = session.exec(
+        select(User)
+        .where(col(User.role).in_([Role.ADMIN.value, Role.AUTHOR.value]))
+        .order_by(User.role, User.email)
+    ).all()
+    return render_template(
+        "web/admin_home.html",
+        form=form,
+        counts=counts,
+        by_status=[(s.value, by_status.get(s.value, 0)) for s in FilingStatus],
+        staff=staff,
+    )
+
+
+@bp.route("/author")
+@roles_required(Role.AUTHOR, Role.ADMIN)
+def author_home() -> str:
+    session = get_session()
+    policy_dir = Path(current_app.config["POLICY_DIR"])
+    files = (
+        sorted(
+            str(p.relative_to(policy_dir))
+            for pattern in ("*.yaml", "*.yml", "*/*.yaml", "*/*.yml")
+            for p in policy_dir.glob(pattern)
+        )
+        if policy_dir.is_dir()
+        else []
+    )
+    versions = session.exec(
+        select(PolicyVersionRecord).order_by(
+            PolicyVersionRecord.policy_id, col(PolicyVersionRecord.effective_from).desc()
+        )
+    ).all()
+    return render_template(
+        "web/author_home.html", policy_dir=policy_dir, files=files, versions=versions
+    )
+
+
+ROLE_TITLES = {
+    Role.COMPANY.value: "Company",
+    Role.ADMIN.value: "Hub administrator",
+    Role.AUTHOR.value: "Policy author",
+}
+
+# Navigation by role: (path, label, roles; empty roles = everyone). An entry
+# is shown only when the app has a GET route at that path, so pages added by
+# later features appear in the menu as soon as their blueprint is registered.
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("/", "Home", ()),
+    ("/assess", "Check eligibility", ()),
+    ("/company", "My company", (Role.COMPANY.value,)),
+    ("/filings", "Filings", (Role.COMPANY.value,)),
+    ("/admin", "Administration", (Role.ADMIN.value,)),
+    ("/review", "Review queue", (Role.ADMIN.value,)),
+    ("/review/dashboard", "Dashboard", (Role.ADMIN.value,)),
+    ("/author", "Policy files", (Role.AUTHOR.value,)),
+    ("/policies", "Policy studio", (Role.AUTHOR.value, Role.ADMIN.value)),
+]
+
+
+def _get_paths() -> frozenset[str]:
+    cached = current_app.extensions.get("hub.nav_paths")
+    if cached is None:
+        cached = frozenset(
+            rule.rule for rule in current_app.url_map.iter_rules() if "GET" in (rule.methods or ())
+        )
+        current_app.extensions["hub.nav_paths"] = cached
+    return cached
+
+
+@bp.app_context_processor
+def layout_context() -> dict[str, Any]:
+    """Helpers every template gets: the role's navigation and role titles."""
+
+    def nav_items() -> list[dict[str, Any]]:
+        from flask import request
+
+        role = current_user.role if current_user.is_authenticated else None
+        paths = _get_paths()
+        return [
+            {"url": path, "label": label, "active": request.path == path}
+            for path, label, roles in NAV
+            if path in paths and (not roles or role in roles)
+        ]
+
+    return {"nav_items": nav_items, "role_titles": ROLE_TITLES}

@@ -1,0 +1,209 @@
+"""Shared fixtures: a real, migrated database per test, the app, a client, factories.
+
+The database is SQLite (a file per test, copied from one migrated template)
+unless ``HUB_DATABASE_URL`` points at PostgreSQL; then the schema is rebuilt
+from the migrations once per run and every table is emptied before each test.
+Nothing is mocked: tests go through the same engine, migrations and
+constraints as production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, SQLModel
+
+from hub import create_app
+from hub.auth.passwords import hash_password
+from hub.db import get_engine, make_engine, upgrade_database
+from hub.models import Company, Role, User
+
+DEFAULT_PASSWORD = "correct horse battery"
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL URL the run is pointed at, if any."""
+    url = os.environ.get("HUB_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Run the migrations once: a template SQLite file, or the PostgreSQL schema."""
+    pg = postgres_url()
+    if pg:
+        engine = make_engine(pg)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade_database(pg)
+        return pg
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    upgrade_database(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def database_url(migrated_template: str, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    pg = postgres_url()
+    if pg:
+        engine = make_engine(pg)
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return pg
+    path = tmp_path / "hub.sqlite"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps on this test's database; keyword arguments override the config."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        config: dict[str, Any] = {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "HUB_ENV": "development",
+        }
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        get_engine(app).dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The app with CSRF and rate limits off (tests that need them build their own)."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Session]:
+    """A session on the test's database, outside any request."""
+    with Session(get_engine(app), expire_on_commit=False) as session:
+        yield session
+
+
+# --- factories -----------------------------------------------------------------------------
+
+# Valid BINs (check digit per the policy) for tests that need several companies.
+VALID_BINS = [
+    "940140000385",
+    "990140004654",
+    "041048885984",
+    "240242674593",
+    "030847979261",
+    "140846832444",
+]
+
+
+@pytest.fixture
+def make_company(db_session: Session) -> Callable[..., Company]:
+    """Create and commit a company: ``make_company(bin=..., legal_name=..., activity=...)``."""
+    counter = iter(range(10_000))
+
+    def factory(**fields: Any) -> Company:
+        n = next(counter)
+        fields.setdefault("bin", VALID_BINS[n % len(VALID_BINS)])
+        fields.setdefault("legal_name", f"Test Company {n} LLP")
+        fields.setdefault("activity", "exchange")
+        company = Company(**fields)
+        db_session.add(company)
+        db_session.commit()
+        return company
+
+    return factory
+
+
+@pytest.fixture
+def make_user(db_session: Session, make_company: Callable[..., Company]) -> Callable[..., User]:
+    """Create and commit a user; company users get a new company unless one is given.
+
+    The password is ``DEFAULT_PASSWORD`` unless ``password=`` is passed.
+    """
+    counter = iter(range(10_000))
+
+    def factory(
+        role: Role | str = Role.COMPANY,
+        *,
+        email: str | None = None,
+        password: str = DEFAULT_PASSWORD,
+        company: Company | None = None,
+        **fields: Any,
+    ) -> User:
+        role = Role(role)
+        n = next(counter)
+        if role is Role.COMPANY and company is None:
+            company = make_company()
+        user = User(
+            email=email or f"{role.value}{n}@example.kz",
+            password_hash=hash_password(password),
+            role=role.value,
+            company_id=company.id if company else None,
+            **fields,
+        )
+        db_session.add(user)
+        db_session.commit()
+        return user
+
+    return factory
+
+
+def _csrf_token(html: str) -> str | None:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+@pytest.fixture
+def login() -> Callable[..., Any]:
+    """Sign a client in through the real form: ``login(client, user_or_email, password)``."""
+
+    def do_login(client: FlaskClient, user: User | str, password: str = DEFAULT_PASSWORD) -> Any:
+        email = user if isinstance(user, str) else user.email
+        page = client.get("/login")
+        data = {"email": email, "password": password}
+        if token := _csrf_token(page.get_data(as_text=True)):
+            data["csrf_token"] = token
+        return client.post("/login", data=data)
+
+    return do_login
+
+
+@pytest.fixture
+def csrf_token() -> Callable[[FlaskClient, str], str]:
+    """The CSRF token of the form at ``path`` (for tests with CSRF enabled)."""
+
+    def get(client: FlaskClient, path: str) -> str:
+        token = _csrf_token(client.get(path).get_data(as_text=True))
+        assert token, f"no CSRF token in the form at {path}"
+        return token
+
+    return get
