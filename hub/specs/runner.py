@@ -1,0 +1,348 @@
+"""Run the Gherkin specs against one policy version, in-process, without pytest.
+
+The policy studio runs a draft's scenarios on every edit and the mutation test
+runs them hundreds of times, so features are parsed once (:class:`SpecSuite`)
+and each run only walks the compiled scenarios (Gherkin "pickles") through
+the shared step registry.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gherkin.errors import CompositeParserException, ParserException
+from gherkin.parser import Parser
+from gherkin.pickles.compiler import Compiler
+
+from hub.policy import Policy, PolicyError, load_policy, load_policy_text
+
+from .context import SpecContext, describe_error
+from .registry import StepDefinitionError, StepRegistry
+
+Status = Literal["passed", "failed", "skipped"]
+SKIP_TAGS = frozenset({"@skip", "@wip"})
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def version_tag(version: str) -> str:
+    """The tag that selects a version's scenarios: 2026.1 -> @v2026.1."""
+    return f"@v{version}"
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    keyword: str
+    text: str
+    line: int
+    datatable: list[list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """One concrete scenario: an outline row becomes its own scenario."""
+
+    name: str
+    feature: str
+    uri: str
+    line: int
+    tags: tuple[str, ...]
+    steps: tuple[CompiledStep, ...]
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    feature: str
+    uri: str
+    line: int
+    tags: list[str]
+    status: Status
+    failing_step: str | None = None
+    failing_line: int | None = None
+    message: str | None = None
+
+
+@dataclass
+class SpecReport:
+    """What a run found: one result per scenario, plus problems reading the features."""
+
+    policy_id: str
+    policy_version: str
+    policy_digest: str
+    tag: str
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> int:
+        return sum(r.status == "passed" for r in self.scenarios)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.scenarios)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.status == "skipped" for r in self.scenarios)
+
+    @property
+    def ok(self) -> bool:
+        """True only if something ran and nothing failed: an empty run proves nothing."""
+        return not self.errors and self.failed == 0 and self.passed > 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "total": len(self.scenarios),
+            "errors": len(self.errors),
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": {
+                "id": self.policy_id,
+                "version": self.policy_version,
+                "digest": self.policy_digest,
+            },
+            "tag": self.tag,
+            "summary": self.summary(),
+            "errors": list(self.errors),
+            "scenarios": [asdict(r) for r in self.scenarios],
+        }
+
+
+class SpecSuite:
+    """Parsed features, ready to run against any number of policies."""
+
+    def __init__(self, scenarios: Sequence[CompiledScenario], errors: Sequence[str] = ()) -> None:
+        self.scenarios = list(scenarios)
+        self.errors = list(errors)
+
+    @classmethod
+    def from_texts(cls, features: Iterable[tuple[str, str]]) -> SpecSuite:
+        """Compile ``(name, text)`` pairs; a feature that does not parse becomes an error."""
+        scenarios: list[CompiledScenario] = []
+        errors: list[str] = []
+        for name, text in features:
+            try:
+                scenarios.extend(compile_feature(name, text))
+            except (CompositeParserException, ParserException) as exc:
+                errors.append(f"{name}: {exc}")
+        return cls(scenarios, errors)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> SpecSuite:
+        return cls.from_texts(read_features(path))
+
+    def select(self, tag: str) -> list[CompiledScenario]:
+        return [s for s in self.scenarios if tag in s.tags]
+
+    @property
+    def tags(self) -> set[str]:
+        return {t for s in self.scenarios for t in s.tags}
+
+    def run(
+        self,
+        policy: Policy,
+        *,
+        catalogue: Sequence[Policy] = (),
+        tag: str | None = None,
+        fail_fast: bool = False,
+        registry: StepRegistry | None = None,
+    ) -> SpecReport:
+        """Run the scenarios tagged with the policy's version (or ``tag``) against ``policy``.
+
+        ``catalogue`` holds the other versions that date-selection scenarios choose
+        among; ``policy`` replaces the catalogue's file of the same version.
+        ``fail_fast`` stops at the first failing scenario (the mutation test only
+        needs to know that a mutant fails).
+        """
+        from .steps import REGISTRY
+
+        reg = registry or REGISTRY
+        tag = tag or version_tag(policy.version)
+        report = SpecReport(policy.id, policy.version, policy.digest, tag, errors=list(self.errors))
+        start = time.perf_counter()
+        for sc in self.select(tag):
+            result = run_scenario(sc, policy, catalogue, reg)
+            report.scenarios.append(result)
+            if fail_fast and result.status == "failed":
+                break
+        report.seconds = time.perf_counter() - start
+        return report
+
+
+def run_scenario(
+    sc: CompiledScenario, policy: Policy, catalogue: Sequence[Policy], registry: StepRegistry
+) -> ScenarioResult:
+    """Run one scenario's steps in order; the first failure ends it."""
+    result = ScenarioResult(sc.name, sc.feature, sc.uri, sc.line, list(sc.tags), "passed")
+    if SKIP_TAGS & set(sc.tags):
+        result.status = "skipped"
+        return result
+    ctx = SpecContext(policy=policy, catalogue=catalogue)
+    for st in sc.steps:
+        try:
+            registry.run(ctx, st.text, st.datatable)
+        except AssertionError as exc:
+            msg = str(exc) or "assertion failed"
+        except StepDefinitionError as exc:
+            msg = str(exc)
+        except Exception as exc:  # a step that crashes is a failed scenario, not a crashed run
+            msg = f"step raised {describe_error(exc)}"
+        else:
+            continue
+        result.status = "failed"
+        result.failing_step = f"{st.keyword}{st.text}"
+        result.failing_line = st.line
+        result.message = msg
+        break
+    return result
+
+
+def compile_feature(name: str, text: str) -> list[CompiledScenario]:
+    """Parse one feature text into concrete scenarios with their tags and line numbers."""
+    doc = Parser().parse(text)
+    doc["uri"] = name
+    feature = doc.get("feature")
+    if not feature:
+        return []
+    steps_by_id: dict[str, tuple[str, int]] = {}
+    rows: dict[str, tuple[list[str], list[str]]] = {}
+    _index(feature, steps_by_id, rows)
+    out: list[CompiledScenario] = []
+    for pickle in Compiler().compile(doc):
+        steps = []
+        for ps in pickle["steps"]:
+            keyword, line = steps_by_id.get(ps["astNodeIds"][0], ("", 0))
+            table = (ps.get("argument") or {}).get("dataTable")
+            datatable = [[c["value"] for c in r["cells"]] for r in table["rows"]] if table else None
+            steps.append(CompiledStep(keyword, ps["text"], line, datatable))
+        name_ = pickle["name"]
+        if len(pickle["astNodeIds"]) > 1 and pickle["astNodeIds"][-1] in rows:
+            header, cells = rows[pickle["astNodeIds"][-1]]
+            name_ += " [" + ", ".join(f"{h}={c}" for h, c in zip(header, cells, strict=False)) + "]"
+        out.append(
+            CompiledScenario(
+                name=name_,
+                feature=feature["name"],
+                uri=name,
+                line=pickle["location"]["line"],
+                tags=tuple(t["name"] for t in pickle["tags"]),
+                steps=tuple(steps),
+            )
+        )
+    return out
+
+
+def _index(
+    node: dict[str, Any],
+    steps: dict[str, tuple[str, int]],
+    rows: dict[str, tuple[list[str], list[str]]],
+) -> None:
+    """Remember each step's keyword and line, and each Examples row's cells, by AST id."""
+    for child in node.get("children", []):
+        for kind in ("background", "scenario"):
+            block = child.get(kind)
+            if not block:
+                continue
+            for st in block.get("steps", []):
+                steps[st["id"]] = (st["keyword"], st["location"]["line"])
+            for ex in block.get("examples", []):
+                header = [c["value"] for c in (ex.get("tableHeader") or {}).get("cells", [])]
+                for row in ex.get("tableBody", []):
+                    rows[row["id"]] = (header, [c["value"] for c in row["cells"]])
+        if child.get("rule"):
+            _index(child["rule"], steps, rows)
+
+
+def read_features(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Every ``*.feature`` under a folder (or one file), named relative to it, sorted."""
+    p = Path(path)
+    if p.is_file():
+        return [(p.name, p.read_text(encoding="utf-8"))]
+    if not p.is_dir():
+        raise FileNotFoundError(f"no features folder or file at {p}")
+    return [
+        (f.relative_to(p).as_posix(), f.read_text(encoding="utf-8"))
+        for f in sorted(p.rglob("*.feature"))
+    ]
+
+
+def default_features_dir() -> Path:
+    """HUB_FEATURES_DIR, else the repository's features/ (not the working directory's)."""
+    env = os.environ.get("HUB_FEATURES_DIR")
+    return Path(env) if env else REPO_ROOT / "features"
+
+
+def default_policies_dir() -> Path:
+    """HUB_POLICIES_DIR, else the repository's policies/."""
+    env = os.environ.get("HUB_POLICIES_DIR")
+    return Path(env) if env else REPO_ROOT / "policies"
+
+
+def load_catalogue(directory: str | os.PathLike[str] | None = None) -> list[Policy]:
+    """Every policy file under a folder, sorted by effective date (date-selection scenarios)."""
+    d = Path(directory) if directory is not None else default_policies_dir()
+    if not d.is_dir():
+        return []
+    policies = [load_policy(f) for f in sorted(d.rglob("*.yaml")) + sorted(d.rglob("*.yml"))]
+    return sorted(policies, key=lambda p: p.effective_from)
+
+
+def as_policy(policy: Policy | str | os.PathLike[str]) -> Policy:
+    """A Policy from itself, a file path, or a policy text (a draft from the browser)."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, os.PathLike):
+        return load_policy(policy)
+    if "\n" not in policy and Path(policy).is_file():
+        return load_policy(policy)
+    if "\n" not in policy and policy.endswith((".yaml", ".yml")):
+        raise PolicyError([f"{policy}: no such policy file"])
+    return load_policy_text(policy, source="<draft>")
+
+
+def as_suite(
+    features: SpecSuite | str | os.PathLike[str] | Iterable[tuple[str, str]] | None,
+) -> SpecSuite:
+    """A SpecSuite from itself, a folder or file path, ``(name, text)`` pairs, or None."""
+    if features is None:
+        return SpecSuite.from_path(default_features_dir())
+    if isinstance(features, SpecSuite):
+        return features
+    if isinstance(features, str | os.PathLike):
+        return SpecSuite.from_path(features)
+    return SpecSuite.from_texts(features)
+
+
+def run_specs(
+    policy: Policy | str | os.PathLike[str],
+    features: SpecSuite | str | os.PathLike[str] | Iterable[tuple[str, str]] | None = None,
+    *,
+    catalogue: Sequence[Policy] | None = None,
+    tag: str | None = None,
+    fail_fast: bool = False,
+) -> SpecReport:
+    """Run the specs of ``policy``'s version against it; the one entry point for CLI and studio.
+
+    ``policy``: a Policy, a file path (anywhere on disk) or a YAML text.
+    ``features``: a folder, a file, ``(name, text)`` pairs (a draft's own
+    scenarios) or a SpecSuite; default: the repository's features/.
+    ``catalogue``: the versions date-selection scenarios choose among;
+    default: the repository's policies/, with ``policy`` in place of its version.
+    """
+    pol = as_policy(policy)
+    suite = as_suite(features)
+    cat = load_catalogue() if catalogue is None else catalogue
+    return suite.run(pol, catalogue=cat, tag=tag, fail_fast=fail_fast)
