@@ -186,3 +186,115 @@ Feature: Mining
     And criterion kyc_baseline is not applicable
     And criterion regulatory_capital is not applicable
     And criterion cold_storage is not applicable
+
+  # --- a miner's tiers
+
+  @metered_power @exchange_sales @peak_curtailment @renewable_energy @v2026.1 @v2027.1
+  Scenario: the compliant miner reaches T3, Full disclosure
+    When the company is assessed
+    Then it reaches tier T3
+    And every criterion of the version is listed exactly once
+
+  @metered_power @exchange_sales @peak_curtailment @renewable_energy @v2026.1 @v2027.1
+  Scenario Outline: one unmet mining criterion costs the miner its tier
+    Given <change>
+    When the company is assessed
+    Then criterion <criterion> is <status>
+    And it reaches <tier>
+
+    Examples:
+      | criterion        | change                                                                | status  | tier    |
+      | metered_power    | its mining power is not metered                                       | not met | no tier |
+      | metered_power    | its filing leaves out whether its mining power is metered             | missing | no tier |
+      | exchange_sales   | it sells 50% of its mined assets through hub-licensed exchanges       | not met | tier T1 |
+      | peak_curtailment | it has not signed the winter peak curtailment agreement               | not met | tier T1 |
+      | renewable_energy | 30% of its mining power comes from renewable sources                  | not met | tier T2 |
+      | renewable_energy | its filing leaves out its share of renewable mining power             | missing | tier T2 |
+
+  # --- a miner's benefits
+
+  @mining_fee_reduction @vat_exemption @cit_exemption @property_land_tax @social_tax_foreign_staff
+  @pit_foreign_staff @dividend_exemption @v2026.1 @v2027.1
+  Scenario: a miner at T3 pays the reduced mining fee but gets no VAT exemption
+    Given it uses 20,000,000 kWh of power a year for mining
+    And its qualifying profit is 40,000,000 KZT a year
+    And its VAT-able turnover is 100,000,000 KZT a year
+    When the company is assessed
+    Then it reaches tier T3
+    And benefit mining_fee_reduction is granted
+    And the estimated annual saving from mining_fee_reduction is 180,000,000 KZT
+    And benefit vat_exemption is refused
+    And benefit cit_exemption is granted
+    And the estimated annual saving from cit_exemption is 8,000,000 KZT
+    And benefit property_land_tax is granted
+    And benefit social_tax_foreign_staff is granted
+    And benefit pit_foreign_staff is granted
+    And benefit dividend_exemption is granted
+
+  @mining_fee_reduction @v2026.1 @v2027.1
+  Scenario Outline: the mining fee saving is 9 KZT for every kWh
+    Given it uses <kwh> kWh of power a year for mining
+    When the company is assessed
+    Then the estimated annual saving from mining_fee_reduction is <saving> KZT
+
+    Examples:
+      | kwh        | saving      |
+      | 0          | 0           |
+      | 1          | 9           |
+      | 1,000,000  | 9,000,000   |
+
+  @mining_fee_reduction @v2026.1 @v2027.1
+  Scenario: the mining fee saving is unknown when the power consumption is not filed
+    Given its filing leaves out its mining power consumption
+    When the company is assessed
+    Then benefit mining_fee_reduction is granted
+    And the estimated annual saving from mining_fee_reduction is unknown
+
+  @mining_fee_reduction @renewable_energy @cit_exemption @v2026.1 @v2027.1
+  Scenario Outline: the reduced mining fee needs renewable power as well as T2
+    Given <renewables>% of its mining power comes from renewable sources
+    And it uses 20,000,000 kWh of power a year for mining
+    When the company is assessed
+    Then criterion renewable_energy is <renewable status>
+    And benefit cit_exemption is granted
+    And benefit mining_fee_reduction is <fee>
+
+    Examples:
+      | renewables | renewable status | fee     |
+      | 49.9       | not met          | refused |
+      | 50         | met              | granted |
+
+  @mining_fee_reduction @peak_curtailment @property_land_tax @cit_exemption @v2026.1 @v2027.1
+  Scenario: a miner at T1 pays the full mining fee even on renewable power
+    Given it has not signed the winter peak curtailment agreement
+    When the company is assessed
+    Then it reaches tier T1
+    And criterion renewable_energy is met
+    And benefit mining_fee_reduction is refused
+    And benefit cit_exemption is refused
+    And benefit property_land_tax is granted
+
+  @mining_fee_reduction @metered_power @v2026.1 @v2027.1
+  Scenario: a miner without a tier pays the full mining fee
+    Given its mining power is not metered
+    When the company is assessed
+    Then it reaches no tier
+    And benefit mining_fee_reduction is refused
+
+  # --- a miner's fixes
+
+  Scenario Outline: the fix for <criterion> names the mining figure to reach
+    Given <situation>
+    When the company is assessed
+    Then criterion <criterion> is not met
+    And the fix for <criterion> asks to <fix>
+
+    @exchange_sales @v2026.1 @v2027.1
+    Examples: exchange_sales
+      | criterion      | situation                                                       | fix                                                      |
+      | exchange_sales | it sells 60% of its mined assets through hub-licensed exchanges | raise mined_sold_on_licensed_exchange_pct from 60 to at least 75 |
+
+    @renewable_energy @v2026.1 @v2027.1
+    Examples: renewable_energy
+      | criterion        | situation                                            | fix                                           |
+      | renewable_energy | 35% of its mining power comes from renewable sources | raise renewable_energy_pct from 35 to at least 50 |

@@ -256,6 +256,11 @@ def legal_name(ctx: SpecContext, name: str) -> None:
     ctx.filing["legal_name"] = name
 
 
+@step(r"its legal name is (?P<length>\d+) characters long", length=int)
+def legal_name_length(ctx: SpecContext, length: int) -> None:
+    ctx.filing["legal_name"] = ("Steppe Exchange " * 20)[:length]
+
+
 @step(r"its BIN is (?P<bin>\S+)")
 def set_bin(ctx: SpecContext, bin: str) -> None:
     ctx.filing["bin"] = bin
