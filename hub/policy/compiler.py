@@ -1,0 +1,523 @@
+"""Compile a policy into one durable-rules ruleset over a single flat fact.
+
+Design (measured, see benchmarks/): every criterion, tier and benefit becomes a
+rule over the same fact, so one ``assert_fact`` decides everything with no
+forward chaining. Conditions are first specialised per activity (parameters and
+the activity folded in), which keeps every rule a conjunction: durable-rules
+expands ``$or`` into disjunctive normal form and refuses a ruleset past about
+2^14 branches (error 113), so "each criterion satisfied" can never be written
+as a conjunction of ``(not applicable or met)`` disjunctions.
+
+Two phases in one engine state, chained by the host (no background dispatcher):
+1. the filing fact; ``u:<i>:<n>`` fires when criterion i is not met (its
+   condition negated by De Morgan, so no ``$not``); ``z`` always fires (the
+   engine's state must never be deleted before an action ran, see the notes).
+   ``not_applicable`` and ``missing`` follow from the activity and the inputs
+   present, as the policy page defines them; ``met`` is what remains.
+2. a summary fact naming the unsatisfied criteria; ``t:<k>:`` fires when tier k
+   is reached, ``b:<j>:`` when benefit j is granted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from . import expr
+from .evaluate import FLIP, NEGATE, specialise, to_callable
+from .expr import Node
+from .model import Criterion, Policy, PolicyError
+
+MAX_DNF = 4096  # branches per rule; durable-rules fails past 2^14
+
+
+class _Never(Exception):
+    """The specialised condition can never hold."""
+
+
+def number_json(value: int | float) -> str:
+    """JSON for a number without exponent form, which durable-rules rejects."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number here")
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+@dataclass
+class CompiledPolicy:
+    """Everything needed to run one policy version; built once per content digest."""
+
+    name: str
+    rules: dict[str, Any]
+    #: fact field names the engine reads, and the input each comes from
+    fact_fields: list[tuple[str, str, str]]  # (fact key, input name, type)
+    #: inputs that benefit requirements read, copied into the phase-two summary fact
+    summary_fields: list[str] = field(default_factory=list)
+    #: criterion index -> specialised condition per activity (None where not applicable)
+    specialised: list[dict[str, Node | None]] = field(default_factory=list)
+    applies: list[frozenset[str]] = field(default_factory=list)
+    #: benefit index -> saving closure (None where the benefit has no estimate)
+    savings: list[Callable[[dict[str, Any]], Any] | None] = field(default_factory=list)
+    #: (criterion index, activity) -> explainer, filled on first use
+    explainers: dict[tuple[int, str], Any] = field(default_factory=dict)
+
+    #: criterion index -> the inputs it reads (all present, or the status is missing)
+    input_sets: list[frozenset[str]] = field(default_factory=list)
+    #: activity -> the activity-set flags it raises in the fact
+    activity_flags: dict[str, str] = field(default_factory=dict)
+    #: criteria that benefit requirements read through met()
+    met_used: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.flag_unsatisfied = [f',"u{i}":1' for i in range(len(self.applies))]
+        self.flag_not_met = [
+            f',"n{i}":1' if i in self.met_used else "" for i in range(len(self.applies))
+        ]
+        summary = set(self.summary_fields)
+        self._fact = [(f',"{k}":', n, t) for k, n, t in self.fact_fields if t != "item"]
+        self._items = [
+            (f',"{k}":', *n.split("\x00")) for k, n, t in self.fact_fields if t == "item"
+        ]
+        self._summary = [(p, n, t) for p, n, t in self._fact if n in summary]
+        self._summary_items = [(p, b, i) for p, b, i in self._items if b in summary]
+
+    def fact(self, clean: dict[str, Any], activity: str, as_of: str) -> str:
+        """Phase one: the filing, only the fields rules read, short keys, positional numbers."""
+        head = '"t":"f","a":"' + activity + '","d":"' + as_of + '"' + self.activity_flags[activity]
+        return _encode(head, self._fact, self._items, clean)
+
+    def summary(self, clean: dict[str, Any], activity: str, flags: list[str]) -> str:
+        """Phase two: which criteria are satisfied / met, and the inputs benefits read."""
+        head = '"t":"s","a":"' + activity + '"' + "".join(flags)
+        return _encode(head, self._summary, self._summary_items, clean)
+
+    def saving(self, j: int) -> Callable[[dict[str, Any]], Any]:
+        fn = self.savings[j]
+        assert fn is not None
+        return fn
+
+
+class _Compiler:
+    def __init__(self, policy: Policy) -> None:
+        self.p = policy
+        self.inputs = policy.inputs_by_name
+        self.act = policy.applicability_input
+        self.params = policy.parameter_values
+        self.fields: dict[str, str] = {}  # input name -> short fact key
+        self.set_items: dict[tuple[str, str], str] = {}
+        self.summary_inputs: set[str] = set()
+        self.activity_sets: dict[frozenset[str], str] = {}
+        self.met_used: set[int] = set()
+
+    def key(self, name: str) -> str:
+        if name == "as_of":
+            return "d"
+        if name == self.act:
+            return "a"
+        if name not in self.fields:
+            self.fields[name] = f"f{len(self.fields)}"
+        return self.fields[name]
+
+    def item_key(self, name: str, item: str) -> str:
+        if (name, item) not in self.set_items:
+            self.set_items[(name, item)] = f"{self.key(name)}_{len(self.set_items)}"
+        return self.set_items[(name, item)]
+
+    # --- conditions -------------------------------------------------------------
+    def presence(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [{"$ex": {self.key(n): 1}} for n in names if n != self.act]
+
+    def operand(self, node: Node) -> Any:
+        """A right-hand side: a constant, another field, or arithmetic over them."""
+        if isinstance(node, expr.Lit):
+            v = node.value
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return _Num(v)
+            return v
+        if isinstance(node, expr.Name):
+            return {"$m": self.key(node.id)}
+        if isinstance(node, expr.Neg):
+            return {"$mul": {"$l": self.operand(node.operand), "$r": _Num(-1)}}
+        if isinstance(node, expr.Arith):
+            op = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[node.op]
+            return {op: {"$l": self.operand(node.left), "$r": self.operand(node.right)}}
+        raise PolicyError([f"{self.p.source}: the engine cannot compare {expr.to_text(node)}"])
+
+    def cond(self, node: Node, negate: bool = False) -> Any:
+        """Translate a specialised boolean expression into a durable-rules condition."""
+        if isinstance(node, expr.Lit):
+            if bool(node.value) != negate:
+                return None  # no constraint
+            raise _Never
+        if isinstance(node, expr.Not):
+            return self.cond(node.operand, not negate)
+        if isinstance(node, expr.BoolOp):
+            is_and = (node.op == "and") != negate
+            parts = []
+            for v in node.values:
+                try:
+                    c = self.cond(v, negate)
+                except _Never:
+                    if is_and:
+                        raise
+                    continue
+                if c is None:
+                    if not is_and:
+                        return None
+                    continue
+                parts.append(c)
+            if not parts:
+                if is_and:
+                    return None
+                raise _Never
+            return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
+        if isinstance(node, expr.Compare):
+            return self.compare(node, negate)
+        raise PolicyError([f"{self.p.source}: cannot compile {expr.to_text(node)}"])
+
+    def compare(self, node: expr.Compare, negate: bool) -> Any:
+        op, left, right = node.op, node.left, node.right
+        if op in ("in", "notin"):
+            if negate:
+                op = "notin" if op == "in" else "in"
+            if not isinstance(left, expr.Name) or not isinstance(right, expr.Lit):
+                raise PolicyError([f"{self.p.source}: 'in' needs an input and a list"])
+            key = self.key(left.id)
+            if op == "in":
+                branches = [{key: v} for v in right.value]
+                if not branches:
+                    raise _Never
+                return branches[0] if len(branches) == 1 else {"$or": branches}
+            parts = [{"$neq": {key: v}} for v in right.value]
+            if not parts:
+                return None
+            return parts[0] if len(parts) == 1 else {"$and": parts}
+        if op == "contains":
+            if not isinstance(left, expr.Name) or not isinstance(right, expr.Lit):
+                raise PolicyError([f"{self.p.source}: 'contains' needs a set input and a list"])
+            needed = (right.value,) if isinstance(right.value, str) else right.value
+            parts = [{self.item_key(left.id, v): (not negate)} for v in needed]
+            if not parts:
+                if negate:
+                    raise _Never
+                return None
+            if negate:
+                return parts[0] if len(parts) == 1 else {"$or": parts}
+            return parts[0] if len(parts) == 1 else {"$and": parts}
+        if not isinstance(left, expr.Name):
+            if isinstance(right, expr.Name):
+                left, right, op = right, left, FLIP[op]
+            else:
+                raise PolicyError(
+                    [
+                        f"{self.p.source}: the engine needs an input on one side of "
+                        f"'{expr.to_text(node)}'"
+                    ]
+                )
+        if negate:
+            op = NEGATE[op]
+        key = self.key(left.id)
+        rhs = self.operand(right)
+        if op == "==":
+            if isinstance(rhs, dict):
+                return {"$eq": {key: rhs}}
+            return {key: rhs}
+        name = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}[op]
+        return {name: {key: rhs}}
+
+    # --- rules ------------------------------------------------------------------
+    def unmet_condition(self, c: Criterion, spec: Node) -> list[Any] | None:
+        """The negated condition, for a criterion whose inputs are all present.
+
+        Rules fire for criteria that are *not* met: each fired rule costs an action
+        carrying the whole fact, and most filings meet most criteria (measured 2-3x
+        faster than firing on success). Presence is decided in Python (status
+        ``missing``), but a comparison whose right side reads an absent field through
+        ``$m`` matches (measured), so those fields keep an explicit ``$ex``.
+        Returns None when the condition always holds (no rule needed).
+        """
+        try:
+            cond = self.cond(spec, negate=True)
+        except _Never:
+            return None
+        _, referenced = _fields_used(cond)
+        needed = [n for n in c.inputs if n != self.act and self.key(n) in referenced]
+        parts = self.presence(tuple(needed))
+        if cond is not None:
+            parts.append(cond)
+        return parts
+
+    def compile(self) -> CompiledPolicy:
+        p = self.p
+        rules: dict[str, Any] = {}
+        specialised: list[dict[str, Node | None]] = []
+        applies: list[frozenset[str]] = []
+        for i, c in enumerate(p.criteria):
+            per_act: dict[str, Node | None] = {}
+            by_cond: dict[str, tuple[list[str], list[Any]]] = {}
+            for a in p.activities:
+                if a not in c.applies_to:
+                    per_act[a] = None
+                    continue
+                spec = specialise(c.ast, {**self.params, self.act: a})
+                per_act[a] = spec
+                parts = self.unmet_condition(c, spec)
+                if parts is None:
+                    continue
+                # Activities whose specialised condition is the same share one rule.
+                by_cond.setdefault(rules_json(parts), ([], parts))[0].append(a)
+            for n, (acts, parts) in enumerate(by_cond.values()):
+                cond = {"$and": [{"t": "f"}, self.activity_in(acts), *parts]}
+                rules[f"u:{i}:{n}"] = {"all": [{"m": cond}]}
+            specialised.append(per_act)
+            applies.append(frozenset(c.applies_to))
+        rules["z"] = {"all": [{"m": {"t": "f"}}], "pri": 1000}
+
+        # Phase two reads a summary fact: u<i> when criterion i is unsatisfied (not met
+        # or missing), n<i> when it is not met for any reason (for met() in benefits),
+        # and the inputs benefits read. Absent flags keep the fact small.
+        for k in range(len(p.tiers)):
+            rules[f"t:{k}:"] = {"all": [{"m": {"$and": [{"t": "s"}, *self.tier_flags(k)]}}]}
+        for j, b in enumerate(p.benefits):
+            try:
+                cond = self.requirement(b.requires_ast)
+            except _Never:
+                continue
+            rules[f"b:{j}:"] = {
+                "all": [{"m": {"$and": [{"t": "s"}, cond] if cond else [{"t": "s"}]}}]
+            }
+
+        for name, rule in rules.items():
+            size = _dnf_size(rule["all"][0]["m"])
+            if size > MAX_DNF:
+                raise PolicyError(
+                    [
+                        f"{p.source}: rule {name} is too complex for the engine "
+                        f"({size} alternative branches); split its 'or' conditions"
+                    ]
+                )
+        fact_fields = [(key, name, self.inputs[name].type) for name, key in self.fields.items()] + [
+            (key, f"{name}\x00{item}", "item") for (name, item), key in self.set_items.items()
+        ]
+        return CompiledPolicy(
+            name=p.key,
+            rules=rules,
+            fact_fields=fact_fields,
+            summary_fields=sorted(self.summary_inputs),
+            specialised=specialised,
+            applies=applies,
+            input_sets=[frozenset(c.inputs) for c in p.criteria],
+            met_used=frozenset(self.met_used),
+            activity_flags={
+                a: "".join(f',"{k}":true' for acts, k in self.activity_sets.items() if a in acts)
+                for a in p.activities
+            },
+            savings=[
+                to_callable(specialise(b.saving_ast, self.params)) if b.saving_ast else None
+                for b in p.benefits
+            ],
+        )
+
+    def activity_in(self, acts: list[str]) -> Any:
+        """One flag per set of activities: an ``$or`` of activities would multiply the
+        engine's branches (measured: 2.4x slower assertions)."""
+        if len(acts) == 1:
+            return {"a": acts[0]}
+        key = self.activity_sets.setdefault(frozenset(acts), f"g{len(self.activity_sets)}")
+        return {key: True}
+
+    def tier_flags(self, k: int) -> list[Any]:
+        """Tier k is reached when every criterion of tiers 1..k is satisfied (cumulative)."""
+        ranks = {t.id: n for n, t in enumerate(self.p.tiers)}
+        return [{"$nex": {f"u{i}": 1}} for i, c in enumerate(self.p.criteria) if ranks[c.tier] <= k]
+
+    def requirement(self, node: Node) -> Any:
+        """A benefit requirement over the summary fact, tiers and met() as flags."""
+        ranks = {t.id: n for n, t in enumerate(self.p.tiers)}
+        crit_index = {c.id: i for i, c in enumerate(self.p.criteria)}
+
+        def tier_cond(op: str, tier_id: str) -> Node:
+            # The type check allows only >= and >: a benefit never rewards falling short.
+            k = ranks[tier_id] + (1 if op == ">" else 0)
+            if k >= len(ranks):
+                return expr.Lit(False)
+            return _Raw(self.tier_flags(k))
+
+        def rewrite(n: Node) -> Node:
+            if isinstance(n, expr.Compare):
+                if isinstance(n.left, expr.Name) and n.left.id == "tier":
+                    return tier_cond(n.op, n.right.id)  # type: ignore[union-attr]
+                if isinstance(n.right, expr.Name) and n.right.id == "tier":
+                    return tier_cond(FLIP[n.op], n.left.id)  # type: ignore[union-attr]
+                return n
+            if isinstance(n, expr.Call) and n.func == "met":
+                i = crit_index[n.args[0].id]  # type: ignore[union-attr]
+                self.met_used.add(i)
+                return _Raw([{"$nex": {f"n{i}": 1}}])
+            if isinstance(n, expr.Not):
+                return expr.Not(rewrite(n.operand))
+            if isinstance(n, expr.BoolOp):
+                return expr.BoolOp(n.op, tuple(rewrite(v) for v in n.values))
+            return n
+
+        node = rewrite(specialise(node, self.params))
+        read = sorted(x for x in expr.names(node) if x in self.inputs)
+        self.summary_inputs.update(read)
+        presence = self.presence(tuple(read))
+        cond = self._cond_raw(node, False)
+        parts = [*presence, cond] if cond is not None else presence
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def _cond_raw(self, node: Node, negate: bool) -> Any:
+        if isinstance(node, _Raw):
+            if negate:
+                raise PolicyError(
+                    [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
+                )
+            return {"$and": node.parts} if node.parts else None
+        if isinstance(node, expr.Not):
+            return self._cond_raw(node.operand, not negate)
+        if isinstance(node, expr.BoolOp):
+            is_and = (node.op == "and") != negate
+            parts = []
+            for v in node.values:
+                try:
+                    c = self._cond_raw(v, negate)
+                except _Never:
+                    if is_and:
+                        raise
+                    continue
+                if c is None:
+                    if not is_and:
+                        return None
+                    continue
+                parts.append(c)
+            if not parts:
+                if is_and:
+                    return None
+                raise _Never
+            return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
+        return self.cond(node, negate)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """An already compiled conjunction (a tier or a criterion's met condition)."""
+
+    parts: list[Any] | None
+
+
+class _Num(float):
+    """A number in a rule, serialised without exponent form."""
+
+    def __new__(cls, value: int | float) -> _Num:
+        obj = super().__new__(cls, value)
+        obj.original = value  # type: ignore[attr-defined]
+        return obj
+
+
+def _encode(
+    head: str,
+    fields: list[tuple[str, str, str]],
+    items: list[tuple[str, str, str]],
+    clean: dict[str, Any],
+) -> str:
+    parts = [head]
+    append = parts.append
+    for prefix, name, typ in fields:
+        value = clean.get(name)
+        if value is None:
+            continue
+        if typ == "number" or typ == "integer":
+            append(prefix + (str(value) if type(value) is int else number_json(value)))
+        elif typ == "bool":
+            append(prefix + ("true" if value else "false"))
+        elif typ == "set":
+            append(prefix + "1")
+        else:  # enum, date, string: validated, so no quote or backslash to escape
+            append(prefix + '"' + value + '"')
+    for prefix, base, item in items:
+        chosen = clean.get(base)
+        if chosen is not None:
+            append(prefix + ("true" if item in chosen else "false"))
+    append("}")
+    return "".join(parts)
+
+
+def _fields_used(cond: Any) -> tuple[set[str], set[str]]:
+    """Fact keys a condition compares directly, and keys it reads through ``$m``."""
+    compared: set[str] = set()
+    referenced: set[str] = set()
+
+    def walk(node: Any, top: bool) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "$m":
+                    referenced.add(v)
+                elif k in ("$and", "$or"):
+                    for x in v:
+                        walk(x, True)
+                elif k.startswith("$"):
+                    walk(v, top)
+                else:
+                    if top:
+                        compared.add(k)
+                    walk(v, False)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x, top)
+
+    walk(cond, True)
+    return compared, referenced
+
+
+def _dnf_size(cond: Any) -> int:
+    if isinstance(cond, dict):
+        if "$or" in cond:
+            return sum(_dnf_size(c) for c in cond["$or"])
+        if "$and" in cond:
+            size = 1
+            for c in cond["$and"]:
+                size *= _dnf_size(c)
+            return size
+    return 1
+
+
+def rules_json(value: Any) -> str:
+    """Serialise rules with numbers in positional form (durable-rules error 204 otherwise)."""
+    if isinstance(value, _Num):
+        return number_json(value.original)  # type: ignore[attr-defined]
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_str_json(k)}:{rules_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(rules_json(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number_json(value)
+    if isinstance(value, str):
+        return _str_json(value)
+    if value is None:
+        return "null"
+    raise TypeError(f"cannot serialise {value!r}")
+
+
+def _str_json(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Compile (once per policy object) and cache on it."""
+    if policy._compiled is None:
+        policy._compiled = _Compiler(policy).compile()
+    return policy._compiled

@@ -1,0 +1,214 @@
+"""Plain-language explanations and concrete fixes for each criterion.
+
+Built per (criterion, activity) from the specialised condition, so the text
+names real numbers ("raise kyc_verified_clients_pct from 92.5 to at least 95")
+and never thresholds the company cannot act on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from . import expr
+from .evaluate import FLIP, Missing, to_callable
+from .expr import Node, format_value
+from .model import Criterion, InputSpec, Policy
+
+Env = dict[str, Any]
+Fixer = Callable[[Env], list[str]]
+
+
+def _side(node: expr.Compare, inputs: dict[str, InputSpec]) -> tuple[str, str, Node] | None:
+    """Normalise a comparison to (input, op, other side), input on the left."""
+    if isinstance(node.left, expr.Name) and node.left.id in inputs:
+        return node.left.id, node.op, node.right
+    if isinstance(node.right, expr.Name) and node.right.id in inputs and node.op in FLIP:
+        return node.right.id, FLIP[node.op], node.left
+    return None
+
+
+def _bound_text(other: Node, value: Any, env: Env) -> str:
+    """The bound's value, and how it was computed when it is not a constant."""
+    shown = format_value(value)
+    if isinstance(other, expr.Lit):
+        return shown
+    with_values = expr.to_text(other, lambda n: format_value(env[n]) if n in env else None)
+    return f"{shown} = {expr.to_text(other)} = {with_values}"
+
+
+def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
+    norm = _side(node, inputs)
+    text = expr.to_text(node)
+    if norm is None:
+        return lambda env: [f"make {text} hold"]
+    name, op, other = norm
+    spec = inputs[name]
+    bound = to_callable(other)
+
+    if op in ("in", "notin", "contains"):
+        choices = other.value if isinstance(other, expr.Lit) else ()
+        if op == "contains":
+            needed = (choices,) if isinstance(choices, str) else tuple(choices)
+            return lambda env: [
+                f"add {', '.join(c for c in needed if c not in (env.get(name) or ()))} to {name}"
+            ]
+        if op == "in":
+            options = format_value(choices)
+            return lambda env: [
+                f"change {name} from {format_value(env.get(name))} to one of {options}"
+            ]
+        return lambda env: [f"change {name} to something other than {format_value(choices)}"]
+
+    if spec.type == "bool":
+        if op == "==":
+            return lambda env: [f"set {name} to {format_value(bound(env))}"]
+        return lambda env: [f"set {name} to {format_value(not bound(env))}"]
+
+    if spec.type == "enum" or (spec.type == "string"):
+        if op == "==":
+            return lambda env: [
+                f"change {name} from {format_value(env.get(name))} to {format_value(bound(env))}"
+            ]
+        return lambda env: [f"change {name} to something other than {format_value(bound(env))}"]
+
+    if spec.type == "date":
+        words = {">=": "on or after", ">": "after", "<=": "on or before", "<": "before"}
+
+        def date_fix(env: Env) -> list[str]:
+            target = bound(env)
+            if op in words:
+                return [f"change {name} from {env.get(name)} to a date {words[op]} {target}"]
+            if op == "==":
+                return [f"change {name} from {env.get(name)} to {target}"]
+            return [f"change {name} to a date other than {target}"]
+
+        return date_fix
+
+    integer = spec.type == "integer"
+
+    def number_fix(env: Env) -> list[str]:
+        current = env.get(name)
+        try:
+            target = bound(env)
+        except Missing:
+            return [f"make {text} hold"]
+        shown = _bound_text(other, target, env)
+        if op == ">=":
+            if integer and not float(target).is_integer():
+                return [f"raise {name} from {format_value(current)} to at least "
+                        f"{math.ceil(target)} (the minimum is {shown})"]  # fmt: skip
+            return [f"raise {name} from {format_value(current)} to at least {shown}"]
+        if op == ">":
+            return [f"raise {name} from {format_value(current)} to more than {shown}"]
+        if op == "<=":
+            if integer and not float(target).is_integer():
+                return [f"lower {name} from {format_value(current)} to at most "
+                        f"{math.floor(target)} (the maximum is {shown})"]  # fmt: skip
+            return [f"lower {name} from {format_value(current)} to at most {shown}"]
+        if op == "<":
+            return [f"lower {name} from {format_value(current)} to less than {shown}"]
+        if op == "==":
+            return [f"change {name} from {format_value(current)} to {shown}"]
+        return [f"change {name} to something other than {shown}"]
+
+    return number_fix
+
+
+def build_fixer(node: Node, inputs: dict[str, InputSpec]) -> Fixer:
+    """A function listing what to change so that ``node`` holds, for the atoms that fail."""
+    if isinstance(node, expr.Compare):
+        check = to_callable(node)
+        fix = _atom_fixer(node, inputs)
+
+        def atom(env: Env) -> list[str]:
+            try:
+                if check(env):
+                    return []
+            except Missing:
+                pass
+            return fix(env)
+
+        return atom
+    if isinstance(node, expr.BoolOp):
+        parts = [build_fixer(v, inputs) for v in node.values]
+        if node.op == "and":
+            return lambda env: [f for p in parts for f in p(env)]
+
+        def either(env: Env) -> list[str]:
+            options = ["; ".join(p(env)) for p in parts]
+            if any(not o for o in options):
+                return []
+            return ["either " + " or ".join(options)]
+
+        return either
+    if isinstance(node, expr.Lit):
+        if node.value:
+            return lambda env: []
+        return lambda env: ["this criterion cannot be met for your activity"]
+    text = expr.to_text(node)
+    check = to_callable(node)
+
+    def generic(env: Env) -> list[str]:
+        try:
+            if check(env):
+                return []
+        except Missing:
+            pass
+        return [f"make {text} hold"]
+
+    return generic
+
+
+class CriterionExplainer:
+    """Precomputed texts for one criterion at one activity."""
+
+    __slots__ = ("fixer", "hint", "inputs", "not_applicable", "requirement", "threshold")
+
+    def __init__(
+        self, policy: Policy, criterion: Criterion, activity: str, specialised: Node | None
+    ) -> None:
+        inputs = policy.inputs_by_name
+        self.inputs = tuple(n for n in criterion.inputs if n != policy.applicability_input)
+        self.hint = criterion.fix_hint
+        self.threshold: Callable[[Env], Any] | None = None
+        if specialised is None:
+            label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
+            self.not_applicable = (
+                f"Does not apply to activity {activity} ({label}); "
+                f"applies to: {', '.join(criterion.applies_to)}."
+            )
+            self.requirement = ""
+            self.fixer: Fixer = lambda env: []
+            return
+        self.not_applicable = ""
+        self.requirement = expr.to_text(specialised)
+        self.fixer = build_fixer(specialised, inputs)
+        if isinstance(specialised, expr.Compare) and (norm := _side(specialised, inputs)):
+            other = norm[2]
+            if not isinstance(other, expr.ListLit):
+                self.threshold = to_callable(other)
+
+    def explain(self, status: str, env: Env) -> tuple[str, str | None, Any]:
+        """(explanation, fix, threshold) for a met, not_met or missing criterion."""
+        threshold = None
+        if self.threshold is not None:
+            try:
+                threshold = self.threshold(env)
+            except Missing:
+                threshold = None
+        if status == "missing":
+            listed = ", ".join(n for n in self.inputs if env.get(n) is None)
+            return (
+                f"Missing: {listed} not provided (required: {self.requirement}).",
+                f"provide {listed} (required: {self.requirement})",
+                threshold,
+            )
+        values = "; ".join(f"{n} is {format_value(env.get(n))}" for n in self.inputs)
+        if status == "met":
+            return f"Met: {values} (required: {self.requirement}).", None, threshold
+        fix = "; ".join(self.fixer(env) or [f"make {self.requirement} hold"])
+        if self.hint:
+            fix = f"{fix}. {self.hint}"
+        return f"Not met: {values} (required: {self.requirement}).", fix, threshold

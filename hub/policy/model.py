@@ -1,0 +1,960 @@
+"""Policy documents: load a YAML text, validate it, and give back a typed model.
+
+Every error names the source, the line when YAML tells it, and the field, so an
+author can fix a draft without reading Python ("2026.1.yaml:88: criterion
+kyc_baseline: unknown input 'kyc_pct'").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import expr
+from .expr import ExprError, Node
+
+INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
+ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
+RESERVED = {"as_of", "tier", "met", "min", "max", *expr.KEYWORDS}
+
+
+class PolicyError(ValueError):
+    """A policy text that cannot be used; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str
+    label: str
+    help: str = ""
+    group: str = ""
+    unit: str = ""
+    required: bool = False
+    saving: bool = False
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    choice_labels: dict[str, str] = field(default_factory=dict)
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: Any
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    title: str
+    rank: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    title: str
+    tier: str
+    applies_to: tuple[str, ...]
+    condition: str
+    ast: Node = field(compare=False, repr=False)
+    citation: str
+    basis: str = ""
+    fix_hint: str = ""
+    description: str = ""
+    line: int | None = None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The inputs the condition reads, in a stable order (used for `missing`)."""
+        return tuple(sorted(self._inputs))
+
+    _inputs: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Benefit:
+    id: str
+    title: str
+    requires: str
+    requires_ast: Node = field(compare=False, repr=False)
+    standard_rate: str
+    saving: str | None
+    saving_ast: Node | None = field(compare=False, repr=False)
+    citation: str = ""
+    description: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    title: str
+
+
+@dataclass(eq=False)
+class Policy:
+    """One version of a policy, validated; immutable by convention."""
+
+    id: str
+    version: str
+    title: str
+    effective_from: dt.date
+    inputs: tuple[InputSpec, ...]
+    parameters: dict[str, Parameter]
+    tiers: tuple[Tier, ...]
+    criteria: tuple[Criterion, ...]
+    benefits: tuple[Benefit, ...]
+    groups: tuple[Group, ...]
+    activity_groups: dict[str, tuple[str, ...]]
+    applicability_input: str
+    text: str
+    digest: str
+    source: str
+    description: str = ""
+    citation: str = ""
+    _compiled: Any = field(default=None, repr=False)
+    _validator: Any = field(default=None, repr=False)
+
+    @cached_property
+    def inputs_by_name(self) -> dict[str, InputSpec]:
+        return {i.name: i for i in self.inputs}
+
+    @cached_property
+    def activities(self) -> tuple[str, ...]:
+        return self.inputs_by_name[self.applicability_input].choices
+
+    @cached_property
+    def tier_by_id(self) -> dict[str, Tier]:
+        return {t.id: t for t in self.tiers}
+
+    @cached_property
+    def criterion_by_id(self) -> dict[str, Criterion]:
+        return {c.id: c for c in self.criteria}
+
+    @cached_property
+    def benefit_by_id(self) -> dict[str, Benefit]:
+        return {b.id: b for b in self.benefits}
+
+    @property
+    def key(self) -> str:
+        """Unique per content: two texts of one version never share compiled rules."""
+        return f"{self.id}@{self.version}@{self.digest[7:23]}"
+
+    @cached_property
+    def parameter_values(self) -> dict[str, Any]:
+        """Name -> value; read-only by convention (shared by every assessment)."""
+        return {name: p.value for name, p in self.parameters.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The version as clients need it to render a form and explain rules."""
+        shown = self._show_parameter
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "effective_from": self.effective_from.isoformat(),
+            "digest": self.digest,
+            "groups": [{"id": g.id, "title": g.title} for g in self.groups],
+            "inputs": [_input_dict(i) for i in self.inputs],
+            "parameters": {
+                p.name: {"value": p.value, "unit": p.unit, "description": p.description}
+                for p in self.parameters.values()
+            },
+            "activity_groups": {k: list(v) for k, v in self.activity_groups.items()},
+            "tiers": [
+                {"id": t.id, "title": t.title, "description": t.description} for t in self.tiers
+            ],
+            "criteria": [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "tier": c.tier,
+                    "applies_to": list(c.applies_to),
+                    "condition": c.condition,
+                    "condition_text": expr.to_text(c.ast, shown),
+                    "inputs": list(c.inputs),
+                    "citation": c.citation,
+                    "basis": c.basis,
+                    "description": c.description,
+                }
+                for c in self.criteria
+            ],
+            "benefits": [
+                {
+                    "id": b.id,
+                    "title": b.title,
+                    "requires": b.requires,
+                    "requires_text": expr.to_text(b.requires_ast, shown),
+                    "standard_rate": self.rate_text(b),
+                    "saving": b.saving,
+                    "saving_text": expr.to_text(b.saving_ast, shown) if b.saving_ast else None,
+                    "citation": b.citation,
+                    "description": b.description,
+                }
+                for b in self.benefits
+            ],
+        }
+
+    def _show_parameter(self, name: str) -> str | None:
+        p = self.parameters.get(name)
+        if p is None or isinstance(p.value, dict):
+            return None
+        return expr.format_value(p.value)
+
+    def rate_text(self, benefit: Benefit) -> str:
+        """A standard rate as people read it: 0.2 with unit 'rate' is '20%'."""
+        p = self.parameters.get(benefit.standard_rate)
+        if p is None:
+            return benefit.standard_rate
+        if p.unit == "rate" and isinstance(p.value, int | float):
+            return f"{expr.format_value(round(p.value * 100, 6))}%"
+        return f"{expr.format_value(p.value)} {p.unit}".strip()
+
+
+def _input_dict(i: InputSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": i.name,
+        "type": i.type,
+        "label": i.label,
+        "help": i.help,
+        "group": i.group,
+        "unit": i.unit,
+        "required": i.required,
+        "saving": i.saving,
+    }
+    for key in ("min", "max", "min_length", "max_length", "format"):
+        if getattr(i, key) is not None:
+            out[key] = getattr(i, key)
+    if i.choices:
+        out["choices"] = [{"value": c, "label": i.choice_labels.get(c, c)} for c in i.choices]
+    return out
+
+
+# --- loading ---------------------------------------------------------------
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and validate a policy file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError([f"{p}: cannot read the file: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError([f"{p}: the file is not UTF-8 text"]) from exc
+    return load_policy_text(text, source=str(p))
+
+
+def digest_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_policy_text(text: str, source: str = "<policy>") -> Policy:
+    """Parse, validate and type-check a policy text; raise PolicyError listing every problem."""
+    name = Path(source).name if source and not source.startswith("<") else source
+    try:
+        data, lines = _yaml_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError([f"{where}: not valid YAML: {problem}"]) from exc
+    builder = _Builder(name, lines)
+    policy = builder.build(data, text)
+    if builder.errors or policy is None:
+        raise PolicyError(builder.errors)
+    from .compiler import compile_policy
+
+    compile_policy(policy)  # compile errors belong to loading, not to the first assessment
+    return policy
+
+
+def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Load YAML safely and remember the line of every key (1-based)."""
+    lines: dict[tuple[Any, ...], int] = {}
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return None, lines
+
+    loader = yaml.SafeLoader("")
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                if isinstance(key, list | dict):
+                    key = str(key)
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                if key in out:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                out[key] = walk(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [walk(v, (*path, i)) for i, v in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+    try:
+        return walk(root, ()), lines
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    def __init__(self, source: str, lines: dict[tuple[Any, ...], int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.errors: list[str] = []
+
+    def err(self, path: tuple[Any, ...], message: str) -> None:
+        line = None
+        p = path
+        while p and line is None:
+            line = self.lines.get(p)
+            p = p[:-1]
+        where = f"{self.source}:{line}" if line else self.source
+        self.errors.append(f"{where}: {message}")
+
+    # generic field readers ------------------------------------------------
+    def text(self, d: dict, key: str, path: tuple, what: str, required: bool = True) -> str:
+        value = d.get(key)
+        if value is None:
+            if required:
+                self.err(path, f"{what}: '{key}' is required")
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.err((*path, key), f"{what}: '{key}' must be text")
+            return ""
+        return str(value).strip()
+
+    def ident(self, d: dict, key: str, path: tuple, what: str) -> str:
+        value = self.text(d, key, path, what)
+        if value and not ID_RE.match(value):
+            self.err(
+                (*path, key),
+                f"{what}: {key} {value!r} must be lower-case letters, digits and _ "
+                "(starting with a letter)",
+            )
+        return value
+
+    def unknown(self, d: dict, allowed: set[str], path: tuple, what: str) -> None:
+        for key in d:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.err((*path, key), f"{what}: unknown field {key!r} (expected one of: {hint})")
+
+    def mapping(self, value: Any, path: tuple, what: str) -> dict:
+        if not isinstance(value, dict):
+            self.err(path, f"{what} must be a mapping")
+            return {}
+        return value
+
+    def seq(self, value: Any, path: tuple, what: str) -> list:
+        if not isinstance(value, list):
+            self.err(path, f"{what} must be a list")
+            return []
+        return value
+
+    # the document ------------------------------------------------------------
+    def build(self, data: Any, text: str) -> Policy | None:
+        if not isinstance(data, dict):
+            self.err((), "a policy must be a YAML mapping with id, version, inputs, criteria, ...")
+            return None
+        top = {
+            "id",
+            "version",
+            "title",
+            "description",
+            "citation",
+            "effective_from",
+            "applicability_input",
+            "groups",
+            "activity_groups",
+            "inputs",
+            "parameters",
+            "tiers",
+            "criteria",
+            "benefits",
+        }
+        self.unknown(data, top, (), "policy")
+        pid = self.text(data, "id", (), "policy")
+        if pid and not re.match(r"^[a-z][a-z0-9-]{0,62}$", pid):
+            self.err(("id",), f"policy: id {pid!r} must be lower-case letters, digits and -")
+        version = data.get("version")
+        if isinstance(version, float):
+            self.err(("version",), f'policy: version must be quoted text, e.g. "{version}"')
+            version = str(version)
+        elif not isinstance(version, str) or not VERSION_RE.match(version):
+            self.err(("version",), 'policy: version must look like "2026.1" (in quotes)')
+            version = str(version or "")
+        eff = data.get("effective_from")
+        if isinstance(eff, str):
+            try:
+                eff = dt.date.fromisoformat(eff)
+            except ValueError:
+                eff = None
+        if not isinstance(eff, dt.date) or isinstance(eff, dt.datetime):
+            self.err(("effective_from",), "policy: effective_from must be a date YYYY-MM-DD")
+            eff = dt.date(1970, 1, 1)
+        title = self.text(data, "title", (), "policy")
+
+        groups = self.groups(data.get("groups", []))
+        inputs = self.inputs(data.get("inputs"), {g.id for g in groups})
+        by_name = {i.name: i for i in inputs}
+        appl = self.text(data, "applicability_input", (), "policy") or "activity"
+        if appl not in by_name or by_name[appl].type != "enum" or not by_name[appl].required:
+            self.err(
+                ("applicability_input",),
+                f"policy: applicability_input {appl!r} must name a required enum input",
+            )
+            activities: tuple[str, ...] = ()
+        else:
+            activities = by_name[appl].choices
+        agroups = self.activity_groups(data.get("activity_groups", {}), activities)
+        params = self.parameters(data.get("parameters", {}), set(by_name))
+        tiers = self.tiers(data.get("tiers"))
+        env = _TypeEnv(by_name, params, tiers, appl)
+        criteria = self.criteria(data.get("criteria"), env, activities, agroups, tiers)
+        env.criteria = {c.id for c in criteria}
+        benefits = self.benefits(data.get("benefits"), env)
+        if self.errors:
+            return None
+        return Policy(
+            id=pid,
+            version=version,
+            title=title,
+            effective_from=eff,
+            inputs=tuple(inputs),
+            parameters=params,
+            tiers=tuple(tiers),
+            criteria=tuple(criteria),
+            benefits=tuple(benefits),
+            groups=tuple(groups),
+            activity_groups=agroups,
+            applicability_input=appl,
+            text=text,
+            digest=digest_of(text),
+            source=self.source,
+            description=self.text(data, "description", (), "policy", required=False),
+            citation=self.text(data, "citation", (), "policy", required=False),
+        )
+
+    def groups(self, raw: Any) -> list[Group]:
+        out = []
+        for i, g in enumerate(self.seq(raw, ("groups",), "groups")):
+            path = ("groups", i)
+            g = self.mapping(g, path, f"groups[{i}]")
+            self.unknown(g, {"id", "title"}, path, f"group {i + 1}")
+            gid = self.ident(g, "id", path, f"group {i + 1}")
+            out.append(Group(gid, self.text(g, "title", path, f"group {gid}")))
+        return out
+
+    def inputs(self, raw: Any, groups: set[str]) -> list[InputSpec]:
+        out: list[InputSpec] = []
+        allowed = {
+            "type",
+            "label",
+            "help",
+            "group",
+            "unit",
+            "required",
+            "saving",
+            "min",
+            "max",
+            "min_length",
+            "max_length",
+            "choices",
+            "format",
+        }
+        raw = self.mapping(raw, ("inputs",), "inputs")
+        if not raw:
+            self.err(("inputs",), "policy: at least one input is required")
+        for name, spec in raw.items():
+            path = ("inputs", name)
+            what = f"input {name}"
+            if not isinstance(name, str) or not ID_RE.match(name) or name in RESERVED:
+                self.err(path, f"{what}: the name must be an identifier and not a reserved word")
+                continue
+            spec = self.mapping(spec, path, what)
+            self.unknown(spec, allowed, path, what)
+            typ = spec.get("type")
+            if typ not in INPUT_TYPES:
+                self.err((*path, "type"), f"{what}: type must be one of {', '.join(INPUT_TYPES)}")
+                continue
+            choices: tuple[str, ...] = ()
+            labels: dict[str, str] = {}
+            if typ in ("enum", "set"):
+                raw_choices = spec.get("choices")
+                if isinstance(raw_choices, dict):
+                    labels = {str(k): str(v) for k, v in raw_choices.items()}
+                    choices = tuple(labels)
+                elif isinstance(raw_choices, list) and all(isinstance(c, str) for c in raw_choices):
+                    choices = tuple(raw_choices)
+                if not choices:
+                    self.err((*path, "choices"), f"{what}: an {typ} needs a list of choices")
+            elif "choices" in spec:
+                self.err((*path, "choices"), f"{what}: only enum and set inputs have choices")
+            bounds: dict[str, Any] = {}
+            for key in ("min", "max"):
+                if key in spec:
+                    v = spec[key]
+                    if typ not in ("number", "integer"):
+                        self.err((*path, key), f"{what}: {key} applies to numbers only")
+                    elif isinstance(v, bool) or not isinstance(v, int | float):
+                        self.err((*path, key), f"{what}: {key} must be a number")
+                    else:
+                        bounds[key] = v
+            for key in ("min_length", "max_length"):
+                if key in spec:
+                    v = spec[key]
+                    if typ != "string" or isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                        self.err((*path, key), f"{what}: {key} must be a whole number (strings)")
+                    else:
+                        bounds[key] = v
+            fmt = spec.get("format")
+            if fmt is not None and fmt != "bin":
+                self.err((*path, "format"), f"{what}: the only known format is 'bin'")
+            group = self.text(spec, "group", path, what, required=False)
+            if group and groups and group not in groups:
+                self.err((*path, "group"), f"{what}: unknown group {group!r}")
+            for flag in ("required", "saving"):
+                if flag in spec and not isinstance(spec[flag], bool):
+                    self.err((*path, flag), f"{what}: {flag} must be true or false")
+            if spec.get("saving") and typ not in ("number", "integer"):
+                self.err((*path, "saving"), f"{what}: a saving input must be a number")
+            out.append(
+                InputSpec(
+                    name=name,
+                    type=typ,
+                    label=self.text(spec, "label", path, what, required=False) or name,
+                    help=self.text(spec, "help", path, what, required=False),
+                    group=group,
+                    unit=self.text(spec, "unit", path, what, required=False),
+                    required=spec.get("required") is True,
+                    saving=spec.get("saving") is True,
+                    choices=choices,
+                    choice_labels=labels,
+                    format=fmt,
+                    **bounds,
+                )
+            )
+        return out
+
+    def activity_groups(self, raw: Any, activities: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for name, members in self.mapping(raw, ("activity_groups",), "activity_groups").items():
+            path = ("activity_groups", name)
+            if not isinstance(members, list) or not members:
+                self.err(path, f"activity group {name}: must be a non-empty list of activities")
+                continue
+            for m in members:
+                if m not in activities:
+                    self.err(path, f"activity group {name}: {m!r} is not an activity")
+            if name in activities or name == "all":
+                self.err(path, f"activity group {name}: the name is taken by an activity")
+            out[str(name)] = tuple(members)
+        return out
+
+    def parameters(self, raw: Any, input_names: set[str]) -> dict[str, Parameter]:
+        out: dict[str, Parameter] = {}
+        for name, spec in self.mapping(raw, ("parameters",), "parameters").items():
+            path = ("parameters", name)
+            what = f"parameter {name}"
+            if not isinstance(name, str) or not ID_RE.match(name) or name in RESERVED:
+                self.err(path, f"{what}: the name must be an identifier and not a reserved word")
+                continue
+            if name in input_names:
+                self.err(path, f"{what}: an input has the same name")
+                continue
+            if not isinstance(spec, dict):
+                spec = {"value": spec}
+            self.unknown(spec, {"value", "unit", "description"}, path, what)
+            value = spec.get("value")
+            if isinstance(value, float) and not math.isfinite(value):
+                self.err((*path, "value"), f"{what}: value must be a finite number")
+            ok = (
+                (isinstance(value, int | float) and not isinstance(value, bool))
+                or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+                or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+            )
+            if not ok:
+                self.err(
+                    (*path, "value"),
+                    f"{what}: value must be a number, a list of choices or a mapping of choices",
+                )
+                continue
+            out[name] = Parameter(
+                name,
+                value,
+                unit=self.text(spec, "unit", path, what, required=False),
+                description=self.text(spec, "description", path, what, required=False),
+            )
+        return out
+
+    def tiers(self, raw: Any) -> list[Tier]:
+        out: list[Tier] = []
+        for i, t in enumerate(self.seq(raw, ("tiers",), "tiers")):
+            path = ("tiers", i)
+            t = self.mapping(t, path, f"tiers[{i}]")
+            self.unknown(t, {"id", "title", "description"}, path, f"tier {i + 1}")
+            tid = self.text(t, "id", path, f"tier {i + 1}")
+            if tid and not re.match(r"^T\d+$", tid):
+                self.err((*path, "id"), f"tier {tid}: id must look like T1, T2, ...")
+            out.append(
+                Tier(
+                    tid,
+                    self.text(t, "title", path, f"tier {tid}"),
+                    i + 1,
+                    self.text(t, "description", path, f"tier {tid}", required=False),
+                )
+            )
+        if not out:
+            self.err(("tiers",), "policy: at least one tier is required (in ascending order)")
+        return out
+
+    def criteria(
+        self,
+        raw: Any,
+        env: _TypeEnv,
+        activities: tuple[str, ...],
+        agroups: dict[str, tuple[str, ...]],
+        tiers: list[Tier],
+    ) -> list[Criterion]:
+        out: list[Criterion] = []
+        seen: set[str] = set()
+        tier_ids = {t.id for t in tiers}
+        allowed = {
+            "id",
+            "title",
+            "tier",
+            "applies_to",
+            "condition",
+            "citation",
+            "basis",
+            "fix",
+            "description",
+        }
+        items = self.seq(raw, ("criteria",), "criteria")
+        if not items:
+            self.err(("criteria",), "policy: at least one criterion is required")
+        for i, c in enumerate(items):
+            path = ("criteria", i)
+            c = self.mapping(c, path, f"criteria[{i}]")
+            cid = self.ident(c, "id", path, f"criterion {i + 1}")
+            what = f"criterion {cid or i + 1}"
+            self.unknown(c, allowed, path, what)
+            if cid in seen:
+                self.err((*path, "id"), f"{what}: the id is used twice")
+            seen.add(cid)
+            tier = self.text(c, "tier", path, what)
+            if tier and tier not in tier_ids:
+                self.err((*path, "tier"), f"{what}: unknown tier {tier!r}")
+            applies = self.applies_to(c.get("applies_to", "all"), (*path, "applies_to"), what,
+                                      activities, agroups)  # fmt: skip
+            cond_text = self.text(c, "condition", path, what)
+            ast = self.expression(cond_text, (*path, "condition"), what, env, "bool", "criterion")
+            out.append(
+                Criterion(
+                    id=cid,
+                    title=self.text(c, "title", path, what),
+                    tier=tier,
+                    applies_to=applies,
+                    condition=cond_text,
+                    ast=ast or expr.Lit(False),
+                    citation=self.text(c, "citation", path, what),
+                    basis=self.text(c, "basis", path, what, required=False),
+                    fix_hint=self.text(c, "fix", path, what, required=False),
+                    description=self.text(c, "description", path, what, required=False),
+                    line=self.lines.get(path),
+                    _inputs=frozenset(n for n in expr.names(ast) if n in env.inputs)
+                    if ast
+                    else frozenset(),
+                )
+            )
+        return out
+
+    def applies_to(
+        self,
+        raw: Any,
+        path: tuple,
+        what: str,
+        activities: tuple[str, ...],
+        agroups: dict[str, tuple[str, ...]],
+    ) -> tuple[str, ...]:
+        def expand(items: Any) -> set[str]:
+            if isinstance(items, str):
+                items = [items]
+            if not isinstance(items, list):
+                self.err(
+                    path, f"{what}: applies_to must be 'all', a list, or {{all_except: [...]}}"
+                )
+                return set()
+            out: set[str] = set()
+            for item in items:
+                if item == "all":
+                    out |= set(activities)
+                elif item in agroups:
+                    out |= set(agroups[item])
+                elif item in activities:
+                    out.add(item)
+                else:
+                    self.err(path, f"{what}: {item!r} is neither an activity nor an activity group")
+            return out
+
+        if isinstance(raw, dict):
+            if set(raw) != {"all_except"}:
+                self.err(path, f"{what}: applies_to as a mapping takes only all_except")
+                return activities
+            chosen = set(activities) - expand(raw["all_except"])
+        else:
+            chosen = expand(raw)
+        return tuple(a for a in activities if a in chosen)
+
+    def benefits(self, raw: Any, env: _TypeEnv) -> list[Benefit]:
+        out: list[Benefit] = []
+        seen: set[str] = set()
+        allowed = {"id", "title", "requires", "standard_rate", "saving", "citation", "description"}
+        for i, b in enumerate(self.seq(raw, ("benefits",), "benefits")):
+            path = ("benefits", i)
+            b = self.mapping(b, path, f"benefits[{i}]")
+            bid = self.ident(b, "id", path, f"benefit {i + 1}")
+            what = f"benefit {bid or i + 1}"
+            self.unknown(b, allowed, path, what)
+            if bid in seen:
+                self.err((*path, "id"), f"{what}: the id is used twice")
+            seen.add(bid)
+            req = self.text(b, "requires", path, what)
+            req_ast = self.expression(req, (*path, "requires"), what, env, "bool", "benefit")
+            rate = self.text(b, "standard_rate", path, what)
+            if rate and rate not in env.params:
+                self.err((*path, "standard_rate"), f"{what}: unknown parameter {rate!r}")
+            saving = b.get("saving")
+            saving_ast = None
+            if saving is not None:
+                saving = self.text(b, "saving", path, what)
+                saving_ast = self.expression(
+                    saving, (*path, "saving"), what, env, "number", "saving"
+                )
+            out.append(
+                Benefit(
+                    id=bid,
+                    title=self.text(b, "title", path, what),
+                    requires=req,
+                    requires_ast=req_ast or expr.Lit(False),
+                    standard_rate=rate,
+                    saving=saving,
+                    saving_ast=saving_ast,
+                    citation=self.text(b, "citation", path, what, required=False),
+                    description=self.text(b, "description", path, what, required=False),
+                    line=self.lines.get(path),
+                )
+            )
+        return out
+
+    def expression(
+        self, text: str, path: tuple, what: str, env: _TypeEnv, want: str, context: str
+    ) -> Node | None:
+        if not text:
+            return None
+        field_name = path[-1]
+        try:
+            node = expr.parse(text)
+            got = env.check(node, context)
+        except ExprError as exc:
+            self.err(path, f"{what}: {field_name}: {exc}")
+            return None
+        if got != want:
+            self.err(path, f"{what}: {field_name} must be a {want} expression, not a {got}")
+            return None
+        return node
+
+
+# --- type checking ------------------------------------------------------------
+
+_NUMERIC = {"number", "integer"}
+
+
+class _TypeEnv:
+    """Type-checks expressions so that mistakes are caught at load, not at assessment."""
+
+    def __init__(
+        self,
+        inputs: dict[str, InputSpec],
+        params: dict[str, Parameter],
+        tiers: list[Tier],
+        applicability: str,
+    ) -> None:
+        self.inputs = inputs
+        self.params = params
+        self.tiers = {t.id for t in tiers}
+        self.applicability = applicability
+        self.criteria: set[str] = set()
+
+    def check(self, node: Node, context: str) -> str:
+        return self._t(node, context)
+
+    def _name(self, n: expr.Name, context: str) -> str:
+        if n.id in self.inputs:
+            spec = self.inputs[n.id]
+            if context == "saving" and not (spec.saving or spec.type in _NUMERIC):
+                raise ExprError(f"a saving formula cannot read {n.id!r}")
+            return "number" if spec.type in _NUMERIC else spec.type
+        if n.id in self.params:
+            v = self.params[n.id].value
+            if isinstance(v, list):
+                return "list"
+            if isinstance(v, dict):
+                return "mapping"
+            return "number"
+        if n.id == "as_of":
+            return "date"
+        if n.id == "tier" and context == "benefit":
+            return "tier"
+        if n.id in self.tiers and context == "benefit":
+            return "tierid"
+        if context != "benefit" and (n.id == "tier" or n.id in self.tiers):
+            raise ExprError(f"{n.id!r} can only be used in a benefit's requirement")
+        raise ExprError(f"unknown input or parameter {n.id!r}")
+
+    def _t(self, n: Node, context: str) -> str:
+        if isinstance(n, expr.Lit):
+            v = n.value
+            if isinstance(v, bool):
+                return "bool"
+            if isinstance(v, int | float):
+                return "number"
+            return "string"
+        if isinstance(n, expr.Name):
+            return self._name(n, context)
+        if isinstance(n, expr.ListLit):
+            for item in n.items:
+                if self._t(item, context) != "string":
+                    raise ExprError("a list may hold only 'text' choices")
+            return "list"
+        if isinstance(n, expr.Index):
+            if self._t(n.base, context) != "mapping":
+                raise ExprError(f"{n.base.id!r} is not a mapping parameter and cannot be indexed")
+            key_t = self._t(n.key, context)
+            if key_t not in ("enum", "string"):
+                raise ExprError(f"{n.base.id}[...] must be indexed by a choice input")
+            # A choice missing from the mapping makes the comparison false for it.
+            return "string"
+        if isinstance(n, expr.Call):
+            if n.func == "met":
+                if context != "benefit":
+                    raise ExprError("met(...) can only be used in a benefit's requirement")
+                arg = n.args[0]
+                if not isinstance(arg, expr.Name) or arg.id not in self.criteria:
+                    shown = arg.id if isinstance(arg, expr.Name) else expr.to_text(arg)
+                    raise ExprError(f"met() needs a criterion id, {shown!r} is not one")
+                return "bool"
+            for a in n.args:
+                if self._t(a, context) != "number":
+                    raise ExprError(f"{n.func}() takes numbers")
+            return "number"
+        if isinstance(n, expr.Neg):
+            if self._t(n.operand, context) != "number":
+                raise ExprError("'-' applies to numbers only")
+            return "number"
+        if isinstance(n, expr.Not):
+            if self._t(n.operand, context) != "bool":
+                raise ExprError("'not' applies to a condition")
+            if context == "benefit" and (
+                expr.met_targets(n.operand) or "tier" in expr.names(n.operand)
+            ):
+                raise ExprError("a benefit cannot require a tier or a criterion to fail")
+            return "bool"
+        if isinstance(n, expr.Arith):
+            if self._t(n.left, context) != "number" or self._t(n.right, context) != "number":
+                raise ExprError(f"'{n.op}' applies to numbers only")
+            return "number"
+        if isinstance(n, expr.BoolOp):
+            for v in n.values:
+                if self._t(v, context) != "bool":
+                    raise ExprError(f"'{n.op}' joins conditions, not values")
+            return "bool"
+        if isinstance(n, expr.Compare):
+            return self._compare(n, context)
+        raise ExprError("unsupported expression")
+
+    def _choices_of(self, node: Node) -> tuple[str, ...] | None:
+        if isinstance(node, expr.Name) and node.id in self.inputs:
+            return self.inputs[node.id].choices or None
+        return None
+
+    def _check_choice(self, node: Node, value: Node) -> None:
+        choices = self._choices_of(node)
+        if choices is None:
+            return
+        values: list[str] = []
+        if isinstance(value, expr.Lit) and isinstance(value.value, str):
+            values = [value.value]
+        elif isinstance(value, expr.ListLit):
+            values = [i.value for i in value.items if isinstance(i, expr.Lit)]
+        elif isinstance(value, expr.Name) and value.id in self.params:
+            pv = self.params[value.id].value
+            values = list(pv) if isinstance(pv, list) else []
+        elif isinstance(value, expr.Index):
+            values = list(self.params[value.base.id].value.values())
+        for v in values:
+            if v not in choices:
+                assert isinstance(node, expr.Name)
+                raise ExprError(f"{v!r} is not a choice of {node.id} ({', '.join(choices)})")
+
+    def _compare(self, n: expr.Compare, context: str) -> str:
+        lt, rt = self._t(n.left, context), self._t(n.right, context)
+        if n.op in ("in", "notin"):
+            if lt not in ("enum", "string") or rt != "list":
+                raise ExprError(f"'{'not in' if n.op == 'notin' else 'in'}' needs a choice "
+                                "on the left and a list on the right")  # fmt: skip
+            self._check_choice(n.left, n.right)
+            return "bool"
+        if n.op == "contains":
+            if lt != "set" or rt not in ("list", "string"):
+                raise ExprError("'contains' needs a set input on the left and a list on the right")
+            self._check_choice(n.left, n.right)
+            return "bool"
+        if lt == "tier" or rt == "tier":
+            op = n.op if lt == "tier" else {">=": "<=", ">": "<", "<=": ">=", "<": ">"}.get(n.op)
+            if {lt, rt} != {"tier", "tierid"} or op not in (">=", ">"):
+                raise ExprError("a benefit can require only 'tier >= Tn' or 'tier > Tn'")
+            return "bool"
+        kinds = {lt, rt}
+        if kinds <= {"enum", "string"}:
+            if n.op not in ("==", "!="):
+                raise ExprError(f"choices can only be compared with == or !=, not {n.op}")
+            self._check_choice(n.left, n.right)
+            self._check_choice(n.right, n.left)
+            return "bool"
+        if lt != rt:
+            raise ExprError(f"cannot compare a {lt} with a {rt}")
+        if lt == "bool" and n.op not in ("==", "!="):
+            raise ExprError(f"true/false can only be compared with == or !=, not {n.op}")
+        if lt in ("set", "list", "mapping"):
+            raise ExprError(f"a {lt} cannot be compared with {n.op}")
+        return "bool"
