@@ -74,14 +74,30 @@ Feature: Benefits and their estimated savings
       And the estimated annual saving from <benefit> is <saving> KZT
 
       Examples:
-        | benefit                  | figure                                              | saving      |
-        | property_land_tax        | its in-zone property is worth 1,000,000,000 KZT     | 15,000,000  |
-        | property_land_tax        | its in-zone property is worth 0 KZT                 | 0           |
-        | social_tax_foreign_staff | its payroll of foreign staff is 50,000,000 KZT a year | 3,000,000 |
-        | pit_foreign_staff        | its payroll of foreign staff is 50,000,000 KZT a year | 5,000,000 |
-        | cit_exemption            | its qualifying profit is 1,000,000,000 KZT a year   | 200,000,000 |
-        | cit_exemption            | its qualifying profit is 123,456 KZT a year         | 24,691.2    |
-        | vat_exemption            | its VAT-able turnover is 1,000,000,000 KZT a year   | 160,000,000 |
+        | benefit                  | figure                                                | saving      |
+        | property_land_tax        | its in-zone property is worth 1,000,000,000 KZT       | 15,000,000  |
+        | property_land_tax        | its in-zone property is worth 0 KZT                   | 0           |
+        | social_tax_foreign_staff | its payroll of foreign staff is 50,000,000 KZT a year | 3,000,000   |
+        | pit_foreign_staff        | its payroll of foreign staff is 50,000,000 KZT a year | 5,000,000   |
+        | cit_exemption            | its qualifying profit is 1,000,000,000 KZT a year     | 200,000,000 |
+        | cit_exemption            | its qualifying profit is 123,456 KZT a year           | 24,691.2    |
+        | vat_exemption            | its VAT-able turnover is 1,000,000,000 KZT a year     | 160,000,000 |
+
+    @property_land_tax @social_tax_foreign_staff @cit_exemption @vat_exemption
+    @pit_foreign_staff @dividend_exemption
+    Scenario Outline: 2026.1 - the standard rate each benefit waives
+      When the company is assessed
+      Then benefit <benefit> is granted
+      And benefit <benefit> waives a standard rate of <rate>
+
+      Examples:
+        | benefit                  | rate |
+        | property_land_tax        | 1.5% |
+        | social_tax_foreign_staff | 6%   |
+        | cit_exemption            | 20%  |
+        | vat_exemption            | 16%  |
+        | pit_foreign_staff        | 10%  |
+        | dividend_exemption       | 15%  |
 
     @property_land_tax @social_tax_foreign_staff @cit_exemption @vat_exemption
     @pit_foreign_staff @dividend_exemption
@@ -178,14 +194,30 @@ Feature: Benefits and their estimated savings
       And the estimated annual saving from <benefit> is <saving> KZT
 
       Examples:
-        | benefit                  | figure                                              | saving      |
-        | property_land_tax        | its in-zone property is worth 1,000,000,000 KZT     | 15,000,000  |
-        | property_land_tax        | its in-zone property is worth 0 KZT                 | 0           |
-        | social_tax_foreign_staff | its payroll of foreign staff is 50,000,000 KZT a year | 3,000,000 |
-        | pit_foreign_staff        | its payroll of foreign staff is 50,000,000 KZT a year | 5,000,000 |
-        | cit_exemption            | its qualifying profit is 1,000,000,000 KZT a year   | 200,000,000 |
-        | cit_exemption            | its qualifying profit is 123,456 KZT a year         | 24,691.2    |
-        | vat_exemption            | its VAT-able turnover is 1,000,000,000 KZT a year   | 160,000,000 |
+        | benefit                  | figure                                                | saving      |
+        | property_land_tax        | its in-zone property is worth 1,000,000,000 KZT       | 15,000,000  |
+        | property_land_tax        | its in-zone property is worth 0 KZT                   | 0           |
+        | social_tax_foreign_staff | its payroll of foreign staff is 50,000,000 KZT a year | 3,000,000   |
+        | pit_foreign_staff        | its payroll of foreign staff is 50,000,000 KZT a year | 5,000,000   |
+        | cit_exemption            | its qualifying profit is 1,000,000,000 KZT a year     | 200,000,000 |
+        | cit_exemption            | its qualifying profit is 123,456 KZT a year           | 24,691.2    |
+        | vat_exemption            | its VAT-able turnover is 1,000,000,000 KZT a year     | 160,000,000 |
+
+    @property_land_tax @social_tax_foreign_staff @cit_exemption @vat_exemption
+    @pit_foreign_staff @dividend_exemption
+    Scenario Outline: 2027.1 - the standard rate each benefit waives
+      When the company is assessed
+      Then benefit <benefit> is granted
+      And benefit <benefit> waives a standard rate of <rate>
+
+      Examples:
+        | benefit                  | rate |
+        | property_land_tax        | 1.5% |
+        | social_tax_foreign_staff | 6%   |
+        | cit_exemption            | 20%  |
+        | vat_exemption            | 16%  |
+        | pit_foreign_staff        | 10%  |
+        | dividend_exemption       | 15%  |
 
     @property_land_tax @social_tax_foreign_staff @cit_exemption @vat_exemption
     @pit_foreign_staff @dividend_exemption

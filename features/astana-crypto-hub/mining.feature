@@ -222,6 +222,7 @@ Feature: Mining
     When the company is assessed
     Then it reaches tier T3
     And benefit mining_fee_reduction is granted
+    And benefit mining_fee_reduction waives a standard rate of 10 KZT/kWh
     And the estimated annual saving from mining_fee_reduction is 180,000,000 KZT
     And benefit vat_exemption is refused
     And benefit cit_exemption is granted

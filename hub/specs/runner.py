@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -158,14 +158,17 @@ class SpecSuite:
         catalogue: Sequence[Policy] = (),
         tag: str | None = None,
         fail_fast: bool = False,
+        prefer: Collection[str] = (),
         registry: StepRegistry | None = None,
     ) -> SpecReport:
         """Run the scenarios tagged with the policy's version (or ``tag``) against ``policy``.
 
         ``catalogue`` holds the other versions that date-selection scenarios choose
         among; ``policy`` replaces the catalogue's file of the same version.
-        ``fail_fast`` stops at the first failing scenario (the mutation test only
-        needs to know that a mutant fails).
+        ``fail_fast`` stops at the first failing scenario and ``prefer`` runs the
+        scenarios carrying any of those tags first: the mutation test only needs
+        to know that a mutant fails, and the scenarios of the criterion it
+        touched usually say so at once.
         """
         from .steps import REGISTRY
 
@@ -173,7 +176,11 @@ class SpecSuite:
         tag = tag or version_tag(policy.version)
         report = SpecReport(policy.id, policy.version, policy.digest, tag, errors=list(self.errors))
         start = time.perf_counter()
-        for sc in self.select(tag):
+        selected = self.select(tag)
+        if prefer:
+            wanted = {t if t.startswith("@") else f"@{t}" for t in prefer}
+            selected.sort(key=lambda sc: not wanted.intersection(sc.tags))
+        for sc in selected:
             result = run_scenario(sc, policy, catalogue, reg)
             report.scenarios.append(result)
             if fail_fast and result.status == "failed":

@@ -423,7 +423,9 @@ def _granted(ctx: SpecContext, benefit: str) -> dict[str, Any]:
     return b
 
 
-@step(rf"the estimated annual saving from (?P<benefit>{ID}) is (?P<amount>{NUM}) KZT", amount=number)
+@step(
+    rf"the estimated annual saving from (?P<benefit>{ID}) is (?P<amount>{NUM}) KZT", amount=number
+)
 def saving_amount(ctx: SpecContext, benefit: str, amount: float) -> None:
     got = _granted(ctx, benefit).get("estimated_annual_saving_kzt")
     if got is None or not math.isclose(got, amount, rel_tol=1e-9, abs_tol=0.005):
@@ -445,6 +447,14 @@ def _saving_inputs(ctx: SpecContext) -> dict[str, Any]:
     policy = ctx.decision_policy or ctx.policy
     names = {i.name for i in policy.inputs if getattr(i, "saving", False)}
     return {k: v for k, v in ctx.filing.items() if k in names}
+
+
+@step(rf"benefit (?P<benefit>{ID}) waives a standard rate of (?P<rate>.+)")
+def standard_rate(ctx: SpecContext, benefit: str, rate: str) -> None:
+    """The rate the company no longer pays, as the decision shows it ("20%", "10 KZT/kWh")."""
+    got = str(_granted(ctx, benefit).get("standard_rate", ""))
+    if " ".join(got.split()) != " ".join(rate.split()):
+        raise SpecFailure(f"benefit {benefit}: expected a standard rate of {rate}, got {got!r}")
 
 
 FIX_RE = re.compile(

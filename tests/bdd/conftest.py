@@ -1,0 +1,108 @@
+"""Bind the hub's spec steps (hub.specs.steps) to pytest-bdd, thinly.
+
+The steps are written once as plain functions of a SpecContext; here each one
+becomes a pytest-bdd step with the same regex. Every scenario runs once per
+policy version it is tagged with (@v2026.1, @v2027.1), against that version's
+file in policies/; the other combinations are deselected.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+from pytest_bdd import parsers, step
+
+from hub.policy import Policy
+from hub.specs import SpecSuite, default_features_dir, default_policies_dir, load_catalogue
+from hub.specs.context import SpecContext
+from hub.specs.registry import StepDef
+from hub.specs.steps import REGISTRY
+
+VERSION_PREFIX = "v"
+
+
+@cache
+def feature_tags() -> frozenset[str]:
+    """Every tag used in features/, without the '@'."""
+    return frozenset(t.lstrip("@") for t in SpecSuite.from_path(default_features_dir()).tags)
+
+
+@cache
+def catalogue() -> tuple[Policy, ...]:
+    return tuple(load_catalogue(default_policies_dir()))
+
+
+def spec_versions() -> list[str]:
+    """The versions the features are tagged for (a tag without a policy file fails its tests)."""
+    return sorted(
+        t[1:] for t in feature_tags() if t.startswith(VERSION_PREFIX) and t[1:2].isdigit()
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register every feature tag as a marker: --strict-markers would reject them otherwise."""
+    for tag in sorted(feature_tags()):
+        config.addinivalue_line("markers", f"{tag}: Gherkin tag from features/")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each pytest-bdd scenario once per version; the collection hook drops untagged pairs."""
+    if "_pytest_bdd_example" in metafunc.fixturenames and "spec_version" in metafunc.fixturenames:
+        versions = spec_versions()
+        metafunc.parametrize("spec_version", versions, ids=[f"v{v}" for v in versions])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        version = callspec.params.get("spec_version") if callspec else None
+        if version is None or item.get_closest_marker(f"{VERSION_PREFIX}{version}") is not None:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def spec_version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def spec_ctx(spec_version: str) -> SpecContext:
+    """A fresh scenario context with the tagged version as the policy under test."""
+    for p in catalogue():
+        if p.version == spec_version:
+            return SpecContext(policy=p, catalogue=catalogue())
+    pytest.fail(f"no policy file of version {spec_version} in {default_policies_dir()}")
+
+
+def _bind(sd: StepDef) -> Callable[..., None]:
+    """A pytest-bdd step function whose signature names the regex groups (pytest-bdd reads it)."""
+
+    def run(spec_ctx: SpecContext, **kwargs: Any) -> None:
+        datatable = kwargs.pop("datatable", None)
+        sd.call(spec_ctx, kwargs, datatable)
+
+    params = [inspect.Parameter("spec_ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+        for name in sd.arg_names
+    ]
+    if sd.takes_datatable:
+        params.append(inspect.Parameter("datatable", inspect.Parameter.KEYWORD_ONLY, default=None))
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__name__ = getattr(sd.func, "__name__", "step")
+    run.__doc__ = sd.func.__doc__
+    return run
+
+
+for _sd in REGISTRY.steps:
+    step(parsers.re(_sd.pattern), stacklevel=1)(_bind(_sd))

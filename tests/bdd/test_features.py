@@ -1,0 +1,5 @@
+"""Every feature under features/ as pytest tests (the steps are bound in conftest.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("astana-crypto-hub")
