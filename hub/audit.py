@@ -96,7 +96,9 @@ def verify(session: Session) -> list[ChainProblem]:
     """Recompute the whole chain; an empty list means it is intact."""
     problems: list[ChainProblem] = []
     expected_prev = GENESIS_HASH
-    for record in session.exec(select(AuditRecord).order_by(AuditRecord.id)):  # type: ignore[arg-type]
+    # populate_existing: compare what is stored, not objects cached in this session.
+    query = select(AuditRecord).order_by(AuditRecord.id).execution_options(populate_existing=True)  # type: ignore[arg-type]
+    for record in session.exec(query):
         if record.prev_hash != expected_prev:
             problems.append(
                 ChainProblem(record.id, "prev_hash does not match the previous record's hash")

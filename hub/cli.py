@@ -156,14 +156,10 @@ def users_create(
 
 
 def _check_bin(value: str) -> None:
-    try:
-        from hub.policy.filing import validate_bin
-    except ImportError:  # TODO(lead): remove once hub.policy.filing.validate_bin exists.
-        if not (len(value) == 12 and value.isdigit()):
-            raise click.BadParameter("a BIN is 12 digits", param_hint="--bin") from None
-        return
+    from hub.policy.filing import validate_bin
+
     if (error := validate_bin(value)) is not None:
-        raise click.BadParameter(error, param_hint="--bin")
+        raise click.BadParameter(f"this BIN {error}", param_hint="--bin")
 
 
 # --- demo data and serving ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 # Plain-words explanations for the error page and for JSON errors without a description.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -105,6 +105,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
             "The form's security token is missing or has expired. "
             "Reload the page and submit it again."
         )
+    elif code == 429:
+        limit = f" (limit: {exc.description})" if exc.description else ""
+        message = f"{MESSAGES[429][1]}{limit}"
     else:
         message = _describe(exc)
     if is_api_request():
@@ -129,8 +132,21 @@ def handle_unexpected(exc: Exception) -> Response:
     return handle_http_exception(InternalServerError())
 
 
+def reject_nul_bytes() -> None:
+    """Refuse form fields and query parameters containing NUL (400, not a database error).
+
+    PostgreSQL cannot store NUL in text, and nothing legitimate contains it.
+    JSON bodies are validated by the API's own schema checks.
+    """
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise BadRequest("Text may not contain NUL characters.")
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers for the whole app (blueprints included)."""
+    app.before_request(reject_nul_bytes)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(Exception, handle_unexpected)

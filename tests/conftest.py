@@ -37,6 +37,12 @@ def postgres_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
+def default_password() -> str:
+    """The password ``make_user`` gives users unless told otherwise."""
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Run the migrations once: a template SQLite file, or the PostgreSQL schema."""
     pg = postgres_url()

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
 from hub.auth.service import normalise_email, validate_email
 from hub.models import Activity, Role
+from hub.policy.filing import validate_bin
 
 ACTIVITY_CHOICES = [
     SelectChoice("", "Choose the principal licensed activity"),
@@ -29,16 +30,9 @@ def _email_check(_form: FlaskForm, field: EmailField) -> None:
 
 def _bin_check(_form: FlaskForm, field: StringField) -> None:
     field.data = (field.data or "").strip()
-    try:
-        from hub.policy.filing import validate_bin
-    except ImportError:
-        # TODO(lead): the domain core's validate_bin is the one BIN rule; until it
-        # exists only the shape is checked here.
-        if not (len(field.data) == 12 and field.data.isdigit()):
-            raise ValidationError("A BIN is 12 digits.") from None
-        return
+    # The one BIN rule lives in the domain core (format, resident digit, check digit).
     if (error := validate_bin(field.data)) is not None:
-        raise ValidationError(error)
+        raise ValidationError(f"This BIN {error}.")
 
 
 def _password_field(label: str) -> PasswordField:
