@@ -69,9 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # TODO(lead): drop this guard once hub/api/__init__.py exposes ``bp``.
     try:
         from hub.api import bp as api_bp
-    except ModuleNotFoundError as exc:
-        if exc.name not in {"hub.api"}:
-            raise
+    except ImportError:
         api_bp = None
     if api_bp is not None:
         # The API authenticates with bearer tokens, never with the session
