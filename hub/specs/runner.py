@@ -40,6 +40,7 @@ class CompiledStep:
     text: str
     line: int
     datatable: list[list[str]] | None = None
+    kind: str = "Unknown"  # Gherkin's step type: Context (Given), Action (When), Outcome (Then)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,8 @@ def compile_feature(name: str, text: str) -> list[CompiledScenario]:
             keyword, line = steps_by_id.get(ps["astNodeIds"][0], ("", 0))
             table = (ps.get("argument") or {}).get("dataTable")
             datatable = [[c["value"] for c in r["cells"]] for r in table["rows"]] if table else None
-            steps.append(CompiledStep(keyword, ps["text"], line, datatable))
+            kind = ps.get("type", "Unknown")
+            steps.append(CompiledStep(keyword, ps["text"], line, datatable, kind))
         name_ = pickle["name"]
         if len(pickle["astNodeIds"]) > 1 and pickle["astNodeIds"][-1] in rows:
             header, cells = rows[pickle["astNodeIds"][-1]]
@@ -340,6 +342,7 @@ def run_specs(
     catalogue: Sequence[Policy] | None = None,
     tag: str | None = None,
     fail_fast: bool = False,
+    prefer: Collection[str] = (),
 ) -> SpecReport:
     """Run the specs of ``policy``'s version against it; the one entry point for CLI and studio.
 
@@ -352,4 +355,4 @@ def run_specs(
     pol = as_policy(policy)
     suite = as_suite(features)
     cat = load_catalogue() if catalogue is None else catalogue
-    return suite.run(pol, catalogue=cat, tag=tag, fail_fast=fail_fast)
+    return suite.run(pol, catalogue=cat, tag=tag, fail_fast=fail_fast, prefer=prefer)
