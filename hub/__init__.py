@@ -34,7 +34,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     variables (Flask config keys such as ``DATABASE_URL``, ``SECRET_KEY``,
     ``TESTING``); the key ``INSTANCE_PATH`` chooses the instance folder.
     """
-    from hub import db, errors
+    from flask_swagger_ui import get_swaggerui_blueprint
+
+    from hub import db, errors, policies
+    from hub.api import bp as api_bp
     from hub.auth import bp as auth_bp
     from hub.config import check_settings, load_settings
     from hub.extensions import csrf, limiter, login_manager
@@ -62,19 +65,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     errors.init_app(app)
+    policies.init_app(app)
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
 
-    # TODO(lead): drop this guard once hub/api/__init__.py exposes ``bp``.
-    try:
-        from hub.api import bp as api_bp
-    except ImportError:
-        api_bp = None
-    if api_bp is not None:
-        # The API authenticates with bearer tokens, never with the session
-        # cookie, so CSRF tokens do not apply to it.
-        csrf.exempt(api_bp)
-        app.register_blueprint(api_bp)
+    # The API authenticates with bearer tokens, never with the session cookie,
+    # so CSRF tokens do not apply to it.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(
+        get_swaggerui_blueprint(
+            "/api/docs",
+            "/api/openapi.json",
+            config={"app_name": "Astana Crypto Hub API"},
+            blueprint_name="api_docs",
+        )
+    )
 
     return app

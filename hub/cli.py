@@ -246,17 +246,8 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
 
 # --- commands of the domain core ----------------------------------------------------------
 
-# TODO(lead): drop these guards once hub/commands/assess.py and policy.py exist.
-try:
-    from hub.commands.assess import assess
-except ImportError:
-    pass
-else:
-    main.add_command(assess)
+from hub.commands.assess import assess  # noqa: E402
+from hub.commands.policy import policy  # noqa: E402
 
-try:
-    from hub.commands.policy import policy
-except ImportError:
-    pass
-else:
-    main.add_command(policy)
+main.add_command(assess)
+main.add_command(policy)

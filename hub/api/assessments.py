@@ -1,0 +1,66 @@
+"""Assessments and policy versions: open to anonymous callers, nothing stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, current_app, jsonify
+
+from hub.api import bp
+from hub.api.common import json_object
+from hub.errors import ApiError
+from hub.extensions import limiter
+from hub.policies import catalogue
+from hub.policy import FilingInvalid
+from hub.policy.requests import assess_request
+
+
+def _assess_limit() -> str:
+    return current_app.config.get("ASSESS_RATE_LIMIT", "120 per minute")
+
+
+@bp.post("/v1/assessments")
+@limiter.limit(_assess_limit)
+def create_assessment() -> Response:
+    """Evaluate a filing under the version in force on as_of (or the one named)."""
+    body = json_object()
+    try:
+        decision = assess_request(catalogue().registry(), body, dt.date.today())
+    except FilingInvalid as exc:
+        raise ApiError(422, exc.errors) from None
+    return jsonify(decision.to_dict())
+
+
+def _summary(policy: Any, today: dt.date, in_force: Any) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "version": policy.version,
+        "title": policy.title,
+        "effective_from": policy.effective_from.isoformat(),
+        "digest": policy.digest,
+        "in_force": in_force is policy,
+        "url": f"/api/v1/policies/{policy.version}",
+    }
+
+
+@bp.get("/v1/policies")
+def list_policies() -> Response:
+    """Every version, oldest first, with the one in force today marked."""
+    registry = catalogue().registry()
+    today = dt.date.today()
+    try:
+        in_force = registry.select(today)
+    except LookupError:
+        in_force = None
+    return jsonify({"policies": [_summary(p, today, in_force) for p in registry.versions()]})
+
+
+@bp.get("/v1/policies/<version>")
+def get_policy(version: str) -> Response:
+    """A version's inputs, criteria, tiers and benefits: enough to render a form."""
+    try:
+        policy = catalogue().registry().get(version)
+    except LookupError as exc:
+        raise ApiError(404, str(exc.args[0]), field="version") from None
+    return jsonify(policy.to_dict())

@@ -1,0 +1,240 @@
+"""The OpenAPI 3 document of the API, built from the policy versions it serves.
+
+Filing schemas come from the inputs each version declares, so a new input in a
+new policy file appears in the document without touching this code. Other API
+modules add their paths with ``@path_provider``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from importlib.metadata import version as package_version
+from typing import Any
+
+from flask import Response, jsonify
+
+from hub.api import bp
+from hub.policies import catalogue
+from hub.policy import PolicyRegistry
+from hub.policy.schema import filing_schema
+
+PathProvider = Callable[[], dict[str, Any]]
+_providers: list[PathProvider] = []
+
+
+def path_provider(fn: PathProvider) -> PathProvider:
+    """Register a function returning OpenAPI path items to merge into the document."""
+    _providers.append(fn)
+    return fn
+
+
+def error_responses(*codes: int) -> dict[str, Any]:
+    words = {
+        400: "Malformed request (not JSON, not an object)",
+        401: "Missing or invalid bearer token",
+        403: "The token's user may not do this",
+        404: "Not found",
+        409: "Conflict with the current state",
+        422: "Validation failed; one error per offending field",
+        429: "Rate limit exceeded",
+    }
+    return {
+        str(c): {
+            "description": words[c],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
+        }
+        for c in codes
+    }
+
+
+def _schema_name(version: str) -> str:
+    return "Filing_" + "".join(ch if ch.isalnum() else "_" for ch in version)
+
+
+def _components(registry: PolicyRegistry) -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Errors": {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string", "nullable": True},
+                            "message": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+        "PolicyRef": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "version": {"type": "string"},
+                "digest": {"type": "string", "example": "sha256:…"},
+            },
+        },
+        "Decision": {
+            "type": "object",
+            "required": ["policy", "as_of", "tier", "benefits", "criteria"],
+            "properties": {
+                "policy": {"$ref": "#/components/schemas/PolicyRef"},
+                "as_of": {"type": "string", "format": "date"},
+                "tier": {"type": "string", "nullable": True, "enum": ["T1", "T2", "T3", None]},
+                "tier_title": {"type": "string", "nullable": True},
+                "estimated_total_saving_kzt": {"type": "number"},
+                "benefits": {
+                    "type": "array",
+                    "description": "Only the benefits granted.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "standard_rate": {"type": "string"},
+                            "estimated_annual_saving_kzt": {"type": "number", "nullable": True},
+                        },
+                    },
+                },
+                "criteria": {
+                    "type": "array",
+                    "description": "Every criterion of the version, in policy order.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "tier": {"type": "string"},
+                            "status": {
+                                "type": "string",
+                                "enum": ["met", "not_met", "not_applicable", "missing"],
+                            },
+                            "values": {"type": "object", "additionalProperties": True},
+                            "requirement": {"type": "string", "nullable": True},
+                            "threshold": {"nullable": True},
+                            "explanation": {"type": "string"},
+                            "fix": {"type": "string", "nullable": True},
+                            "citation": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    }
+    versions = registry.versions()
+    for p in versions:
+        schemas[_schema_name(p.version)] = filing_schema(p)
+    schemas["Filing"] = {
+        "description": "A filing under any published version (its inputs decide which).",
+        "anyOf": [{"$ref": f"#/components/schemas/{_schema_name(p.version)}"} for p in versions],
+    }
+    return {
+        "schemas": schemas,
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API token created in the company workspace.",
+            }
+        },
+    }
+
+
+def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
+    example = None
+    with contextlib.suppress(LookupError):
+        example = registry.select(dt.date.today()).version
+    return {
+        "/api/v1/assessments": {
+            "post": {
+                "summary": "Assess a filing (nothing is stored)",
+                "description": (
+                    "Evaluates the filing under the policy version in force on `as_of` "
+                    "(default today) or the version named. Open to anonymous callers."
+                ),
+                "tags": ["assessments"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["filing"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "filing": {"$ref": "#/components/schemas/Filing"},
+                                    "as_of": {"type": "string", "format": "date"},
+                                    "policy_version": {"type": "string", "example": example},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The decision, criterion by criterion",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Decision"}
+                            }
+                        },
+                    },
+                    **error_responses(400, 422, 429),
+                },
+            }
+        },
+        "/api/v1/policies": {
+            "get": {
+                "summary": "List policy versions",
+                "tags": ["policies"],
+                "responses": {"200": {"description": "Every version, oldest first"}},
+            }
+        },
+        "/api/v1/policies/{version}": {
+            "get": {
+                "summary": "A version's inputs, criteria, tiers and benefits",
+                "tags": ["policies"],
+                "parameters": [
+                    {
+                        "name": "version",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": {"description": "The version"}, **error_responses(404)},
+            }
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    registry = catalogue().registry()
+    paths = _core_paths(registry)
+    for provider in _providers:
+        paths.update(provider())
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Astana Crypto Hub eligibility API",
+            "version": package_version("astana-crypto-hub"),
+            "description": (
+                "Self-assessment and certification of digital-asset companies under the "
+                "Astana Crypto Hub tax incentive policy. Errors always have the shape "
+                '`{"errors": [{"field": ..., "message": ...}]}`.'
+            ),
+        },
+        "paths": paths,
+        "components": _components(registry),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi_document())

@@ -1,0 +1,51 @@
+"""CLI commands of the domain core (no database): assess filings, inspect policies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy
+
+
+def policy_dir(option: Path | None) -> Path:
+    """--policies, else HUB_POLICY_DIR, else the policies/ folder shipped with the code."""
+    from hub.config import DEFAULT_POLICY_DIR
+
+    return Path(option or os.environ.get("HUB_POLICY_DIR") or DEFAULT_POLICY_DIR)
+
+
+def load_registry(option: Path | None) -> PolicyRegistry:
+    directory = policy_dir(option)
+    if not directory.is_dir():
+        raise click.ClickException(f"{directory}: no such policy folder")
+    try:
+        return PolicyRegistry.from_directory(directory)
+    except PolicyError as exc:
+        message = "policy folder does not load:\n  " + "\n  ".join(exc.errors)
+        raise click.ClickException(message) from None
+
+
+def resolve_policy(ref: str, registry_option: Path | None) -> Policy:
+    """A version number from the policy folder, or the path of a policy file."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        try:
+            return load_policy(path)
+        except PolicyError as exc:
+            raise click.ClickException("\n".join(exc.errors)) from None
+    try:
+        return load_registry(registry_option).get(ref)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+
+
+policies_option = click.option(
+    "--policies",
+    "policies_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of policy files (default: HUB_POLICY_DIR or the shipped policies/).",
+)

@@ -1,0 +1,183 @@
+"""`hub assess`: the API's assessment from the command line, one filing or a batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from hub.commands import load_registry, policies_option
+from hub.policy import Decision, FilingInvalid, PolicyRegistry, format_value
+from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date
+
+STATUS_MARK = {"met": "ok", "not_met": "NOT MET", "missing": "MISSING", "not_applicable": "n/a"}
+
+
+def _dumps(value: Any) -> str:
+    """The same bytes for the same decision (sorted keys, like the API)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _readable(decision: Decision) -> str:
+    d = decision.to_dict()
+    lines = [
+        f"Policy {d['policy']['id']} {d['policy']['version']} ({d['policy']['digest'][:19]}…), "
+        f"as of {d['as_of']}",
+        f"Tier: {d['tier'] + ' ' + d['tier_title'] if d['tier'] else 'none reached'}",
+        "",
+        "Benefits:" if d["benefits"] else "Benefits: none",
+    ]
+    for b in d["benefits"]:
+        saving = b["estimated_annual_saving_kzt"]
+        shown = f"{format_value(saving)} KZT a year" if saving is not None else "saving unknown"
+        lines.append(f"  {b['id']:<26} {shown:>28}  {b['title']}")
+    if d["benefits"]:
+        total = format_value(d["estimated_total_saving_kzt"])
+        lines.append(f"  {'total':<26} {total + ' KZT a year':>28}")
+    lines += ["", "Criteria:"]
+    order = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}
+    for c in sorted(d["criteria"], key=lambda c: order[c["status"]]):
+        lines.append(f"  {c['tier']} {c['id']:<26} {STATUS_MARK[c['status']]:<8} {c['citation']}")
+        if c["fix"]:
+            lines.append(f"       fix: {c['fix']}")
+    return "\n".join(lines)
+
+
+def _request_from_file(data: Any, as_of: str | None, version: str | None) -> Any:
+    """A file holds a filing, or a whole API request body ({"filing": ...})."""
+    if isinstance(data, dict) and "filing" in data and set(data) <= set(REQUEST_FIELDS):
+        body = dict(data)
+    else:
+        body = {"filing": data}
+    if as_of is not None:
+        body["as_of"] = as_of
+    if version is not None:
+        body["policy_version"] = version
+    return body
+
+
+def _errors_text(errors: list[dict[str, Any]]) -> str:
+    return "\n".join(f"  {e['field'] or '(request)'}: {e['message']}" for e in errors)
+
+
+@click.command("assess")
+@click.argument(
+    "filing", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@click.option("--as-of", "as_of", help="Assessment date YYYY-MM-DD (default: today).")
+@click.option("--version", "version", help="Policy version to use (default: the one in force).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON decision.")
+@click.option(
+    "--batch",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON Lines file: one API request body per line.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="With --batch: write the answers here (default: standard output).",
+)
+@policies_option
+def assess(
+    filing: Path | None,
+    as_of: str | None,
+    version: str | None,
+    as_json: bool,
+    batch: Path | None,
+    out: Path | None,
+    policies_dir: Path | None,
+) -> None:
+    """Assess FILING (a JSON file) and print the decision, or a --batch of requests.
+
+    A filing that fails validation prints one error per field and exits with 1.
+    With --batch each output line is the API's answer for the input line (the
+    decision, or {"errors": [...]}), in order; the exit code is 1 if any line
+    was rejected.
+    """
+    registry = load_registry(policies_dir)
+    today = dt.date.today()
+    if batch is not None:
+        if filing is not None:
+            raise click.UsageError("give either FILING or --batch, not both")
+        if as_of is not None:
+            parse_date_option(as_of)
+        rejected = _run_batch(registry, batch, out, today, as_of, version)
+        sys.exit(1 if rejected else 0)
+    if filing is None:
+        raise click.UsageError("missing FILING (or --batch IN.jsonl)")
+    if out is not None:
+        raise click.UsageError("--out goes with --batch")
+    try:
+        data = json.loads(filing.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise click.ClickException(f"{filing}: not a JSON file: {exc}") from None
+    body = _request_from_file(data, as_of, version)
+    try:
+        decision = assess_request(registry, body, today)
+    except FilingInvalid as exc:
+        if as_json:
+            click.echo(_dumps({"errors": exc.errors}))
+        else:
+            click.echo(f"{filing}: the filing is not valid:\n{_errors_text(exc.errors)}", err=True)
+        sys.exit(1)
+    click.echo(_dumps(decision.to_dict()) if as_json else _readable(decision))
+
+
+def parse_date_option(value: str) -> None:
+    try:
+        parse_date(value, "--as-of")
+    except FilingInvalid as exc:
+        raise click.BadParameter(exc.errors[0]["message"], param_hint="--as-of") from None
+
+
+def _answer(registry: PolicyRegistry, line: str, today: dt.date, as_of: str | None,
+            version: str | None) -> tuple[str, bool]:  # fmt: skip
+    try:
+        body = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return _dumps({"errors": [{"field": None, "message": f"not valid JSON: {exc}"}]}), False
+    if isinstance(body, dict):
+        if as_of is not None:
+            body.setdefault("as_of", as_of)
+        if version is not None:
+            body.setdefault("policy_version", version)
+    try:
+        return _dumps(assess_request(registry, body, today).to_dict()), True
+    except FilingInvalid as exc:
+        return _dumps({"errors": exc.errors}), False
+
+
+def _run_batch(
+    registry: PolicyRegistry,
+    source: Path,
+    out: Path | None,
+    today: dt.date,
+    as_of: str | None,
+    version: str | None,
+) -> int:
+    rejected = total = 0
+    with source.open(encoding="utf-8") as lines:
+        sink: IO[str] = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            show_progress = sys.stderr.isatty()
+            size = source.stat().st_size
+            with click.progressbar(
+                length=size, label="Assessing", file=sys.stderr, hidden=not show_progress
+            ) as bar:
+                for line in lines:
+                    bar.update(len(line.encode("utf-8")))
+                    if not line.strip():
+                        continue
+                    answer, ok = _answer(registry, line, today, as_of, version)
+                    sink.write(answer + "\n")
+                    total += 1
+                    rejected += not ok
+        finally:
+            if out:
+                sink.close()
+    click.echo(f"{total} requests: {total - rejected} assessed, {rejected} rejected", err=True)
+    return rejected

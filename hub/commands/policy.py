@@ -1,0 +1,94 @@
+"""`hub policy`: check, show, compare and test policy versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hub.commands import policies_option, resolve_policy
+from hub.policy import PolicyError, load_policy
+from hub.policy.diff import diff_policies
+from hub.specs.cli import test as policy_test_command
+
+
+@click.group("policy")
+def policy() -> None:
+    """Check, show, compare and test policy versions."""
+
+
+policy.add_command(policy_test_command)
+
+
+@policy.command("check")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+def check(files: tuple[Path, ...]) -> None:
+    """Validate and compile policy FILES; print every error with its line, exit 1 on any."""
+    failed = False
+    for f in files:
+        try:
+            p = load_policy(f)
+        except PolicyError as exc:
+            failed = True
+            for error in exc.errors:
+                click.echo(error, err=True)
+            continue
+        click.echo(
+            f"{f}: OK: {p.id} {p.version}, effective {p.effective_from}, "
+            f"{len(p.inputs)} inputs, {len(p.criteria)} criteria, {len(p.benefits)} benefits, "
+            f"{p.digest}"
+        )
+    sys.exit(1 if failed else 0)
+
+
+@policy.command("show")
+@click.argument("version")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as the API serves it.")
+@policies_option
+def show(version: str, as_json: bool, policies_dir: Path | None) -> None:
+    """Show VERSION (a version number or a policy file) in words."""
+    p = resolve_policy(version, policies_dir)
+    d = p.to_dict()
+    if as_json:
+        click.echo(json.dumps(d, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    lines = [f"{p.title} {p.version}", f"Effective from {p.effective_from}; {p.digest}", ""]
+    lines.append("Tiers (cumulative):")
+    lines += [f"  {t['id']} {t['title']}: {t['description']}" for t in d["tiers"]]
+    lines += ["", "Criteria:"]
+    for c in d["criteria"]:
+        applies = ", ".join(c["applies_to"])
+        lines.append(f"  {c['tier']} {c['id']}: {c['title']}")
+        lines.append(f"       when {c['condition_text']}")
+        lines.append(f"       applies to {applies}; {c['citation']} ({c['basis']})")
+    lines += ["", "Benefits:"]
+    for b in d["benefits"]:
+        saving = f"; saving {b['saving_text']}" if b["saving_text"] else ""
+        lines.append(f"  {b['id']}: {b['title']}")
+        lines.append(
+            f"       when {b['requires_text']}; standard rate {b['standard_rate']}{saving}"
+        )
+    lines += ["", "Inputs:"]
+    for i in d["inputs"]:
+        unit = f" [{i['unit']}]" if i["unit"] else ""
+        req = " (required)" if i["required"] else ""
+        lines.append(f"  {i['name']}: {i['type']}{unit}{req} — {i['label']}")
+    click.echo("\n".join(lines))
+
+
+@policy.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@policies_option
+def diff(old: str, new: str, as_json: bool, policies_dir: Path | None) -> None:
+    """Compare OLD and NEW (version numbers or policy files): criteria, thresholds, inputs
+    and benefits added, removed or changed."""
+    result = diff_policies(resolve_policy(old, policies_dir), resolve_policy(new, policies_dir))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(result.to_text())

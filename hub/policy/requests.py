@@ -1,0 +1,56 @@
+"""The assessment request of the API contract, shared by the API and ``hub assess``.
+
+``{"filing": {...}, "as_of": "YYYY-MM-DD", "policy_version": "2026.1"}`` with
+``as_of`` and ``policy_version`` optional. Every problem is reported as a
+field-level error, in the same shape as filing errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .decision import Decision, assess
+from .filing import DATE_RE, FilingInvalid
+from .registry import NoVersionInForce, PolicyRegistry
+
+REQUEST_FIELDS = ("filing", "as_of", "policy_version")
+
+
+class RequestInvalid(FilingInvalid):
+    """The request around the filing is wrong (same error shape, answered with 422)."""
+
+
+def parse_date(value: Any, field: str) -> dt.date:
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        raise RequestInvalid([{"field": field, "message": "must be a date written YYYY-MM-DD"}])
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise RequestInvalid([{"field": field, "message": "is not a real date"}]) from None
+
+
+def assess_request(registry: PolicyRegistry, body: Any, today: dt.date) -> Decision:
+    """Check the request, pick the version, validate the filing and decide."""
+    if not isinstance(body, dict):
+        raise RequestInvalid([{"field": None, "message": "the body must be a JSON object"}])
+    errors = [
+        {"field": str(k)[:40], "message": "unknown field (expected filing, as_of, policy_version)"}
+        for k in body
+        if k not in REQUEST_FIELDS
+    ]
+    if errors:
+        raise RequestInvalid(errors)
+    if "filing" not in body:
+        raise RequestInvalid([{"field": "filing", "message": "is required"}])
+    if not isinstance(body["filing"], dict):
+        raise RequestInvalid([{"field": "filing", "message": "must be a JSON object"}])
+    as_of = today if body.get("as_of") is None else parse_date(body["as_of"], "as_of")
+    version = body.get("policy_version")
+    if version is not None and not isinstance(version, str):
+        raise RequestInvalid([{"field": "policy_version", "message": "must be text"}])
+    try:
+        policy = registry.select(as_of, version)
+    except NoVersionInForce as exc:
+        raise RequestInvalid([{"field": exc.field, "message": exc.message}]) from None
+    return assess(policy, body["filing"], as_of)

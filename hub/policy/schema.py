@@ -1,0 +1,60 @@
+"""JSON Schema of a filing, derived from the inputs a policy version declares.
+
+Used for the OpenAPI document; the validation itself is filing.py, which gives
+better messages than a generic schema validator and never disagrees with the
+engine about types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import InputSpec, Policy
+
+
+def input_schema(spec: InputSpec) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if spec.type in ("number", "integer"):
+        schema = {"type": spec.type}
+        if spec.min is not None:
+            schema["minimum"] = spec.min
+        if spec.max is not None:
+            schema["maximum"] = spec.max
+    elif spec.type == "bool":
+        schema = {"type": "boolean"}
+    elif spec.type == "date":
+        schema = {"type": "string", "format": "date"}
+    elif spec.type == "enum":
+        schema = {"type": "string", "enum": list(spec.choices)}
+    elif spec.type == "set":
+        schema = {
+            "type": "array",
+            "items": {"type": "string", "enum": list(spec.choices)},
+            "uniqueItems": True,
+        }
+    else:
+        schema = {"type": "string"}
+        if spec.format == "bin":
+            schema["pattern"] = "^[0-9]{4}[45][0-9]{7}$"
+        if spec.min_length is not None:
+            schema["minLength"] = spec.min_length
+        if spec.max_length is not None:
+            schema["maxLength"] = spec.max_length
+    title = spec.label + (f" ({spec.unit})" if spec.unit else "")
+    schema["title"] = title
+    if spec.help:
+        schema["description"] = spec.help
+    if not spec.required:
+        schema["nullable"] = True
+    return schema
+
+
+def filing_schema(policy: Policy) -> dict[str, Any]:
+    """An OpenAPI 3.0 schema object for a filing under ``policy``."""
+    return {
+        "type": "object",
+        "title": f"Filing under {policy.id} {policy.version}",
+        "additionalProperties": False,
+        "required": [i.name for i in policy.inputs if i.required],
+        "properties": {i.name: input_schema(i) for i in policy.inputs},
+    }
