@@ -88,6 +88,19 @@ Feature: Clients, anti-money-laundering and reporting
     And a fix is shown for kyc_baseline
 
 
+  @kyc_baseline @v2026.1 @v2027.1
+  Scenario: kyc_baseline is missing when the share of verified clients is filed as null
+    Given the filing field "kyc_verified_clients_pct" is null
+    When the company is assessed
+    Then criterion kyc_baseline is missing
+
+  @kyc_baseline @v2026.1 @v2027.1
+  Scenario: kyc_baseline does not apply to a miner even when the share is not filed
+    Given the company is a miner
+    And its filing leaves out the share of identity-verified clients
+    When the company is assessed
+    Then criterion kyc_baseline is not applicable
+
   # --- kyc_complete: T2, client-facing: every client identity-verified
 
   @kyc_complete @v2026.1 @v2027.1

@@ -42,9 +42,10 @@ Feature: A filing is checked before it is assessed
     When the company is assessed
     Then the filing is accepted
 
-    Examples:
+    Examples: check digit from the first weights, from the second weights, non-resident
       | bin          |
       | 940140000385 |
+      | 940140000909 |
       | 990140004654 |
 
   @validation @v2026.1 @v2027.1
@@ -53,9 +54,10 @@ Feature: A filing is checked before it is assessed
     When the company is assessed
     Then the filing is rejected with an error on bin
 
-    Examples: wrong check digit, wrong 5th digit, wrong length, not digits
+    Examples: wrong check digit, no check digit possible, wrong 5th digit, wrong length, not digits
       | bin           |
       | 940140000386  |
+      | 940140000960  |
       | 940130000385  |
       | 94014000038   |
       | 9401400003850 |
@@ -114,9 +116,15 @@ Feature: A filing is checked before it is assessed
       | kyc_verified_clients_pct | true         |
       | fte_in_zone              | 2.5          |
       | registered_in_hub        | "yes"        |
+      | registered_in_hub        | 1            |
       | licence_expires_on       | "31.12.2030" |
+      | licence_expires_on       | "2030-02-30" |
+      | bin                      | 940140000385 |
       | activity                 | "bank"       |
       | officers_appointed       | ["CEO"]      |
+      | kyc_verified_clients_pct | NaN          |
+      | kyc_verified_clients_pct | Infinity     |
+      | opex_in_zone_kzt         | -Infinity    |
 
   @validation @v2026.1 @v2027.1
   Scenario Outline: figures must lie in their range
