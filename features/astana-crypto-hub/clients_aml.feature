@@ -87,7 +87,6 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion kyc_baseline is missing
     And a fix is shown for kyc_baseline
 
-
   @kyc_baseline @v2026.1 @v2027.1
   Scenario: kyc_baseline is missing when the share of verified clients is filed as null
     Given the filing field "kyc_verified_clients_pct" is null
@@ -137,7 +136,6 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion kyc_complete is missing
     And a fix is shown for kyc_complete
 
-
   # --- source_of_funds: T2, client-facing: source of funds documented for 95% of large depositors
 
   @source_of_funds @v2026.1 @v2027.1
@@ -175,7 +173,6 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion source_of_funds is missing
     And a fix is shown for source_of_funds
 
-
   # --- destination_of_funds: T2, client-facing: destination documented for 95% of large withdrawers
 
   @destination_of_funds @v2026.1 @v2027.1
@@ -212,7 +209,6 @@ Feature: Clients, anti-money-laundering and reporting
     When the company is assessed
     Then criterion destination_of_funds is missing
     And a fix is shown for destination_of_funds
-
 
   # --- travel_rule: T2, client-facing: 99% of transfers carry full data, applied from USD 1,000 or less
 
@@ -270,7 +266,6 @@ Feature: Clients, anti-money-laundering and reporting
       | the share of transfers with complete travel-rule data |
       | the amount from which it applies the travel rule      |
 
-
   # --- suspicious_reporting: T2, client-facing: suspicious transactions reported within a median of 24 hours
 
   @suspicious_reporting @v2026.1 @v2027.1
@@ -308,7 +303,6 @@ Feature: Clients, anti-money-laundering and reporting
     When the company is assessed
     Then criterion suspicious_reporting is missing
     And a fix is shown for suspicious_reporting
-
 
   # --- illicit_exposure_low: T2, client-facing: at most 5% of volume flagged
 
@@ -348,7 +342,6 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion illicit_exposure_low is missing
     And a fix is shown for illicit_exposure_low
 
-
   # --- illicit_exposure_minimal: T3, client-facing: at most 2% of volume flagged
 
   @illicit_exposure_minimal @v2026.1 @v2027.1
@@ -386,7 +379,6 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion illicit_exposure_minimal is missing
     And a fix is shown for illicit_exposure_minimal
 
-
   # --- outflow_reporting: T2, every activity but software: cross-border outflows reported to the National Bank
 
   @outflow_reporting @v2026.1 @v2027.1
@@ -396,9 +388,9 @@ Feature: Clients, anti-money-laundering and reporting
     Then criterion outflow_reporting is <status>
 
     Examples:
-      | reporting                                                      | status  |
-      | it reports cross-border outflows to the National Bank          | met     |
-      | it does not report cross-border outflows to the National Bank  | not met |
+      | reporting                                                     | status  |
+      | it reports cross-border outflows to the National Bank         | met     |
+      | it does not report cross-border outflows to the National Bank | not met |
 
   @outflow_reporting @v2026.1 @v2027.1
   Scenario Outline: outflow_reporting applies to every activity but software

@@ -68,7 +68,6 @@ Feature: Custody of client assets and proof of reserves
     Then criterion cold_storage is missing
     And a fix is shown for cold_storage
 
-
   # --- proof_of_reserves: T3, exchange and custodian: a proof of reserves at least every 90 days
 
   @proof_of_reserves @v2026.1 @v2027.1

@@ -44,21 +44,21 @@ Feature: Licensing and key officers
     Then criterion valid_licence is <status>
 
     Examples:
-      | company          | licence                      | status         |
-      | an exchange      | a trading facility licence   | met            |
-      | an exchange      | a service provider licence   | not met        |
-      | an exchange      | a mining licence             | not met        |
-      | an exchange      | no licence                   | not met        |
-      | a broker         | a service provider licence   | met            |
-      | a broker         | a trading facility licence   | not met        |
-      | a custodian      | a service provider licence   | met            |
-      | a custodian      | no licence                   | not met        |
-      | a payments firm  | a service provider licence   | met            |
-      | a payments firm  | a mining licence             | not met        |
-      | a miner          | a mining licence             | met            |
-      | a miner          | a service provider licence   | not met        |
-      | a software house | no licence                   | not applicable |
-      | a software house | a trading facility licence   | not applicable |
+      | company          | licence                    | status         |
+      | an exchange      | a trading facility licence | met            |
+      | an exchange      | a service provider licence | not met        |
+      | an exchange      | a mining licence           | not met        |
+      | an exchange      | no licence                 | not met        |
+      | a broker         | a service provider licence | met            |
+      | a broker         | a trading facility licence | not met        |
+      | a custodian      | a service provider licence | met            |
+      | a custodian      | no licence                 | not met        |
+      | a payments firm  | a service provider licence | met            |
+      | a payments firm  | a mining licence           | not met        |
+      | a miner          | a mining licence           | met            |
+      | a miner          | a service provider licence | not met        |
+      | a software house | no licence                 | not applicable |
+      | a software house | a trading facility licence | not applicable |
 
   @valid_licence @v2026.1 @v2027.1
   Scenario Outline: valid_licence - the licence must still be valid on the assessment date

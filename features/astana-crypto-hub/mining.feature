@@ -61,7 +61,6 @@ Feature: Mining
     Then criterion metered_power is missing
     And a fix is shown for metered_power
 
-
   # --- exchange_sales: T2, mining: at least 75% of mined assets sold through hub-licensed exchanges
 
   @exchange_sales @v2026.1 @v2027.1
@@ -99,7 +98,6 @@ Feature: Mining
     Then criterion exchange_sales is missing
     And a fix is shown for exchange_sales
 
-
   # --- peak_curtailment: T2, mining: winter peak curtailment agreement signed
 
   @peak_curtailment @v2026.1 @v2027.1
@@ -109,7 +107,7 @@ Feature: Mining
     Then criterion peak_curtailment is <status>
 
     Examples:
-      | agreement                                                | status  |
+      | agreement                                               | status  |
       | it has signed the winter peak curtailment agreement     | met     |
       | it has not signed the winter peak curtailment agreement | not met |
 
@@ -135,7 +133,6 @@ Feature: Mining
     When the company is assessed
     Then criterion peak_curtailment is missing
     And a fix is shown for peak_curtailment
-
 
   # --- renewable_energy: T3, mining: at least 50% of mining power from renewable sources
 
@@ -174,7 +171,6 @@ Feature: Mining
     Then criterion renewable_energy is missing
     And a fix is shown for renewable_energy
 
-
   # --- a miner's licence and outflow reporting
 
   @valid_licence @outflow_reporting @v2026.1 @v2027.1
@@ -203,13 +199,13 @@ Feature: Mining
     And it reaches <tier>
 
     Examples:
-      | criterion        | change                                                                | status  | tier    |
-      | metered_power    | its mining power is not metered                                       | not met | no tier |
-      | metered_power    | its filing leaves out whether its mining power is metered             | missing | no tier |
-      | exchange_sales   | it sells 50% of its mined assets through hub-licensed exchanges       | not met | tier T1 |
-      | peak_curtailment | it has not signed the winter peak curtailment agreement               | not met | tier T1 |
-      | renewable_energy | 30% of its mining power comes from renewable sources                  | not met | tier T2 |
-      | renewable_energy | its filing leaves out its share of renewable mining power             | missing | tier T2 |
+      | criterion        | change                                                          | status  | tier    |
+      | metered_power    | its mining power is not metered                                 | not met | no tier |
+      | metered_power    | its filing leaves out whether its mining power is metered       | missing | no tier |
+      | exchange_sales   | it sells 50% of its mined assets through hub-licensed exchanges | not met | tier T1 |
+      | peak_curtailment | it has not signed the winter peak curtailment agreement         | not met | tier T1 |
+      | renewable_energy | 30% of its mining power comes from renewable sources            | not met | tier T2 |
+      | renewable_energy | its filing leaves out its share of renewable mining power       | missing | tier T2 |
 
   # --- a miner's benefits
 
@@ -239,10 +235,10 @@ Feature: Mining
     Then the estimated annual saving from mining_fee_reduction is <saving> KZT
 
     Examples:
-      | kwh        | saving      |
-      | 0          | 0           |
-      | 1          | 9           |
-      | 1,000,000  | 9,000,000   |
+      | kwh       | saving    |
+      | 0         | 0         |
+      | 1         | 9         |
+      | 1,000,000 | 9,000,000 |
 
   @mining_fee_reduction @v2026.1 @v2027.1
   Scenario: the mining fee saving is unknown when the power consumption is not filed
@@ -292,10 +288,10 @@ Feature: Mining
 
     @exchange_sales @v2026.1 @v2027.1
     Examples: exchange_sales
-      | criterion      | situation                                                       | fix                                                      |
+      | criterion      | situation                                                       | fix                                                              |
       | exchange_sales | it sells 60% of its mined assets through hub-licensed exchanges | raise mined_sold_on_licensed_exchange_pct from 60 to at least 75 |
 
     @renewable_energy @v2026.1 @v2027.1
     Examples: renewable_energy
-      | criterion        | situation                                            | fix                                           |
+      | criterion        | situation                                            | fix                                               |
       | renewable_energy | 35% of its mining power comes from renewable sources | raise renewable_energy_pct from 35 to at least 50 |

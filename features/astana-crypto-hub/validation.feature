@@ -70,10 +70,10 @@ Feature: A filing is checked before it is assessed
     Then the filing is rejected with an error on <field>
 
     Examples:
-      | what            | field      |
-      | its BIN         | bin        |
-      | its legal name  | legal_name |
-      | its activity    | activity   |
+      | what           | field      |
+      | its BIN        | bin        |
+      | its legal name | legal_name |
+      | its activity   | activity   |
 
   @validation @v2026.1 @v2027.1
   Scenario Outline: the legal name has 1 to 200 characters after trimming
@@ -93,10 +93,10 @@ Feature: A filing is checked before it is assessed
     Then the filing is <outcome>
 
     Examples:
-      | length | outcome                                  |
-      | 1      | accepted                                 |
-      | 200    | accepted                                 |
-      | 201    | rejected with an error on legal_name     |
+      | length | outcome                              |
+      | 1      | accepted                             |
+      | 200    | accepted                             |
+      | 201    | rejected with an error on legal_name |
 
   @validation @v2026.1 @v2027.1
   Scenario: a misspelt field name is an error, not a missing input
@@ -133,14 +133,14 @@ Feature: A filing is checked before it is assessed
     Then the filing is rejected with an error on <field>
 
     Examples:
-      | situation                                         | field                           |
-      | its clients are 100.1% identity-verified          | kyc_verified_clients_pct        |
-      | its clients are -1% identity-verified             | kyc_verified_clients_pct        |
-      | it owes -5 KZT of overdue tax                     | tax_arrears_kzt                 |
-      | it employs -1 full-time staff in the zone         | fte_in_zone                     |
-      | it reports suspicious transactions in a median of -1 hours | str_median_hours       |
-      | it publishes a proof of reserves every 0 days     | proof_of_reserves_interval_days |
-      | its in-zone property is worth -1 KZT              | property_value_kzt              |
+      | situation                                                  | field                           |
+      | its clients are 100.1% identity-verified                   | kyc_verified_clients_pct        |
+      | its clients are -1% identity-verified                      | kyc_verified_clients_pct        |
+      | it owes -5 KZT of overdue tax                              | tax_arrears_kzt                 |
+      | it employs -1 full-time staff in the zone                  | fte_in_zone                     |
+      | it reports suspicious transactions in a median of -1 hours | str_median_hours                |
+      | it publishes a proof of reserves every 0 days              | proof_of_reserves_interval_days |
+      | its in-zone property is worth -1 KZT                       | property_value_kzt              |
 
   @validation @v2026.1 @v2027.1
   Scenario: figures at the edges of their range are accepted
