@@ -71,13 +71,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def spec_version(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def spec_version(request: pytest.FixtureRequest) -> str | None:
+    """The version a scenario runs for; None for a plain test that lives in this folder."""
+    param = getattr(request, "param", None)
+    return None if param is None else str(param)
 
 
 @pytest.fixture(autouse=True)
-def spec_ctx(spec_version: str) -> SpecContext:
-    """A fresh scenario context with the tagged version as the policy under test."""
+def spec_ctx(spec_version: str | None) -> SpecContext | None:
+    """A fresh scenario context with the tagged version as the policy under test.
+
+    Autouse so that pytest_generate_tests sees ``spec_version`` in every scenario.
+    """
+    if spec_version is None:
+        return None
     for p in catalogue():
         if p.version == spec_version:
             return SpecContext(policy=p, catalogue=catalogue())
