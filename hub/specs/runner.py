@@ -143,7 +143,12 @@ class SpecSuite:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> SpecSuite:
-        return cls.from_texts(read_features(path))
+        """Parse a folder (or file) of features; reused while no file changes (studio calls)."""
+        key = ("features", *_stamp(_feature_files(Path(path))))
+        hit = _CACHE.get(key)
+        if hit is None:
+            hit = _remember(key, cls.from_texts(read_features(path)))
+        return hit
 
     def select(self, tag: str) -> list[CompiledScenario]:
         return [s for s in self.scenarios if tag in s.tags]
@@ -275,16 +280,39 @@ def _index(
             _index(child["rule"], steps, rows)
 
 
+_CACHE: dict[tuple[object, ...], Any] = {}
+
+
+def _remember(key: tuple[object, ...], value: Any) -> Any:
+    if len(_CACHE) >= 32:  # files changed many times: forget the old versions
+        _CACHE.clear()
+    _CACHE[key] = value
+    return value
+
+
+def _stamp(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What a file set looks like now: a cache key that changes when any file does."""
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append((str(f.resolve()), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _feature_files(p: Path) -> list[Path]:
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        raise FileNotFoundError(f"no features folder or file at {p}")
+    return sorted(p.rglob("*.feature"))
+
+
 def read_features(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """Every ``*.feature`` under a folder (or one file), named relative to it, sorted."""
     p = Path(path)
-    if p.is_file():
-        return [(p.name, p.read_text(encoding="utf-8"))]
-    if not p.is_dir():
-        raise FileNotFoundError(f"no features folder or file at {p}")
+    base = p.parent if p.is_file() else p
     return [
-        (f.relative_to(p).as_posix(), f.read_text(encoding="utf-8"))
-        for f in sorted(p.rglob("*.feature"))
+        (f.relative_to(base).as_posix(), f.read_text(encoding="utf-8")) for f in _feature_files(p)
     ]
 
 
@@ -305,8 +333,13 @@ def load_catalogue(directory: str | os.PathLike[str] | None = None) -> list[Poli
     d = Path(directory) if directory is not None else default_policies_dir()
     if not d.is_dir():
         return []
-    policies = [load_policy(f) for f in sorted(d.rglob("*.yaml")) + sorted(d.rglob("*.yml"))]
-    return sorted(policies, key=lambda p: p.effective_from)
+    files = sorted(d.rglob("*.yaml")) + sorted(d.rglob("*.yml"))
+    key = ("policies", *_stamp(files))
+    hit = _CACHE.get(key)
+    if hit is None:
+        policies = [load_policy(f) for f in files]
+        hit = _remember(key, sorted(policies, key=lambda p: p.effective_from))
+    return list(hit)
 
 
 def as_policy(policy: Policy | str | os.PathLike[str]) -> Policy:
