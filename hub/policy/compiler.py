@@ -179,6 +179,8 @@ class _Compiler:
             return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
         if isinstance(node, expr.Compare):
             return self.compare(node, negate)
+        if isinstance(node, expr.Name) and node.id in self.inputs:
+            return {self.key(node.id): not negate}  # a yes/no input used as a condition
         raise PolicyError([f"{self.p.source}: cannot compile {expr.to_text(node)}"])
 
     def compare(self, node: expr.Compare, negate: bool) -> Any:

@@ -140,6 +140,13 @@ def to_callable(node: Node) -> Callable[[dict[str, Any]], Any]:
     if isinstance(node, expr.Arith):
         left, right, op = to_callable(node.left), to_callable(node.right), node.op
         return lambda env: _arith(op, left(env), right(env))
+    if isinstance(node, expr.Index):
+        base, key = to_callable(node.base), to_callable(node.key)
+        return lambda env: base(env).get(key(env))
+    if isinstance(node, expr.Call) and node.func == "met":
+        # Benefit requirements: env["met"] holds the ids of the criteria met.
+        target = node.args[0].id  # type: ignore[union-attr]
+        return lambda env: target in env["met"]
     if isinstance(node, expr.Call) and node.func in ("min", "max"):
         fn = min if node.func == "min" else max
         args = [to_callable(a) for a in node.args]

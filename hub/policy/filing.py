@@ -71,8 +71,6 @@ def _check_number(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
         return None, f"must be a number, not {_describe(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return None, "must be a finite number"
-    if abs(value) > MAX_ABS_NUMBER:
-        return None, "is implausibly large (more than 10^18)"
     if spec.type == "integer" and isinstance(value, float):
         if not value.is_integer():
             return None, "must be a whole number"
@@ -81,6 +79,8 @@ def _check_number(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
         return None, f"must be at least {spec.min:g}"
     if spec.max is not None and value > spec.max:
         return None, f"must be at most {spec.max:g}"
+    if abs(value) > MAX_ABS_NUMBER:
+        return None, "is implausibly large (more than 10^18)"
     return value, None
 
 

@@ -24,6 +24,7 @@ from .expr import ExprError, Node
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
+PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 RESERVED = {"as_of", "tier", "met", "min", "max", *expr.KEYWORDS}
 
 
@@ -302,6 +303,10 @@ def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
 
     def walk(node: yaml.Node, path: tuple[Any, ...]) -> Any:
         lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in PLAIN_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unsupported tag {node.tag!r}", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -426,7 +431,7 @@ class _Builder:
         groups = self.groups(data.get("groups", []))
         inputs = self.inputs(data.get("inputs"), {g.id for g in groups})
         by_name = {i.name: i for i in inputs}
-        appl = self.text(data, "applicability_input", (), "policy") or "activity"
+        appl = self.text(data, "applicability_input", (), "policy", required=False) or "activity"
         if appl not in by_name or by_name[appl].type != "enum" or not by_name[appl].required:
             self.err(
                 ("applicability_input",),
