@@ -80,10 +80,10 @@ def random_filing(policy: Policy, rnd: random.Random) -> dict[str, Any]:
         if rnd.random() < 0.08:
             continue  # absent
         if spec.type in ("number", "integer"):
-            centre = rnd.choice(params + [0, 1, 10, 100])
+            centre = rnd.choice([*params, 0, 1, 10, 100])
             value: Any = centre + rnd.choice([-1, -0.1, -1e-9, 0, 0, 1e-9, 0.1, 1, 7.5])
             if spec.type == "integer":
-                value = int(round(value))
+                value = round(value)
             lo = spec.min if spec.min is not None else 0
             hi = spec.max if spec.max is not None else 1e15
             value = min(max(value, lo), hi)

@@ -57,8 +57,9 @@ def test_syntax_error_in_a_condition_has_a_column() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("tier: T1\n    applies_to: all\n    condition: sanctions", "tier: T9\n    applies_to: all\n"
-         "    condition: sanctions", "criterion no_sanctions: unknown tier 'T9'"),
+        ("tier: T1\n    applies_to: all\n    condition: sanctions",
+         "tier: T9\n    applies_to: all\n    condition: sanctions",
+         "criterion no_sanctions: unknown tier 'T9'"),
         ("applies_to: [mining]\n    condition: power_metered", "applies_to: [minnig]\n    "
          "condition: power_metered", "'minnig' is neither an activity nor an activity group"),
         ("condition: sanctions_screening_hit == false", "condition: sanctions_screening_hit >= 1",
@@ -75,7 +76,8 @@ def test_syntax_error_in_a_condition_has_a_column() -> None:
         ("effective_from: 2026-07-01", "effective_from: July", "effective_from must be a date"),
         ("    type: bool\n    group: licensing", "    type: boolean\n    group: licensing",
          "type must be one of"),
-        ("  - id: no_tax_arrears", "  - id: no_sanctions", "criterion no_sanctions: the id is used twice"),
+        ("  - id: no_tax_arrears", "  - id: no_sanctions",
+         "criterion no_sanctions: the id is used twice"),
         ("    citation: ACH Rule 2.2\n", "    citation: ACH Rule 2.2\n    colour: red\n",
          "unknown field 'colour'"),
         ("standard_rate: cit_rate", "standard_rate: cit_rat", "unknown parameter 'cit_rat'"),
