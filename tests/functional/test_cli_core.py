@@ -1,0 +1,112 @@
+"""`hub assess` and `hub policy check/show/diff`: the API's answers on the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hub.cli import main
+from tests.unit.core_support import P2026, exchange
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_assess_prints_a_readable_decision(tmp_path: Path) -> None:
+    f = tmp_path / "filing.json"
+    f.write_text(json.dumps(exchange(kyc_verified_clients_pct=92.5)))
+    code, out, _ = run("assess", str(f), "--as-of", "2026-09-01")
+    assert code == 0
+    assert "Tier: none reached" in out
+    assert "fix: raise kyc_verified_clients_pct from 92.5 to at least 95" in out
+    # unmet criteria are listed first
+    assert out.index("kyc_baseline") < out.index("no_sanctions")
+
+
+def test_assess_json_is_the_api_answer(tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "filing.json"
+    f.write_text(json.dumps(exchange()))
+    code, out, _ = run("assess", str(f), "--as-of", "2026-09-01", "--json")
+    assert code == 0
+    api = client.post("/api/v1/assessments", json={"filing": exchange(), "as_of": "2026-09-01"})
+    assert json.loads(out) == api.get_json()
+    code, out2, _ = run("assess", str(f), "--as-of", "2026-09-01", "--json")
+    assert out2 == out  # byte for byte
+
+
+def test_assess_accepts_a_request_body_and_a_version(tmp_path: Path) -> None:
+    f = tmp_path / "request.json"
+    f.write_text(json.dumps({"filing": exchange(), "as_of": "2026-09-01"}))
+    code, out, _ = run("assess", str(f), "--version", "2027.1", "--json")
+    assert code == 0 and json.loads(out)["policy"]["version"] == "2027.1"
+
+
+def test_assess_refuses_an_invalid_filing_with_field_errors(tmp_path: Path) -> None:
+    f = tmp_path / "filing.json"
+    f.write_text(json.dumps(exchange(bin="123", fte_in_zone=2.5)))
+    code, _, err = run("assess", str(f), "--as-of", "2026-09-01")
+    assert code == 1
+    assert "bin: must be exactly 12 digits" in err and "fte_in_zone: must be a whole number" in err
+    code, out, _ = run("assess", str(f), "--as-of", "2026-09-01", "--json")
+    assert code == 1 and {e["field"] for e in json.loads(out)["errors"]} == {"bin", "fte_in_zone"}
+
+
+def test_assess_usage_errors(tmp_path: Path) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text("{not json")
+    code, _, err = run("assess", str(f))
+    assert code == 1 and "not a JSON file" in err
+    code, _, err = run("assess", str(f), "--as-of", "2026-13-01")
+    assert code != 0
+    code, _, err = run("assess")
+    assert code == 2 and "missing FILING" in err
+    f.write_text(json.dumps(exchange()))
+    code, _, err = run("assess", str(f), "--as-of", "2026-06-30")
+    assert code == 1 and "no policy version is in force on 2026-06-30" in err
+
+
+def test_batch_answers_each_line_in_order(tmp_path: Path) -> None:
+    lines = [
+        {"filing": exchange(), "as_of": "2026-09-01"},
+        {"filing": exchange(kyc_verified_clients_pct="high"), "as_of": "2026-09-01"},
+        "not json",
+        {"filing": exchange(), "as_of": "2027-02-01"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n")
+    out = tmp_path / "out.jsonl"
+    code, _, err = run("assess", "--batch", str(src), "--out", str(out))
+    answers = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 1  # some lines were rejected
+    assert "4 requests: 2 assessed, 2 rejected" in err
+    assert answers[0]["tier"] == "T3" and answers[0]["policy"]["version"] == "2026.1"
+    assert answers[1]["errors"][0]["field"] == "kyc_verified_clients_pct"
+    assert answers[2]["errors"][0]["message"].startswith("not valid JSON")
+    assert answers[3]["policy"]["version"] == "2027.1"
+
+
+def test_policy_check(tmp_path: Path) -> None:
+    code, out, _ = run("policy", "check", "policies/astana-crypto-hub/2026.1.yaml")
+    assert code == 0 and "OK: astana-crypto-hub 2026.1" in out
+    bad = tmp_path / "draft.yaml"
+    bad.write_text(P2026.text.replace("kyc_verified_clients_pct >= kyc", "kyc_pct >= kyc"))
+    code, _, err = run("policy", "check", str(bad))
+    assert code == 1
+    assert "draft.yaml:" in err and "criterion kyc_baseline" in err and "'kyc_pct'" in err
+
+
+def test_policy_show_and_diff() -> None:
+    code, out, _ = run("policy", "show", "2027.1")
+    assert code == 0 and "when kyc_verified_clients_pct ≥ 97" in out
+    code, out, _ = run("policy", "diff", "2026.1", "2027.1")
+    assert code == 0
+    assert "~ kyc_baseline condition_text: kyc_verified_clients_pct ≥ 95 -> " in out
+    assert "+ unhosted_wallet_checks" in out and "+ unhosted_wallet_verified_pct" in out
+    code, out, _ = run("policy", "diff", "2026.1", "policies/astana-crypto-hub/2026.1.yaml")
+    assert "no differences" in out
+    code, _, err = run("policy", "show", "1999.9")
+    assert code == 1 and "no policy version '1999.9'" in err
