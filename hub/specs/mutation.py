@@ -10,6 +10,7 @@ author's slip would look like). The mutation test and the studio use it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,9 +20,9 @@ import yaml
 
 @dataclass(frozen=True)
 class Mutant:
-    parameter: str
-    old: int | float
-    new: int | float
+    parameter: str  # the parameter, or "criterion.field" for a rule mutant
+    old: object
+    new: object
     text: str
 
     @property
@@ -99,3 +100,89 @@ def _fmt(value: int | float) -> str:
         return str(value)
     text = repr(float(value))
     return text if "e" not in text else f"{value:.12f}".rstrip("0")
+
+
+COMPARISON_FLIPS = {">=": ">", "<=": "<", ">": ">=", "<": "<="}
+_OPERATOR = re.compile(r">=|<=|>|<|== true|== false")
+
+
+def structural_mutants(text: str) -> Iterator[Mutant]:
+    """One-edit mutants of the rules themselves, not their numbers.
+
+    For every criterion: its tier moved to each other tier; each comparison in
+    its condition made strict or loose (>= to >) and each ``== true`` flipped;
+    its ``applies_to`` narrowed by one activity (or widened from "all but" to
+    all). For every benefit: each tier it requires moved to each other tier.
+    Specs that pin the policy down fail on every one of them.
+    """
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return
+    top = {k.value: v for k, v in root.value}
+    tiers = [_get(t, "id") for t in getattr(top.get("tiers"), "value", [])]
+    tier_ids = [t.value for t in tiers if isinstance(t, yaml.ScalarNode)]
+    for node in getattr(top.get("criteria"), "value", []):
+        cid = _scalar(_get(node, "id"))
+        tier = _get(node, "tier")
+        if isinstance(tier, yaml.ScalarNode):
+            for other in tier_ids:
+                if other != tier.value:
+                    yield _replace(text, tier, other, f"{cid}.tier", tier.value)
+        cond = _get(node, "condition")
+        if isinstance(cond, yaml.ScalarNode):
+            raw = text[cond.start_mark.index : cond.end_mark.index]
+            # a block scalar (">-") starts with its indicator: skip that line
+            skip = raw.index("\n") if cond.style in (">", "|") and "\n" in raw else 0
+            for m in _OPERATOR.finditer(raw, skip):
+                op = m.group(0)
+                new = {"== true": "== false", "== false": "== true"}.get(op) or COMPARISON_FLIPS[op]
+                edited = raw[: m.start()] + new + raw[m.end() :]
+                yield Mutant(
+                    f"{cid}.condition",
+                    op,
+                    new,
+                    text[: cond.start_mark.index] + edited + text[cond.end_mark.index :],
+                )
+        applies = _get(node, "applies_to")
+        if isinstance(applies, yaml.SequenceNode) and len(applies.value) > 1:
+            names = [v.value for v in applies.value]
+            for drop in names:
+                kept = "[" + ", ".join(n for n in names if n != drop) + "]"
+                yield _replace(text, applies, kept, f"{cid}.applies_to", f"without {drop}")
+        elif isinstance(applies, yaml.MappingNode):
+            yield _replace(text, applies, "all", f"{cid}.applies_to", "all")
+    for node in getattr(top.get("benefits"), "value", []):
+        bid = _scalar(_get(node, "id"))
+        req = _get(node, "requires")
+        if not isinstance(req, yaml.ScalarNode):
+            continue
+        raw = text[req.start_mark.index : req.end_mark.index]
+        for m in re.finditer(r"\bT\d+\b", raw):
+            for other in tier_ids:
+                if other != m.group(0):
+                    edited = raw[: m.start()] + other + raw[m.end() :]
+                    yield Mutant(
+                        f"{bid}.requires",
+                        m.group(0),
+                        other,
+                        text[: req.start_mark.index] + edited + text[req.end_mark.index :],
+                    )
+
+
+def _get(node: object, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if k.value == key), None)
+
+
+def _scalar(node: yaml.Node | None) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else "?"
+
+
+def _replace(text: str, node: yaml.Node, new: str, label: str, old: object) -> Mutant:
+    return Mutant(
+        label,
+        old,
+        new,
+        text[: node.start_mark.index] + new + text[node.end_mark.index :],
+    )

@@ -17,7 +17,12 @@ import pytest
 
 from hub.policy import Policy, PolicyError, load_policy_text
 from hub.specs import SpecSuite, default_features_dir, default_policies_dir, load_catalogue
-from hub.specs.mutation import nudges, numeric_parameters, threshold_mutants
+from hub.specs.mutation import (
+    nudges,
+    numeric_parameters,
+    structural_mutants,
+    threshold_mutants,
+)
 
 POLICY_FILES = sorted(default_policies_dir().rglob("*.yaml"))
 BUDGET_SECONDS = 60.0  # for all files together; measured about 13 s on 2 cores
@@ -100,3 +105,38 @@ def test_every_threshold_mutant_fails_the_specs(
     )
     assert killed >= 2 * len(params)
     assert sum(elapsed) < BUDGET_SECONDS, f"mutation testing took {sum(elapsed):.1f}s"
+
+
+# Mutants that cannot change any decision under this policy, with the reason.
+EQUIVALENT = {
+    # A miner's only T3 criterion is renewable_energy, so for a miner
+    # "tier >= T2 and met(renewable_energy)" and "tier >= T3 and met(...)" coincide.
+    "mining_fee_reduction.requires: T2 -> T3",
+}
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_every_rule_mutant_fails_the_specs(
+    path: Path, suite: SpecSuite, catalogue: list[Policy]
+) -> None:
+    """Beyond numbers: a criterion moved to another tier, a >= made >, an == true
+    flipped, an activity dropped from applies_to, a benefit's tier moved."""
+    start = time.perf_counter()
+    text = path.read_text(encoding="utf-8")
+    survivors, rejected, killed = [], [], 0
+    for mutant in structural_mutants(text):
+        try:
+            policy = load_policy_text(mutant.text, source=path.name)
+        except PolicyError as exc:
+            rejected.append(f"{mutant.label} ({exc.errors[0]})")
+            continue
+        subject = mutant.parameter.split(".")[0]
+        report = suite.run(policy, catalogue=catalogue, fail_fast=True, prefer={subject})
+        if not report.ok:
+            killed += 1
+        elif mutant.label not in EQUIVALENT:
+            survivors.append(mutant.label)
+    print(f"\n{path.name}: {killed} rule mutants killed in {time.perf_counter() - start:.1f}s")
+    assert not survivors, f"{path.name}: the specs pass with these rules changed: {survivors}"
+    assert not rejected, f"{path.name}: mutants the loader refused: {rejected}"
+    assert killed > 0
