@@ -30,8 +30,14 @@ def app_context() -> Iterator[Flask]:
         app = create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        from hub.db import get_engine
+
+        # Close pooled connections now rather than at garbage collection.
+        get_engine(app).dispose()
 
 
 def with_app(command: F) -> F:
