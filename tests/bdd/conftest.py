@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +27,15 @@ VERSION_PREFIX = "v"
 
 
 @cache
-def feature_tags() -> frozenset[str]:
-    """Every tag used in features/, without the '@'."""
-    return frozenset(t.lstrip("@") for t in SpecSuite.from_path(default_features_dir()).tags)
+def feature_tags(features_dir: Path) -> frozenset[str]:
+    """Every tag used in the features pytest-bdd reads, without the '@'."""
+    return frozenset(t.lstrip("@") for t in SpecSuite.from_path(features_dir).tags)
+
+
+def bdd_features_dir(config: pytest.Config) -> Path:
+    """The folder pytest-bdd binds (bdd_features_base_dir), else the repository's features/."""
+    base = config.getini("bdd_features_base_dir")
+    return (config.rootpath / base) if base else default_features_dir()
 
 
 @cache
@@ -36,23 +43,22 @@ def catalogue() -> tuple[Policy, ...]:
     return tuple(load_catalogue(default_policies_dir()))
 
 
-def spec_versions() -> list[str]:
+def spec_versions(config: pytest.Config) -> list[str]:
     """The versions the features are tagged for (a tag without a policy file fails its tests)."""
-    return sorted(
-        t[1:] for t in feature_tags() if t.startswith(VERSION_PREFIX) and t[1:2].isdigit()
-    )
+    tags = feature_tags(bdd_features_dir(config))
+    return sorted(t[1:] for t in tags if t.startswith(VERSION_PREFIX) and t[1:2].isdigit())
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register every feature tag as a marker: --strict-markers would reject them otherwise."""
-    for tag in sorted(feature_tags()):
+    for tag in sorted(feature_tags(bdd_features_dir(config))):
         config.addinivalue_line("markers", f"{tag}: Gherkin tag from features/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each pytest-bdd scenario once per version; the collection hook drops untagged pairs."""
     if "_pytest_bdd_example" in metafunc.fixturenames and "spec_version" in metafunc.fixturenames:
-        versions = spec_versions()
+        versions = spec_versions(metafunc.config)
         metafunc.parametrize("spec_version", versions, ids=[f"v{v}" for v in versions])
 
 
