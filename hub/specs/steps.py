@@ -489,7 +489,7 @@ def fix_numbers(
         ):
             return
     raise SpecFailure(
-        f"fix for {criterion}: expected '{verb} {field} from {value} to {bound} {threshold}', "
+        f"fix for {criterion}: expected '{verb} {field} from {value:,} to {bound} {threshold:,}', "
         f"got {fix!r} (status {c['status']}, values {fmt_values(c.get('values'))})"
     )
 
