@@ -257,3 +257,7 @@ from hub.commands.policy import policy  # noqa: E402
 
 main.add_command(assess)
 main.add_command(policy)
+
+
+if __name__ == "__main__":  # python -m hub.cli
+    main()

@@ -160,3 +160,32 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+# --- optimistic locking -------------------------------------------------------------------
+
+
+def update_if_unchanged(
+    session: Session, model: type[Any], row_id: Any, expected_lock_version: int, **values: Any
+) -> bool:
+    """Apply ``values`` to a row only if its ``lock_version`` is still the expected one.
+
+    One conditional UPDATE that also bumps ``lock_version``: of two users who
+    read the same version and both save, exactly one succeeds and the other
+    gets False (show a conflict, overwrite nothing). Works the same on SQLite
+    and PostgreSQL without holding locks between requests. Objects of this
+    row already loaded in ``session`` are refreshed on their next access.
+    """
+    table = model.__table__
+    statement = (
+        sa.update(table)
+        .where(table.c.id == row_id, table.c.lock_version == expected_lock_version)
+        .values(**values, lock_version=expected_lock_version + 1)
+    )
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    changed = result.rowcount == 1
+    if changed:
+        obj = session.get(model, row_id)
+        if obj is not None:
+            session.expire(obj)
+    return changed
