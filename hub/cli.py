@@ -109,7 +109,11 @@ def users() -> None:
     confirmation_prompt=True,
     help="Password (prompted for when omitted).",
 )
-@click.option("--bin", "bin_", help="Company BIN (company users only).")
+@click.option(
+    "--bin",
+    "bin_",
+    help="Company BIN (company users only); the user joins the company if the hub knows it.",
+)
 @click.option("--legal-name", help="Company legal name, when the BIN is new (company users).")
 @click.option(
     "--activity",
