@@ -7,6 +7,7 @@ marks its views), so pages added later are checked without editing this file.
 from __future__ import annotations
 
 import re
+import tempfile
 
 import pytest
 from flask import Flask
@@ -21,7 +22,10 @@ ROLES = [r.value for r in Role]
 
 
 def _guarded_routes() -> list[tuple[str, frozenset[str]]]:
-    app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "x", "TESTING": True})
+    with tempfile.TemporaryDirectory() as instance:
+        app = create_app(
+            {"DATABASE_URL": "sqlite://", "SECRET_KEY": "x", "INSTANCE_PATH": instance}
+        )
     routes = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
