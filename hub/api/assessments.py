@@ -29,7 +29,7 @@ def create_assessment() -> Response:
         decision = assess_request(catalogue().registry(), body, dt.date.today())
     except FilingInvalid as exc:
         raise ApiError(422, exc.errors) from None
-    return jsonify(decision.to_dict())
+    return Response(decision.to_json(), mimetype="application/json")
 
 
 def _summary(policy: Any, today: dt.date, in_force: Any) -> dict[str, Any]:

@@ -64,8 +64,8 @@ class CompiledPolicy:
     applies: list[frozenset[str]] = field(default_factory=list)
     #: benefit index -> saving closure (None where the benefit has no estimate)
     savings: list[Callable[[dict[str, Any]], Any] | None] = field(default_factory=list)
-    #: (criterion index, activity) -> explainer, filled on first use
-    explainers: dict[tuple[int, str], Any] = field(default_factory=dict)
+    #: activity -> the explainer of each criterion, filled on first use
+    explainers: dict[str, list[Any]] = field(default_factory=dict)
 
     #: criterion index -> the inputs it reads (all present, or the status is missing)
     input_sets: list[frozenset[str]] = field(default_factory=list)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from .compiler import compile_policy
 from .engine import engine
 from .evaluate import Missing
-from .explain import CriterionExplainer
+from .explain import MEMO_SIZE, CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 
 
-@dataclass(frozen=True)
-class CriterionResult:
+class CriterionResult(NamedTuple):
     id: str
     status: str
     values: dict[str, Any]
@@ -27,8 +28,7 @@ class CriterionResult:
     requirement: str | None
 
 
-@dataclass(frozen=True)
-class BenefitResult:
+class BenefitResult(NamedTuple):
     id: str
     title: str
     standard_rate: str
@@ -51,37 +51,37 @@ class Decision:
     def tier_title(self) -> str | None:
         return self.policy.tier_by_id[self.tier].title if self.tier else None
 
+    def _rows(self) -> list[tuple[Any, ...]]:
+        """(criterion, status, values, explanation, fix, threshold, requirement) per
+        criterion, in policy order; the texts are memoised per criterion and activity."""
+        p = self.policy
+        filing = self.filing
+        as_of = self.as_of.isoformat()
+        env_cache: list[dict[str, Any]] = []
+
+        def env() -> dict[str, Any]:
+            if not env_cache:
+                env_cache.append({**p.parameter_values, **filing, "as_of": as_of})
+            return env_cache[0]
+
+        rows = []
+        append = rows.append
+        explainers = _explainers(p, filing[p.applicability_input])
+        for c, status, explainer in zip(p.criteria, self.statuses, explainers, strict=True):
+            values = {n: filing.get(n) for n in explainer.inputs}
+            if status == "not_applicable":
+                append((c, status, values, explainer.not_applicable, None, None, None))
+                continue
+            text, fix, threshold = explainer.cached(status, filing, as_of, env)
+            if type(threshold) is tuple:
+                threshold = list(threshold)  # never hand out the memo's own objects
+            append((c, status, values, text, fix, threshold, explainer.requirement))
+        return rows
+
     def criteria(self) -> list[CriterionResult]:
         """Each criterion with its explanation and fix (computed on demand: the texts cost
         more than the decision itself)."""
-        p = self.policy
-        compiled = compile_policy(p)
-        filing = self.filing
-        activity = filing[p.applicability_input]
-        env = {**p.parameter_values, **filing, "as_of": self.as_of.isoformat()}
-        out = []
-        for i, status in enumerate(self.statuses):
-            explainer = _explainer(p, compiled, i, activity)
-            values = {n: filing.get(n) for n in explainer.inputs}
-            if status == "not_applicable":
-                text = explainer.not_applicable
-                out.append(
-                    CriterionResult(p.criteria[i].id, status, values, text, None, None, None)
-                )
-                continue
-            explanation, fix, threshold = explainer.explain(status, env)
-            out.append(
-                CriterionResult(
-                    p.criteria[i].id,
-                    status,
-                    values,
-                    explanation,
-                    fix,
-                    threshold,
-                    explainer.requirement,
-                )
-            )
-        return out
+        return [CriterionResult(r[0].id, *r[1:]) for r in self._rows()]
 
     @property
     def benefits(self) -> list[BenefitResult]:
@@ -95,10 +95,44 @@ class Decision:
     def total_saving(self) -> float:
         return round(sum(s for s in self.savings if s is not None), 2)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The API contract's decision (ARCHITECTURE.md); deterministic key and list order."""
+    def to_json(self) -> bytes:
+        """``to_dict()`` as JSON with sorted keys, the same bytes for the same decision.
+
+        Serving decisions is what the service does most, so each criterion's JSON is
+        memoised on what it depends on (its status, the values it read with their
+        types, the date) and the decision is spliced together from those fragments.
+        """
+        head = self._head()
+        head["criteria"] = []
+        text = orjson.dumps(head, option=orjson.OPT_SORT_KEYS)
+        fragments = b",".join(self._criterion_fragments())
+        return text.replace(b'"criteria":[]', b'"criteria":[' + fragments + b"]", 1)
+
+    def _criterion_fragments(self) -> list[bytes]:
         p = self.policy
-        crits = p.criteria
+        filing = self.filing
+        as_of = self.as_of.isoformat()
+        out = []
+        rows: list[tuple[Any, ...]] | None = None
+        explainers = _explainers(p, filing[p.applicability_input])
+        for i, (status, explainer) in enumerate(zip(self.statuses, explainers, strict=True)):
+            values = tuple(
+                tuple(v) if type(v) is list else v for v in map(filing.get, explainer.inputs)
+            )
+            key = (status, values, tuple(map(type, values)), as_of)
+            fragment = explainer.fragments.get(key)
+            if fragment is None:
+                if rows is None:
+                    rows = self._rows()
+                fragment = orjson.dumps(_criterion_dict(rows[i]), option=orjson.OPT_SORT_KEYS)
+                if len(explainer.fragments) >= MEMO_SIZE:
+                    explainer.fragments.clear()
+                explainer.fragments[key] = fragment
+            out.append(fragment)
+        return out
+
+    def _head(self) -> dict[str, Any]:
+        p = self.policy
         return {
             "policy": {"id": p.id, "version": p.version, "digest": p.digest},
             "as_of": self.as_of.isoformat(),
@@ -114,33 +148,41 @@ class Decision:
                 for b in self.benefits
             ],
             "estimated_total_saving_kzt": self.total_saving,
-            "criteria": [
-                {
-                    "id": r.id,
-                    "title": c.title,
-                    "tier": c.tier,
-                    "status": r.status,
-                    "values": r.values,
-                    "requirement": r.requirement,
-                    "threshold": r.threshold,
-                    "explanation": r.explanation,
-                    "fix": r.fix,
-                    "citation": c.citation,
-                }
-                for c, r in zip(crits, self.criteria(), strict=True)
-            ],
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The API contract's decision (ARCHITECTURE.md); deterministic key and list order."""
+        head = self._head()
+        head["criteria"] = [_criterion_dict(row) for row in self._rows()]
+        return head
 
-def _explainer(p: Policy, compiled: Any, i: int, activity: str) -> CriterionExplainer:
-    cache = compiled.explainers
-    key = (i, activity)
-    ex = cache.get(key)
-    if ex is None:
-        ex = cache[key] = CriterionExplainer(
-            p, p.criteria[i], activity, compiled.specialised[i][activity]
-        )
-    return ex
+
+def _criterion_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    c, status, values, text, fix, threshold, requirement = row
+    return {
+        "id": c.id,
+        "title": c.title,
+        "tier": c.tier,
+        "status": status,
+        "values": values,
+        "requirement": requirement,
+        "threshold": threshold,
+        "explanation": text,
+        "fix": fix,
+        "citation": c.citation,
+    }
+
+
+def _explainers(p: Policy, activity: str) -> list[CriterionExplainer]:
+    """The explainers of every criterion for one activity, built on first use."""
+    compiled = compile_policy(p)
+    found = compiled.explainers.get(activity)
+    if found is None:
+        found = compiled.explainers[activity] = [
+            CriterionExplainer(p, c, activity, compiled.specialised[i][activity])
+            for i, c in enumerate(p.criteria)
+        ]
+    return found
 
 
 def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:

@@ -17,6 +17,7 @@ from .expr import Node, format_value
 from .model import Criterion, InputSpec, Policy
 
 Env = dict[str, Any]
+MEMO_SIZE = 4096  # per criterion and activity
 Fixer = Callable[[Env], list[str]]
 
 
@@ -162,9 +163,21 @@ def build_fixer(node: Node, inputs: dict[str, InputSpec]) -> Fixer:
 
 
 class CriterionExplainer:
-    """Precomputed texts for one criterion at one activity."""
+    """Precomputed texts for one criterion at one activity (explanations are built for
+    every criterion of every decision served, so the fixed parts are made once)."""
 
-    __slots__ = ("fixer", "hint", "inputs", "not_applicable", "requirement", "threshold")
+    __slots__ = (
+        "constant_threshold",
+        "fixer",
+        "fragments",
+        "hint",
+        "inputs",
+        "memo",
+        "met_suffix",
+        "not_applicable",
+        "requirement",
+        "threshold",
+    )
 
     def __init__(
         self, policy: Policy, criterion: Criterion, activity: str, specialised: Node | None
@@ -173,6 +186,10 @@ class CriterionExplainer:
         self.inputs = tuple(n for n in criterion.inputs if n != policy.applicability_input)
         self.hint = criterion.fix_hint
         self.threshold: Callable[[Env], Any] | None = None
+        self.constant_threshold: Any = None
+        self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
+        #: (status, values and their types, as_of) -> the criterion's JSON in a decision
+        self.fragments: dict[tuple[Any, ...], bytes] = {}
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -180,35 +197,62 @@ class CriterionExplainer:
                 f"applies to: {', '.join(criterion.applies_to)}."
             )
             self.requirement = ""
+            self.met_suffix = ""
             self.fixer: Fixer = lambda env: []
             return
         self.not_applicable = ""
         self.requirement = expr.to_text(specialised)
+        self.met_suffix = f" (required: {self.requirement})."
         self.fixer = build_fixer(specialised, inputs)
         if isinstance(specialised, expr.Compare) and (norm := _side(specialised, inputs)):
             other = norm[2]
-            if not isinstance(other, expr.ListLit):
+            if isinstance(other, expr.Lit):
+                self.constant_threshold = other.value
+            elif not isinstance(other, expr.ListLit):
                 self.threshold = to_callable(other)
 
-    def explain(self, status: str, env: Env) -> tuple[str, str | None, Any]:
-        """(explanation, fix, threshold) for a met, not_met or missing criterion."""
-        threshold = None
+    def cached(
+        self, status: str, filing: Env, as_of: str, env: Callable[[], Env]
+    ) -> tuple[str, str | None, Any]:
+        """``explain`` memoised on what the texts depend on: the status, the values read and
+        the date (the parameters are fixed per policy). Filings repeat values a lot (yes/no
+        answers, 100%, 0 arrears), and the texts are the costliest part of a decision."""
+        values = tuple(tuple(v) if type(v) is list else v for v in map(filing.get, self.inputs))
+        key = (status, values, as_of)
+        hit = self.memo.get(key)
+        if hit is None:
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            hit = self.memo[key] = self.explain(status, filing, env)
+        return hit
+
+    def values_text(self, filing: Env) -> str:
+        return "; ".join([f"{n} is {format_value(filing.get(n))}" for n in self.inputs])
+
+    def explain(
+        self, status: str, filing: Env, env: Callable[[], Env]
+    ) -> tuple[str, str | None, Any]:
+        """(explanation, fix, threshold) for a met, not_met or missing criterion.
+
+        ``env`` builds the evaluation environment (filing, parameters, as_of) only when a
+        computed threshold or a fix needs it.
+        """
+        threshold = self.constant_threshold
         if self.threshold is not None:
             try:
-                threshold = self.threshold(env)
+                threshold = self.threshold(env())
             except Missing:
                 threshold = None
+        if status == "met":
+            return "Met: " + self.values_text(filing) + self.met_suffix, None, threshold
         if status == "missing":
-            listed = ", ".join(n for n in self.inputs if env.get(n) is None)
+            listed = ", ".join([n for n in self.inputs if filing.get(n) is None])
             return (
                 f"Missing: {listed} not provided (required: {self.requirement}).",
                 f"provide {listed} (required: {self.requirement})",
                 threshold,
             )
-        values = "; ".join(f"{n} is {format_value(env.get(n))}" for n in self.inputs)
-        if status == "met":
-            return f"Met: {values} (required: {self.requirement}).", None, threshold
-        fix = "; ".join(self.fixer(env) or [f"make {self.requirement} hold"])
+        fix = "; ".join(self.fixer(env()) or [f"make {self.requirement} hold"])
         if self.hint:
             fix = f"{fix}. {self.hint}"
-        return f"Not met: {values} (required: {self.requirement}).", fix, threshold
+        return "Not met: " + self.values_text(filing) + self.met_suffix, fix, threshold

@@ -412,15 +412,18 @@ def to_text(node: Node, show: Any = None) -> str:
 
 def format_value(value: Any) -> str:
     """Numbers without float noise and with thousands separators; lists comma-joined."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
+    t = type(value)
+    if t is str:
+        return value
+    if t is int:
         return f"{value:,}"
-    if isinstance(value, float):
+    if t is float:
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         text = f"{value:,.6f}".rstrip("0").rstrip(".")
         return text if text not in ("0", "-0") else repr(value)
+    if t is bool:
+        return "true" if value else "false"
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(format_value(v) for v in value)
     return str(value)

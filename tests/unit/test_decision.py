@@ -309,6 +309,26 @@ def test_decisions_are_deterministic_byte_for_byte() -> None:
     assert [c["id"] for c in d["criteria"]] == [c.id for c in P2026.criteria]
 
 
+def test_json_is_the_dict_and_memoised_fragments_never_mix_up_decisions() -> None:
+    import orjson
+
+    filings = [exchange(fte_in_zone=v, fte_declared=10) for v in (7, 7.0, 8, 9, 7)]
+    filings += [exchange(officers_appointed=["SEO"]), exchange(), exchange(tax_arrears_kzt=1.0),
+                exchange(tax_arrears_kzt=1)]  # fmt: skip
+    for f in filings * 2:
+        d = assess(P2026, f, AS_OF)
+        assert orjson.loads(d.to_json()) == d.to_dict()
+        assert (
+            d.to_json()
+            == json.dumps(
+                d.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+        )
+    a = assess(P2026, exchange(tax_arrears_kzt=1.0), AS_OF).to_json()
+    b = assess(P2026, exchange(tax_arrears_kzt=1), AS_OF).to_json()
+    assert b'"tax_arrears_kzt":1.0' in a and b'"tax_arrears_kzt":1}' in b
+
+
 def test_many_more_evaluations_than_the_engine_keeps_states() -> None:
     # durable-rules fails with MemoryError after 1024 live states per ruleset.
     for i in range(3000):
