@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,56 +16,68 @@ from hub.auth.guards import company_scope, get_owned_or_404, roles_required
 from hub.auth.service import AccountError, create_user
 from hub.db import get_session
 from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role, User
+from hub.policy import Policy
 
 bp = Blueprint("web", __name__)
 
-TIERS = [
-    {
-        "id": "T1",
-        "title": "Registered",
-        "summary": (
-            "You are entered in the hub's register, licensed for your activity, free of "
-            "sanctions and tax arrears, you verify your clients' identity and keep records "
-            "for five years, and you have staff in the zone."
-        ),
-        "benefits": [
-            "Property and land tax exemption on objects in the zone",
-            "Social tax exemption for foreign employees",
-        ],
-    },
-    {
-        "id": "T2",
-        "title": "Transparent",
-        "summary": (
-            "On top of T1: real substance in the zone (staff as declared, local spending, "
-            "90% qualifying income, separate accounts), full client verification, documented "
-            "source and destination of funds, the travel rule, fast suspicious-transaction "
-            "reports and low exposure to illicit flows. Miners sell through licensed "
-            "exchanges and accept winter curtailment."
-        ),
-        "benefits": [
-            "Corporate income tax exemption on qualifying income",
-            "VAT exemption on qualifying services (not for mining)",
-            "Personal income tax exemption for foreign employees",
-            "Mining fee of 1 KZT/kWh instead of 10, for miners on mostly renewable power",
-        ],
-    },
-    {
-        "id": "T3",
-        "title": "Full disclosure",
-        "summary": (
-            "On top of T2: an independent board, minimal illicit exposure, client assets "
-            "mostly in cold storage with regular proofs of reserves, and for miners at "
-            "least half of the power from renewable sources."
-        ),
-        "benefits": ["Dividend withholding tax exemption for shareholders"],
-    },
-]
+
+def _tier_of_benefit(policy: Policy, benefit_ast: Any) -> str | None:
+    """The tier a benefit's requirement names (``tier >= T2``), for the overview."""
+    from hub.policy import expr
+
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if (
+            isinstance(node, expr.Compare)
+            and isinstance(node.left, expr.Name)
+            and node.left.id == "tier"
+            and isinstance(node.right, expr.Name)
+        ):
+            found.append(node.right.id)
+        for child in expr.children(node):
+            walk(child)
+
+    walk(benefit_ast)
+    return max(found) if found else None
+
+
+def tiers_overview(policy: Policy) -> list[dict[str, Any]]:
+    """Each tier with its criteria and the benefits it opens, read from the policy itself,
+    so the landing page can never disagree with the rules in force."""
+    shown = policy.to_dict()
+    rates = {b["id"]: b["standard_rate"] for b in shown["benefits"]}
+    out = []
+    for tier in policy.tiers:
+        out.append(
+            {
+                "id": tier.id,
+                "title": tier.title,
+                "summary": tier.description,
+                "criteria": [c.title for c in policy.criteria if c.tier == tier.id],
+                "benefits": [
+                    f"{b.title} (standard rate {rates[b.id]})"
+                    for b in policy.benefits
+                    if _tier_of_benefit(policy, b.requires_ast) == tier.id
+                ],
+            }
+        )
+    return out
 
 
 @bp.route("/")
 def index() -> str:
-    return render_template("web/index.html", tiers=TIERS)
+    from hub.policies import catalogue
+
+    registry = catalogue().registry()
+    today = date.today()
+    try:
+        policy = registry.select(today)
+    except LookupError:
+        versions = registry.versions()
+        policy = versions[0] if versions else None
+    tiers = tiers_overview(policy) if policy else []
+    return render_template("web/index.html", tiers=tiers, policy=policy, today=today)
 
 
 @bp.route("/home")
