@@ -75,6 +75,10 @@ class CompiledPolicy:
     met_used: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
+        self.read_inputs = frozenset().union(*self.input_sets)
+        self.applies_by_activity = {
+            a: [a in applies for applies in self.applies] for a in self.activity_flags
+        }
         self.flag_unsatisfied = [f',"u{i}":1' for i in range(len(self.applies))]
         self.flag_not_met = [
             f',"n{i}":1' if i in self.met_used else "" for i in range(len(self.applies))

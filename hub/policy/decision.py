@@ -116,10 +116,17 @@ class Decision:
         rows: list[tuple[Any, ...]] | None = None
         explainers = _explainers(p, filing[p.applicability_input])
         for i, (status, explainer) in enumerate(zip(self.statuses, explainers, strict=True)):
-            values = tuple(
-                tuple(v) if type(v) is list else v for v in map(filing.get, explainer.inputs)
-            )
-            key = (status, values, tuple(map(type, values)), as_of)
+            single = explainer.single
+            if single is not None:  # most criteria read one input: a cheaper key
+                value = filing.get(single)
+                if type(value) is list:
+                    value = tuple(value)
+                key = (status, value, type(value), as_of)
+            else:
+                values = tuple(
+                    tuple(v) if type(v) is list else v for v in map(filing.get, explainer.inputs)
+                )
+                key = (status, values, tuple(map(type, values)), as_of)
             fragment = explainer.fragments.get(key)
             if fragment is None:
                 if rows is None:
@@ -189,19 +196,20 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
     """Run the rules on a filing that already passed validate_filing."""
     compiled = compile_policy(policy)
     activity = clean[policy.applicability_input]
-    present = clean.keys()
     statuses: list[str] = []
 
     def summarise(fired: list[str]) -> str:
         # Phase one named the criteria not met; not_applicable and missing follow from
         # the activity and the inputs present; met is what remains.
         unmet = {int(name[2 : name.index(":", 2)]) for name in fired if name[0] == "u"}
+        absent = compiled.read_inputs.difference(clean)
+        applies = compiled.applies_by_activity[activity]
         flags = []
         for i, inputs in enumerate(compiled.input_sets):
-            if activity not in compiled.applies[i]:
+            if not applies[i]:
                 statuses.append("not_applicable")
                 flags.append(compiled.flag_not_met[i])
-            elif not inputs <= present:
+            elif absent and not absent.isdisjoint(inputs):
                 statuses.append("missing")
                 flags.append(compiled.flag_unsatisfied[i])
                 flags.append(compiled.flag_not_met[i])

@@ -176,6 +176,7 @@ class CriterionExplainer:
         "met_suffix",
         "not_applicable",
         "requirement",
+        "single",
         "threshold",
     )
 
@@ -184,6 +185,7 @@ class CriterionExplainer:
     ) -> None:
         inputs = policy.inputs_by_name
         self.inputs = tuple(n for n in criterion.inputs if n != policy.applicability_input)
+        self.single = self.inputs[0] if len(self.inputs) == 1 else None
         self.hint = criterion.fix_hint
         self.threshold: Callable[[Env], Any] | None = None
         self.constant_threshold: Any = None
