@@ -1,0 +1,172 @@
+"""How a decision is shown: the API's decision document turned into what a page needs.
+
+Works from the stored document (``Decision.to_dict()``), not from a live
+``Decision``, so a submitted filing is shown exactly as it was decided even after
+the policy files changed. The policy, when known, only adds labels and units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hub.policy import Policy, format_value
+
+STATUS_ORDER = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}
+STATUS_TEXT = {
+    "met": "Met",
+    "not_met": "Not met",
+    "missing": "Missing",
+    "not_applicable": "Does not apply",
+}
+
+
+def kzt(value: Any) -> str:
+    """An amount in tenge with thousands separators: 12,000,000 KZT."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return "—"
+    return f"{value:,.0f} KZT"
+
+
+def show(value: Any) -> str:
+    """An input value as people read it."""
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    if isinstance(value, int | float):
+        return format_value(value)
+    return str(value)
+
+
+@dataclass
+class Bar:
+    """Value against threshold on one scale, as percentages of the bar's width."""
+
+    label: str
+    value: float | None
+    threshold: float
+    at_least: bool  # the value must reach the threshold (else stay at or under it)
+    value_pct: float
+    threshold_pct: float
+    unit: str
+
+    @property
+    def gap_text(self) -> str:
+        if self.value is None:
+            return "no value given"
+        gap = self.threshold - self.value if self.at_least else self.value - self.threshold
+        if gap <= 0:
+            return "meets the threshold"
+        unit = f" {self.unit}" if self.unit and self.unit != "%" else self.unit
+        return (
+            f"{format_value(round(gap, 6))}{unit} short"
+            if self.at_least
+            else (f"{format_value(round(gap, 6))}{unit} over")
+        )
+
+
+def _pct(x: float, scale: float) -> float:
+    return round(max(0.0, min(100.0, x / scale * 100)), 2)
+
+
+def _bar(row: dict[str, Any], policy: Policy | None) -> Bar | None:
+    threshold = row.get("threshold")
+    requirement = row.get("requirement") or ""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        return None
+    for name, value in (row.get("values") or {}).items():
+        if requirement.startswith(f"{name} ≥") or requirement.startswith(f"{name} >"):
+            at_least = True
+        elif requirement.startswith(f"{name} ≤") or requirement.startswith(f"{name} <"):
+            at_least = False
+        else:
+            continue
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return None
+        spec = policy.inputs_by_name.get(name) if policy else None
+        unit = spec.unit if spec else ("%" if name.endswith("_pct") else "")
+        top = max(float(threshold), float(value or 0)) * 1.25 or 1.0
+        scale = 100.0 if unit == "%" else top
+        v = None if value is None else float(value)
+        return Bar(
+            label=spec.label if spec else name,
+            value=v,
+            threshold=float(threshold),
+            at_least=at_least,
+            value_pct=0.0 if v is None else _pct(v, scale),
+            threshold_pct=_pct(float(threshold), scale),
+            unit=unit,
+        )
+    return None
+
+
+def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str, Any]:
+    """Everything a result page shows, derived from a decision document."""
+    specs = policy.inputs_by_name if policy else {}
+    tiers = (
+        [t.id for t in policy.tiers]
+        if policy
+        else sorted({c["tier"] for c in doc.get("criteria", [])})
+    )
+    tier_titles = {t.id: t.title for t in policy.tiers} if policy else {}
+    rows = []
+    for c in doc.get("criteria", []):
+        values = [
+            {
+                "name": name,
+                "label": specs[name].label if name in specs else name,
+                "text": show(v),
+                "unit": specs[name].unit if name in specs else "",
+            }
+            for name, v in (c.get("values") or {}).items()
+        ]
+        rows.append(
+            {
+                **c,
+                "status_text": STATUS_TEXT.get(c["status"], c["status"]),
+                "shown_values": values,
+                "bar": _bar(c, policy) if c["status"] != "not_applicable" else None,
+                "threshold_text": show(c.get("threshold"))
+                if c.get("threshold") is not None
+                else "",
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            STATUS_ORDER.get(r["status"], 9),
+            tiers.index(r["tier"]) if r["tier"] in tiers else 9,
+        )
+    )
+    reached = doc.get("tier")
+    rank = tiers.index(reached) if reached in tiers else -1
+    next_tier = None
+    if rank + 1 < len(tiers):
+        target = tiers[rank + 1]
+        needs = [
+            r
+            for r in rows
+            if r["status"] in ("not_met", "missing") and r["tier"] in tiers[: rank + 2]
+        ]
+        next_tier = {"id": target, "title": tier_titles.get(target, target), "needs": needs}
+    benefits = [
+        {**b, "saving_text": kzt(b.get("estimated_annual_saving_kzt"))}
+        for b in doc.get("benefits", [])
+    ]
+    unknown = [b for b in benefits if b.get("estimated_annual_saving_kzt") is None]
+    return {
+        "doc": doc,
+        "tier": reached,
+        "tier_title": doc.get("tier_title"),
+        "next_tier": next_tier,
+        "benefits": benefits,
+        "unknown_savings": unknown,
+        "total_text": kzt(doc.get("estimated_total_saving_kzt", 0)),
+        "rows": rows,
+        "counts": {s: sum(1 for r in rows if r["status"] == s) for s in STATUS_ORDER},
+        "policy": doc.get("policy") or {},
+        "as_of": doc.get("as_of"),
+    }
