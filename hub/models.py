@@ -186,6 +186,12 @@ class Filing(FilingBase, table=True):
     decided_at: datetime | None = _optional_dt()
     valid_from: date | None = Field(default=None)
     valid_until: date | None = Field(default=None)
+    # Set by the review (hub.services.review): the decision as certified, i.e. the
+    # engine's frozen ``decision`` with the reviewers' overrides applied; the tier it
+    # grants; and the code of the certificate an approval issues.
+    final_decision: dict[str, Any] | None = _json()
+    tier_granted: str | None = Field(default=None, max_length=8)
+    certificate_code: str | None = Field(default=None, max_length=32, unique=True, index=True)
 
 
 class FilingPublic(FilingBase):
@@ -224,6 +230,27 @@ class Assessment(SQLModel, table=True):
     decision: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     tier: str | None = Field(default=None, max_length=8)
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created_at()
+
+
+class CriterionOverride(SQLModel, table=True):
+    """A reviewer's written override of one criterion's status on a submitted filing.
+
+    Append-only by convention (the review never updates or deletes one): a later
+    override of the same criterion supersedes an earlier one. ``engine_status`` is
+    what the engine decided, kept beside the override so both stay on record.
+    """
+
+    __tablename__ = "criterion_override"
+
+    id: int | None = Field(default=None, primary_key=True)
+    filing_id: int = Field(foreign_key="filing.id", index=True)
+    criterion_id: str = Field(max_length=64)
+    engine_status: str = Field(max_length=16)
+    previous_status: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    reason: str = Field(sa_type=sa.Text)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created_at()
 
 

@@ -22,6 +22,7 @@ TABLES = {
     "audit_record",
     "api_token",
     "policy_version",
+    "criterion_override",
 }
 
 
