@@ -205,20 +205,22 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
         absent = compiled.read_inputs.difference(clean)
         applies = compiled.applies_by_activity[activity]
         flags = []
+        unsatisfied = set()
         for i, inputs in enumerate(compiled.input_sets):
             if not applies[i]:
                 statuses.append("not_applicable")
                 flags.append(compiled.flag_not_met[i])
             elif absent and not absent.isdisjoint(inputs):
                 statuses.append("missing")
-                flags.append(compiled.flag_unsatisfied[i])
+                unsatisfied.add(compiled.flag_unsatisfied[i])
                 flags.append(compiled.flag_not_met[i])
             elif i in unmet:
                 statuses.append("not_met")
-                flags.append(compiled.flag_unsatisfied[i])
+                unsatisfied.add(compiled.flag_unsatisfied[i])
                 flags.append(compiled.flag_not_met[i])
             else:
                 statuses.append("met")
+        flags.extend(sorted(unsatisfied))
         return compiled.summary(clean, activity, flags)
 
     fired = engine().fire(compiled, compiled.fact(clean, activity, as_of.isoformat()), summarise)
