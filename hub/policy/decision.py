@@ -51,32 +51,34 @@ class Decision:
     def tier_title(self) -> str | None:
         return self.policy.tier_by_id[self.tier].title if self.tier else None
 
-    def _rows(self) -> list[tuple[Any, ...]]:
-        """(criterion, status, values, explanation, fix, threshold, requirement) per
-        criterion, in policy order; the texts are memoised per criterion and activity."""
-        p = self.policy
-        filing = self.filing
-        as_of = self.as_of.isoformat()
-        env_cache: list[dict[str, Any]] = []
+    def _env_factory(self) -> Any:
+        """The evaluation environment, built only if a fix or a computed bound needs it."""
+        cache: list[dict[str, Any]] = []
+        p, filing, as_of = self.policy, self.filing, self.as_of.isoformat()
 
         def env() -> dict[str, Any]:
-            if not env_cache:
-                env_cache.append({**p.parameter_values, **filing, "as_of": as_of})
-            return env_cache[0]
+            if not cache:
+                cache.append({**p.parameter_values, **filing, "as_of": as_of})
+            return cache[0]
 
-        rows = []
-        append = rows.append
-        explainers = _explainers(p, filing[p.applicability_input])
-        for c, status, explainer in zip(p.criteria, self.statuses, explainers, strict=True):
-            values = {n: filing.get(n) for n in explainer.inputs}
-            if status == "not_applicable":
-                append((c, status, values, explainer.not_applicable, None, None, None))
-                continue
-            text, fix, threshold = explainer.cached(status, filing, as_of, env)
-            if type(threshold) is tuple:
-                threshold = list(threshold)  # never hand out the memo's own objects
-            append((c, status, values, text, fix, threshold, explainer.requirement))
-        return rows
+        return env
+
+    def _row(self, i: int, explainer: CriterionExplainer, env: Any) -> tuple[Any, ...]:
+        """(criterion, status, values, explanation, fix, threshold, requirement)."""
+        c, status, filing = self.policy.criteria[i], self.statuses[i], self.filing
+        values = {n: filing.get(n) for n in explainer.inputs}
+        if status == "not_applicable":
+            return (c, status, values, explainer.not_applicable, None, None, None)
+        text, fix, threshold = explainer.cached(status, filing, self.as_of.isoformat(), env)
+        if type(threshold) is tuple:
+            threshold = list(threshold)  # never hand out the memo's own objects
+        return (c, status, values, text, fix, threshold, explainer.requirement)
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        """Every criterion's row, in policy order; texts are memoised per criterion."""
+        env = self._env_factory()
+        explainers = _explainers(self.policy, self.filing[self.policy.applicability_input])
+        return [self._row(i, ex, env) for i, ex in enumerate(explainers)]
 
     def criteria(self) -> list[CriterionResult]:
         """Each criterion with its explanation and fix (computed on demand: the texts cost
@@ -109,33 +111,37 @@ class Decision:
         return text.replace(b'"criteria":[]', b'"criteria":[' + fragments + b"]", 1)
 
     def _criterion_fragments(self) -> list[bytes]:
-        p = self.policy
         filing = self.filing
+        get = filing.get
         as_of = self.as_of.isoformat()
         out = []
-        rows: list[tuple[Any, ...]] | None = None
-        explainers = _explainers(p, filing[p.applicability_input])
-        for i, (status, explainer) in enumerate(zip(self.statuses, explainers, strict=True)):
+        append = out.append
+        env = None
+        explainers = _explainers(self.policy, filing[self.policy.applicability_input])
+        for i, status in enumerate(self.statuses):
+            explainer = explainers[i]
             single = explainer.single
             if single is not None:  # most criteria read one input: a cheaper key
-                value = filing.get(single)
+                value = get(single)
                 if type(value) is list:
                     value = tuple(value)
                 key = (status, value, type(value), as_of)
             else:
                 values = tuple(
-                    tuple(v) if type(v) is list else v for v in map(filing.get, explainer.inputs)
+                    tuple(v) if type(v) is list else v for v in map(get, explainer.inputs)
                 )
                 key = (status, values, tuple(map(type, values)), as_of)
-            fragment = explainer.fragments.get(key)
+            fragments = explainer.fragments
+            fragment = fragments.get(key)
             if fragment is None:
-                if rows is None:
-                    rows = self._rows()
-                fragment = orjson.dumps(_criterion_dict(rows[i]), option=orjson.OPT_SORT_KEYS)
-                if len(explainer.fragments) >= MEMO_SIZE:
-                    explainer.fragments.clear()
-                explainer.fragments[key] = fragment
-            out.append(fragment)
+                if env is None:
+                    env = self._env_factory()
+                row = _criterion_dict(self._row(i, explainer, env))
+                fragment = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+                if len(fragments) >= MEMO_SIZE:
+                    fragments.clear()
+                fragments[key] = fragment
+            append(fragment)
         return out
 
     def _head(self) -> dict[str, Any]:

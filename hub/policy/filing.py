@@ -8,6 +8,7 @@ so nothing reaches it that has not passed through here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from typing import Any
@@ -158,7 +159,39 @@ def _fast_checker(spec: InputSpec) -> Any:
     if t == "enum":
         choices = frozenset(spec.choices)
         return lambda v: v if type(v) is str and v in choices else _SLOW
+    if t == "set":
+        order = {c: n for n, c in enumerate(spec.choices)}
+
+        def chosen(v: Any) -> Any:
+            if type(v) is not list or not all(type(c) is str and c in order for c in v):
+                return _SLOW
+            unique = sorted(set(v), key=order.__getitem__)
+            return unique if len(unique) == len(v) else _SLOW
+
+        return chosen
+    if t == "date":
+        return lambda v: v if type(v) is str and _is_date(v) else _SLOW
+    if t == "string" and spec.format == "bin":
+        return lambda v: v if type(v) is str and _bin_ok(v) else _SLOW
     return lambda v: _SLOW
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_date(value: str) -> bool:
+    """Dates repeat (expiry dates, the assessment date): remember the answer."""
+    if not DATE_RE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _bin_ok(value: str) -> bool:
+    """A company files many times under one BIN: remember the answer."""
+    return len(value) == 12 and validate_bin(value) is None
 
 
 def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:

@@ -226,6 +226,13 @@ class Policy:
 
     def rate_text(self, benefit: Benefit) -> str:
         """A standard rate as people read it: 0.2 with unit 'rate' is '20%'."""
+        return self._rate_texts[benefit.id]
+
+    @cached_property
+    def _rate_texts(self) -> dict[str, str]:
+        return {b.id: self._rate_text(b) for b in self.benefits}
+
+    def _rate_text(self, benefit: Benefit) -> str:
         p = self.parameters.get(benefit.standard_rate)
         if p is None:
             return benefit.standard_rate
