@@ -24,6 +24,8 @@ from .expr import ExprError, Node
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
+STR_TAG = "tag:yaml.org,2002:str"
+EXPONENT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 RESERVED = {"as_of", "tier", "met", "min", "max", *expr.KEYWORDS}
 
@@ -330,6 +332,8 @@ def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [walk(v, (*path, i)) for i, v in enumerate(node.value)]
+        if not node.style and node.tag == STR_TAG and EXPONENT_RE.match(node.value):
+            return float(node.value)  # YAML 1.2 reads 1e-05 as a number; PyYAML (1.1) does not
         return loader.construct_object(node, deep=True)
 
     try:

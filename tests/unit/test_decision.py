@@ -365,3 +365,25 @@ def test_an_edited_draft_gets_its_own_rules_beside_the_published_ones() -> None:
     engine().forget(draft.key)
     assert draft.key not in engine().loaded()
     assert statuses(assess(draft, filing, AS_OF))["kyc_baseline"] == "not_met"  # recompiled
+
+
+def test_thresholds_in_exponent_form_compile_and_decide() -> None:
+    # json.dumps writes 1e-05 and 1e+16, which durable-rules refuses (error 204).
+    from hub.policy.compiler import compile_policy, rules_json
+
+    draft = load_policy_text(
+        P2026.text.replace(
+            "max_flagged_flow_pct_t3: {value: 2,", "max_flagged_flow_pct_t3: {value: 1e-05,"
+        ).replace(
+            "min_opex_in_zone_kzt: {value: 50000000", "min_opex_in_zone_kzt: {value: 1.0e+16"
+        ),
+        source="draft.yaml",
+    )
+    text = rules_json(compile_policy(draft).rules)
+    assert "e-05" not in text and "e+16" not in text and "0.00001" in text
+    at = statuses(assess(draft, exchange(flagged_flow_pct=0.00001, opex_in_zone_kzt=1e16), AS_OF))
+    assert at["illicit_exposure_minimal"] == "met" and at["local_opex"] == "met"
+    above = statuses(
+        assess(draft, exchange(flagged_flow_pct=0.000011, opex_in_zone_kzt=9e15), AS_OF)
+    )
+    assert above["illicit_exposure_minimal"] == "not_met" and above["local_opex"] == "not_met"
