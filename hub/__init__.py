@@ -44,6 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from hub.web import bp as web_bp
     from hub.web.assess import bp as assess_bp
     from hub.web.filings import bp as filings_bp
+    from hub.web.review import bp as review_bp
+    from hub.web.review import public as certificates_bp
 
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HUB_INSTANCE_PATH")
@@ -73,6 +75,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(assess_bp)
     app.register_blueprint(filings_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(certificates_bp)
 
     # The API authenticates with bearer tokens, never with the session cookie,
     # so CSRF tokens do not apply to it.

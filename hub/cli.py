@@ -257,9 +257,11 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
 # --- commands of the domain core ----------------------------------------------------------
 
 from hub.commands.assess import assess  # noqa: E402
+from hub.commands.audit import audit  # noqa: E402
 from hub.commands.policy import policy  # noqa: E402
 
 main.add_command(assess)
+main.add_command(audit)
 main.add_command(policy)
 
 

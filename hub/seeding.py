@@ -1,12 +1,15 @@
 """Demo data: load ``seeds/`` into the database, idempotently.
 
-``seeds/companies.json`` lists companies (by BIN) and their filings. Loading
-twice changes nothing: a company that exists is left alone, and filings are
-only created for a company that has none yet.
+``seeds/companies.json`` lists companies (by BIN) and their filings, each
+played through the real use cases (draft, submission, overrides, decision), so
+the demo has filings in every state with engine decisions, certificates and
+audit records. Loading twice changes nothing: a company that exists is left
+alone, and filings are only created for a company that has none yet.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from hub.auth.passwords import hash_password
 from hub.auth.service import create_user, get_or_create_company, get_user_by_email
 from hub.db import utcnow
 from hub.models import Company, Filing, FilingStatus, Role
+from hub.policy import PolicyRegistry
 
 DEFAULT_SEED_DIR = Path(hub.__file__).resolve().parent.parent / "seeds"
 
@@ -57,9 +61,34 @@ def read_seed_files(seed_dir: Path) -> list[dict[str, Any]]:
     return companies
 
 
-def load_seeds(session: Session, seed_dir: Path | None = None) -> SeedReport:
-    """Create the seeded companies and their filings that do not exist yet."""
+def _registry() -> PolicyRegistry:
+    """The app's policy catalogue inside an app context, else the project's policy folder."""
+    from flask import has_app_context
+
+    if has_app_context():
+        from hub.policies import catalogue
+
+        return catalogue().registry()
+    return PolicyRegistry.from_directory(DEFAULT_SEED_DIR.parent / "policies")
+
+
+def load_seeds(
+    session: Session,
+    seed_dir: Path | None = None,
+    *,
+    registry: PolicyRegistry | None = None,
+    today: dt.date | None = None,
+) -> SeedReport:
+    """Create the seeded companies and their filings that do not exist yet.
+
+    Filings are played through the same use cases as in production (drafts,
+    submission assessed by the engine, overrides, decisions), so every decision
+    carries its policy version, digest and audit records. Only dates are set back
+    to the ``*_days_ago`` of the seed file, so waiting times look real.
+    """
     report = SeedReport()
+    registry = registry or _registry()
+    today = today or utcnow().date()
     for entry in read_seed_files(seed_dir or DEFAULT_SEED_DIR):
         bin_ = str(entry["bin"])
         company = session.exec(select(Company).where(Company.bin == bin_)).first()
@@ -73,22 +102,107 @@ def load_seeds(session: Session, seed_dir: Path | None = None) -> SeedReport:
         ).one()
         if has_filings:
             continue
-        for spec in entry.get("filings", []):
-            session.add(_seed_filing(company, spec))
+        previous: Filing | None = None
+        for n, spec in enumerate(entry.get("filings", [])):
+            previous = _seed_filing(
+                session, company, spec, previous, registry=registry, today=today, salt=n
+            )
             report.filings += 1
     session.flush()
     return report
 
 
-def _seed_filing(company: Company, spec: dict[str, Any]) -> Filing:
+def _day(registry: PolicyRegistry, today: dt.date, days_ago: Any) -> dt.date:
+    """``days_ago`` before today, but never before the first version came into force."""
+    day = today - dt.timedelta(days=int(days_ago or 0))
+    starts = [p.effective_from for p in registry.versions() if p.effective_from <= today]
+    return max(day, min(starts)) if starts else day
+
+
+def _at(day: dt.date, salt: int, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour + salt % 7, (salt * 17) % 60), tzinfo=dt.UTC)
+
+
+def _seed_filing(
+    session: Session,
+    company: Company,
+    spec: dict[str, Any],
+    previous: Filing | None,
+    *,
+    registry: PolicyRegistry,
+    today: dt.date,
+    salt: int,
+) -> Filing:
+    """Play one filing of the seed file through the use cases up to its ``status``."""
+    from hub.services import filings as filing_svc
+    from hub.services import review as review_svc
+
     status = FilingStatus(spec.get("status", FilingStatus.DRAFT.value))
-    now = utcnow()
-    filing = Filing(company_id=company.id, status=status.value, inputs=dict(spec["inputs"]))  # type: ignore[arg-type]
-    if status is not FilingStatus.DRAFT:
-        filing.submitted_at = now
-    # TODO(lead): compute and freeze the decision of non-draft filings here with the
-    # engine (policy version in force, digest, decision JSON, tier_claimed, and an
-    # Assessment row), exactly as the submit use case will.
+    salt += company.id or 0
+    if spec.get("revises_previous") and previous is not None:
+        filing = filing_svc.revise(session, filing=previous, actor_id=None)
+        inputs = {**(filing.inputs or {}), **spec.get("changes", {})}
+    else:
+        filing = filing_svc.create_draft(
+            session, company=company, actor_id=None, inputs={}, registry=registry, today=today
+        )
+        inputs = dict(spec.get("inputs", {}))
+    inputs["bin"] = company.bin
+    filing_svc.update_draft(
+        session,
+        filing=filing,
+        company=company,
+        actor_id=None,
+        inputs=inputs,
+        lock_version=filing.lock_version,
+        registry=registry,
+        today=today,
+    )
+    if status is FilingStatus.DRAFT:
+        return filing
+    submitted_on = _day(registry, today, spec.get("submitted_days_ago"))
+    filing_svc.submit(
+        session,
+        filing=filing,
+        actor_id=None,
+        lock_version=filing.lock_version,
+        registry=registry,
+        today=submitted_on,
+    )
+    filing.submitted_at = _at(submitted_on, salt, 8)
+    session.add(filing)
+    session.flush()
+    for o in spec.get("overrides", []):
+        review_svc.override_criterion(
+            session,
+            filing=filing,
+            criterion_id=o["criterion"],
+            status=o["status"],
+            reason=o["reason"],
+            actor_id=None,
+            lock_version=filing.lock_version,
+            registry=registry,
+        )
+    if status is FilingStatus.SUBMITTED:
+        return filing
+    decided_on = max(_day(registry, today, spec.get("decided_days_ago")), submitted_on)
+    decided_at = max(_at(decided_on, salt, 10), filing.submitted_at + dt.timedelta(hours=2))
+    common: dict[str, Any] = {
+        "filing": filing,
+        "actor_id": None,
+        "lock_version": filing.lock_version,
+        "registry": registry,
+        "now": decided_at,
+    }
+    message = spec.get("message")
+    if status is FilingStatus.APPROVED:
+        review_svc.approve(session, note=message, **common)
+    elif status is FilingStatus.REJECTED:
+        review_svc.reject(session, reason=message, **common)
+    elif status is FilingStatus.CHANGES_REQUESTED:
+        review_svc.request_changes(session, message=message, **common)
+    else:
+        raise ValueError(f"seed filings cannot be created as {status.value}: revise them")
     return filing
 
 

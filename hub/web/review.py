@@ -1,0 +1,317 @@
+"""The hub's review pages at /review, certificates, and the public verification page.
+
+Thin views over ``hub.services.review``: parse the form, call the use case, commit,
+redirect (post/redirect/get). Every action form carries the ``lock_version`` the
+page was rendered with; a stale one comes back as a 409 page that says who changed
+the filing and keeps what the reviewer typed. Every /review route is for the
+``admin`` role only (``roles_required``); /verify is public and shows no private data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlmodel import Session, select
+
+from hub.auth.guards import get_owned_or_404, roles_required
+from hub.db import get_session, utcnow
+from hub.errors import ApiError
+from hub.extensions import limiter
+from hub.models import Company, Filing, Role, User
+from hub.policies import catalogue
+from hub.services import review as svc
+from hub.web.present import STATUS_TEXT, kzt, show
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+public = Blueprint("certificates", __name__)
+
+ACTIONS = {
+    "approve": "Approve and certify",
+    "reject": "Reject",
+    "request_changes": "Request changes",
+    "override": "Override a criterion",
+}
+
+
+@bp.app_template_filter("duration")
+def _duration(delta: dt.timedelta | None) -> str:
+    return svc.human_duration(delta)
+
+
+@bp.app_template_filter("kzt")
+def _kzt(value: Any) -> str:
+    return kzt(value)
+
+
+@bp.app_template_filter("shown")
+def _shown(value: Any) -> str:
+    return show(value)
+
+
+def _lock_version() -> int:
+    """The lock_version the form was rendered with (-1, always stale, if unreadable)."""
+    raw = request.form.get("lock_version", "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+
+
+def _today() -> dt.date:
+    return utcnow().date()
+
+
+# --- queue -------------------------------------------------------------------------------
+
+
+@bp.get("")
+@roles_required(Role.ADMIN)
+def queue() -> str:
+    """Submitted filings, oldest first; filters, search and pages in the query string."""
+    session = get_session()
+    filters = svc.QueueFilters.from_args(request.args)
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    result = svc.queue(session, filters=filters, page=page)
+    return render_template(
+        "review/queue.html",
+        result=result,
+        filters=filters,
+        facets=svc.facets(session),
+        now=utcnow(),
+        waited=svc.waited,
+    )
+
+
+@bp.get("/export/queue.csv")
+@roles_required(Role.ADMIN)
+def export_queue() -> Response:
+    """The queue as filtered on screen (every page), as CSV."""
+    session = get_session()
+    filters = svc.QueueFilters.from_args(request.args)
+    body = svc.queue_csv(svc.queue_all(session, filters=filters))
+    return _csv(body, f"review-queue-{_today().isoformat()}.csv")
+
+
+@bp.get("/export/decisions.csv")
+@roles_required(Role.ADMIN)
+def export_decisions() -> Response:
+    """Every decision taken, as CSV."""
+    return _csv(svc.decisions_csv(get_session()), f"decisions-{_today().isoformat()}.csv")
+
+
+def _csv(body: str, name: str) -> Response:
+    response = Response("\ufeff" + body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- one filing --------------------------------------------------------------------------
+
+
+def _render_filing(
+    session: Session,
+    filing: Filing,
+    *,
+    error: ApiError | None = None,
+    action: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    registry = catalogue().registry()
+    company = session.get(Company, filing.company_id)
+    policy = svc.policy_of(registry, filing)
+    rows = svc.overrides(session, filing=filing)
+    final = filing.final_decision or (
+        svc.final_decision(policy, filing, rows) if filing.decision else None
+    )
+    reassessment = (
+        svc.reassess(filing, registry=registry, today=_today()) if filing.decision else None
+    )
+    trail = svc.audit_trail(session, filing=filing)
+    actor_ids = {r.actor_id for r in trail} | {o.actor_id for o in rows} | {filing.decided_by_id}
+    actor_ids.discard(None)
+    emails = (
+        dict(session.exec(select(User.id, User.email).where(User.id.in_(actor_ids))).all())  # type: ignore[union-attr]
+        if actor_ids
+        else {}
+    )
+    labels = {i.name: i.label for i in policy.inputs} if policy else {}
+    units = {i.name: i.unit for i in policy.inputs} if policy else {}
+    html = render_template(
+        "review/filing.html",
+        filing=filing,
+        company=company,
+        policy=policy,
+        final=final,
+        overrides=rows,
+        reassessment=reassessment,
+        history=svc.history(session, filing=filing),
+        trail=trail,
+        emails=emails,
+        labels=labels,
+        units=units,
+        status_text=STATUS_TEXT,
+        override_statuses=svc.OVERRIDE_STATUSES,
+        waited=svc.waited(filing),
+        error=error,
+        action=action,
+        form=request.form if error else {},
+        validity=svc.validity(_today()),
+        actions=ACTIONS,
+    )
+    return html, status
+
+
+@bp.get("/filings/<int:filing_id>")
+@roles_required(Role.ADMIN)
+def filing(filing_id: int) -> tuple[str, int]:
+    """Everything a reviewer needs to decide, and the forms to do it."""
+    session = get_session()
+    return _render_filing(session, svc.get_filing(session, filing_id=filing_id))
+
+
+def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
+    session = get_session()
+    target = svc.get_filing(session, filing_id=filing_id)
+    registry = catalogue().registry()
+    common: dict[str, Any] = {
+        "filing": target,
+        "actor_id": current_user.id,
+        "lock_version": _lock_version(),
+        "registry": registry,
+    }
+    form = request.form
+    try:
+        if action == "approve":
+            svc.approve(session, note=form.get("note"), **common)
+            done = (
+                f"Filing {target.id} approved: {target.tier_granted} certified from "
+                f"{target.valid_from} to {target.valid_until}."
+            )
+        elif action == "reject":
+            svc.reject(session, reason=form.get("reason"), **common)
+            done = f"Filing {target.id} rejected. The company sees your reason."
+        elif action == "request_changes":
+            svc.request_changes(session, message=form.get("message"), **common)
+            done = f"Filing {target.id} sent back to the company with your message."
+        else:
+            row = svc.override_criterion(
+                session,
+                criterion_id=form.get("criterion", ""),
+                status=form.get("status", ""),
+                reason=form.get("reason"),
+                **common,
+            )
+            done = (
+                f"Criterion {row.criterion_id} overridden to "
+                f"{STATUS_TEXT.get(row.status, row.status).lower()} (the engine said "
+                f"{STATUS_TEXT.get(row.engine_status, row.engine_status).lower()})."
+            )
+    except ApiError as exc:
+        session.rollback()
+        current = svc.get_filing(session, filing_id=filing_id)
+        session.refresh(current)
+        return _render_filing(session, current, error=exc, action=action, status=exc.status)
+    session.commit()
+    flash(done, "success")
+    if action == "approve":
+        return redirect(url_for("review.filing", filing_id=target.id, _anchor="certificate"))
+    if action == "override":
+        return redirect(url_for("review.filing", filing_id=target.id, _anchor="decide"))
+    return redirect(url_for("review.queue"))
+
+
+@bp.post("/filings/<int:filing_id>/approve")
+@roles_required(Role.ADMIN)
+def approve(filing_id: int) -> Response | tuple[str, int]:
+    return _act(filing_id, "approve")
+
+
+@bp.post("/filings/<int:filing_id>/reject")
+@roles_required(Role.ADMIN)
+def reject(filing_id: int) -> Response | tuple[str, int]:
+    return _act(filing_id, "reject")
+
+
+@bp.post("/filings/<int:filing_id>/request-changes")
+@roles_required(Role.ADMIN)
+def request_changes(filing_id: int) -> Response | tuple[str, int]:
+    return _act(filing_id, "request_changes")
+
+
+@bp.post("/filings/<int:filing_id>/override")
+@roles_required(Role.ADMIN)
+def override(filing_id: int) -> Response | tuple[str, int]:
+    return _act(filing_id, "override")
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+@bp.get("/dashboard")
+@roles_required(Role.ADMIN)
+def dashboard() -> str:
+    """Counts, medians, approvals over time and the criteria most often unmet."""
+    figures = svc.dashboard(get_session())
+    return render_template("review/dashboard.html", figures=figures)
+
+
+# --- certificates ------------------------------------------------------------------------
+
+
+def _certificate(filing_id: int) -> str:
+    session = get_session()
+    target = get_owned_or_404(session, Filing, filing_id, current_user)
+    if target.certificate_code is None:
+        raise ApiError(
+            404,
+            f"Filing {target.id} has no certificate: only an approved filing is certified.",
+        )
+    company = session.get(Company, target.company_id)
+    check = svc.check_certificate(session, code=target.certificate_code, today=_today())
+    return render_template(
+        "review/certificate.html",
+        filing=target,
+        company=company,
+        document=target.final_decision or target.decision or {},
+        check=check,
+        verify_url=url_for(
+            "certificates.verify_code", code=target.certificate_code, _external=True
+        ),
+    )
+
+
+@bp.get("/filings/<int:filing_id>/certificate")
+@roles_required(Role.ADMIN)
+def certificate(filing_id: int) -> str:
+    """The printable certificate of an approved filing."""
+    return _certificate(filing_id)
+
+
+@public.get("/certificates/<int:filing_id>")
+@roles_required(Role.COMPANY, Role.ADMIN)
+def company_certificate(filing_id: int) -> str:
+    """The same certificate for the company that holds it (another company's is a 404)."""
+    return _certificate(filing_id)
+
+
+@public.get("/verify")
+@limiter.limit("60 per minute")
+def verify() -> str | Response:
+    """Public: type a verification code (no sign-in)."""
+    code = request.args.get("code", "").strip()
+    if code:
+        return redirect(url_for("certificates.verify_code", code=code[:40]))
+    return render_template("review/verify.html", check=None)
+
+
+@public.get("/verify/<code>")
+@limiter.limit("60 per minute")
+def verify_code(code: str) -> tuple[str, int]:
+    """Public: whether the certificate with this code is valid today, without private data."""
+    check = svc.check_certificate(get_session(), code=code[:40], today=_today())
+    return render_template("review/verify.html", check=check), (
+        404 if check.state == "unknown" else 200
+    )
