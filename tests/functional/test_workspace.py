@@ -51,8 +51,8 @@ def test_the_workspace_lists_nothing_at_first(client, member):
     page = text(client.get("/filings"))
     assert "No filings yet" in page
     assert "Start a new filing" in page
-    nav = text(client.get("/company"))
-    assert 'href="/filings"' in nav
+    home = text(client.get("/company"))
+    assert 'href="/filings">Open the filing workspace' in home
 
 
 def test_a_new_draft_has_the_companys_bin_fixed_and_its_name_prefilled(
@@ -264,6 +264,8 @@ def test_another_companys_filing_is_not_found_on_every_route(
         ("get", f"/filings/{theirs}/decision.json"),
         ("get", f"/filings/{theirs}/print"),
         ("get", "/filings/999999"),
+        ("get", "/filings/" + "9" * 30),
+        ("post", "/filings/" + "9" * 30 + "/submit"),
     ]:
         response = getattr(client, method)(path, data={"lock_version": "1"})
         assert response.status_code == 404, (method, path)
