@@ -468,6 +468,22 @@ def reassess(filing: Filing, *, registry: PolicyRegistry, today: dt.date) -> Rea
     )
 
 
+def audit_page(
+    session: Session, *, page: int = 1, per_page: int = 50, action: str = ""
+) -> tuple[list[AuditRecord], int]:
+    """Audit records newest first (optionally of one action prefix) and their total."""
+    query = select(AuditRecord)
+    if action:
+        query = query.where(col(AuditRecord.action).startswith(action, autoescape=True))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditRecord.id).desc())
+        .offset((max(page, 1) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total
+
+
 # --- acting ------------------------------------------------------------------------------
 
 

@@ -258,6 +258,35 @@ def dashboard() -> str:
     return render_template("review/dashboard.html", figures=figures)
 
 
+@bp.get("/audit")
+@roles_required(Role.ADMIN)
+def audit_trail() -> str:
+    """The whole audit trail, newest first, with the result of checking its hash chain."""
+    from hub import audit
+
+    session = get_session()
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    action = request.args.get("action", "").strip()[:64]
+    records, total = svc.audit_page(session, page=page, action=action)
+    actor_ids = {r.actor_id for r in records if r.actor_id is not None}
+    emails = (
+        dict(session.exec(select(User.id, User.email).where(User.id.in_(actor_ids))).all())  # type: ignore[union-attr]
+        if actor_ids
+        else {}
+    )
+    return render_template(
+        "review/audit.html",
+        records=records,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        action=action,
+        problems=audit.verify(session),
+        emails=emails,
+    )
+
+
 # --- certificates ------------------------------------------------------------------------
 
 

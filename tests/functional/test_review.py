@@ -729,6 +729,20 @@ def test_every_review_step_is_in_the_chain_and_hub_audit_verify_checks_it(
         result.output
     )
     assert "content does not match its hash" in result.output
+    page = client.get("/review/audit").get_data(as_text=True)
+    assert "The chain is broken." in page and f"First bad record: #{target.id}" in page
+
+
+def test_the_audit_page_lists_records_and_says_the_chain_is_intact(client, login, admin, submitted):
+    filing = submitted()
+    login(client, admin)
+    _post(client, filing, "request-changes", message="Send the ledger as a PDF.")
+    html = client.get("/review/audit").get_data(as_text=True)
+    assert "Chain intact" in html
+    assert "review.changes_requested" in html and "admin@hub.kz" in html
+    assert f'href="/review/filings/{filing.id}"' in html
+    only = client.get("/review/audit?action=review.").get_data(as_text=True)
+    assert "review.changes_requested" in only and ">filing.submitted<" not in only
 
 
 def test_audit_records_cannot_be_changed_through_the_orm(db_session, submitted):
@@ -841,6 +855,7 @@ def test_review_routes_are_all_discovered(app):
     assert {
         ("GET", "/review"),
         ("GET", "/review/dashboard"),
+        ("GET", "/review/audit"),
         ("GET", "/review/export/queue.csv"),
         ("GET", "/review/export/decisions.csv"),
         ("GET", "/review/filings/1"),
