@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from hub.web.filings import bp as filings_bp
     from hub.web.review import bp as review_bp
     from hub.web.review import public as certificates_bp
+    from hub.studio.views import bp as studio_bp
 
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HUB_INSTANCE_PATH")
@@ -77,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(filings_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(certificates_bp)
+    app.register_blueprint(studio_bp)
 
     # The API authenticates with bearer tokens, never with the session cookie,
     # so CSRF tokens do not apply to it.

@@ -336,3 +336,35 @@ class PolicyVersionRecord(SQLModel, table=True):
     created_at: datetime = _created_at()
     updated_at: datetime = _created_at()
     published_at: datetime | None = _optional_dt()
+
+
+# --- policy studio jobs ----------------------------------------------------------------
+
+
+class StudioJob(SQLModel, table=True):
+    """A spec run or an impact analysis of a policy version, run in the background.
+
+    Kept in the database (not in process memory) so that any app server behind
+    a load balancer can answer the browser's progress polls. ``digest`` (and
+    ``features_digest`` for spec runs) name exactly what was run: a result
+    only counts for a draft whose text has not changed since.
+    """
+
+    __tablename__ = "studio_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # specs | impact
+    policy_id: str = Field(max_length=100)
+    version: str = Field(max_length=50)
+    digest: str = Field(max_length=100)
+    features_digest: str | None = Field(default=None, max_length=100)
+    against: str | None = Field(default=None, max_length=50)
+    state: str = Field(default="queued", max_length=16)  # queued | running | done | failed
+    done: int = Field(default=0)
+    total: int = Field(default=0)
+    result: dict[str, Any] | None = _json()
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created_at()
+    updated_at: datetime = _created_at()
+    finished_at: datetime | None = _optional_dt()

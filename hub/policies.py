@@ -1,8 +1,16 @@
-"""The policy versions the service uses, loaded from the policy folder.
+"""The policy versions the service uses: the shipped files plus the versions published
+in the database.
 
-One catalogue per app, reloaded when a file in the folder changes, so every app
-server picks up a new version file without a restart. A file that does not load
-is a start-up error; at run time the last good set is kept and the error logged.
+One catalogue per app. At most once a second it looks at two cheap markers,
+the files' timestamps and the database's count and latest ``published_at``
+of published versions, and rebuilds the registry when either changed, so every
+app server picks up a version published from the studio (or a new file)
+without a restart. Without a ``policy_version`` table (a bare database, or
+the command line's folder-only mode) it is the folder alone, as before.
+
+A file that does not load is a start-up error; at run time the last good set
+is kept and the error logged. A stored published version wins over a file of
+the same version with another text: published versions never change.
 """
 
 from __future__ import annotations
@@ -11,55 +19,176 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app
+from sqlalchemy.engine import Engine
 
 from hub.policy import Policy, PolicyError, PolicyRegistry
 
 log = logging.getLogger(__name__)
 EXTENSION = "hub.policies"
 
+_MARKER_SQL = sa.text(
+    "SELECT count(*), max(published_at) FROM policy_version WHERE state = 'published'"
+)
+_PUBLISHED_SQL = sa.text(
+    "SELECT version, text, digest FROM policy_version WHERE state = 'published' ORDER BY id"
+)
+
+
+def merge_registry(files: PolicyRegistry, published: Iterable[Policy]) -> PolicyRegistry:
+    """The files' versions plus the published ones; a stored version wins over its file."""
+    by_key: dict[tuple[str, str], Policy] = {(p.id, p.version): p for p in files.versions()}
+    for p in published:
+        old = by_key.get((p.id, p.version))
+        if old is not None and old.digest != p.digest:
+            log.error(
+                "%s: version %s differs from the published version stored in the database; "
+                "the stored one is used (published versions never change)",
+                old.source,
+                p.version,
+            )
+        by_key[(p.id, p.version)] = p
+    return PolicyRegistry(by_key.values())
+
 
 class PolicyCatalogue:
-    """The policy registry of one folder, refreshed when its files change."""
+    """The policy registry of one folder (and a database), refreshed when either changes."""
 
-    def __init__(self, directory: str | Path, check_every: float = 1.0) -> None:
+    def __init__(
+        self, directory: str | Path, check_every: float = 1.0, engine: Engine | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.check_every = check_every
+        self.engine = engine
         self._lock = threading.Lock()
         self._signature = self._scan()
-        self._registry = PolicyRegistry.from_directory(self.directory)
+        self._files = PolicyRegistry.from_directory(self.directory)
+        self._marker = self._db_marker()
+        self._registry = self._merged()
         self._checked = time.monotonic()
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
         files = sorted(self.directory.rglob("*.yaml"))
         return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
+    def _db_marker(self) -> Any:
+        """(count, latest published_at) of published versions; None without the table."""
+        if self.engine is None:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(_MARKER_SQL).one()
+                return (row[0], str(row[1]))
+        except sa.exc.SQLAlchemyError:
+            return None
+
+    def _published(self) -> list[Policy]:
+        if self.engine is None or self._marker is None:
+            return []
+        from hub.policy import load_policy_text
+
+        known = self._registry.versions() if hasattr(self, "_registry") else []
+        cached = {p.digest: p for p in known}
+        out = []
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_PUBLISHED_SQL).all()
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("published policy versions not read: %s", exc)
+            return []
+        for version, text, digest in rows:
+            hit = cached.get(digest)
+            if hit is not None:
+                out.append(hit)
+                continue
+            try:
+                out.append(load_policy_text(text, source=f"{version}.yaml"))
+            except PolicyError as exc:
+                log.error("published version %s does not load: %s", version, exc)
+        return out
+
+    def _merged(self) -> PolicyRegistry:
+        return merge_registry(self._files, self._published())
+
+    def refresh(self) -> None:
+        """Rebuild now (after a publication in this process, or from a test)."""
+        with self._lock:
+            self._rebuild(force=True)
+
+    def _rebuild(self, force: bool = False) -> None:
+        self._checked = time.monotonic()
+        signature = self._scan()
+        if force or signature != self._signature:
+            try:
+                self._files = PolicyRegistry.from_directory(self.directory)
+            except PolicyError as exc:
+                log.error("policy folder %s not reloaded: %s", self.directory, exc)
+            self._signature = signature
+            force = True
+        marker = self._db_marker()
+        if force or marker != self._marker:
+            self._marker = marker
+            try:
+                self._registry = self._merged()
+            except PolicyError as exc:
+                log.error("policy registry not rebuilt: %s", exc)
+
     def registry(self) -> PolicyRegistry:
         now = time.monotonic()
         if now - self._checked < self.check_every:
             return self._registry
         with self._lock:
-            self._checked = now
-            signature = self._scan()
-            if signature != self._signature:
-                try:
-                    self._registry = PolicyRegistry.from_directory(self.directory)
-                except PolicyError as exc:
-                    log.error("policy folder %s not reloaded: %s", self.directory, exc)
-                self._signature = signature
+            if time.monotonic() - self._checked >= self.check_every:
+                self._rebuild()
         return self._registry
 
     def select(self, as_of: dt.date, version: str | None = None) -> Policy:
         return self.registry().select(as_of, version)
 
 
+def import_shipped(app: Flask) -> None:
+    """Store the shipped files as published versions (idempotent; skipped without the table)."""
+    from sqlmodel import Session
+
+    from hub.db import get_engine
+
+    engine = get_engine(app)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1 FROM policy_version WHERE 1 = 0"))
+    except sa.exc.SQLAlchemyError:
+        return  # no schema yet: `hub db upgrade` then `hub policy import`
+    from hub.studio.service import import_files
+
+    session = Session(engine, expire_on_commit=False)
+    try:
+        report = import_files(session, app.config["POLICY_DIR"])
+        session.commit()
+        for conflict in report.conflicts:
+            log.error("%s", conflict)
+    except sa.exc.IntegrityError:
+        session.rollback()  # another server imported the same files at the same moment
+    except sa.exc.SQLAlchemyError as exc:
+        session.rollback()
+        log.error("shipped policy versions not imported: %s", exc)
+    finally:
+        session.close()
+
+
 def init_app(app: Flask) -> None:
     directory = Path(app.config["POLICY_DIR"])
     if not directory.is_dir():
         raise PolicyError([f"{directory}: the policy folder does not exist (HUB_POLICY_DIR)"])
-    app.extensions[EXTENSION] = PolicyCatalogue(directory)
+    from hub.db import get_engine
+
+    if app.config.get("POLICY_IMPORT_AT_START", True):
+        import_shipped(app)
+    app.extensions[EXTENSION] = PolicyCatalogue(directory, engine=get_engine(app))
 
 
 def catalogue() -> PolicyCatalogue:

@@ -1,0 +1,214 @@
+"""`hub policy import | export | impact`: the policy studio's database-backed commands.
+
+Registered onto the `hub policy` group at the end of hub/commands/policy.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from hub.cli import with_app
+from hub.policy import Policy, PolicyError, load_policy
+from hub.policy.impact import Subject, analyse, rows_to_csv
+
+
+@click.command("import")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of policy files (default: HUB_POLICY_DIR or the shipped policies/).",
+)
+@with_app
+def import_(directory: Path | None, app: Flask) -> None:
+    """Store the shipped policy files as published versions (safe to run again).
+
+    The app also does this at start-up. A file whose version is stored with a
+    different text is refused (published versions never change): exit 1.
+    """
+    from hub.db import session_scope
+    from hub.studio.service import import_files
+
+    with session_scope(app) as session:
+        report = import_files(session, directory or app.config["POLICY_DIR"])
+    for name in report.added:
+        click.echo(f"imported  {name}")
+    for name in report.unchanged:
+        click.echo(f"unchanged {name}")
+    for line in report.conflicts + report.errors:
+        click.echo(f"error: {line}", err=True)
+    click.echo(
+        f"{len(report.added)} imported, {len(report.unchanged)} already stored, "
+        f"{len(report.conflicts) + len(report.errors)} refused"
+    )
+    sys.exit(1 if report.conflicts or report.errors else 0)
+
+
+@click.command("export")
+@click.argument("version")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/policies/<id>/VERSION.yaml and DIR/features/<id>/vVERSION/*.feature "
+    "(default: the policy folder and the features/ folder themselves).",
+)
+@with_app
+def export(version: str, out: Path | None, app: Flask) -> None:
+    """Write a stored VERSION back to a policy file, and its scenarios beside the others."""
+    from hub.db import session_scope
+    from hub.specs import default_features_dir
+    from hub.studio.service import StudioError, export_version, get_record
+
+    with session_scope(app) as session:
+        try:
+            record = get_record(session, version)
+        except StudioError as exc:
+            raise click.ClickException(exc.message) from None
+        if out is None:
+            root = Path(app.config["POLICY_DIR"]).parent
+            written = export_version(record, root, features_root=default_features_dir())
+            # POLICY_DIR may not be called "policies": write where the service reads.
+            target = Path(app.config["POLICY_DIR"]) / record.policy_id / f"{record.version}.yaml"
+            if written[0] != target:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(record.text, encoding="utf-8")
+                written[0].unlink()
+                written[0] = target
+        else:
+            written = export_version(record, out)
+    if record.state == "draft":
+        click.echo(
+            f"note: {version} is a draft; the file is not a publication (the service "
+            "would load it as a version: keep it out of the policy folder until published)",
+            err=True,
+        )
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+def _candidate(ref: str, app: Flask) -> Policy:
+    from hub.db import session_scope
+    from hub.policies import catalogue
+    from hub.studio.service import StudioError, compiled_policy, get_record
+
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        try:
+            return load_policy(path)
+        except PolicyError as exc:
+            raise click.ClickException("\n".join(exc.errors)) from None
+    with session_scope(app) as session:
+        try:
+            return compiled_policy(get_record(session, ref))
+        except StudioError as exc:
+            if exc.status != 404:
+                raise click.ClickException(exc.message) from None
+    try:
+        return catalogue().registry().get(ref)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+
+
+@click.command("impact")
+@click.argument("candidate")
+@click.option(
+    "--against",
+    help="Compare with this version for every company (default: the version each "
+    "company's latest filing was decided with).",
+)
+@click.option("--as-of", "as_of", help="Assessment date (default: the candidate's first day).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one CSV line per company here.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option("--all", "show_all", is_flag=True, help="List every company, not only changes.")
+@with_app
+def impact(
+    candidate: str,
+    against: str | None,
+    as_of: str | None,
+    csv_out: Path | None,
+    as_json: bool,
+    show_all: bool,
+    app: Flask,
+) -> None:
+    """Who changes if CANDIDATE (a draft, a version or a policy file) is applied.
+
+    Re-assesses the latest decided filing of every company, under the version
+    it was decided with (or --against) and under CANDIDATE, on the same date.
+    """
+    from hub.db import session_scope
+    from hub.policies import catalogue
+    from hub.studio.service import impact_as_of, latest_filings, subjects_of
+
+    policy = _candidate(candidate, app)
+    registry = catalogue().registry()
+    if as_of:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise click.BadParameter("write the date as YYYY-MM-DD", param_hint="--as-of") from None
+    else:
+        day = impact_as_of(policy, dt.date.today())
+    with session_scope(app) as session:
+        rows = latest_filings(session)
+        subjects, skipped = subjects_of(rows, registry)
+    if against:
+        base = _candidate(against, app)
+        subjects = [Subject(s.key, s.label, s.inputs, base) for s in subjects]
+    report = analyse(subjects, policy, day)
+    data = report.to_dict()
+    data["skipped"] = skipped
+    if csv_out:
+        csv_out.write_text(rows_to_csv(data["rows"]), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    t = data["totals"]
+    click.echo(
+        f"Impact of {policy.id} {policy.version} on {t['companies']} companies, as of "
+        f"{day.isoformat()}" + (f", against {against}" if against else "")
+    )
+    click.echo(f"  {t['changed']} change, {t['tier_changes']} change tier")
+    click.echo(
+        f"  estimated annual savings: {t['saving_before']:,.2f} -> {t['saving_after']:,.2f} KZT "
+        f"({t['saving_change']:+,.2f})"
+    )
+    click.echo(f"{'Tiers (cumulative)':<28}gaining  losing")
+    for tier, n in t["tiers"].items():
+        click.echo(f"  {tier:<26}{n['gaining']:>7}{n['losing']:>8}")
+    click.echo(f"{'Benefits':<28}gaining  losing")
+    for benefit, n in t["benefits"].items():
+        click.echo(f"  {benefit:<26}{n['gaining']:>7}{n['losing']:>8}")
+    listed = data["rows"] if show_all else [r for r in data["rows"] if r["changed"]]
+    if listed:
+        click.echo("Companies:" if show_all else "Companies that change:")
+    for r in listed:
+        flips = ", ".join(f"{f['criterion']} {f['before']}->{f['after']}" for f in r["flipped"])
+        gained = " ".join("+" + b for b in r["gained_benefits"])
+        lost = " ".join("-" + b for b in r["lost_benefits"])
+        click.echo(
+            f"  {r['key']} {r['label']}: {r['before']['tier'] or 'none'} -> "
+            f"{r['after']['tier'] or 'none'} {gained} {lost}".rstrip()
+        )
+        if flips:
+            click.echo(f"      flipped: {flips}")
+        if r["after"]["error"]:
+            click.echo(f"      {r['after']['error']}")
+    for line in skipped:
+        click.echo(f"  left out: {line}", err=True)
+
+
+def _register() -> None:
+    from hub.commands.policy import policy
+
+    for command in (import_, export, impact):
+        policy.add_command(command)
+
+
+_register()

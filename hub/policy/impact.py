@@ -1,0 +1,305 @@
+"""Impact analysis: who would be decided differently under a new policy version.
+
+Pure like the rest of the core: it takes a population of filings, each with
+the version it was decided with, and re-assesses every one twice on the same
+date, under that version ("before") and under the candidate ("after"), so the
+only thing that differs between the two decisions is the rules. The studio
+runs it as a background job and the CLI prints it; both read the same report.
+
+Tiers are cumulative, so "gaining T2" counts a company that reaches T2 *or
+higher* after the change and did not before; a company moving from T1 to T3
+gains both T2 and T3.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decision import Decision, assess
+from .filing import FilingInvalid
+from .model import Policy
+
+ABSENT = "absent"  # the criterion does not exist in that version
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One company's latest filing and the version it was decided with."""
+
+    key: str
+    label: str
+    inputs: dict[str, Any]
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One side of the comparison: a decision, or why the filing was refused."""
+
+    version: str
+    tier: str | None
+    benefits: tuple[str, ...]
+    savings: dict[str, float | None]
+    statuses: dict[str, str]
+    error: str | None = None
+
+    @property
+    def saving(self) -> float:
+        return round(sum(v for v in self.savings.values() if v is not None), 2)
+
+    @classmethod
+    def of(cls, decision: Decision) -> Outcome:
+        return cls(
+            version=decision.policy.version,
+            tier=decision.tier,
+            benefits=decision.benefit_ids,
+            savings=dict(zip(decision.benefit_ids, decision.savings, strict=True)),
+            statuses={
+                c.id: s for c, s in zip(decision.policy.criteria, decision.statuses, strict=True)
+            },
+        )
+
+    @classmethod
+    def refused(cls, policy: Policy, exc: FilingInvalid) -> Outcome:
+        message = "; ".join(f"{e['field'] or 'filing'}: {e['message']}" for e in exc.errors)
+        return cls(policy.version, None, (), {}, {}, error=f"filing refused: {message}")
+
+
+@dataclass(frozen=True)
+class ImpactRow:
+    """One company: before and after, and what flipped."""
+
+    key: str
+    label: str
+    before: Outcome
+    after: Outcome
+    flipped: tuple[tuple[str, str, str], ...]  # (criterion, status before, status after)
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.before.tier != self.after.tier
+            or self.before.benefits != self.after.benefits
+            or bool(self.flipped)
+            or self.before.error != self.after.error
+            or self.before.saving != self.after.saving
+        )
+
+    @property
+    def gained_benefits(self) -> list[str]:
+        return [b for b in self.after.benefits if b not in self.before.benefits]
+
+    @property
+    def lost_benefits(self) -> list[str]:
+        return [b for b in self.before.benefits if b not in self.after.benefits]
+
+    @property
+    def saving_change(self) -> float:
+        return round(self.after.saving - self.before.saving, 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "before": _outcome_dict(self.before),
+            "after": _outcome_dict(self.after),
+            "gained_benefits": self.gained_benefits,
+            "lost_benefits": self.lost_benefits,
+            "flipped": [{"criterion": c, "before": b, "after": a} for c, b, a in self.flipped],
+            "saving_change": self.saving_change,
+            "changed": self.changed,
+        }
+
+
+def _outcome_dict(o: Outcome) -> dict[str, Any]:
+    return {
+        "version": o.version,
+        "tier": o.tier,
+        "benefits": list(o.benefits),
+        "saving": o.saving,
+        "error": o.error,
+    }
+
+
+@dataclass
+class ImpactReport:
+    """Every company's row plus the totals reviewers look at first."""
+
+    candidate: Policy
+    as_of: dt.date
+    rows: list[ImpactRow] = field(default_factory=list)
+
+    @property
+    def changed_rows(self) -> list[ImpactRow]:
+        return [r for r in self.rows if r.changed]
+
+    def totals(self) -> dict[str, Any]:
+        """Companies gaining/losing each tier and benefit, criteria flips, savings change."""
+        tiers = [t.id for t in self.candidate.tiers]
+        rank = {t: i for i, t in enumerate(tiers)}
+
+        def reaches(tier: str | None, target: str) -> bool:
+            return tier is not None and rank.get(tier, -1) >= rank[target]
+
+        tier_totals = {
+            t: {
+                "gaining": sum(
+                    reaches(r.after.tier, t) and not reaches(r.before.tier, t) for r in self.rows
+                ),
+                "losing": sum(
+                    reaches(r.before.tier, t) and not reaches(r.after.tier, t) for r in self.rows
+                ),
+                "before": sum(reaches(r.before.tier, t) for r in self.rows),
+                "after": sum(reaches(r.after.tier, t) for r in self.rows),
+            }
+            for t in tiers
+        }
+        benefit_ids: list[str] = [b.id for b in self.candidate.benefits]
+        for r in self.rows:
+            for b in r.before.benefits:
+                if b not in benefit_ids:
+                    benefit_ids.append(b)
+        benefit_totals = {
+            b: {
+                "gaining": sum(b in r.gained_benefits for r in self.rows),
+                "losing": sum(b in r.lost_benefits for r in self.rows),
+                "before": sum(b in r.before.benefits for r in self.rows),
+                "after": sum(b in r.after.benefits for r in self.rows),
+            }
+            for b in benefit_ids
+        }
+        flips: dict[str, dict[str, int]] = {}
+        for r in self.rows:
+            for crit, before, after in r.flipped:
+                key = f"{before} -> {after}"
+                flips.setdefault(crit, {})[key] = flips.setdefault(crit, {}).get(key, 0) + 1
+        before_saving = round(sum(r.before.saving for r in self.rows), 2)
+        after_saving = round(sum(r.after.saving for r in self.rows), 2)
+        return {
+            "companies": len(self.rows),
+            "changed": len(self.changed_rows),
+            "tier_changes": sum(r.before.tier != r.after.tier for r in self.rows),
+            "refused_after": sum(r.after.error is not None for r in self.rows),
+            "tiers": tier_totals,
+            "benefits": benefit_totals,
+            "criteria_flips": flips,
+            "saving_before": before_saving,
+            "saving_after": after_saving,
+            "saving_change": round(after_saving - before_saving, 2),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidate": {
+                "id": self.candidate.id,
+                "version": self.candidate.version,
+                "digest": self.candidate.digest,
+            },
+            "as_of": self.as_of.isoformat(),
+            "totals": self.totals(),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+CSV_HEADER = [
+    "company",
+    "name",
+    "version_before",
+    "tier_before",
+    "tier_after",
+    "benefits_before",
+    "benefits_after",
+    "benefits_gained",
+    "benefits_lost",
+    "criteria_flipped",
+    "saving_before_kzt",
+    "saving_after_kzt",
+    "saving_change_kzt",
+    "error_after",
+]
+
+
+def _cell(value: Any) -> str:
+    """Spreadsheet-safe text: a leading = + - @ would be run as a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    """The rows of ``ImpactReport.to_dict()`` as CSV (one line per company)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for r in rows:
+        flipped = "; ".join(
+            f"{f['criterion']}: {f['before']} -> {f['after']}" for f in r["flipped"]
+        )
+        writer.writerow(
+            [
+                _cell(r["key"]),
+                _cell(r["label"]),
+                _cell(r["before"]["version"]),
+                _cell(r["before"]["tier"] or "none"),
+                _cell(r["after"]["tier"] or "none"),
+                _cell(" ".join(r["before"]["benefits"])),
+                _cell(" ".join(r["after"]["benefits"])),
+                _cell(" ".join(r["gained_benefits"])),
+                _cell(" ".join(r["lost_benefits"])),
+                _cell(flipped),
+                r["before"]["saving"],
+                r["after"]["saving"],
+                r["saving_change"],
+                _cell(r["after"]["error"]),
+            ]
+        )
+    return out.getvalue()
+
+
+def _outcome(policy: Policy, inputs: dict[str, Any], as_of: dt.date) -> Outcome:
+    try:
+        return Outcome.of(assess(policy, inputs, as_of))
+    except FilingInvalid as exc:
+        return Outcome.refused(policy, exc)
+
+
+def compare(subject: Subject, candidate: Policy, as_of: dt.date) -> ImpactRow:
+    """One company under its own version and under the candidate, on the same date."""
+    before = _outcome(subject.policy, subject.inputs, as_of)
+    after = _outcome(candidate, subject.inputs, as_of)
+    flipped: list[tuple[str, str, str]] = []
+    if before.error is None and after.error is None:
+        ids = list(after.statuses) + [c for c in before.statuses if c not in after.statuses]
+        for cid in ids:
+            b = before.statuses.get(cid, ABSENT)
+            a = after.statuses.get(cid, ABSENT)
+            if a != b and {a, b} != {ABSENT, "not_applicable"}:  # "does not apply" both ways
+                flipped.append((cid, b, a))
+    return ImpactRow(subject.key, subject.label, before, after, tuple(flipped))
+
+
+def analyse(
+    subjects: Iterable[Subject],
+    candidate: Policy,
+    as_of: dt.date,
+    *,
+    progress: Callable[[int], None] | None = None,
+    every: int = 50,
+) -> ImpactReport:
+    """Re-assess every subject; ``progress(done)`` is called every ``every`` subjects."""
+    report = ImpactReport(candidate, as_of)
+    done = 0
+    for subject in subjects:
+        report.rows.append(compare(subject, candidate, as_of))
+        done += 1
+        if progress is not None and done % every == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
+    return report

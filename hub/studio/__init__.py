@@ -1,0 +1,1 @@
+"""The policy studio: authors draft, test, compare, analyse and publish policy versions."""

@@ -1,0 +1,475 @@
+"""Pages of the policy studio under /policies (authors write; administrators read).
+
+Thin: each view parses the form, calls a use case in ``hub.studio.service``
+and renders. Refusals come back as ``StudioError`` and are shown where the
+author is (the editor keeps the unsaved text on a conflict).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlmodel import col, select
+
+from hub.auth.guards import roles_required
+from hub.db import get_session
+from hub.errors import ApiError
+from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
+from hub.policies import catalogue
+from hub.policy import PolicyError
+from hub.policy.diff import diff_policies
+from hub.policy.impact import rows_to_csv
+from hub.specs import default_features_dir
+from hub.studio import service as svc
+from hub.studio.features import features_digest
+
+bp = Blueprint("studio", __name__, url_prefix="/policies")
+
+READERS = (Role.AUTHOR, Role.ADMIN)
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _record(version: str) -> PolicyVersionRecord:
+    try:
+        return svc.get_record(get_session(), version)
+    except svc.StudioError as exc:
+        raise ApiError(exc.status, exc.message) from None
+
+
+def _authors(session: Any, records: list[PolicyVersionRecord]) -> dict[int, str]:
+    ids = {r.author_id for r in records if r.author_id}
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
+    return {u.id: u.email for u in users}
+
+
+def _can_write() -> bool:
+    return bool(current_user.is_authenticated and current_user.role == Role.AUTHOR.value)
+
+
+@bp.app_context_processor
+def studio_context() -> dict[str, Any]:
+    return {"studio_can_write": _can_write}
+
+
+@bp.route("", methods=["GET"])
+@roles_required(*READERS)
+def index() -> str:
+    """Every stored version: state, effective date, digest, author."""
+    session = get_session()
+    records = list(
+        session.exec(
+            select(PolicyVersionRecord).order_by(
+                PolicyVersionRecord.policy_id,
+                col(PolicyVersionRecord.state) != PolicyState.DRAFT.value,
+                col(PolicyVersionRecord.effective_from).desc(),
+                col(PolicyVersionRecord.version).desc(),
+            )
+        ).all()
+    )
+    registry = catalogue().registry()
+    try:
+        in_force = registry.select(dt.date.today()).version
+    except LookupError:
+        in_force = None
+    return render_template(
+        "studio/index.html",
+        records=records,
+        authors=_authors(session, records),
+        in_force=in_force,
+        today=dt.date.today(),
+    )
+
+
+@bp.route("/<version>", methods=["GET"])
+@roles_required(*READERS)
+def show(version: str) -> str:
+    """A version in words: inputs, criteria with conditions and citations, tiers, benefits."""
+    session = get_session()
+    record = _record(version)
+    policy = None
+    errors: list[dict[str, Any]] = []
+    try:
+        policy = svc.policy_of(record) if record.digest else None
+    except PolicyError:
+        policy = None
+    if policy is None:
+        errors = svc.validation_errors(record)
+    return render_template(
+        "studio/show.html",
+        record=record,
+        policy=policy.to_dict() if policy else None,
+        errors=errors,
+        authors=_authors(session, [record]),
+        suggested=svc.suggest_version(session, record),
+        specs_job=svc.latest_job(session, record, "specs"),
+        impact_job=svc.latest_job(session, record, "impact"),
+    )
+
+
+@bp.route("/<version>/drafts", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def create_draft(version: str) -> Response:
+    """A new draft from this version (text and scenarios copied)."""
+    session = get_session()
+    base = _record(version)
+    new_version = (request.form.get("version") or "").strip()
+    try:
+        record = svc.create_draft(
+            session,
+            base=base,
+            version=new_version,
+            author=_user(),
+            features_dir=current_app.config.get("FEATURES_DIR") or default_features_dir(),
+        )
+        session.commit()
+    except svc.StudioError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("studio.show", version=version))
+    flash(
+        f"Draft {record.version} created from {base.version}, with "
+        f"{record.features_text.count('Scenario') if record.features_text else 0} scenarios "
+        "copied from it. Edit the rules and the scenarios, then run them.",
+        "success",
+    )
+    return redirect(url_for("studio.edit", version=record.version))
+
+
+def _render_editor(
+    record: PolicyVersionRecord,
+    *,
+    text: str | None = None,
+    features_text: str | None = None,
+    lock_version: int | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    conflict: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = get_session()
+    if errors is None:
+        errors = svc.validation_errors(record)
+    specs_job = svc.latest_job(session, record, "specs")
+    return (
+        render_template(
+            "studio/edit.html",
+            record=record,
+            text=record.text if text is None else text,
+            features_text=(record.features_text or "") if features_text is None else features_text,
+            lock_version=record.lock_version if lock_version is None else lock_version,
+            errors=errors,
+            error_lines=sorted({e["line"] for e in errors if e["line"]}),
+            conflict=conflict,
+            specs_job=specs_job,
+            specs=specs_job.result if specs_job and specs_job.state == "done" else None,
+            authors=_authors(session, [record]),
+        ),
+        status,
+    )
+
+
+@bp.route("/<version>/edit", methods=["GET"])
+@roles_required(*READERS)
+def edit(version: str) -> Any:
+    record = _record(version)
+    if record.state != PolicyState.DRAFT.value:
+        flash(
+            f"Version {record.version} is {record.state}: published versions never change. "
+            "Create a draft from it to make a new version.",
+            "info",
+        )
+        return redirect(url_for("studio.show", version=version))
+    return _render_editor(record)
+
+
+@bp.route("/<version>/edit", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def save(version: str) -> Any:
+    """Save the text and scenarios; validation errors come back at their lines."""
+    session = get_session()
+    record = _record(version)
+    text = request.form.get("text", "")
+    features_text = request.form.get("features_text")
+    try:
+        lock_version = int(request.form.get("lock_version", ""))
+    except ValueError:
+        raise ApiError(400, "The form is missing its revision number: reload the page.") from None
+    try:
+        errors = svc.save_draft(
+            session,
+            record=record,
+            text=text,
+            features_text=features_text,
+            lock_version=lock_version,
+            author=_user(),
+        )
+        session.commit()
+    except svc.ConflictError as exc:
+        session.rollback()
+        record = _record(version)
+        return _render_editor(
+            record,
+            text=text,
+            features_text=features_text,
+            lock_version=lock_version,
+            errors=[],
+            conflict=exc.message,
+            status=409,
+        )
+    except svc.StudioError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("studio.show", version=version))
+    if errors:
+        flash(
+            f"Saved, but the text does not compile: {len(errors)} error"
+            f"{'s' if len(errors) != 1 else ''} (marked in the editor). It cannot be tested "
+            "or published until they are fixed.",
+            "error",
+        )
+        return _render_editor(record, errors=errors, status=422)
+    if request.form.get("action") == "run":
+        # "Save and run the scenarios": never test an older text than the one on screen.
+        return _start(version, "specs")
+    flash(f"Saved revision {record.lock_version}. The text compiles.", "success")
+    return redirect(url_for("studio.edit", version=version))
+
+
+@bp.route("/<version>/delete", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def delete(version: str) -> Response:
+    session = get_session()
+    record = _record(version)
+    try:
+        svc.delete_draft(session, record=record, actor=_user())
+        session.commit()
+    except svc.StudioError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("studio.show", version=version))
+    flash(f"Draft {version} discarded.", "success")
+    return redirect(url_for("studio.index"))
+
+
+def _start(version: str, kind: str) -> Response:
+    session = get_session()
+    record = _record(version)
+    try:
+        job = svc.start_job(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            session,
+            kind=kind,
+            record=record,
+            user=_user(),
+        )
+    except svc.StudioError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        target = "studio.edit" if record.state == PolicyState.DRAFT.value else "studio.show"
+        return redirect(url_for(target, version=version))
+    return redirect(url_for("studio.job", job_id=job.id))
+
+
+@bp.route("/<version>/specs", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def run_specs(version: str) -> Response:
+    """Run the version's scenarios in the background; the job page shows progress."""
+    return _start(version, "specs")
+
+
+@bp.route("/<version>/impact", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def run_impact(version: str) -> Response:
+    """Re-assess every company's latest filing under this version, in the background."""
+    return _start(version, "impact")
+
+
+def _job(job_id: int) -> StudioJob:
+    job = get_session().get(StudioJob, job_id)
+    if job is None:
+        raise ApiError(404, "There is no such run.")
+    return job
+
+
+@bp.route("/jobs/<int:job_id>", methods=["GET"])
+@roles_required(*READERS)
+def job(job_id: int) -> str:
+    """Progress while running; results (per scenario, or per company) when done."""
+    job = _job(job_id)
+    session = get_session()
+    record = session.exec(
+        select(PolicyVersionRecord).where(
+            PolicyVersionRecord.policy_id == job.policy_id,
+            PolicyVersionRecord.version == job.version,
+        )
+    ).first()
+    current = bool(
+        record
+        and record.digest == job.digest
+        and (job.kind != "specs" or job.features_digest == features_digest(record.features_text))
+    )
+    result = job.result or {}
+    rows = result.get("rows", [])
+    show_all = request.args.get("all") == "1"
+    return render_template(
+        "studio/job.html",
+        job=job,
+        view=svc.job_view(job),
+        record=record,
+        current=current,
+        result=result,
+        rows=rows if show_all else [r for r in rows if r["changed"]],
+        show_all=show_all,
+    )
+
+
+@bp.route("/jobs/<int:job_id>.json", methods=["GET"])
+@roles_required(*READERS)
+def job_json(job_id: int) -> Response:
+    return jsonify(svc.job_view(_job(job_id)))
+
+
+@bp.route("/jobs/<int:job_id>.csv", methods=["GET"])
+@roles_required(*READERS)
+def job_csv(job_id: int) -> Response:
+    """The impact of a finished analysis, one line per company."""
+    job = _job(job_id)
+    if job.kind != "impact" or job.state != "done" or not job.result:
+        raise ApiError(409, "This run has no impact result to download (yet).")
+    body = rows_to_csv(job.result["rows"])
+    name = f"impact-{job.policy_id}-{job.version}-{job.id}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/diff", methods=["GET"])
+@roles_required(*READERS)
+def diff() -> Any:
+    """Compare any two versions (?old=2026.1&new=2027.1)."""
+    session = get_session()
+    versions = session.exec(
+        select(PolicyVersionRecord.version).order_by(PolicyVersionRecord.version)
+    ).all()
+    old, new = request.args.get("old"), request.args.get("new")
+    result = None
+    problem = None
+    if old and new:
+        try:
+            a = svc.compiled_policy(_record(old))
+            b = svc.compiled_policy(_record(new))
+            result = diff_policies(a, b)
+        except svc.StudioError as exc:
+            problem = exc.message
+    return render_template(
+        "studio/diff.html", versions=versions, old=old, new=new, diff=result, problem=problem
+    )
+
+
+@bp.route("/<version>/publish", methods=["GET"])
+@roles_required(Role.AUTHOR)
+def publish_confirm(version: str) -> Any:
+    """The confirmation page: the date, the spec results on the final text, the impact."""
+    session = get_session()
+    record = _record(version)
+    if record.state != PolicyState.DRAFT.value:
+        flash(f"Version {version} is already {record.state}.", "info")
+        return redirect(url_for("studio.show", version=version))
+    today = dt.date.today()
+    raw = request.args.get("effective_from")
+    check = None
+    problem = None
+    effective = None
+    if raw:
+        try:
+            effective = dt.date.fromisoformat(raw)
+        except ValueError:
+            problem = f"{raw!r} is not a date: write it as YYYY-MM-DD."
+        if effective is not None:
+            try:
+                check = svc.check_publication(
+                    session,
+                    record=record,
+                    effective_from=effective,
+                    today=today,
+                    catalogue=catalogue().registry().versions(record.policy_id),
+                )
+            except svc.StudioError as exc:
+                problem = exc.message
+    impact_job = svc.latest_job(session, record, "impact")
+    return render_template(
+        "studio/publish.html",
+        record=record,
+        today=today,
+        raw=raw or (today + dt.timedelta(days=1)).isoformat(),
+        check=check,
+        problem=problem,
+        impact_job=impact_job,
+        impact=impact_job.result if impact_job and impact_job.state == "done" else None,
+    ), (422 if problem else 200)
+
+
+@bp.route("/<version>/publish", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def publish(version: str) -> Any:
+    session = get_session()
+    record = _record(version)
+    raw = request.form.get("effective_from", "")
+    try:
+        effective = dt.date.fromisoformat(raw)
+    except ValueError:
+        flash(f"{raw!r} is not a date: write it as YYYY-MM-DD.", "error")
+        return redirect(url_for("studio.publish_confirm", version=version))
+    try:
+        lock = int(request.form.get("lock_version", ""))
+    except ValueError:
+        lock = None
+    impact_job = svc.latest_job(session, record, "impact")
+    if impact_job is None or impact_job.state != "done":
+        flash(
+            "Run the impact analysis of this text first: publishing is confirmed after "
+            "seeing who changes.",
+            "error",
+        )
+        return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))
+    try:
+        svc.publish(
+            session,
+            record=record,
+            effective_from=effective,
+            today=dt.date.today(),
+            catalogue=catalogue().registry().versions(record.policy_id),
+            actor=_user(),
+            lock_version=lock,
+        )
+        session.commit()
+    except svc.StudioError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))
+    catalogue().refresh()
+    flash(
+        f"Version {version} is published. Assessments on or after {effective.isoformat()} use "
+        "it; decisions already made keep the version they were made with.",
+        "success",
+    )
+    return redirect(url_for("studio.show", version=version))
