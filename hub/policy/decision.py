@@ -69,10 +69,12 @@ class Decision:
         values = {n: filing.get(n) for n in explainer.inputs}
         if status == "not_applicable":
             return (c, status, values, explainer.not_applicable, None, None, None)
-        text, fix, threshold = explainer.cached(status, filing, self.as_of.isoformat(), env)
+        text, fix, threshold, requirement = explainer.cached(
+            status, filing, self.as_of.isoformat(), env
+        )
         if type(threshold) is tuple:
             threshold = list(threshold)  # never hand out the memo's own objects
-        return (c, status, values, text, fix, threshold, explainer.requirement)
+        return (c, status, values, text, fix, threshold, requirement)
 
     def _rows(self) -> list[tuple[Any, ...]]:
         """Every criterion's row, in policy order; texts are memoised per criterion."""

@@ -204,6 +204,8 @@ class CriterionExplainer:
             return
         self.not_applicable = ""
         self.requirement = expr.to_text(specialised)
+        if "as_of" in expr.names(specialised):
+            self.requirement = self.requirement.replace("as_of", "as_of ({as_of})")
         self.met_suffix = f" (required: {self.requirement})."
         self.fixer = build_fixer(specialised, inputs)
         if isinstance(specialised, expr.Compare) and (norm := _side(specialised, inputs)):
@@ -215,7 +217,7 @@ class CriterionExplainer:
 
     def cached(
         self, status: str, filing: Env, as_of: str, env: Callable[[], Env]
-    ) -> tuple[str, str | None, Any]:
+    ) -> tuple[str, str | None, Any, str]:
         """``explain`` memoised on what the texts depend on: the status, the values read and
         the date (the parameters are fixed per policy). Filings repeat values a lot (yes/no
         answers, 100%, 0 arrears), and the texts are the costliest part of a decision."""
@@ -225,19 +227,19 @@ class CriterionExplainer:
         if hit is None:
             if len(self.memo) >= MEMO_SIZE:
                 self.memo.clear()
-            hit = self.memo[key] = self.explain(status, filing, env)
+            hit = self.memo[key] = self.explain(status, filing, env, as_of)
         return hit
 
     def values_text(self, filing: Env) -> str:
         return "; ".join([f"{n} is {format_value(filing.get(n))}" for n in self.inputs])
 
     def explain(
-        self, status: str, filing: Env, env: Callable[[], Env]
-    ) -> tuple[str, str | None, Any]:
-        """(explanation, fix, threshold) for a met, not_met or missing criterion.
+        self, status: str, filing: Env, env: Callable[[], Env], as_of: str
+    ) -> tuple[str, str | None, Any, str]:
+        """(explanation, fix, threshold, requirement) for a met, not_met or missing criterion.
 
         ``env`` builds the evaluation environment (filing, parameters, as_of) only when a
-        computed threshold or a fix needs it.
+        computed threshold or a fix needs it; a requirement that reads as_of shows the date.
         """
         threshold = self.constant_threshold
         if self.threshold is not None:
@@ -245,16 +247,22 @@ class CriterionExplainer:
                 threshold = self.threshold(env())
             except Missing:
                 threshold = None
+        requirement = self.requirement
+        suffix = self.met_suffix
+        if "{as_of}" in requirement:
+            requirement = requirement.replace("{as_of}", as_of)
+            suffix = suffix.replace("{as_of}", as_of)
         if status == "met":
-            return "Met: " + self.values_text(filing) + self.met_suffix, None, threshold
+            return "Met: " + self.values_text(filing) + suffix, None, threshold, requirement
         if status == "missing":
             listed = ", ".join([n for n in self.inputs if filing.get(n) is None])
             return (
-                f"Missing: {listed} not provided (required: {self.requirement}).",
-                f"provide {listed} (required: {self.requirement})",
+                f"Missing: {listed} not provided (required: {requirement}).",
+                f"provide {listed} (required: {requirement})",
                 threshold,
+                requirement,
             )
-        fix = "; ".join(self.fixer(env()) or [f"make {self.requirement} hold"])
+        fix = "; ".join(self.fixer(env()) or [f"make {requirement} hold"])
         if self.hint:
             fix = f"{fix}. {self.hint}"
-        return "Not met: " + self.values_text(filing) + self.met_suffix, fix, threshold
+        return "Not met: " + self.values_text(filing) + suffix, fix, threshold, requirement
