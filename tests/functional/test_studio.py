@@ -397,7 +397,7 @@ POPULATION = [
             qualifying_profit_kzt=50_000_000.0,
             vatable_turnover_kzt=100_000_000.0,
         ),
-    ),  # fmt: skip
+    ),
     (
         "030847979261",
         "Low Kyc Broker LLP",
@@ -407,7 +407,7 @@ POPULATION = [
             opex_in_zone_kzt=80_000_000.0,
             kyc_verified_clients_pct=95.2,
         ),
-    ),  # fmt: skip
+    ),
     (
         "140846832444",
         "Software House LLP",
@@ -421,7 +421,7 @@ POPULATION = [
             "sanctions_screening_hit": False,
             "property_value_kzt": 100_000_000.0,
         },
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -631,8 +631,11 @@ def test_publish_applies_from_its_date_and_other_servers_pick_it_up(
     assert "All " in page and "scenarios pass" in page and 'id="confirm-publish"' in page
     response = author_client.post(
         "/policies/2026.2/publish",
-        data={"effective_from": day.isoformat(), "lock_version": record(db_session, "2026.2").lock_version},
-    )  # fmt: skip
+        data={
+            "effective_from": day.isoformat(),
+            "lock_version": record(db_session, "2026.2").lock_version,
+        },
+    )
     assert response.status_code == 302, html(response)
     rec = record(db_session, "2026.2")
     assert rec.state == "published" and rec.effective_from == day and rec.published_at
@@ -664,7 +667,7 @@ def test_publish_applies_from_its_date_and_other_servers_pick_it_up(
     api = fresh.test_client()
     before = api.post(
         "/api/v1/assessments", json={**body, "as_of": (day - dt.timedelta(days=1)).isoformat()}
-    )  # noqa: E501
+    )
     after = api.post("/api/v1/assessments", json={**body, "as_of": day.isoformat()})
     assert before.status_code == 200 and after.status_code == 200, after.get_json()
     assert before.get_json()["policy"]["version"] == "2026.1"
