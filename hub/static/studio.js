@@ -83,6 +83,8 @@
     document.querySelectorAll("[data-job-url]").forEach(setupProgress);
     setupGoto();
     var first = document.querySelector("#validation-errors [data-goto-line]");
+    var asked = Number(new URLSearchParams(window.location.search).get("line"));
     if (first) gotoLine(document.getElementById("text"), Number(first.getAttribute("data-goto-line")));
+    else if (asked && document.getElementById("features_text")) gotoLine(document.getElementById("features_text"), asked);
   });
 })();

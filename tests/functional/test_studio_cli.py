@@ -1,0 +1,96 @@
+"""`hub policy import | export | impact` against the test's database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from hub.cli import main
+from hub.models import PolicyVersionRecord
+from hub.specs import SpecSuite, run_specs
+from tests.functional import test_studio as studio
+from tests.functional.test_studio import green_draft, record
+
+# The studio tests' fixtures, shared.
+author = studio.author
+author_client = studio.author_client
+population = studio.population
+
+
+@pytest.fixture
+def cli_env(database_url, tmp_path, monkeypatch) -> dict[str, str]:
+    env = {
+        "HUB_DATABASE_URL": database_url,
+        "HUB_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+        "HUB_ENV": "development",
+        "HUB_SECRET_KEY": "cli-test-secret",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_import_is_idempotent_and_refuses_a_changed_file(cli_env, db_session, tmp_path):
+    first = run("policy", "import")
+    assert first.exit_code == 0, first.output
+    # The app imported them at start-up already; running it again changes nothing.
+    assert "0 imported, 2 already stored, 0 refused" in first.output
+    assert len(db_session.exec(select(PolicyVersionRecord)).all()) == 2
+    changed = tmp_path / "policies"
+    shutil.copytree(Path(__file__).parents[2] / "policies", changed)
+    target = changed / "astana-crypto-hub" / "2026.1.yaml"
+    target.write_text(target.read_text() + "\n# edited\n")
+    result = run("policy", "import", "--dir", str(changed))
+    assert result.exit_code == 1
+    assert "Published versions never change" in result.output
+    assert record(db_session, "2026.1").text != target.read_text()
+
+
+def test_export_writes_the_policy_file_and_its_scenarios(
+    cli_env, db_session, author_client, tmp_path
+):
+    green_draft(author_client, db_session)
+    out = tmp_path / "out"
+    result = run("policy", "export", "2026.2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    policy_file = out / "policies" / "astana-crypto-hub" / "2026.2.yaml"
+    features = out / "features" / "astana-crypto-hub" / "v2026.2"
+    assert policy_file.read_text() == record(db_session, "2026.2").text
+    names = sorted(p.name for p in features.glob("*.feature"))
+    assert "clients_aml.feature" in names and "versions.feature" not in names
+    # The exported files are ordinary features: the spec runner passes them on the file.
+    report = run_specs(policy_file, SpecSuite.from_path(features))
+    assert report.ok and report.passed > 100 and report.tag == "@v2026.2"
+    assert run("policy", "export", "1999.1").exit_code == 1
+
+
+def test_impact_from_the_command_line(cli_env, db_session, population, author_client, tmp_path):
+    green_draft(author_client, db_session)
+    out = tmp_path / "impact.csv"
+    result = run("policy", "impact", "2026.2", "--csv", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Impact of astana-crypto-hub 2026.2 on 6 companies" in result.output
+    assert "3 change, 3 change tier" in result.output
+    assert "Low Kyc Broker LLP: T1 -> none" in result.output
+    assert "flipped: kyc_baseline met->not_met" in result.output
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert len(rows) == 6
+    data = json.loads(run("policy", "impact", "2027.1", "--json").output)
+    assert data["totals"]["companies"] == 6
+    # A policy file, against a named version.
+    policy_file = Path(__file__).parents[2] / "policies" / "astana-crypto-hub" / "2027.1.yaml"
+    result = run(
+        "policy", "impact", str(policy_file), "--against", "2026.1", "--as-of", "2027-01-01"
+    )
+    assert result.exit_code == 0 and "against 2026.1" in result.output
+    assert run("policy", "impact", "1999.1").exit_code == 1
