@@ -21,7 +21,7 @@
             backgroundColor: type === "line" ? "rgba(11,95,165,0.15)" : labels.map(function (_, i) { return palette[i % palette.length]; }),
             borderColor: type === "line" ? "#0b5fa5" : undefined,
             fill: type === "line",
-            tension: 0.2
+            tension: 0
           }]
         },
         options: {
