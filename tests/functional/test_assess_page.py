@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -58,11 +57,14 @@ def test_the_form_has_a_control_for_every_input_of_the_version_in_force(app, cli
     assert 'name="csrf_token"' in page
 
 
-def test_a_new_input_in_a_policy_file_appears_in_the_form(make_app, tmp_path, client):
+def test_a_new_input_in_a_policy_file_appears_in_the_form(make_app, tmp_path):
+    """A new version file with one more input: the form shows it, no template touched."""
+    from hub.config import DEFAULT_POLICY_DIR
+
     policies = tmp_path / "policies"
-    shutil.copytree(Path(client.application.config["POLICY_DIR"]), policies)
-    path = next(policies.rglob("2026.1.yaml"))
-    source = path.read_text()
+    shutil.copytree(DEFAULT_POLICY_DIR, policies)
+    original = next(policies.rglob("2026.1.yaml"))
+    source = original.read_text()
     addition = (
         "inputs:\n"
         "  staking_share_pct:\n"
@@ -74,17 +76,26 @@ def test_a_new_input_in_a_policy_file_appears_in_the_form(make_app, tmp_path, cl
         "    label: Client assets staked on behalf of clients\n"
         "    help: A brand-new question only this test's policy asks.\n"
     )
-    assert source.count("\ninputs:\n") == 1
-    path.write_text(source.replace("\ninputs:\n", "\n" + addition, 1))
+    for old, new in [
+        ("\ninputs:\n", "\n" + addition),
+        ('version: "2026.1"', 'version: "2026.2"'),
+        ("effective_from: 2026-07-01", "effective_from: 2026-10-01"),
+    ]:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    (original.parent / "2026.2.yaml").write_text(source)
     app = make_app(POLICY_DIR=str(policies))
-    page = text(app.test_client().get("/assess?as_of=2026-09-01"))
+    page = text(app.test_client().get("/assess?as_of=2026-10-15"))
+    assert "version 2026.2" in page
     assert 'name="staking_share_pct"' in page
     assert "Client assets staked on behalf of clients" in page
     assert "A brand-new question only this test&#39;s policy asks." in page
     assert re.search(r'name="staking_share_pct"[^>]*max="100', page)
+    # The version before it does not ask.
+    assert 'name="staking_share_pct"' not in text(app.test_client().get("/assess?as_of=2026-09-01"))
     # And the value is read, typed, and passed to the core.
     response = app.test_client().post(
-        "/assess", data={**complete(), "staking_share_pct": "150", "as_of": "2026-09-01"}
+        "/assess", data={**complete(), "staking_share_pct": "150", "as_of": "2026-10-15"}
     )
     assert response.status_code == 422
     assert "Must be at most 100." in text(response)
