@@ -516,6 +516,18 @@ def _conflict(session: Session, filing: Filing) -> FilingConflict:
         user = session.get(User, filing.decided_by_id)
         when = filing.decided_at.strftime("%Y-%m-%d %H:%M UTC") if filing.decided_at else ""
         who = f" by {user.email if user else 'another reviewer'} ({when})"
+    elif filing.status == SUBMITTED:
+        last = session.exec(
+            select(CriterionOverride)
+            .where(CriterionOverride.filing_id == filing.id)
+            .order_by(col(CriterionOverride.id).desc())
+        ).first()
+        if last is not None:
+            user = session.get(User, last.actor_id) if last.actor_id else None
+            who = (
+                f", and {user.email if user else 'another reviewer'} has overridden "
+                f"{last.criterion_id} to {last.status.replace('_', ' ')} in the meantime"
+            )
     return FilingConflict(
         f"Filing {filing.id} changed while you were looking at it: it is now {state}{who}. "
         "Nothing you sent was saved. Reload the page to see the current state, then decide again.",

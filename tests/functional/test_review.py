@@ -564,6 +564,24 @@ def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
     assert audit.verify(db_session) == []
 
 
+def test_deciding_on_a_page_that_missed_an_override_is_a_conflict(
+    app, login, make_user, submitted, db_session
+):
+    first_admin = make_user("admin", email="first@hub.kz")
+    second_admin = make_user("admin", email="second@hub.kz")
+    filing = submitted()
+    one, two = app.test_client(), app.test_client()
+    login(one, first_admin)
+    login(two, second_admin)
+    seen = _lock(_page(two, filing))
+    reason = "Audited ledger shows 61m KZT in-zone opex."
+    assert _post(one, filing, "override", criterion="local_opex", status="met", reason=reason)
+    response = _post(two, filing, "approve", lock_version=seen)
+    assert response.status_code == 409
+    assert "first@hub.kz has overridden local_opex to met" in response.get_data(as_text=True)
+    assert _reload(db_session, filing).status == "submitted"
+
+
 def test_approving_a_new_filing_replaces_the_companys_certificate(
     client, login, admin, submitted, make_company, db_session
 ):
