@@ -24,7 +24,7 @@ from hub.auth.passwords import hash_password
 from hub.auth.service import create_user, get_or_create_company, get_user_by_email
 from hub.db import utcnow
 from hub.models import Company, Filing, FilingStatus, Role
-from hub.policy import PolicyRegistry
+from hub.policy import NoVersionInForce, PolicyRegistry
 
 DEFAULT_SEED_DIR = Path(hub.__file__).resolve().parent.parent / "seeds"
 
@@ -89,6 +89,13 @@ def load_seeds(
     report = SeedReport()
     registry = registry or _registry()
     today = today or utcnow().date()
+    try:
+        registry.select(today)
+    except NoVersionInForce:
+        # Before the first version takes effect the demo plays out on its first day,
+        # so `hub demo` still has decisions to show.
+        starts = [p.effective_from for p in registry.versions()]
+        today = min(starts) if starts else today
     for entry in read_seed_files(seed_dir or DEFAULT_SEED_DIR):
         bin_ = str(entry["bin"])
         company = session.exec(select(Company).where(Company.bin == bin_)).first()

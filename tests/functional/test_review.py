@@ -946,3 +946,13 @@ def test_demo_data_has_filings_in_every_state_with_engine_decisions(app, db_sess
     assert audit.verify(db_session) == []
     submitted_count = sum(1 for f in filings if f.status == "submitted")
     assert submitted_count >= 10
+
+
+def test_demo_data_loads_even_before_any_version_is_in_force(app, db_session):
+    from hub.seeding import load_seeds
+
+    with app.app_context():
+        load_seeds(db_session, today=dt.date(2025, 1, 1))
+        db_session.commit()
+    first = db_session.exec(select(Filing).where(Filing.status == "approved")).first()
+    assert first.decision["as_of"] == "2026-07-01"
