@@ -218,15 +218,17 @@ def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:
                 errors.append({"field": name, "message": problem})
                 continue
         clean[name] = checked
-    if len(raw) > len(clean) + len(errors):
-        specs = policy.inputs_by_name
-        for key in raw:
-            if key not in specs:
-                shown = key if isinstance(key, str) and len(key) <= SHOWN else _short(str(key))
-                errors.insert(
-                    0,
-                    {"field": str(shown), "message": f"unknown field for policy {policy.version}"},
-                )
+    specs = policy.inputs_by_name
+    if not raw.keys() <= specs.keys():
+        unknown = [
+            {
+                "field": key if isinstance(key, str) and len(key) <= SHOWN else _short(str(key)),
+                "message": f"unknown field for policy {policy.version}",
+            }
+            for key in raw
+            if key not in specs
+        ]
+        errors = unknown + errors
     if errors:
         raise FilingInvalid(errors)
     return clean

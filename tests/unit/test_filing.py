@@ -83,6 +83,17 @@ def test_unknown_fields_are_errors_not_missing() -> None:
     ]
 
 
+def test_unknown_fields_are_reported_with_the_missing_required_ones() -> None:
+    assert errors({"colour": "red", "size": 1}) == [
+        {"field": "colour", "message": "unknown field for policy 2026.1"},
+        {"field": "size", "message": "unknown field for policy 2026.1"},
+        {"field": "bin", "message": "is required"},
+        {"field": "legal_name", "message": "is required"},
+        {"field": "activity", "message": "is required"},
+    ]
+    assert fields({"bin": None, "legal_name": "X", "activity": "broker", "x": None}) == {"bin", "x"}
+
+
 def test_the_2027_input_is_unknown_to_2026() -> None:
     assert fields(exchange(unhosted_wallet_verified_pct=100)) == {"unhosted_wallet_verified_pct"}
     validate_filing(P2027, exchange("2027.1"))
