@@ -23,6 +23,7 @@ TABLES = {
     "api_token",
     "policy_version",
     "criterion_override",
+    "studio_job",
 }
 
 
