@@ -9,8 +9,8 @@ without a restart. Without a ``policy_version`` table (a bare database, or
 the command line's folder-only mode) it is the folder alone, as before.
 
 A file that does not load is a start-up error; at run time the last good set
-is kept and the error logged. A stored published version wins over a file of
-the same version with another text: published versions never change.
+is kept and the error logged. A shipped file wins over a stored version of the
+same number with another text (the conflict is logged; see ``merge_registry``).
 """
 
 from __future__ import annotations
@@ -41,18 +41,27 @@ _PUBLISHED_SQL = sa.text(
 
 
 def merge_registry(files: PolicyRegistry, published: Iterable[Policy]) -> PolicyRegistry:
-    """The files' versions plus the published ones; a stored version wins over its file."""
+    """The files' versions plus the versions published in the database.
+
+    For a version that is both a file and a stored row with another text (a
+    shipped file edited in place), the file wins, as it always has for the
+    deployment's own versions, and the conflict is logged: `hub policy
+    import` refuses it, so someone must give the file a new version number.
+    """
     by_key: dict[tuple[str, str], Policy] = {(p.id, p.version): p for p in files.versions()}
     for p in published:
         old = by_key.get((p.id, p.version))
-        if old is not None and old.digest != p.digest:
+        if old is None:
+            by_key[(p.id, p.version)] = p
+        elif old.digest != p.digest:
             log.error(
-                "%s: version %s differs from the published version stored in the database; "
-                "the stored one is used (published versions never change)",
+                "%s: version %s differs from the published version stored in the database "
+                "(%s); the file is used. Published versions should never change: give the "
+                "file a new version number.",
                 old.source,
                 p.version,
+                p.digest,
             )
-        by_key[(p.id, p.version)] = p
     return PolicyRegistry(by_key.values())
 
 
@@ -60,17 +69,29 @@ class PolicyCatalogue:
     """The policy registry of one folder (and a database), refreshed when either changes."""
 
     def __init__(
-        self, directory: str | Path, check_every: float = 1.0, engine: Engine | None = None
+        self,
+        directory: str | Path,
+        check_every: float = 1.0,
+        engine: Engine | None = None,
+        import_files: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.check_every = check_every
         self.engine = engine
+        # Import the shipped files at start-up, or as soon as the schema exists
+        # (`hub demo` creates the app before it migrates the database).
+        self._to_import = import_files and engine is not None
+        self._import()
         self._lock = threading.Lock()
         self._signature = self._scan()
         self._files = PolicyRegistry.from_directory(self.directory)
         self._marker = self._db_marker()
         self._registry = self._merged()
         self._checked = time.monotonic()
+
+    def _import(self) -> None:
+        if self._to_import and self.engine is not None:
+            self._to_import = not import_shipped(self.engine, self.directory)
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
         files = sorted(self.directory.rglob("*.yaml"))
@@ -130,6 +151,7 @@ class PolicyCatalogue:
                 log.error("policy folder %s not reloaded: %s", self.directory, exc)
             self._signature = signature
             force = True
+        self._import()
         marker = self._db_marker()
         if force or marker != self._marker:
             self._marker = marker
@@ -151,23 +173,24 @@ class PolicyCatalogue:
         return self.registry().select(as_of, version)
 
 
-def import_shipped(app: Flask) -> None:
-    """Store the shipped files as published versions (idempotent; skipped without the table)."""
+def import_shipped(engine: Engine, directory: str | Path) -> bool:
+    """Store the shipped files as published versions (idempotent).
+
+    Returns False when the database has no ``policy_version`` table yet (a
+    bare database before ``hub db upgrade``): the catalogue tries again later.
+    """
     from sqlmodel import Session
 
-    from hub.db import get_engine
-
-    engine = get_engine(app)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1 FROM policy_version WHERE 1 = 0"))
     except sa.exc.SQLAlchemyError:
-        return  # no schema yet: `hub db upgrade` then `hub policy import`
+        return False
     from hub.studio.service import import_files
 
     session = Session(engine, expire_on_commit=False)
     try:
-        report = import_files(session, app.config["POLICY_DIR"])
+        report = import_files(session, directory)
         session.commit()
         for conflict in report.conflicts:
             log.error("%s", conflict)
@@ -178,6 +201,7 @@ def import_shipped(app: Flask) -> None:
         log.error("shipped policy versions not imported: %s", exc)
     finally:
         session.close()
+    return True
 
 
 def init_app(app: Flask) -> None:
@@ -186,9 +210,11 @@ def init_app(app: Flask) -> None:
         raise PolicyError([f"{directory}: the policy folder does not exist (HUB_POLICY_DIR)"])
     from hub.db import get_engine
 
-    if app.config.get("POLICY_IMPORT_AT_START", True):
-        import_shipped(app)
-    app.extensions[EXTENSION] = PolicyCatalogue(directory, engine=get_engine(app))
+    app.extensions[EXTENSION] = PolicyCatalogue(
+        directory,
+        engine=get_engine(app),
+        import_files=app.config.get("POLICY_IMPORT_AT_START", True),
+    )
 
 
 def catalogue() -> PolicyCatalogue:
