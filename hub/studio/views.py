@@ -8,6 +8,7 @@ author is (the editor keeps the unsaved text on a conflict).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import (
@@ -167,6 +168,15 @@ def _render_editor(
     if errors is None:
         errors = svc.validation_errors(record)
     specs_job = svc.latest_job(session, record, "specs")
+    specs = specs_job.result if specs_job and specs_job.state == "done" else None
+    feature_lines: set[int] = set()
+    if specs:
+        feature_lines.update(s["failing_line"] for s in specs["scenarios"] if s["failing_line"])
+        for problem in specs["errors"]:
+            # Gherkin's "(211:5): expected ..." - the first place it could not read.
+            found = re.search(r"\((\d+):\d+\)", problem)
+            if found:
+                feature_lines.add(int(found.group(1)))
     return (
         render_template(
             "studio/edit.html",
@@ -178,7 +188,8 @@ def _render_editor(
             error_lines=sorted({e["line"] for e in errors if e["line"]}),
             conflict=conflict,
             specs_job=specs_job,
-            specs=specs_job.result if specs_job and specs_job.state == "done" else None,
+            specs=specs,
+            feature_error_lines=sorted(feature_lines),
             authors=_authors(session, [record]),
         ),
         status,

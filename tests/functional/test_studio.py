@@ -688,3 +688,20 @@ def test_a_draft_can_be_discarded(author_client, db_session):
     )
     response = author_client.post("/policies/2026.1/delete", follow_redirects=True)
     assert "can no longer be changed" in html(response)
+
+
+def test_a_scenario_file_that_does_not_parse_is_shown_and_blocks_publishing(
+    author_client, db_session
+):
+    new_draft(author_client)
+    features = (record(db_session, "2026.2").features_text or "").split("\n")
+    line = next(i for i, ln in enumerate(features) if "kyc_baseline is <status>" in ln) + 1
+    features[line - 1] = features[line - 1].replace("Then criterion", "Thenn criterion")
+    job = run_specs(author_client, db_session, "2026.2", features_text="\n".join(features))
+    assert job.result["errors"] and not job.result["summary"]["ok"]
+    assert f"({line}:" in job.result["errors"][0]
+    page = html(author_client.get("/policies/2026.2/edit"))
+    assert "does not parse" in page and str(line) in page.split("data-error-lines=")[2][:40]
+    day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
+    page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
+    assert "Publishing is refused" in page and "do not parse" in page
