@@ -533,8 +533,20 @@ def _update(app: Flask, job_id: int, **values: Any) -> None:
         session.add(job)
 
 
+# At most two runs at a time per process: the engine's C calls hold the GIL, so more
+# threads would only slow every request of this server down, not finish sooner.
+_SLOTS = threading.BoundedSemaphore(2)
+
+
 def _run_job(app: Flask, job_id: int, kind: str, policy: Policy, features_text: str | None) -> None:
     """The background part: never raises (a failed job says why in its row)."""
+    with _SLOTS:
+        _run_job_now(app, job_id, kind, policy, features_text)
+
+
+def _run_job_now(
+    app: Flask, job_id: int, kind: str, policy: Policy, features_text: str | None
+) -> None:
     try:
         with app.app_context():
             from hub.policies import catalogue
