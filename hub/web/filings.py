@@ -143,8 +143,13 @@ def create() -> Response:
 def detail(filing_id: int) -> str:
     session = get_session()
     company, filing = _filing(session, filing_id)
+    certified = filing.final_decision if filing.status == "approved" else None
     if filing.status == svc.DRAFT:
         view, problems = _preview(filing)
+    elif certified:
+        # What the hub certified (administrators' overrides applied), not only what the
+        # engine said at submission: the company must see the tier it actually holds.
+        view, problems = decision_view(certified, _policy_of(filing)), []
     else:
         view, problems = _stored_view(filing), []
     policy = _policy_of(filing)
@@ -152,6 +157,7 @@ def detail(filing_id: int) -> str:
         "filings/detail.html",
         company=company,
         filing=filing,
+        certified=certified,
         view=view,
         problems=problems,
         labels={i.name: i.label for i in policy.inputs} if policy else {},

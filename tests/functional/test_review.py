@@ -956,3 +956,21 @@ def test_demo_data_loads_even_before_any_version_is_in_force(app, db_session):
         db_session.commit()
     first = db_session.exec(select(Filing).where(Filing.status == "approved")).first()
     assert first.decision["as_of"] == "2026-07-01"
+
+
+def test_the_company_sees_the_certified_decision_with_the_override_explained(
+    client, login, admin, submitted, db_session, make_user
+):
+    filing = submitted()
+    login(client, admin)
+    reason = "Audited ledger shows 61m KZT in-zone opex; the form figure was a typo."
+    _post(client, filing, "override", criterion="local_opex", status="met", reason=reason)
+    assert _post(client, filing, "approve").status_code == 302
+    client.post("/logout")
+    company_user = make_user(role="company", company=db_session.get(Company, filing.company_id))
+    login(client, company_user)
+    html = client.get(f"/filings/{filing.id}").get_data(as_text=True)
+    assert "Certified decision" in html and "Changed by the reviewer" in html
+    assert "Tier granted</dt><dd>T3" in html
+    assert reason in html and "(tier T1)" in html
+    assert f"/certificates/{filing.id}" in html
