@@ -41,12 +41,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from hub.auth import bp as auth_bp
     from hub.config import check_settings, load_settings
     from hub.extensions import csrf, limiter, login_manager
+    from hub.studio.views import bp as studio_bp
     from hub.web import bp as web_bp
     from hub.web.assess import bp as assess_bp
     from hub.web.filings import bp as filings_bp
     from hub.web.review import bp as review_bp
     from hub.web.review import public as certificates_bp
-    from hub.studio.views import bp as studio_bp
 
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HUB_INSTANCE_PATH")
