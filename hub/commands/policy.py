@@ -92,4 +92,6 @@ def diff(old: str, new: str, as_json: bool, policies_dir: Path | None) -> None:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(result.to_text())
+
+
 import hub.commands.policy_studio  # noqa: E402, F401  (adds `hub policy import | export | impact`)
