@@ -70,24 +70,15 @@ def export(version: str, out: Path | None, app: Flask) -> None:
             record = get_record(session, version)
         except StudioError as exc:
             raise click.ClickException(exc.message) from None
+        if out is None and record.state == "draft":
+            raise click.ClickException(
+                f"{version} is a draft: a file in the policy folder would be served as a "
+                "version. Export it elsewhere with --out DIR, or publish it first."
+            )
         if out is None:
-            root = Path(app.config["POLICY_DIR"]).parent
-            written = export_version(record, root, features_root=default_features_dir())
-            # POLICY_DIR may not be called "policies": write where the service reads.
-            target = Path(app.config["POLICY_DIR"]) / record.policy_id / f"{record.version}.yaml"
-            if written[0] != target:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(record.text, encoding="utf-8")
-                written[0].unlink()
-                written[0] = target
+            written = export_version(record, app.config["POLICY_DIR"], default_features_dir())
         else:
-            written = export_version(record, out)
-    if record.state == "draft":
-        click.echo(
-            f"note: {version} is a draft; the file is not a publication (the service "
-            "would load it as a version: keep it out of the policy folder until published)",
-            err=True,
-        )
+            written = export_version(record, out / "policies", out / "features")
     for path in written:
         click.echo(f"wrote {path}")
 

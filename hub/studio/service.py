@@ -153,18 +153,17 @@ def import_files(session: Session, directory: str | Path) -> ImportReport:
 
 
 def export_version(
-    record: PolicyVersionRecord, root: str | Path, features_root: str | Path | None = None
+    record: PolicyVersionRecord, policies_dir: str | Path, features_dir: str | Path
 ) -> list[Path]:
-    """Write a version's text to policies/<id>/<version>.yaml and its scenarios to
-    features/<id>/v<version>/ under ``root``; returns the files written."""
-    root = Path(root)
+    """Write a version's text to <policies_dir>/<id>/<version>.yaml and its scenarios to
+    <features_dir>/<id>/v<version>/, beside the others; returns the files written."""
     written: list[Path] = []
-    policy_file = root / "policies" / record.policy_id / f"{record.version}.yaml"
+    policy_file = Path(policies_dir) / record.policy_id / f"{record.version}.yaml"
     policy_file.parent.mkdir(parents=True, exist_ok=True)
     policy_file.write_text(record.text, encoding="utf-8")
     written.append(policy_file)
     if record.features_text:
-        folder = Path(features_root or root / "features") / record.policy_id / f"v{record.version}"
+        folder = Path(features_dir) / record.policy_id / f"v{record.version}"
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in split_features(record.features_text):
             target = folder / Path(name).name

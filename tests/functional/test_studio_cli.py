@@ -94,3 +94,21 @@ def test_impact_from_the_command_line(cli_env, db_session, population, author_cl
     )
     assert result.exit_code == 0 and "against 2026.1" in result.output
     assert run("policy", "impact", "1999.1").exit_code == 1
+
+
+def test_a_draft_is_not_exported_into_the_policy_folder(cli_env, db_session, author_client):
+    green_draft(author_client, db_session)
+    result = run("policy", "export", "2026.2")
+    assert result.exit_code == 1 and "is a draft" in result.output
+
+
+def test_a_published_version_exports_into_the_folders_the_service_reads(
+    cli_env, db_session, tmp_path, monkeypatch
+):
+    policies, features = tmp_path / "policies", tmp_path / "features"
+    shutil.copytree(Path(__file__).parents[2] / "policies", policies)
+    monkeypatch.setenv("HUB_POLICY_DIR", str(policies))
+    monkeypatch.setenv("HUB_FEATURES_DIR", str(features))
+    result = run("policy", "export", "2027.1")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {policies / 'astana-crypto-hub' / '2027.1.yaml'}" in result.output
