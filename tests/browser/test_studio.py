@@ -69,6 +69,13 @@ def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
     expect(failed).to_contain_text("expected met, got not_met")
     shot(page, "3-specs-fail")
 
+    # What changed, in words.
+    page.goto("/policies/2026.2/edit")
+    page.get_by_role("link", name="Compare with 2026.1").click()
+    expect(page.locator("#diff")).to_contain_text("kyc_baseline_min_pct")
+    expect(page.locator("#diff")).to_contain_text("96")
+    shot(page, "3b-diff")
+
     # Publishing now is refused, and says why.
     day = dt.date.today() + dt.timedelta(days=7)
     with app.app_context():
