@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import func, select
 
 from hub.cli import main
+from hub.db import make_engine
 from hub.models import Company, Filing, User
 from hub.seeding import DEFAULT_SEED_DIR
 
@@ -202,10 +204,18 @@ def test_seed_files_are_valid():
     assert [b for b in bins if validate_bin(b) is not None] == []
 
 
-def test_demo_prepares_everything_and_prints_working_logins(cli_env, monkeypatch, make_app, login):
+def test_demo_prepares_everything_and_prints_working_logins(
+    cli_env, monkeypatch, make_app, login, database_url
+):
     monkeypatch.setenv("HUB_DEMO_PASSWORD", "demo password 1")
     result = _run("demo", "--no-serve")
     assert result.exit_code == 0, result.output
+    # The shipped policy versions are in the studio before any page is served.
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT version, state FROM policy_version")).all()
+    engine.dispose()
+    assert sorted(stored) == [("2026.1", "published"), ("2027.1", "published")]
     client = make_app().test_client()
     for email, home in (
         ("company@demo.hub", "/company"),
