@@ -160,6 +160,12 @@ class _Compiler:
 
     def cond(self, node: Node, negate: bool = False) -> Any:
         """Translate a specialised boolean expression into a durable-rules condition."""
+        if isinstance(node, _Raw):  # a tier or met() inlined into a benefit's requirement
+            if negate:
+                raise PolicyError(
+                    [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
+                )
+            return {"$and": node.parts} if node.parts else None
         if isinstance(node, expr.Lit):
             if bool(node.value) != negate:
                 return None  # no constraint
@@ -389,42 +395,11 @@ class _Compiler:
         read = sorted(x for x in expr.names(node) if x in self.inputs)
         self.summary_inputs.update(read)
         presence = self.presence(tuple(read))
-        cond = self._cond_raw(node, False)
+        cond = self.cond(node)
         parts = [*presence, cond] if cond is not None else presence
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
-
-    def _cond_raw(self, node: Node, negate: bool) -> Any:
-        if isinstance(node, _Raw):
-            if negate:
-                raise PolicyError(
-                    [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
-                )
-            return {"$and": node.parts} if node.parts else None
-        if isinstance(node, expr.Not):
-            return self._cond_raw(node.operand, not negate)
-        if isinstance(node, expr.BoolOp):
-            is_and = (node.op == "and") != negate
-            parts = []
-            for v in node.values:
-                try:
-                    c = self._cond_raw(v, negate)
-                except _Never:
-                    if is_and:
-                        raise
-                    continue
-                if c is None:
-                    if not is_and:
-                        return None
-                    continue
-                parts.append(c)
-            if not parts:
-                if is_and:
-                    return None
-                raise _Never
-            return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
-        return self.cond(node, negate)
 
 
 @dataclass(frozen=True)
