@@ -28,14 +28,22 @@ def load_registry(option: Path | None) -> PolicyRegistry:
         raise click.ClickException(message) from None
 
 
+def policy_file(ref: str) -> Policy | None:
+    """The policy in file ``ref`` when it names one (its errors end the command), else None."""
+    path = Path(ref)
+    if path.suffix not in (".yaml", ".yml") and not path.is_file():
+        return None
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise click.ClickException("\n".join(exc.errors)) from None
+
+
 def resolve_policy(ref: str, registry_option: Path | None) -> Policy:
     """A version number from the policy folder, or the path of a policy file."""
-    path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        try:
-            return load_policy(path)
-        except PolicyError as exc:
-            raise click.ClickException("\n".join(exc.errors)) from None
+    found = policy_file(ref)
+    if found is not None:
+        return found
     try:
         return load_registry(registry_option).get(ref)
     except LookupError as exc:

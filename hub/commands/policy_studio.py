@@ -14,7 +14,8 @@ import click
 from flask import Flask
 
 from hub.cli import with_app
-from hub.policy import Policy, PolicyError, load_policy
+from hub.commands import policy_file
+from hub.policy import Policy
 from hub.policy.impact import Subject, analyse, rows_to_csv
 
 
@@ -88,12 +89,9 @@ def _candidate(ref: str, app: Flask) -> Policy:
     from hub.policies import catalogue
     from hub.studio.service import StudioError, compiled_policy, get_record
 
-    path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        try:
-            return load_policy(path)
-        except PolicyError as exc:
-            raise click.ClickException("\n".join(exc.errors)) from None
+    found = policy_file(ref)
+    if found is not None:
+        return found
     with session_scope(app) as session:
         try:
             return compiled_policy(get_record(session, ref))
