@@ -391,6 +391,21 @@ class _Builder:
             return {}
         return value
 
+    def item(
+        self, raw: Any, section: str, noun: str, i: int, allowed: set[str], seen: set[str]
+    ) -> tuple[dict, str, tuple, str]:
+        """One entry of a list of identified items (criteria, benefits): its mapping, id,
+        path and name for messages; unknown fields and reused ids are errors."""
+        path = (section, i)
+        item = self.mapping(raw, path, f"{section}[{i}]")
+        ident = self.ident(item, "id", path, f"{noun} {i + 1}")
+        what = f"{noun} {ident or i + 1}"
+        self.unknown(item, allowed, path, what)
+        if ident in seen:
+            self.err((*path, "id"), f"{what}: the id is used twice")
+        seen.add(ident)
+        return item, ident, path, what
+
     def seq(self, value: Any, path: tuple, what: str) -> list:
         if not isinstance(value, list):
             self.err(path, f"{what} must be a list")
@@ -680,14 +695,7 @@ class _Builder:
         if not items:
             self.err(("criteria",), "policy: at least one criterion is required")
         for i, c in enumerate(items):
-            path = ("criteria", i)
-            c = self.mapping(c, path, f"criteria[{i}]")
-            cid = self.ident(c, "id", path, f"criterion {i + 1}")
-            what = f"criterion {cid or i + 1}"
-            self.unknown(c, allowed, path, what)
-            if cid in seen:
-                self.err((*path, "id"), f"{what}: the id is used twice")
-            seen.add(cid)
+            c, cid, path, what = self.item(c, "criteria", "criterion", i, allowed, seen)
             tier = self.text(c, "tier", path, what)
             if tier and tier not in tier_ids:
                 self.err((*path, "tier"), f"{what}: unknown tier {tier!r}")
@@ -757,14 +765,7 @@ class _Builder:
         seen: set[str] = set()
         allowed = {"id", "title", "requires", "standard_rate", "saving", "citation", "description"}
         for i, b in enumerate(self.seq(raw, ("benefits",), "benefits")):
-            path = ("benefits", i)
-            b = self.mapping(b, path, f"benefits[{i}]")
-            bid = self.ident(b, "id", path, f"benefit {i + 1}")
-            what = f"benefit {bid or i + 1}"
-            self.unknown(b, allowed, path, what)
-            if bid in seen:
-                self.err((*path, "id"), f"{what}: the id is used twice")
-            seen.add(bid)
+            b, bid, path, what = self.item(b, "benefits", "benefit", i, allowed, seen)
             req = self.text(b, "requires", path, what)
             req_ast = self.expression(req, (*path, "requires"), what, env, "bool", "benefit")
             rate = self.text(b, "standard_rate", path, what)
