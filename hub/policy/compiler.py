@@ -1,12 +1,15 @@
-"""Compile a policy into one durable-rules ruleset over a single flat fact.
+"""Compile a policy into two durable-rules rulesets over flat facts.
 
-Design (measured, see benchmarks/): every criterion, tier and benefit becomes a
-rule over the same fact, so one ``assert_fact`` decides everything with no
-forward chaining. Conditions are first specialised per activity (parameters and
-the activity folded in), which keeps every rule a conjunction: durable-rules
-expands ``$or`` into disjunctive normal form and refuses a ruleset past about
-2^14 branches (error 113), so "each criterion satisfied" can never be written
-as a conjunction of ``(not applicable or met)`` disjunctions.
+Design (measured, see benchmarks/): conditions are first specialised per
+activity (parameters and the activity folded in), which keeps every rule a
+conjunction: durable-rules expands ``$or`` into disjunctive normal form and
+refuses a ruleset past about 2^14 branches (error 113), so "each criterion
+satisfied" can never be written as a conjunction of ``(not applicable or met)``
+disjunctions.
+
+The filing fact is the validated filing itself: its keys are the input names,
+so encoding it is one ``orjson.dumps`` (engine keys of our own start with ``#``,
+which no input name can).
 
 Two phases, two rulesets, chained by the host (no background dispatcher):
 1. the filing fact; ``u:<i>:<n>`` fires when criterion i is not met (its
@@ -20,6 +23,7 @@ Two phases, two rulesets, chained by the host (no background dispatcher):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +37,16 @@ from .evaluate import FLIP, NEGATE, specialise, to_callable
 from .expr import Node
 from .model import Criterion, Policy, PolicyError
 
-MAX_DNF = 4096
-_EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")  # branches per rule; durable-rules fails past 2^14
+MAX_DNF = 4096  # branches per rule; durable-rules fails past 2^14
+#: orjson writes an exponent as e+NN or e-NN; this also matches text such as "e-money",
+#: which merely takes the slow path (a literal first byte keeps the scan fast: measured
+#: 1 us over a whole fact, against 5 us for a pattern starting with a digit class)
+_EXPONENT = re.compile(rb"e[-+]")
+#: keys the engine gives a meaning of its own; an input so named gets a "#" prefix
+ENGINE_KEYS = frozenset({"sid", "id"})
+AS_OF = "#d"
+FILING = {"#t": "f"}  # every rule names the fact it reads (a rule of only $nex loops)
+SUMMARY = {"#t": "s"}
 
 
 class _Never(Exception):
@@ -62,8 +74,13 @@ class CompiledPolicy:
     rules: dict[str, Any]
     #: phase two: the summary fact -> tiers reached, benefits granted
     summary_rules: dict[str, Any]
-    #: fact field names the engine reads, and the input each comes from
-    fact_fields: list[tuple[str, str, str]]  # (fact key, input name, type)
+    #: the inputs and set items the rules read: (fact key, input name, type); a set
+    #: item's name is "input\x00item" and its type "item"
+    fact_fields: list[tuple[str, str, str]]
+    #: every input of the policy and its type
+    input_types: dict[str, str]
+    #: the input that decides applicability (activity)
+    activity_input: str
     #: inputs that benefit requirements read, copied into the phase-two summary fact
     summary_fields: list[str] = field(default_factory=list)
     #: criterion index -> specialised condition per activity (None where not applicable)
@@ -84,60 +101,143 @@ class CompiledPolicy:
     tier_ranks: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.read_inputs = frozenset().union(*self.input_sets)
-        self.applies_by_activity = {
-            a: [a in applies for applies in self.applies] for a in self.activity_flags
-        }
-        self.flag_unsatisfied = [f',"u{r}":1' for r in self.tier_ranks]
-        self.flag_not_met = [
-            f',"n{i}":1' if i in self.met_used else "" for i in range(len(self.applies))
+        keys = {name: key for key, name, typ in self.fact_fields if typ != "item"}
+        self.keys = keys
+        #: inputs whose fact key is not their name (they would clash with the engine's own)
+        self._renamed = {name: key for name, key in keys.items() if key != name}
+        # Inputs the rules never read stay out of the fact: free text can be long, and the
+        # engine parses every field and copies the whole fact into each action message.
+        self._drop = tuple(name for name in self.input_types if name not in keys)
+        items: dict[str, list[tuple[str, str]]] = {}
+        for key, name, typ in self.fact_fields:
+            if typ == "item":
+                base, item = name.split("\x00")
+                items.setdefault(base, []).append((item, key))
+        self._items = list(items.items())
+        self._summary = [
+            (name, keys.get(name, name))
+            for name in self.summary_fields
+            if name != self.activity_input
         ]
-        summary = set(self.summary_fields)
-        self._plain = [(k, n) for k, n, t in self.fact_fields if t not in ("item", "set")]
-        self._sets = [(k, n) for k, n, t in self.fact_fields if t == "set"]
-        self._items_flat = [(k, *n.split("\x00")) for k, n, t in self.fact_fields if t == "item"]
-        self._activity_flag_docs = {
-            a: orjson.loads("{" + flags[1:] + "}") if flags else {}
-            for a, flags in self.activity_flags.items()
+        self._plans: dict[str, ActivityPlan] = {}
+        #: phase-two rule name -> (0, tier rank) or (1, benefit index)
+        self.outcomes = {
+            name: (0 if name[0] == "t" else 1, int(name[2 : name.index(":", 2)]))
+            for name in self.summary_rules
+            if name[0] in "tb"
         }
-        self._fact = [(f',"{k}":', n, t) for k, n, t in self.fact_fields if t != "item"]
-        self._items = [
-            (f',"{k}":', *n.split("\x00")) for k, n, t in self.fact_fields if t == "item"
-        ]
-        self._summary = [(p, n, t) for p, n, t in self._fact if n in summary]
-        self._summary_items = [(p, b, i) for p, b, i in self._items if b in summary]
 
     def fact(self, clean: dict[str, Any], activity: str, as_of: str) -> str:
-        """Phase one: the filing, only the fields rules read, short keys, positional numbers.
+        """Phase one: the validated filing itself (its keys are the fact's), the date, the
+        activity's set flags and one flag per set item the rules read, numbers positional.
 
-        orjson writes the common case (measured 1.5x faster than joining strings); a number
-        it would write in exponent form, which durable-rules refuses, takes the slow path.
-        """
-        doc: dict[str, Any] = {"t": "f", "a": activity, "d": as_of}
-        doc.update(self._activity_flag_docs[activity])
-        doc.update({k: clean[n] for k, n in self._plain if n in clean})
-        for key, name in self._sets:
-            if name in clean:
-                doc[key] = 1
-        for key, base, item in self._items_flat:
+        orjson writes the common case (measured 3x faster than building a fact with other
+        keys); a number it writes in exponent form, which durable-rules refuses, takes
+        the slow path."""
+        head = '"#t":"f","#d":"' + as_of + '"' + self.activity_flags[activity]
+        for base, items in self._items:
             chosen = clean.get(base)
             if chosen is not None:
-                doc[key] = item in chosen
-        text = orjson.dumps(doc)
-        if _EXPONENT.search(text) is None:
-            return text[1:].decode()
-        head = '"t":"f","a":"' + activity + '","d":"' + as_of + '"' + self.activity_flags[activity]
-        return _encode(head, self._fact, self._items, clean)
+                head += "".join(
+                    [
+                        ',"' + key + ('":true' if item in chosen else '":false')
+                        for item, key in items
+                    ]
+                )
+        doc = clean
+        if self._drop:
+            doc = clean.copy()
+            for name in self._drop:
+                doc.pop(name, None)
+        if not self._renamed:
+            try:
+                text = orjson.dumps(doc)
+            except orjson.JSONEncodeError:  # a lone surrogate in some text: the slow path
+                text = b"e1"
+            if _EXPONENT.search(text) is None:
+                return head + ("," + text[1:].decode() if len(text) > 2 else "}")
+        return head + _encode(doc, self._renamed)
 
-    def summary(self, clean: dict[str, Any], activity: str, flags: list[str]) -> str:
-        """Phase two: which criteria are satisfied / met, and the inputs benefits read."""
-        head = '"t":"s","a":"' + activity + '"' + "".join(flags)
-        return _encode(head, self._summary, self._summary_items, clean)
+    def plan(self, activity: str) -> ActivityPlan:
+        found = self._plans.get(activity)
+        if found is None:
+            found = self._plans[activity] = ActivityPlan(self, activity)
+        return found
 
-    def saving(self, j: int) -> Callable[[dict[str, Any]], Any]:
-        fn = self.savings[j]
-        assert fn is not None
-        return fn
+
+class ActivityPlan:
+    """What every decision for one activity shares: the criteria that apply, the inputs
+    each reads, and the fixed part of the summary fact. Turning phase one's output into
+    statuses and the summary fact is then a few set and list operations."""
+
+    __slots__ = (
+        "base",
+        "by_input",
+        "head",
+        "not_met_flag",
+        "rank",
+        "rank_flag",
+        "read",
+        "summary",
+        "unmet",
+    )
+
+    def __init__(self, compiled: CompiledPolicy, activity: str) -> None:
+        act = compiled.activity_input
+        applies = [activity in a for a in compiled.applies]
+        self.base = ["met" if ok else "not_applicable" for ok in applies]
+        by_input: dict[str, list[int]] = {}
+        for i, inputs in enumerate(compiled.input_sets):
+            if applies[i]:
+                for name in sorted(inputs - {act}):
+                    by_input.setdefault(name, []).append(i)
+        self.by_input = by_input
+        self.read = frozenset(by_input)
+        self.unmet = {
+            name: int(name[2 : name.index(":", 2)]) for name in compiled.rules if name[0] == "u"
+        }
+        self.rank = compiled.tier_ranks
+        self.rank_flag = [f',"#u{r}":1' for r in range(max(self.rank, default=-1) + 1)]
+        self.not_met_flag = {i: f',"#n{i}":1' for i in compiled.met_used}
+        self.head = (
+            '"#t":"s","'
+            + compiled.keys.get(act, act)
+            + '":"'
+            + activity
+            + '"'
+            + "".join(flag for i, flag in sorted(self.not_met_flag.items()) if not applies[i])
+        )
+        self.summary = compiled._summary
+
+    def summarise(self, clean: dict[str, Any], fired: list[str]) -> tuple[list[str], str]:
+        """Statuses from phase one (``not_applicable`` and ``missing`` follow from the
+        activity and the inputs present, ``not_met`` from the rules that fired, ``met`` is
+        what remains), and the summary fact for phase two."""
+        statuses = self.base.copy()
+        bad: list[int] = []
+        if not clean.keys() >= self.read:
+            for name in self.read.difference(clean):
+                for i in self.by_input[name]:
+                    if statuses[i] == "met":
+                        statuses[i] = "missing"
+                        bad.append(i)
+        unmet = self.unmet
+        for name in fired:
+            i = unmet.get(name)
+            if i is not None and statuses[i] == "met":
+                statuses[i] = "not_met"
+                bad.append(i)
+        text = self.head
+        if bad:
+            rank, flag = self.rank, self.rank_flag
+            text += "".join([flag[r] for r in sorted({rank[i] for i in bad})])
+            if self.not_met_flag:
+                text += "".join([self.not_met_flag.get(i, "") for i in sorted(bad)])
+        for name, key in self.summary:
+            value = clean.get(name)
+            if value is not None:
+                text += "," + _str_json(key) + ":" + _value_json(value)
+        return statuses, text + "}"
 
 
 class _Compiler:
@@ -153,17 +253,16 @@ class _Compiler:
         self.met_used: set[int] = set()
 
     def key(self, name: str) -> str:
+        """The fact key of an input: its own name, so the validated filing is the fact."""
         if name == "as_of":
-            return "d"
-        if name == self.act:
-            return "a"
+            return AS_OF
         if name not in self.fields:
-            self.fields[name] = f"f{len(self.fields)}"
+            self.fields[name] = "#" + name if name in ENGINE_KEYS else name
         return self.fields[name]
 
     def item_key(self, name: str, item: str) -> str:
         if (name, item) not in self.set_items:
-            self.set_items[(name, item)] = f"{self.key(name)}_{len(self.set_items)}"
+            self.set_items[(name, item)] = f"#i{len(self.set_items)}"
         return self.set_items[(name, item)]
 
     # --- conditions -------------------------------------------------------------
@@ -318,27 +417,27 @@ class _Compiler:
                 # Activities whose specialised condition is the same share one rule.
                 by_cond.setdefault(rules_json(parts), ([], parts))[0].append(a)
             for n, (acts, parts) in enumerate(by_cond.values()):
-                cond = {"$and": [{"t": "f"}, self.activity_in(acts), *parts]}
+                cond = {"$and": [FILING, self.activity_in(acts), *parts]}
                 rules[f"u:{i}:{n}"] = {"all": [{"m": cond}]}
             specialised.append(per_act)
             applies.append(frozenset(c.applies_to))
-        rules["z"] = {"all": [{"m": {"t": "f"}}], "pri": 1000}
+        rules["z"] = {"all": [{"m": FILING}], "pri": 1000}
 
         # Phase two, a ruleset of its own (measured: rules of the other phase cost every
         # assertion ~0.5 us each even when their discriminator rules them out), reads a
         # summary fact: u<i> when criterion i is unsatisfied (not met
         # or missing), n<i> when it is not met for any reason (for met() in benefits),
         # and the inputs benefits read. Absent flags keep the fact small.
-        summary_rules: dict[str, Any] = {"z": {"all": [{"m": {"t": "s"}}], "pri": 1000}}
+        summary_rules: dict[str, Any] = {"z": {"all": [{"m": SUMMARY}], "pri": 1000}}
         for k in range(len(p.tiers)):
-            summary_rules[f"t:{k}:"] = {"all": [{"m": {"$and": [{"t": "s"}, *self.tier_flags(k)]}}]}
+            summary_rules[f"t:{k}:"] = {"all": [{"m": {"$and": [SUMMARY, *self.tier_flags(k)]}}]}
         for j, b in enumerate(p.benefits):
             try:
                 cond = self.requirement(b.requires_ast)
             except _Never:
                 continue
             summary_rules[f"b:{j}:"] = {
-                "all": [{"m": {"$and": [{"t": "s"}, cond] if cond else [{"t": "s"}]}}]
+                "all": [{"m": {"$and": [SUMMARY, cond] if cond else [SUMMARY]}}]
             }
 
         for name, rule in [*rules.items(), *summary_rules.items()]:
@@ -350,6 +449,7 @@ class _Compiler:
                         f"({size} alternative branches); split its 'or' conditions"
                     ]
                 )
+        self.key(self.act)
         fact_fields = [(key, name, self.inputs[name].type) for name, key in self.fields.items()] + [
             (key, f"{name}\x00{item}", "item") for (name, item), key in self.set_items.items()
         ]
@@ -358,6 +458,8 @@ class _Compiler:
             rules=rules,
             summary_rules=summary_rules,
             fact_fields=fact_fields,
+            input_types={i.name: i.type for i in p.inputs},
+            activity_input=self.act,
             summary_fields=sorted(self.summary_inputs),
             specialised=specialised,
             applies=applies,
@@ -378,8 +480,8 @@ class _Compiler:
         """One flag per set of activities: an ``$or`` of activities would multiply the
         engine's branches (measured: 2.4x slower assertions)."""
         if len(acts) == 1:
-            return {"a": acts[0]}
-        key = self.activity_sets.setdefault(frozenset(acts), f"g{len(self.activity_sets)}")
+            return {self.key(self.act): acts[0]}
+        key = self.activity_sets.setdefault(frozenset(acts), f"#g{len(self.activity_sets)}")
         return {key: True}
 
     def tier_flags(self, k: int) -> list[Any]:
@@ -388,7 +490,7 @@ class _Compiler:
         The summary fact carries ``u<r>`` when some criterion of tier rank r is unsatisfied
         (measured: one flag per tier instead of one per criterion makes the summary phase
         about three times cheaper)."""
-        return [{"$nex": {f"u{r}": 1}} for r in range(k + 1)]
+        return [{"$nex": {f"#u{r}": 1}} for r in range(k + 1)]
 
     def requirement(self, node: Node) -> Any:
         """A benefit requirement over the summary fact, tiers and met() as flags."""
@@ -412,7 +514,7 @@ class _Compiler:
             if isinstance(n, expr.Call) and n.func == "met":
                 i = crit_index[n.args[0].id]  # type: ignore[union-attr]
                 self.met_used.add(i)
-                return _Raw([{"$nex": {f"n{i}": 1}}])
+                return _Raw([{"$nex": {f"#n{i}": 1}}])
             if isinstance(n, expr.Not):
                 return expr.Not(rewrite(n.operand))
             if isinstance(n, expr.BoolOp):
@@ -446,32 +548,23 @@ class _Num(float):
         return obj
 
 
-def _encode(
-    head: str,
-    fields: list[tuple[str, str, str]],
-    items: list[tuple[str, str, str]],
-    clean: dict[str, Any],
-) -> str:
-    parts = [head]
-    append = parts.append
-    for prefix, name, typ in fields:
-        value = clean.get(name)
-        if value is None:
-            continue
-        if typ == "number" or typ == "integer":
-            append(prefix + (str(value) if type(value) is int else number_json(value)))
-        elif typ == "bool":
-            append(prefix + ("true" if value else "false"))
-        elif typ == "set":
-            append(prefix + "1")
-        else:  # enum, date, string: validated, so no quote or backslash to escape
-            append(prefix + '"' + value + '"')
-    for prefix, base, item in items:
-        chosen = clean.get(base)
-        if chosen is not None:
-            append(prefix + ("true" if item in chosen else "false"))
-    append("}")
-    return "".join(parts)
+def _encode(doc: dict[str, Any], renamed: dict[str, str]) -> str:
+    """The slow path of a fact's fields: any key, numbers never in exponent form."""
+    return (
+        "".join([f",{_str_json(renamed.get(k, k))}:{_value_json(v)}" for k, v in doc.items()]) + "}"
+    )
+
+
+def _value_json(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return number_json(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(_value_json, value)) + "]"
+    return _str_json(value)
 
 
 def _fields_used(cond: Any) -> tuple[set[str], set[str]]:
@@ -533,9 +626,7 @@ def rules_json(value: Any) -> str:
 
 
 def _str_json(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
+    return json.dumps(s)  # ASCII with escapes: a lone surrogate cannot reach the engine raw
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
@@ -35,17 +34,37 @@ class BenefitResult(NamedTuple):
     saving: float | None
 
 
-@dataclass(frozen=True)
 class Decision:
-    """One decision: enough to show, store and replay it (the policy key names the rules)."""
+    """One decision: enough to show, store and replay it (the policy key names the rules).
 
-    policy: Policy
-    as_of: dt.date
-    filing: dict[str, Any]
-    statuses: tuple[str, ...]
-    tier: str | None
-    benefit_ids: tuple[str, ...]
-    savings: tuple[float | None, ...]
+    A plain class with slots, not a frozen dataclass: one is built per assessment, and a
+    frozen dataclass's ``__init__`` costs several times more."""
+
+    __slots__ = ("as_of", "benefit_ids", "filing", "policy", "savings", "statuses", "tier")
+
+    def __init__(
+        self,
+        policy: Policy,
+        as_of: dt.date,
+        filing: dict[str, Any],
+        statuses: tuple[str, ...],
+        tier: str | None,
+        benefit_ids: tuple[str, ...],
+        savings: tuple[float | None, ...],
+    ) -> None:
+        self.policy = policy
+        self.as_of = as_of
+        self.filing = filing
+        self.statuses = statuses
+        self.tier = tier
+        self.benefit_ids = benefit_ids
+        self.savings = savings
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision({self.policy.key}, as_of={self.as_of}, tier={self.tier}, "
+            f"benefits={list(self.benefit_ids)})"
+        )
 
     @property
     def tier_title(self) -> str | None:
@@ -204,65 +223,46 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
     """Run the rules on a filing that already passed validate_filing."""
     compiled = compile_policy(policy)
     activity = clean[policy.applicability_input]
-    statuses: list[str] = []
+    plan = compiled.plan(activity)
+    found: list[list[str]] = []
 
     def summarise(fired: list[str]) -> str:
-        # Phase one named the criteria not met; not_applicable and missing follow from
-        # the activity and the inputs present; met is what remains.
-        unmet = {int(name[2 : name.index(":", 2)]) for name in fired if name[0] == "u"}
-        absent = compiled.read_inputs.difference(clean)
-        applies = compiled.applies_by_activity[activity]
-        flags = []
-        unsatisfied = set()
-        for i, inputs in enumerate(compiled.input_sets):
-            if not applies[i]:
-                statuses.append("not_applicable")
-                flags.append(compiled.flag_not_met[i])
-            elif absent and not absent.isdisjoint(inputs):
-                statuses.append("missing")
-                unsatisfied.add(compiled.flag_unsatisfied[i])
-                flags.append(compiled.flag_not_met[i])
-            elif i in unmet:
-                statuses.append("not_met")
-                unsatisfied.add(compiled.flag_unsatisfied[i])
-                flags.append(compiled.flag_not_met[i])
-            else:
-                statuses.append("met")
-        flags.extend(sorted(unsatisfied))
-        return compiled.summary(clean, activity, flags)
+        statuses, summary = plan.summarise(clean, fired)
+        found.append(statuses)
+        return summary
 
     fired = engine().fire(compiled, compiled.fact(clean, activity, as_of.isoformat()), summarise)
     tier_rank = -1
-    granted: set[int] = set()
+    granted: list[int] = []
+    outcomes = compiled.outcomes
     for name in fired:
-        if name[0] == "t":
-            tier_rank = max(tier_rank, int(name[2 : name.index(":", 2)]))
-        elif name[0] == "b":
-            granted.add(int(name[2 : name.index(":", 2)]))
-    env = None
+        outcome = outcomes.get(name)
+        if outcome is not None:
+            if outcome[0]:
+                granted.append(outcome[1])
+            elif outcome[1] > tier_rank:
+                tier_rank = outcome[1]
     benefit_ids = []
     savings: list[float | None] = []
-    for j, b in enumerate(policy.benefits):
-        if j not in granted:
-            continue
-        benefit_ids.append(b.id)
+    benefits = policy.benefits
+    for j in sorted(granted):
+        benefit_ids.append(benefits[j].id)
         saving = None
-        if b.saving_ast is not None:
-            if env is None:
-                env = {**policy.parameter_values, **clean}
-            try:
-                saving = round(float(compiled.saving(j)(env)), 2)
+        estimate = compiled.savings[j]
+        if estimate is not None:
+            try:  # the parameters are folded into the formula: it reads only the filing
+                saving = round(float(estimate(clean)), 2)
             except Missing:
                 saving = None
         savings.append(saving)
     return Decision(
-        policy=policy,
-        as_of=as_of,
-        filing=clean,
-        statuses=tuple(statuses),
-        tier=policy.tiers[tier_rank].id if tier_rank >= 0 else None,
-        benefit_ids=tuple(benefit_ids),
-        savings=tuple(savings),
+        policy,
+        as_of,
+        clean,
+        tuple(found[0]),
+        policy.tiers[tier_rank].id if tier_rank >= 0 else None,
+        tuple(benefit_ids),
+        tuple(savings),
     )
 
 
