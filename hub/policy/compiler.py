@@ -90,6 +90,10 @@ class CompiledPolicy:
     savings: list[Callable[[dict[str, Any]], Any] | None] = field(default_factory=list)
     #: activity -> the explainer of each criterion, filled on first use
     explainers: dict[str, list[Any]] = field(default_factory=dict)
+    #: activity -> the writer of its criteria's JSON, and the policy's fixed JSON parts,
+    #: both built on first use by the decision module
+    writers: dict[str, Any] = field(default_factory=dict)
+    json_parts: Any = None
 
     #: criterion index -> the inputs it reads (all present, or the status is missing)
     input_sets: list[frozenset[str]] = field(default_factory=list)

@@ -168,6 +168,7 @@ class CriterionExplainer:
 
     __slots__ = (
         "constant_threshold",
+        "dated",
         "fixer",
         "fragments",
         "hint",
@@ -190,8 +191,8 @@ class CriterionExplainer:
         self.threshold: Callable[[Env], Any] | None = None
         self.constant_threshold: Any = None
         self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
-        #: (status, values and their types, as_of) -> the criterion's JSON in a decision
-        self.fragments: dict[tuple[Any, ...], bytes] = {}
+        #: whether the texts depend on the assessment date (the requirement reads as_of)
+        self.dated = False
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -205,6 +206,7 @@ class CriterionExplainer:
         self.not_applicable = ""
         self.requirement = expr.to_text(specialised)
         if "as_of" in expr.names(specialised):
+            self.dated = True
             self.requirement = self.requirement.replace("as_of", "as_of ({as_of})")
         self.met_suffix = f" (required: {self.requirement})."
         self.fixer = build_fixer(specialised, inputs)

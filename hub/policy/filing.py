@@ -11,8 +11,10 @@ import datetime as dt
 import functools
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
+from .codegen import make_function, name_literal
 from .model import InputSpec, Policy
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -137,43 +139,88 @@ def _check_value(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
     return text, None
 
 
-_SLOW = object()
+def _fast_validator(policy: Policy) -> Callable[[Any], dict[str, Any] | None]:
+    """A validator for the common, valid filing, generated from the inputs (see codegen):
+    it returns the clean filing, or None when anything is unusual (an error, a value to
+    convert, text to trim), and then the general path below words the errors. Whatever it
+    accepts, the general path accepts with the same clean result."""
+    ns: dict[str, Any] = {"KNOWN": frozenset(policy.inputs_by_name), "_is_date": _is_date,
+                          "_bin_ok": _bin_ok}  # fmt: skip
+    body = ["if type(raw) is not dict or not raw.keys() <= KNOWN:", "    return None",
+            "g = raw.get", "clean = {}"]  # fmt: skip
+    for k, spec in enumerate(policy.inputs):
+        name = name_literal(spec.name)
+        t = spec.type
+        if t in ("number", "integer"):
+            ns[f"LO{k}"] = -MAX_ABS_NUMBER if spec.min is None else max(spec.min, -MAX_ABS_NUMBER)
+            ns[f"HI{k}"] = MAX_ABS_NUMBER if spec.max is None else min(spec.max, MAX_ABS_NUMBER)
+            # NaN fails both comparisons and infinity a bound; bool is not int by type.
+            kind = "type(v) is int" if t == "integer" else "(type(v) is float or type(v) is int)"
+            test = f"{kind} and LO{k} <= v <= HI{k}"
+        elif t == "bool":
+            test = "(v is True or v is False)"
+        elif t == "enum":
+            ns[f"CH{k}"] = frozenset(spec.choices)
+            test = f"type(v) is str and v in CH{k}"
+        elif t == "date":
+            test = "type(v) is str and _is_date(v)"
+        elif t == "set":
+            ns[f"SET{k}"] = _set_checker(spec)
+            test = f"(v := SET{k}(v)) is not None"  # the canonical order, or None
+        elif spec.format == "bin":
+            test = "type(v) is str and _bin_ok(v)"
+        else:
+            ns[f"TXT{k}"] = _text_checker(spec)
+            test = f"type(v) is str and TXT{k}(v)"
+        body.append(f"v = g({name})")
+        if spec.required:
+            body += ["if v is None:", "    return None", f"if not ({test}):", "    return None",
+                     f"clean[{name}] = v"]  # fmt: skip
+        else:
+            body += ["if v is not None:", f"    if not ({test}):", "        return None",
+                     f"    clean[{name}] = v"]  # fmt: skip
+    body.append("return clean")
+    return make_function("validate_common", "raw", body, ns)
 
 
-def _fast_checker(spec: InputSpec) -> Any:
-    """A check for the common, valid case; anything unusual takes the slow path, which
-    knows how to word the error (validation runs on every assessment, so it must be cheap)."""
-    t = spec.type
-    if t in ("number", "integer"):
-        lo = -MAX_ABS_NUMBER if spec.min is None else max(spec.min, -MAX_ABS_NUMBER)
-        hi = MAX_ABS_NUMBER if spec.max is None else min(spec.max, MAX_ABS_NUMBER)
-        accepted = (int,) if t == "integer" else (int, float)
+def _set_checker(spec: InputSpec) -> Callable[[Any], list[str] | None]:
+    order = {c: n for n, c in enumerate(spec.choices)}
 
-        def number(v: Any) -> Any:
-            # NaN fails both comparisons, infinity the bound: both go the slow way.
-            return v if type(v) in accepted and lo <= v <= hi else _SLOW
+    @functools.lru_cache(maxsize=1024)
+    def canonical(items: tuple[Any, ...]) -> tuple[str, ...] | None:
+        # Few distinct selections exist (subsets of a short list): remember each answer.
+        if not all(type(c) is str and c in order for c in items):
+            return None
+        unique = tuple(sorted(set(items), key=order.__getitem__))
+        return unique if len(unique) == len(items) else None
 
-        return number
-    if t == "bool":
-        return lambda v: v if v is True or v is False else _SLOW
-    if t == "enum":
-        choices = frozenset(spec.choices)
-        return lambda v: v if type(v) is str and v in choices else _SLOW
-    if t == "set":
-        order = {c: n for n, c in enumerate(spec.choices)}
+    def chosen(v: Any) -> list[str] | None:
+        if type(v) is not list:
+            return None
+        try:
+            found = canonical(tuple(v))
+        except TypeError:  # an unhashable item: the general path words the error
+            return None
+        return None if found is None else list(found)
 
-        def chosen(v: Any) -> Any:
-            if type(v) is not list or not all(type(c) is str and c in order for c in v):
-                return _SLOW
-            unique = sorted(set(v), key=order.__getitem__)
-            return unique if len(unique) == len(v) else _SLOW
+    return chosen
 
-        return chosen
-    if t == "date":
-        return lambda v: v if type(v) is str and _is_date(v) else _SLOW
-    if t == "string" and spec.format == "bin":
-        return lambda v: v if type(v) is str and _bin_ok(v) else _SLOW
-    return lambda v: _SLOW
+
+def _text_checker(spec: InputSpec) -> Callable[[str], bool]:
+    """Text the general path keeps as it is: no edge spaces to trim, printable (so no
+    control characters), and within the length bounds."""
+    shortest = max(spec.min_length or 0, 1)
+    longest = spec.max_length if spec.max_length is not None else float("inf")
+
+    def plain(v: str) -> bool:
+        return (
+            shortest <= len(v) <= longest
+            and v.isprintable()
+            and not v[0].isspace()
+            and not v[-1].isspace()
+        )
+
+    return plain
 
 
 @functools.lru_cache(maxsize=4096)
@@ -198,26 +245,25 @@ def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:
     """Return the clean filing (absent and null inputs dropped) or raise FilingInvalid."""
     if not isinstance(raw, dict):
         raise FilingInvalid([{"field": "filing", "message": "must be a JSON object"}])
-    checks = policy._validator
-    if checks is None:
-        checks = policy._validator = [
-            (i.name, i.required, _fast_checker(i), i) for i in policy.inputs
-        ]
-    clean: dict[str, Any] = {}
+    fast = policy._validator
+    if fast is None:
+        fast = policy._validator = _fast_validator(policy)
+    clean = fast(raw)
+    if clean is not None:
+        return clean
+    clean = {}
     errors: list[dict[str, str]] = []
-    for name, required, fast, spec in checks:
-        value = raw.get(name)
+    for spec in policy.inputs:
+        value = raw.get(spec.name)
         if value is None:
-            if required:
-                errors.append({"field": name, "message": "is required"})
+            if spec.required:
+                errors.append({"field": spec.name, "message": "is required"})
             continue
-        checked = fast(value)
-        if checked is _SLOW:
-            checked, problem = _check_value(spec, value)
-            if problem:
-                errors.append({"field": name, "message": problem})
-                continue
-        clean[name] = checked
+        checked, problem = _check_value(spec, value)
+        if problem:
+            errors.append({"field": spec.name, "message": problem})
+            continue
+        clean[spec.name] = checked
     specs = policy.inputs_by_name
     if not raw.keys() <= specs.keys():
         unknown = [

@@ -22,7 +22,7 @@ from . import expr
 from .expr import ExprError, Node
 
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
-ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
 VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
 STR_TAG = "tag:yaml.org,2002:str"
 EXPONENT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
