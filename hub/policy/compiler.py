@@ -23,6 +23,7 @@ Two phases, two rulesets, chained by the host (no background dispatcher):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -117,7 +118,7 @@ class CompiledPolicy:
             if typ == "item":
                 base, item = name.split("\x00")
                 items.setdefault(base, []).append((item, key))
-        self._items = list(items.items())
+        self._items = [(base, _item_flags(pairs)) for base, pairs in items.items()]
         self._summary = [
             (name, keys.get(name, name))
             for name in self.summary_fields
@@ -139,15 +140,10 @@ class CompiledPolicy:
         keys); a number it writes in exponent form, which durable-rules refuses, takes
         the slow path."""
         head = '"#t":"f","#d":"' + as_of + '"' + self.activity_flags[activity]
-        for base, items in self._items:
+        for base, flags in self._items:
             chosen = clean.get(base)
             if chosen is not None:
-                head += "".join(
-                    [
-                        ',"' + key + ('":true' if item in chosen else '":false')
-                        for item, key in items
-                    ]
-                )
+                head += flags(tuple(chosen))
         doc = clean
         if self._drop:
             doc = clean.copy()
@@ -434,7 +430,11 @@ class _Compiler:
         # and the inputs benefits read. Absent flags keep the fact small.
         summary_rules: dict[str, Any] = {"z": {"all": [{"m": SUMMARY}], "pri": 1000}}
         for k in range(len(p.tiers)):
-            summary_rules[f"t:{k}:"] = {"all": [{"m": {"$and": [SUMMARY, *self.tier_flags(k)]}}]}
+            # The highest tier reached fires alone (tier k reached, k+1 not): one action.
+            above = [{"$ex": {f"#u{k + 1}": 1}}] if k + 1 < len(p.tiers) else []
+            summary_rules[f"t:{k}:"] = {
+                "all": [{"m": {"$and": [SUMMARY, *self.tier_flags(k), *above]}}]
+            }
         for j, b in enumerate(p.benefits):
             try:
                 cond = self.requirement(b.requires_ast)
@@ -550,6 +550,19 @@ class _Num(float):
         obj = super().__new__(cls, value)
         obj.original = value  # type: ignore[attr-defined]
         return obj
+
+
+def _item_flags(pairs: list[tuple[str, str]]) -> Callable[[tuple[str, ...]], str]:
+    """The fact's flags for the items of one set input, remembered per selection (a set
+    has few distinct selections)."""
+
+    @functools.lru_cache(maxsize=1024)
+    def flags(chosen: tuple[str, ...]) -> str:
+        return "".join(
+            [',"' + key + ('":true' if item in chosen else '":false') for item, key in pairs]
+        )
+
+    return flags
 
 
 def _encode(doc: dict[str, Any], renamed: dict[str, str]) -> str:
