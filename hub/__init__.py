@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported when an app is made: `hub assess` starts faster
+    from flask import Flask
+
 
 __all__ = ["create_app"]
 
@@ -34,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     variables (Flask config keys such as ``DATABASE_URL``, ``SECRET_KEY``,
     ``TESTING``); the key ``INSTANCE_PATH`` chooses the instance folder.
     """
+    from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
     from hub import db, errors, policies

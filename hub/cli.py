@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from flask import Flask
+
+if TYPE_CHECKING:  # Flask is imported when an app is made: `hub assess` starts faster
+    from flask import Flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -198,13 +198,17 @@ def _answer_chunk(lines: list[bytes]) -> tuple[bytes, int, int]:
 def _chunks(lines: IO[bytes], bar: Any) -> Any:
     """Non-blank lines in chunks; the progress bar counts bytes read."""
     chunk: list[bytes] = []
+    read = 0
     for line in lines:
-        bar.update(len(line))
+        read += len(line)
         if line.strip():
             chunk.append(line)
             if len(chunk) == CHUNK:
+                bar.update(read)
+                read = 0
                 yield chunk
                 chunk = []
+    bar.update(read)
     if chunk:
         yield chunk
 

@@ -9,14 +9,17 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
 from hub.cli import with_app
 from hub.commands import policy_file
 from hub.policy import Policy
 from hub.policy.impact import Subject, analyse, rows_to_csv
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.command("import")

@@ -28,6 +28,14 @@ class PolicyRegistry:
             if key in self._by_version and self._by_version[key].digest != p.digest:
                 raise PolicyError([f"{p.source}: version {p.version} of {p.id} is defined twice"])
             self._by_version[key] = p
+        #: every version, oldest first, and the same per policy id (a registry never
+        #: changes once built: picking the version is on every assessment's path)
+        self._sorted = sorted(
+            self._by_version.values(), key=lambda p: (p.id, p.effective_from, p.version)
+        )
+        self._by_id: dict[str, list[Policy]] = {}
+        for p in self._sorted:
+            self._by_id.setdefault(p.id, []).append(p)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> PolicyRegistry:
@@ -45,8 +53,7 @@ class PolicyRegistry:
 
     def versions(self, policy_id: str | None = None) -> list[Policy]:
         """Oldest first."""
-        found = [p for (pid, _), p in self._by_version.items() if policy_id in (None, pid)]
-        return sorted(found, key=lambda p: (p.id, p.effective_from, p.version))
+        return list(self._sorted if policy_id is None else self._by_id.get(policy_id, ()))
 
     def get(self, version: str, policy_id: str | None = None) -> Policy:
         matches = [p for p in self.versions(policy_id) if p.version == version]
@@ -63,7 +70,8 @@ class PolicyRegistry:
         """The named version, or the one with the latest effective_from on or before as_of."""
         if version is not None:
             return self.get(version, policy_id)
-        in_force = [p for p in self.versions(policy_id) if p.effective_from <= as_of]
+        known = self._sorted if policy_id is None else self._by_id.get(policy_id, ())
+        in_force = [p for p in known if p.effective_from <= as_of]
         if not in_force:
             first = min((p.effective_from for p in self.versions(policy_id)), default=None)
             since = f"; the first takes effect on {first.isoformat()}" if first else ""
