@@ -5,10 +5,11 @@ background dispatcher can steal the actions of an evaluation in progress
 (wrong results, measured in the notes), and it starts timer threads that never
 stop. Each evaluation asserts one fact with a fresh id into the ruleset's one
 long-lived state, drains every action synchronously, and retracts the fact, so
-live sids never pile up (1024 of them is a MemoryError). A catch-all rule
-always fires, so a state is never deleted before an action ran (that can
-segfault). One lock serialises evaluations: the C engine's thread-safety is
-undocumented, and its calls hold the GIL anyway, so the lock costs nothing.
+live sids never pile up (1024 of them is a MemoryError). Each state is primed
+with a fact that only the catch-all rule ``z`` matches, so a state is never
+deleted before an action ran on it (that can segfault). One lock serialises
+evaluations: the C engine's thread-safety is undocumented, and its calls hold
+the GIL anyway, so the lock costs nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class RulesEngine:
                 except _dre.error as exc:
                     raise EngineError(f"ruleset {compiled.name}: {exc}") from exc
                 rs = _Ruleset(compiled.name, facts, summary)
+                self._prime(facts)
+                self._prime(summary)
                 self._rulesets[compiled.name] = rs
         return rs
 
@@ -121,10 +124,23 @@ class RulesEngine:
             # nothing else), so it need not parse the whole fact again: 2.5 us saved.
             _retract_fact(handle, ident + "}")
         except BaseException:
-            # A state in an unknown condition is dropped; the next fact starts a new one.
-            # (It has run actions, so deleting it is safe, see the notes on delete_state.)
+            # A state in an unknown condition is dropped, and a new one primed. (It was
+            # primed, so an action has run on it and deleting it is safe: see the notes.)
             _dre.delete_state(handle, "0")
+            self._prime(handle)
             raise
+
+    def _prime(self, handle: int) -> None:
+        """Run one action on the ruleset's state: the primer fact, which only ``z`` matches
+        (the state is created by this first assertion)."""
+        ident = '{"sid":"0","id":"#p' + str(next(self._ids)) + '"'
+        state = _dre.assert_fact(handle, ident + ',"#t":"p"}')[1]
+        started = _dre.start_action_for_state(handle, state)
+        if not started:
+            raise EngineError("the engine did not run the primer's action")
+        while _dre.complete_and_start_action(handle, state):
+            pass
+        _dre.retract_fact(handle, ident + "}")
 
 
 _assert_fact = _dre.assert_fact
