@@ -118,7 +118,7 @@ class Decision:
 
     @property
     def total_saving(self) -> float:
-        return round(sum(s for s in self.savings if s is not None), 2)
+        return round(sum([s for s in self.savings if s is not None]), 2)
 
     def to_json(self) -> bytes:
         """``to_dict()`` as JSON with sorted keys, the same bytes for the same decision.

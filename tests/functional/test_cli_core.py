@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from hub.cli import main
+from hub.policy import assess
 from tests.unit.core_support import P2026, exchange
 
 
@@ -87,6 +89,26 @@ def test_batch_answers_each_line_in_order(tmp_path: Path) -> None:
     assert answers[1]["errors"][0]["field"] == "kyc_verified_clients_pct"
     assert answers[2]["errors"][0]["message"].startswith("not valid JSON")
     assert answers[3]["policy"]["version"] == "2027.1"
+
+
+def test_batch_output_is_the_same_bytes_with_any_number_of_workers(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    body = [
+        json.dumps({"filing": exchange(fte_in_zone=n), "as_of": "2026-09-01"}) for n in range(600)
+    ]
+    body[3] = '{"filing": {"legal_name": "\xff"}}'  # not UTF-8: its own error, not a crash
+    src.write_bytes("\n".join(body).encode().replace(b"\xc3\xbf", b"\xff") + b"\n")
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        code, _, err = run("assess", "--batch", str(src), "--out", str(out), "--workers", workers)
+        assert code == 1 and "600 requests: 599 assessed, 1 rejected" in err
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    lines = outputs[0].splitlines()
+    assert len(lines) == 600 and b"not valid JSON" in lines[3]
+    expected = assess(P2026, exchange(fte_in_zone=7), dt.date(2026, 9, 1)).to_json()
+    assert lines[7] == expected  # each answer is the API's decision, byte for byte
 
 
 def test_policy_check(tmp_path: Path) -> None:

@@ -1,0 +1,183 @@
+"""The fast paths give exactly what the general paths give.
+
+Validation, the fact sent to the engine and a decision's JSON each have a fast
+path for the common case (see hub/policy/codegen.py and the benchmark). Each is
+checked here against the general path on the same inputs, including the
+unusual ones that must fall back to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import math
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from hub.policy import FilingInvalid, Policy, assess, engine, validate_filing
+from hub.policy.codegen import make_function, name_literal
+from hub.policy.compiler import compile_policy
+
+from .core_support import AS_OF, P2026, P2027, exchange, miner
+from .test_engine_oracle import random_filing
+
+# The module, not the function hub.policy re-exports under the same name.
+engine_module = importlib.import_module("hub.policy.engine")
+
+
+def general_validation(policy: Policy, raw: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """validate_filing with its generated fast path switched off."""
+    with monkeypatch.context() as m:
+        m.setattr(policy, "_validator", lambda raw: None)
+        try:
+            return validate_filing(policy, raw)
+        except FilingInvalid as exc:
+            return exc.errors
+
+
+def both_ways(policy: Policy, raw: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    try:
+        fast: Any = validate_filing(policy, raw)
+    except FilingInvalid as exc:
+        fast = exc.errors
+    slow = general_validation(policy, raw, monkeypatch)
+    assert fast == slow and type(fast) is type(slow), raw
+    if isinstance(fast, dict):  # the same types too: 7 and 7.0 write differently
+        assert [type(v) for v in fast.values()] == [type(v) for v in slow.values()], raw
+    return fast
+
+
+UNUSUAL: list[dict[str, Any]] = [
+    {"fte_declared": 20.0},  # a whole number written as a float: converted to 20
+    {"legal_name": "  Steppe Exchange LLP "},  # trimmed
+    {"legal_name": "Steppe\tExchange"},  # a tab is allowed, but not printable
+    {"legal_name": "Steppe\x00Exchange"},  # a control character is refused
+    {"legal_name": ""},
+    {"officers_appointed": ["MLRO", "SEO", "FO", "CO", "CITO"]},  # put in policy order
+    {"officers_appointed": ["SEO", "SEO"]},
+    {"officers_appointed": ["SEO", {"x": 1}]},  # unhashable item
+    {"officers_appointed": "SEO"},
+    {"kyc_verified_clients_pct": math.nan},
+    {"kyc_verified_clients_pct": math.inf},
+    {"kyc_verified_clients_pct": True},
+    {"kyc_verified_clients_pct": "95"},
+    {"kyc_verified_clients_pct": 1e-05},
+    {"opex_in_zone_kzt": 1e16},
+    {"opex_in_zone_kzt": 1e19},
+    {"kyc_verified_clients_pct": 101},
+    {"licence_expires_on": "2027-02-30"},
+    {"licence_expires_on": "2027-2-3"},
+    {"activity": "casino"},
+    {"activity": ["exchange"]},
+    {"registered_in_hub": 1},
+    {"bin": "940140000386"},
+    {"bin": 940140000385},
+    {"unknown_field": 1},
+    {"kyc_verified_clients_pct": None},
+]
+
+
+@pytest.mark.parametrize("change", UNUSUAL, ids=lambda c: repr(c)[:40])
+def test_unusual_filings_validate_as_the_general_path_says(
+    change: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for policy in (P2026, P2027):
+        both_ways(policy, exchange(policy.version, **change), monkeypatch)
+
+
+def test_random_filings_validate_as_the_general_path_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rnd = random.Random(7)
+    for policy in (P2026, P2027):
+        for _ in range(1500):
+            both_ways(policy, random_filing(policy, rnd), monkeypatch)
+    both_ways(P2026, [exchange()], monkeypatch)  # not an object
+    both_ways(P2026, dict, monkeypatch)
+
+
+def test_a_dict_subclass_is_validated_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Filing(dict):  # type: ignore[type-arg]
+        pass
+
+    assert both_ways(P2026, Filing(exchange()), monkeypatch) == validate_filing(P2026, exchange())
+
+
+def test_the_fact_is_the_filing_with_positional_numbers() -> None:
+    compiled = compile_policy(P2026)
+    clean = validate_filing(P2026, exchange(kyc_verified_clients_pct=1.5e-07))
+    fact = compiled.fact(clean, "exchange", "2026-09-01")
+    doc = json.loads("{" + fact)
+    assert "e-07" not in fact and doc["kyc_verified_clients_pct"] == 1.5e-07
+    assert doc["#t"] == "f" and doc["#d"] == "2026-09-01" and doc["activity"] == "exchange"
+    assert "legal_name" not in doc and "bin" not in doc  # the rules never read them
+    plain = compiled.fact(validate_filing(P2026, exchange()), "exchange", "2026-09-01")
+    assert json.loads("{" + plain)["kyc_verified_clients_pct"] == 100
+
+
+@pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
+def test_decision_json_is_the_dict_on_varied_filings(policy: Policy) -> None:
+    rnd = random.Random(11)
+    for i in range(1500):
+        filing = random_filing(policy, rnd) if i % 3 else exchange(policy.version)
+        try:
+            clean = validate_filing(policy, filing)
+        except FilingInvalid:
+            continue
+        # Two dates: the texts of a requirement that reads as_of name the date.
+        as_of = policy.effective_from + dt.timedelta(days=i % 400)
+        d = assess(policy, clean, as_of)
+        text = d.to_json()
+        assert text == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS), filing
+        assert json.loads(text) == d.to_dict()
+
+
+def test_the_dated_requirement_is_memoised_per_date() -> None:
+    early = assess(P2026, exchange(), dt.date(2026, 9, 1)).to_json()
+    late = assess(P2026, exchange(), dt.date(2026, 10, 1)).to_json()
+    assert b"as_of (2026-09-01)" in early and b"as_of (2026-10-01)" in late
+    assert b"as_of (2026-09-01)" not in late
+
+
+def test_the_engine_recovers_from_an_error_while_draining(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = [exchange(kyc_verified_clients_pct=v) for v in (90, 95, 100)] + [miner()]
+    expected = [assess(P2026, f, AS_OF).to_json() for f in cases]
+    real = engine_module._complete_and_start
+    calls = {"n": 0}
+
+    def failing_once(handle: int, state: int) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected")
+        return real(handle, state)
+
+    monkeypatch.setattr(engine_module, "_complete_and_start", failing_once)
+    with pytest.raises(RuntimeError, match="injected"):
+        assess(P2026, exchange(kyc_verified_clients_pct=90), AS_OF)
+    monkeypatch.setattr(engine_module, "_complete_and_start", real)
+    # The state was dropped and a new one primed: the same answers as before.
+    assert [assess(P2026, f, AS_OF).to_json() for f in cases] == expected
+    assert P2026.key in engine().loaded()
+
+
+def test_generated_code_takes_identifiers_only() -> None:
+    assert name_literal("kyc_verified_clients_pct") == "'kyc_verified_clients_pct'"
+    for hostile in ("a'); import os; ('", "kyc\n", "Kyc", "", "__class__", 7):
+        with pytest.raises(ValueError):
+            name_literal(hostile)  # type: ignore[arg-type]
+    twice = make_function("twice", "x", ["return x * TIMES"], {"TIMES": 2})
+    assert twice(21) == 42 and "TIMES" in twice.__source__
+
+
+def test_policy_values_stay_out_of_generated_source() -> None:
+    validate_filing(P2026, exchange())
+    source = P2026._validator.__source__
+    assert "trading_facility" not in source  # choices are passed as names
+    assert "100" not in source  # so are bounds
+    assert orjson.loads(assess(P2026, exchange(), AS_OF).to_json())["tier"] == "T3"
