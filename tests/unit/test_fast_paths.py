@@ -181,3 +181,30 @@ def test_policy_values_stay_out_of_generated_source() -> None:
     assert "trading_facility" not in source  # choices are passed as names
     assert "100" not in source  # so are bounds
     assert orjson.loads(assess(P2026, exchange(), AS_OF).to_json())["tier"] == "T3"
+
+
+def test_benefits_that_read_inputs_and_set_items_agree_with_the_reference() -> None:
+    from hub.policy import load_policy_text
+
+    from .test_engine_oracle import reference
+
+    draft = load_policy_text(
+        P2026.text.replace(
+            "requires: tier >= T3",
+            "requires: tier >= T1 and officers_appointed contains 'CITO' and fte_in_zone >= 15",
+        ),
+        source="draft.yaml",
+    )
+    rnd = random.Random(5)
+    granted = set()
+    for i in range(600):
+        filing = random_filing(draft, rnd) if i % 2 else exchange()
+        if i % 3 == 0:
+            filing["officers_appointed"] = rnd.choice([["SEO", "CITO"], ["SEO"], []])
+        try:
+            d = assess(draft, filing, AS_OF)
+        except FilingInvalid:
+            continue
+        assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
+        granted.add("dividend_exemption" in d.benefit_ids)
+    assert granted == {True, False}  # the changed benefit is both granted and refused
