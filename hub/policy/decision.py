@@ -242,10 +242,8 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 key_parts.append(v)
         if explainer.dated:
             key_parts.append("day")
-        if len(key_parts) == 1:
-            key = key_parts[0]
-        else:
-            key = "(" + ", ".join(key_parts) + ("," if len(key_parts) < 2 else "") + ")"
+        # one input: its value; none (a condition on the activity alone): (); else a tuple
+        key = key_parts[0] if len(key_parts) == 1 else "(" + ", ".join(key_parts) + ")"
         body += [f"k = {key}", f"r{i} = M{i}[st[{i}]].get(k)", f"if r{i} is None:",
                  f"    r{i} = MISS(d, {i}, k)"]  # fmt: skip
         results.append(f"r{i}")

@@ -208,3 +208,17 @@ def test_benefits_that_read_inputs_and_set_items_agree_with_the_reference() -> N
         assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
         granted.add("dividend_exemption" in d.benefit_ids)
     assert granted == {True, False}  # the changed benefit is both granted and refused
+
+
+def test_a_criterion_on_the_activity_alone_is_written_too() -> None:
+    from hub.policy import load_policy_text
+
+    draft = load_policy_text(
+        P2026.text.replace(
+            "condition: registered_in_hub == true", "condition: activity != 'software'"
+        ),
+        source="draft.yaml",
+    )
+    for activity in ("exchange", "software"):
+        d = assess(draft, exchange(activity=activity, licence_type="none"), AS_OF)
+        assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
