@@ -28,12 +28,16 @@ def name_literal(name: str) -> str:
 
 
 def make_function(
-    name: str, args: str, body: list[str], namespace: dict[str, Any]
+    name: str, args: str, body: list[str], namespace: dict[str, Any], label: str = ""
 ) -> Callable[..., Any]:
-    """Compile ``def name(args): body`` with ``namespace`` as its globals."""
+    """Compile ``def name(args): body`` with ``namespace`` as its globals. ``name`` is
+    fixed by the caller; ``label`` (say, an activity from the policy) only names the
+    generated source in tracebacks, never enters it."""
+    if not name.isidentifier():
+        raise ValueError(f"not an identifier: {name!r}")
     source = f"def {name}({args}):\n" + "\n".join("    " + line for line in body) + "\n"
     scope = dict(namespace)
-    exec(compile(source, f"<generated {name}>", "exec"), scope)
+    exec(compile(source, f"<generated {name} {label!r}>", "exec"), scope)
     fn = scope[name]
     fn.__source__ = source  # for debugging and tests
     return fn

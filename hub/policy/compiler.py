@@ -208,11 +208,10 @@ class ActivityPlan:
         self.rank_flag = [f',"#u{r}":1' for r in range(max(self.rank, default=-1) + 1)]
         self.not_met_flag = {i: f',"#n{i}":1' for i in compiled.met_used}
         self.head = (
-            '"#t":"s","'
-            + compiled.keys.get(act, act)
-            + '":"'
-            + activity
-            + '"'
+            '"#t":"s",'
+            + _str_json(compiled.keys.get(act, act))
+            + ":"
+            + _str_json(activity)  # a choice is free text: quotes and backslashes escaped
             + "".join(flag for i, flag in sorted(self.not_met_flag.items()) if not applies[i])
         )
         self.summary = compiled._summary

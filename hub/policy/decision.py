@@ -248,7 +248,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                  f"    r{i} = MISS(d, {i}, k)"]  # fmt: skip
         results.append(f"r{i}")
     body.append(f"return b','.join(({', '.join(results)},))")
-    return make_function(f"criteria_json_{activity}", "d", body, ns)
+    return make_function("criteria_json", "d", body, ns, label=activity)
 
 
 def _criterion_dict(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -171,8 +171,10 @@ def test_generated_code_takes_identifiers_only() -> None:
     for hostile in ("a'); import os; ('", "kyc\n", "Kyc", "", "__class__", 7):
         with pytest.raises(ValueError):
             name_literal(hostile)  # type: ignore[arg-type]
-    twice = make_function("twice", "x", ["return x * TIMES"], {"TIMES": 2})
-    assert twice(21) == 42 and "TIMES" in twice.__source__
+    twice = make_function("twice", "x", ["return x * TIMES"], {"TIMES": 2}, label="e-money")
+    assert twice(21) == 42 and "TIMES" in twice.__source__ and "e-money" not in twice.__source__
+    with pytest.raises(ValueError):
+        make_function("e-money", "x", ["return x"], {})
 
 
 def test_policy_values_stay_out_of_generated_source() -> None:
@@ -221,4 +223,24 @@ def test_a_criterion_on_the_activity_alone_is_written_too() -> None:
     )
     for activity in ("exchange", "software"):
         d = assess(draft, exchange(activity=activity, licence_type="none"), AS_OF)
+        assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
+
+
+def test_an_activity_named_with_quotes_and_dashes_reaches_the_engine_intact() -> None:
+    from hub.policy import load_policy_text
+
+    from .test_engine_oracle import reference
+
+    odd = 'soft "ware"-x\\y'
+    draft = load_policy_text(
+        P2026.text.replace(
+            "      software: Blockchain software", f"      '{odd}': Blockchain"
+        ).replace("all_except: [software]", f"all_except: ['{odd}']"),
+        source="draft.yaml",
+    )
+    assert odd in draft.activities
+    for activity in (odd, "exchange"):
+        filing = exchange(activity=activity, licence_type="none", kyc_verified_clients_pct=90)
+        d = assess(draft, filing, AS_OF)
+        assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
         assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
