@@ -109,6 +109,21 @@ def test_hostile_values_never_give_500(client: FlaskClient) -> None:
             assert r.status_code in (200, 422), (field, value, r.status_code)
 
 
+def test_text_the_fast_paths_do_not_take_never_gives_500(client: FlaskClient) -> None:
+    # A lone surrogate (valid JSON escape, not valid UTF-8), e-notation in text, edge
+    # spaces and a tab: the general paths take these, and the answer is still 200 or 422.
+    filing = json.dumps(exchange())[:-1]
+    for extra in (
+        ', "legal_name": "Steppe \\ud800 LLP"}',
+        ', "legal_name": "e-money 1e+5"}',
+        ', "legal_name": " Steppe\\tLLP "}',
+        ', "officers_appointed": ["\\ud800"]}',
+    ):
+        r = client.post("/api/v1/assessments", data=f'{{"filing": {filing}{extra}}}',
+                        content_type="application/json")  # fmt: skip
+        assert r.status_code in (200, 422), (extra, r.status_code)
+
+
 def test_wrong_method_is_json_405(client: FlaskClient) -> None:
     r = client.get("/api/v1/assessments")
     assert r.status_code == 405 and r.get_json()["errors"][0]["message"]
