@@ -42,7 +42,16 @@ class Decision:
     A plain class with slots, not a frozen dataclass: one is built per assessment, and a
     frozen dataclass's ``__init__`` costs several times more."""
 
-    __slots__ = ("as_of", "benefit_ids", "filing", "policy", "savings", "statuses", "tier")
+    __slots__ = (
+        "as_of",
+        "benefit_ids",
+        "filing",
+        "policy",
+        "savings",
+        "statuses",
+        "tier",
+        "total_saving",
+    )
 
     def __init__(
         self,
@@ -53,6 +62,7 @@ class Decision:
         tier: str | None,
         benefit_ids: tuple[str, ...],
         savings: tuple[float | None, ...],
+        total_saving: float | None = None,
     ) -> None:
         self.policy = policy
         self.as_of = as_of
@@ -61,6 +71,9 @@ class Decision:
         self.tier = tier
         self.benefit_ids = benefit_ids
         self.savings = savings
+        if total_saving is None:
+            total_saving = round(sum([s for s in savings if s is not None]), 2)
+        self.total_saving = total_saving
 
     def __repr__(self) -> str:
         return (
@@ -116,10 +129,6 @@ class Decision:
             for bid, saving in zip(self.benefit_ids, self.savings, strict=True)
         ]
 
-    @property
-    def total_saving(self) -> float:
-        return round(sum([s for s in self.savings if s is not None]), 2)
-
     def to_json(self) -> bytes:
         """``to_dict()`` as JSON with sorted keys, the same bytes for the same decision.
 
@@ -136,7 +145,7 @@ class Decision:
         writer = compiled.writers.get(activity)
         if writer is None:
             writer = compiled.writers[activity] = _criteria_writer(self.policy, activity)
-        benefit = parts.benefit
+        rest = parts.benefit  # each benefit's JSON after its saving
         return b"".join(
             (
                 b'{"as_of":"',
@@ -144,7 +153,7 @@ class Decision:
                 b'","benefits":[',
                 b",".join(
                     [
-                        benefit[bid][0] + orjson.dumps(saving) + benefit[bid][1]
+                        b'{"estimated_annual_saving_kzt":' + orjson.dumps(saving) + rest[bid]
                         for bid, saving in zip(self.benefit_ids, self.savings, strict=True)
                     ]
                 ),
@@ -198,12 +207,9 @@ class _JsonParts:
             for t in [None, *p.tier_by_id]
         }
         self.benefit = {
-            b.id: (
-                b'{"estimated_annual_saving_kzt":',
-                b","
-                + inner({"id": b.id, "title": b.title, "standard_rate": p.rate_text(b)})
-                + b"}",
-            )
+            b.id: b","
+            + inner({"id": b.id, "title": b.title, "standard_rate": p.rate_text(b)})
+            + b"}"
             for b in p.benefits
         }
 
@@ -304,6 +310,7 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
                 tier_rank = outcome[1]
     benefit_ids = []
     savings: list[float | None] = []
+    total = 0  # summed in order, as sum() would
     benefits = policy.benefits
     for j in sorted(granted):
         benefit_ids.append(benefits[j].id)
@@ -312,6 +319,7 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
         if estimate is not None:
             try:  # the parameters are folded into the formula: it reads only the filing
                 saving = round(float(estimate(clean)), 2)
+                total += saving
             except Missing:
                 saving = None
         savings.append(saving)
@@ -323,6 +331,7 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
         policy.tiers[tier_rank].id if tier_rank >= 0 else None,
         tuple(benefit_ids),
         tuple(savings),
+        round(total, 2),
     )
 
 
