@@ -106,6 +106,8 @@ class CompiledPolicy:
     input_sets: list[frozenset[str]] = field(default_factory=list)
     #: activity -> the activity-set flags it raises in the fact
     activity_flags: dict[str, str] = field(default_factory=dict)
+    #: activity -> the fact keys its rules read (the rest stays out of its facts)
+    read_keys: dict[str, frozenset[str]] = field(default_factory=dict)
     #: criteria that benefit requirements read through met()
     met_used: frozenset[int] = frozenset()
     #: criterion index -> the rank of its tier (0 for T1)
@@ -116,15 +118,25 @@ class CompiledPolicy:
         self.keys = keys
         #: inputs whose fact key is not their name (they would clash with the engine's own)
         self._renamed = {name: key for name, key in keys.items() if key != name}
-        # Inputs the rules never read stay out of the fact: free text can be long, and the
-        # engine parses every field and copies the whole fact into each action message.
-        self._drop = tuple(name for name in self.input_types if name not in keys)
         items: dict[str, list[tuple[str, str]]] = {}
         for key, name, typ in self.fact_fields:
             if typ == "item":
                 base, item = name.split("\x00")
                 items.setdefault(base, []).append((item, key))
         self._items = [(base, _item_flags(pairs)) for base, pairs in items.items()]
+        # Inputs the rules of the activity never read stay out of its facts: free text can
+        # be long, and the engine parses every field (measured: about 0.1 us a field) and
+        # copies the whole fact into each action message.
+        self._fact_plans = {}
+        for activity, read in self.read_keys.items():
+            kept = read | {keys[self.activity_input]}
+            drop = tuple(n for n in self.input_types if keys.get(n) not in kept)
+            flags = [
+                (base, flags)
+                for base, flags in self._items
+                if any(key in read for _, key in items[base])
+            ]
+            self._fact_plans[activity] = (drop, flags)
         flags_of = dict(self._items)
         #: inputs benefit requirements read: (name, fact key, item flags for a set input)
         self._summary = [
@@ -148,14 +160,15 @@ class CompiledPolicy:
         keys of its own); a number it writes in exponent form, which durable-rules
         refuses, takes the slow path."""
         head = '"#t":"f","#d":"' + as_of + '"' + self.activity_flags[activity]
-        for base, flags in self._items:
+        drop, items = self._fact_plans[activity]
+        for base, flags in items:
             chosen = clean.get(base)
             if chosen is not None:
                 head += flags(tuple(chosen))
         doc = clean
-        if self._drop:
+        if drop:
             doc = clean.copy()
-            for name in self._drop:
+            for name in drop:
                 doc.pop(name, None)
         if not self._renamed:
             try:
@@ -409,6 +422,7 @@ class _Compiler:
     def compile(self) -> CompiledPolicy:
         p = self.p
         rules: dict[str, Any] = {}
+        read_keys: dict[str, set[str]] = {}  # activity -> fact keys its rules read
         specialised: list[dict[str, Node | None]] = []
         applies: list[frozenset[str]] = []
         for i, c in enumerate(p.criteria):
@@ -426,6 +440,9 @@ class _Compiler:
                 # Activities whose specialised condition is the same share one rule.
                 by_cond.setdefault(rules_json(parts), ([], parts))[0].append(a)
             for n, (acts, parts) in enumerate(by_cond.values()):
+                compared, referenced = _fields_used(parts)
+                for a in acts:
+                    read_keys.setdefault(a, set()).update(compared, referenced)
                 cond = {"$and": [FILING, self.activity_in(acts), *parts]}
                 rules[f"u:{i}:{n}"] = {"all": [{"m": cond}]}
             specialised.append(per_act)
@@ -479,6 +496,7 @@ class _Compiler:
             input_sets=[frozenset(c.inputs) for c in p.criteria],
             met_used=frozenset(self.met_used),
             tier_ranks=[[t.id for t in p.tiers].index(c.tier) for c in p.criteria],
+            read_keys={a: frozenset(read_keys.get(a, ())) for a in p.activities},
             activity_flags={
                 a: "".join(f',"{k}":true' for acts, k in self.activity_sets.items() if a in acts)
                 for a in p.activities
