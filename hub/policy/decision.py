@@ -12,11 +12,14 @@ from .codegen import make_function, name_literal
 from .compiler import compile_policy
 from .engine import engine
 from .evaluate import Missing
-from .explain import MEMO_SIZE, CriterionExplainer
+from .explain import CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
+#: criterion JSON texts kept per policy version and activity (about 0.5 KB each): values
+#: repeat a lot (yes/no answers, 100%, 0 arrears), amounts hardly ever
+WRITER_MEMO = 16_384
 
 
 class CriterionResult(NamedTuple):
@@ -221,14 +224,18 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
     explainers = _explainers(p, activity)
     types = {i.name: i.type for i in p.inputs}
     memos: list[dict[str, dict[Any, bytes]]] = [{s: {} for s in STATUSES} for _ in explainers]
+    held = [0]
 
     def miss(d: Decision, i: int, key: Any) -> bytes:
         row = _criterion_dict(d._row(i, explainers[i], d._env_factory()))
         fragment = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
-        memo = memos[i][d.statuses[i]]
-        if len(memo) >= MEMO_SIZE:
-            memo.clear()
-        memo[key] = fragment
+        if held[0] >= WRITER_MEMO:  # bounded memory: start afresh
+            for memo in memos:
+                for by_key in memo.values():
+                    by_key.clear()
+            held[0] = 0
+        memos[i][d.statuses[i]][key] = fragment
+        held[0] += 1
         return fragment
 
     ns: dict[str, Any] = {"MISS": miss}

@@ -17,7 +17,7 @@ from .expr import Node, format_value
 from .model import Criterion, InputSpec, Policy
 
 Env = dict[str, Any]
-MEMO_SIZE = 4096  # per criterion and activity
+MEMO_SIZE = 1024  # texts kept per criterion and activity (bounded memory)
 Fixer = Callable[[Env], list[str]]
 
 

@@ -244,3 +244,20 @@ def test_an_activity_named_with_quotes_and_dashes_reaches_the_engine_intact() ->
         d = assess(draft, filing, AS_OF)
         assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
         assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
+
+
+def test_the_json_memo_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.policy import decision, load_policy_text
+
+    monkeypatch.setattr(decision, "WRITER_MEMO", 50)
+    fresh = load_policy_text(P2026.text, source="fresh.yaml")  # memos of its own
+    rnd = random.Random(3)
+    for _ in range(300):
+        try:
+            d = assess(fresh, random_filing(fresh, rnd), AS_OF)
+        except FilingInvalid:
+            continue
+        assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
+    for writer in compile_policy(fresh).writers.values():
+        memos = [v for k, v in writer.__globals__.items() if k.startswith("M") and k[1:].isdigit()]
+        assert sum(len(by_key) for memo in memos for by_key in memo.values()) <= 50
