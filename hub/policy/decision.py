@@ -17,9 +17,10 @@ from .filing import validate_filing
 from .model import Policy
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
-#: criterion JSON texts kept per policy version and activity (about 0.5 KB each): values
-#: repeat a lot (yes/no answers, 100%, 0 arrears), amounts hardly ever
-WRITER_MEMO = 16_384
+#: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
+#: answers, 100%, 0 arrears), amounts hardly ever. Measured on filings whose amounts never
+#: repeat: the process stays at 141 MB (22 MB bare), and the rate does not change.
+WRITER_MEMO = 4_096
 
 
 class CriterionResult(NamedTuple):

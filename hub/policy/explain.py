@@ -17,7 +17,7 @@ from .expr import Node, format_value
 from .model import Criterion, InputSpec, Policy
 
 Env = dict[str, Any]
-MEMO_SIZE = 1024  # texts kept per criterion and activity (bounded memory)
+MEMO_SIZE = 256  # texts kept per criterion and activity (bounded memory)
 Fixer = Callable[[Env], list[str]]
 
 
