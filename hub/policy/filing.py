@@ -162,13 +162,13 @@ def _fast_validator(policy: Policy) -> Callable[[Any], dict[str, Any] | None]:
         elif t == "enum":
             ns[f"CH{k}"] = frozenset(spec.choices)
             test = f"type(v) is str and v in CH{k}"
-        elif t == "date":
-            test = "type(v) is str and _is_date(v)"
+        elif t == "date":  # the length first: only a date-sized text may enter the cache
+            test = "type(v) is str and len(v) == 10 and _is_date(v)"
         elif t == "set":
             ns[f"SET{k}"] = _set_checker(spec)
             test = f"(v := SET{k}(v)) is not None"  # the canonical order, or None
         elif spec.format == "bin":
-            test = "type(v) is str and _bin_ok(v)"
+            test = "type(v) is str and len(v) == 12 and _bin_ok(v)"
         else:
             ns[f"TXT{k}"] = _text_checker(spec)
             test = f"type(v) is str and TXT{k}(v)"
@@ -185,6 +185,7 @@ def _fast_validator(policy: Policy) -> Callable[[Any], dict[str, Any] | None]:
 
 def _set_checker(spec: InputSpec) -> Callable[[Any], list[str] | None]:
     order = {c: n for n, c in enumerate(spec.choices)}
+    choices = frozenset(order)
 
     @functools.lru_cache(maxsize=1024)
     def canonical(items: tuple[Any, ...]) -> tuple[str, ...] | None:
@@ -198,6 +199,8 @@ def _set_checker(spec: InputSpec) -> Callable[[Any], list[str] | None]:
         if type(v) is not list:
             return None
         try:
+            if not choices.issuperset(v):  # so only lists of choices enter the cache
+                return None
             found = canonical(tuple(v))
         except TypeError:  # an unhashable item: the general path words the error
             return None
@@ -238,7 +241,7 @@ def _is_date(value: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _bin_ok(value: str) -> bool:
     """A company files many times under one BIN: remember the answer."""
-    return len(value) == 12 and validate_bin(value) is None
+    return validate_bin(value) is None
 
 
 def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:

@@ -261,3 +261,16 @@ def test_the_json_memo_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -
     for writer in compile_policy(fresh).writers.values():
         memos = [v for k, v in writer.__globals__.items() if k.startswith("M") and k[1:].isdigit()]
         assert sum(len(by_key) for memo in memos for by_key in memo.values()) <= 50
+
+
+def test_long_hostile_text_never_enters_the_validation_caches() -> None:
+    from hub.policy import filing
+
+    validate_filing(P2026, exchange())  # the fast validator exists
+    before = (filing._is_date.cache_info().currsize, filing._bin_ok.cache_info().currsize)
+    for change in ({"licence_expires_on": "2" * 70_000}, {"bin": "9" * 70_000},
+                   {"officers_appointed": ["SEO", "x" * 70_000]}):  # fmt: skip
+        with pytest.raises(FilingInvalid):
+            validate_filing(P2026, exchange(**change))
+    after = (filing._is_date.cache_info().currsize, filing._bin_ok.cache_info().currsize)
+    assert after == before
