@@ -174,8 +174,8 @@ class CompiledPolicy:
             try:
                 text = orjson.dumps(doc)
             except orjson.JSONEncodeError:  # a lone surrogate in some text: the slow path
-                text = b"e1"
-            if _EXPONENT.search(text) is None:
+                text = None
+            if text is not None and _EXPONENT.search(text) is None:
                 return head + ("," + text[1:].decode() if len(text) > 2 else "}")
         return head + _encode(doc, self._renamed)
 

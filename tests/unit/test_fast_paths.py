@@ -274,3 +274,21 @@ def test_long_hostile_text_never_enters_the_validation_caches() -> None:
             validate_filing(P2026, exchange(**change))
     after = (filing._is_date.cache_info().currsize, filing._bin_ok.cache_info().currsize)
     assert after == before
+
+
+def test_a_lone_surrogate_in_text_the_rules_read_takes_the_slow_encoding() -> None:
+    from hub.policy import load_policy_text
+
+    from .test_engine_oracle import reference
+
+    draft = load_policy_text(
+        P2026.text.replace(
+            "condition: registered_in_hub == true", "condition: legal_name != 'Blocked LLP'"
+        ),
+        source="draft.yaml",
+    )
+    # orjson refuses a lone surrogate; the fact must still carry every field.
+    for name in ("Steppe \ud800 LLP", "Blocked LLP"):
+        filing = exchange(legal_name=name, kyc_verified_clients_pct=90)
+        d = assess(draft, filing, AS_OF)
+        assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
