@@ -22,10 +22,10 @@ from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date
 STATUS_MARK = {"met": "ok", "not_met": "NOT MET", "missing": "MISSING", "not_applicable": "n/a"}
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: Any) -> bytes:
     """The same bytes for the same decision: sorted keys, like the API (orjson: the
     standard library's encoder took longer than the decision itself)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _readable(decision: Decision) -> str:
@@ -134,7 +134,7 @@ def assess(
         decision = assess_request(registry, body, today)
     except FilingInvalid as exc:
         if as_json:
-            click.echo(_dumps({"errors": exc.errors}))
+            click.echo(_dumps({"errors": exc.errors}).decode())
         else:
             click.echo(f"{filing}: the filing is not valid:\n{_errors_text(exc.errors)}", err=True)
         sys.exit(1)
@@ -162,7 +162,7 @@ def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | 
             body = json.loads(line)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             error = {"field": None, "message": f"not valid JSON: {exc}"}
-            return orjson.dumps({"errors": [error]}, option=orjson.OPT_SORT_KEYS), False
+            return _dumps({"errors": [error]}), False
     if isinstance(body, dict):
         if as_of is not None:
             body.setdefault("as_of", as_of)
@@ -171,7 +171,7 @@ def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | 
     try:
         return assess_request(registry, body, today).to_json(), True
     except FilingInvalid as exc:
-        return orjson.dumps({"errors": exc.errors}, option=orjson.OPT_SORT_KEYS), False
+        return _dumps({"errors": exc.errors}), False
 
 
 # Set before the worker processes fork, so each inherits the loaded (and compiled) rules.

@@ -256,7 +256,7 @@ class ActivityPlan:
         for name, key, item_flags in self.summary:
             value = clean.get(name)
             if value is not None:
-                text += "," + _str_json(key) + ":" + _value_json(value)
+                text += "," + _str_json(key) + ":" + rules_json(value)
                 if item_flags is not None:
                     text += item_flags(tuple(value))
         return statuses, text + "}"
@@ -595,20 +595,8 @@ def _item_flags(pairs: list[tuple[str, str]]) -> Callable[[tuple[str, ...]], str
 def _encode(doc: dict[str, Any], renamed: dict[str, str]) -> str:
     """The slow path of a fact's fields: any key, numbers never in exponent form."""
     return (
-        "".join([f",{_str_json(renamed.get(k, k))}:{_value_json(v)}" for k, v in doc.items()]) + "}"
+        "".join([f",{_str_json(renamed.get(k, k))}:{rules_json(v)}" for k, v in doc.items()]) + "}"
     )
-
-
-def _value_json(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int | float):
-        return number_json(value)
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(map(_value_json, value)) + "]"
-    return _str_json(value)
 
 
 def _fields_used(cond: Any) -> tuple[set[str], set[str]]:
@@ -651,7 +639,8 @@ def _dnf_size(cond: Any) -> int:
 
 
 def rules_json(value: Any) -> str:
-    """Serialise rules with numbers in positional form (durable-rules error 204 otherwise)."""
+    """JSON for the engine, rules and fact values alike, with numbers in positional form
+    (durable-rules error 204 otherwise)."""
     if isinstance(value, _Num):
         return number_json(value.original)  # type: ignore[attr-defined]
     if isinstance(value, dict):

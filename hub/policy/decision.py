@@ -66,7 +66,7 @@ class Decision:
         tier: str | None,
         benefit_ids: tuple[str, ...],
         savings: tuple[float | None, ...],
-        total_saving: float | None = None,
+        total_saving: float,
     ) -> None:
         self.policy = policy
         self.as_of = as_of
@@ -75,9 +75,7 @@ class Decision:
         self.tier = tier
         self.benefit_ids = benefit_ids
         self.savings = savings
-        if total_saving is None:
-            total_saving = round(sum([s for s in savings if s is not None]), 2)
-        self.total_saving = total_saving
+        self.total_saving = total_saving  # the savings' sum, rounded (decide adds them up)
 
     def __repr__(self) -> str:
         return (

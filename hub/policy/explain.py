@@ -177,7 +177,6 @@ class CriterionExplainer:
         "met_suffix",
         "not_applicable",
         "requirement",
-        "single",
         "threshold",
     )
 
@@ -186,7 +185,6 @@ class CriterionExplainer:
     ) -> None:
         inputs = policy.inputs_by_name
         self.inputs = tuple(n for n in criterion.inputs if n != policy.applicability_input)
-        self.single = self.inputs[0] if len(self.inputs) == 1 else None
         self.hint = criterion.fix_hint
         self.threshold: Callable[[Env], Any] | None = None
         self.constant_threshold: Any = None

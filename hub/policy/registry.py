@@ -53,12 +53,16 @@ class PolicyRegistry:
 
     def versions(self, policy_id: str | None = None) -> list[Policy]:
         """Oldest first."""
-        return list(self._sorted if policy_id is None else self._by_id.get(policy_id, ()))
+        return list(self._of(policy_id))
+
+    def _of(self, policy_id: str | None) -> list[Policy]:
+        """The versions of one policy (or all), oldest first: the registry's own list."""
+        return self._sorted if policy_id is None else self._by_id.get(policy_id, [])
 
     def get(self, version: str, policy_id: str | None = None) -> Policy:
-        matches = [p for p in self.versions(policy_id) if p.version == version]
+        matches = [p for p in self._of(policy_id) if p.version == version]
         if not matches:
-            known = ", ".join(p.version for p in self.versions(policy_id)) or "none"
+            known = ", ".join(p.version for p in self._of(policy_id)) or "none"
             raise NoVersionInForce(
                 f"no policy version {version!r} (known: {known})", field="policy_version"
             )
@@ -70,10 +74,9 @@ class PolicyRegistry:
         """The named version, or the one with the latest effective_from on or before as_of."""
         if version is not None:
             return self.get(version, policy_id)
-        known = self._sorted if policy_id is None else self._by_id.get(policy_id, ())
-        in_force = [p for p in known if p.effective_from <= as_of]
+        in_force = [p for p in self._of(policy_id) if p.effective_from <= as_of]
         if not in_force:
-            first = min((p.effective_from for p in self.versions(policy_id)), default=None)
+            first = min((p.effective_from for p in self._of(policy_id)), default=None)
             since = f"; the first takes effect on {first.isoformat()}" if first else ""
             raise NoVersionInForce(f"no policy version is in force on {as_of.isoformat()}{since}")
         return max(in_force, key=lambda p: (p.effective_from, p.version))
