@@ -123,21 +123,12 @@ class CompiledPolicy:
             if typ == "item":
                 base, item = name.split("\x00")
                 items.setdefault(base, []).append((item, key))
-        self._items = [(base, _item_flags(pairs)) for base, pairs in items.items()]
-        # Inputs the rules of the activity never read stay out of its facts: free text can
-        # be long, and the engine parses every field (measured: about 0.1 us a field) and
-        # copies the whole fact into each action message.
-        self._fact_plans = {}
-        for activity, read in self.read_keys.items():
-            kept = read | {keys[self.activity_input]}
-            drop = tuple(n for n in self.input_types if keys.get(n) not in kept)
-            flags = [
-                (base, flags)
-                for base, flags in self._items
-                if any(key in read for _, key in items[base])
-            ]
-            self._fact_plans[activity] = (drop, flags)
-        flags_of = dict(self._items)
+        #: set input -> (its item flags' writer, the fact keys of its items)
+        self._items = {
+            base: (_item_flags(pairs), frozenset(key for _, key in pairs))
+            for base, pairs in items.items()
+        }
+        flags_of = {base: flags for base, (flags, _) in self._items.items()}
         #: inputs benefit requirements read: (name, fact key, item flags for a set input)
         self._summary = [
             (name, keys.get(name, name), flags_of.get(name))
@@ -160,12 +151,13 @@ class CompiledPolicy:
         keys of its own); a number it writes in exponent form, which durable-rules
         refuses, takes the slow path."""
         head = '"#t":"f","#d":"' + as_of + '"' + self.activity_flags[activity]
-        drop, items = self._fact_plans[activity]
-        for base, flags in items:
+        plan = self._plans.get(activity) or self.plan(activity)
+        for base, flags in plan.item_flags:
             chosen = clean.get(base)
             if chosen is not None:
                 head += flags(tuple(chosen))
         doc = clean
+        drop = plan.drop
         if drop:
             doc = clean.copy()
             for name in drop:
@@ -194,7 +186,9 @@ class ActivityPlan:
     __slots__ = (
         "base",
         "by_input",
+        "drop",
         "head",
+        "item_flags",
         "not_met_flag",
         "rank",
         "rank_flag",
@@ -228,6 +222,15 @@ class ActivityPlan:
             + "".join(flag for i, flag in sorted(self.not_met_flag.items()) if not applies[i])
         )
         self.summary = compiled._summary
+        # Inputs the rules of the activity never read stay out of its facts: free text can
+        # be long, and the engine parses every field (callgrind: about 45 instructions a
+        # byte) and copies the whole fact into each action message.
+        read = compiled.read_keys.get(activity, frozenset())
+        kept = read | {compiled.keys[act]}
+        self.drop = tuple(n for n in compiled.input_types if compiled.keys.get(n) not in kept)
+        self.item_flags = [
+            (base, flags) for base, (flags, keys) in compiled._items.items() if keys & read
+        ]
 
     def summarise(self, clean: dict[str, Any], fired: list[str]) -> tuple[list[str], str]:
         """Statuses from phase one (``not_applicable`` and ``missing`` follow from the
