@@ -42,6 +42,12 @@ def load_settings(
     if hub_env not in {"production", "development"}:
         raise ConfigError(f"HUB_ENV must be 'production' or 'development', not {hub_env!r}")
     production = hub_env == "production"
+    from hub.auth.passwords import parameters_from_env
+
+    try:
+        parameters_from_env(env)  # read again by the hasher; refused here, at start-up
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     instance = Path(instance_path)
     default_db = f"sqlite:///{instance / 'hub.sqlite'}"
     return {

@@ -27,6 +27,11 @@ from hub.auth.passwords import hash_password
 from hub.db import get_engine, make_engine, upgrade_database
 from hub.models import Company, Role, User
 
+# Cheap argon2 parameters for the whole run, CLI and server subprocesses included:
+# production's cost 0.1-1 s of CPU per hash or check (tests/functional/test_passwords.py
+# holds production to its parameters). The hasher reads it when it first hashes.
+os.environ.setdefault("HUB_PASSWORD_HASH", "fast")
+
 DEFAULT_PASSWORD = "correct horse battery"
 
 
