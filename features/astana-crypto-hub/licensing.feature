@@ -62,15 +62,26 @@ Feature: Licensing and key officers
 
   @valid_licence @v2026.1 @v2027.1
   Scenario Outline: valid_licence - the licence must still be valid on the assessment date
-    Given its licence expires <when> the assessment date
+    Given the company is <company>
+    And it holds <licence>
+    And its licence expires <when> the assessment date
     When the company is assessed
     Then criterion valid_licence is <status>
 
     Examples:
-      | when           | status  |
-      | the day before | not met |
-      | on             | met     |
-      | the day after  | met     |
+      | company         | licence                    | when           | status  |
+      | an exchange     | a trading facility licence | the day before | not met |
+      | an exchange     | a trading facility licence | on             | met     |
+      | an exchange     | a trading facility licence | the day after  | met     |
+      | a broker        | a service provider licence | the day before | not met |
+      | a broker        | a service provider licence | on             | met     |
+      | a broker        | a service provider licence | the day after  | met     |
+      | a custodian     | a service provider licence | the day before | not met |
+      | a custodian     | a service provider licence | on             | met     |
+      | a payments firm | a service provider licence | the day after  | met     |
+      | a miner         | a mining licence           | the day before | not met |
+      | a miner         | a mining licence           | on             | met     |
+      | a miner         | a mining licence           | the day after  | met     |
 
   @valid_licence @v2026.1
   Scenario: valid_licence - a licence valid until a fixed date lapses after it

@@ -427,3 +427,11 @@ def format_value(value: Any) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(format_value(v) for v in value)
     return str(value)
+
+
+def tokens(text: str) -> list[tuple[str, str, int]]:
+    """The tokens of an expression as (kind, text, offset): kind is ``num``, ``str``,
+    ``name`` (keywords included) or ``op``; offset is 0-based. Raises ExprError on a
+    character the language does not have. Tools that edit an expression's text (the
+    mutation test) use it to find operators without touching strings or names."""
+    return [(t.kind, t.text, t.col - 1) for t in _tokenize(text) if t.kind != "end"]

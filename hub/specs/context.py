@@ -7,11 +7,12 @@ runner share them unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
+from hub.policy.decision import Decision
 
 
 class SpecFailure(AssertionError):
@@ -25,6 +26,8 @@ class SpecContext:
     ``policy`` is the version under test (a draft, a mutant, a published file);
     ``catalogue`` is every version the date-selection steps may choose from,
     with ``policy`` taking the place of any published file of its version.
+    ``observer``, when set, sees every decision the scenario makes (boundary
+    coverage watches the specs this way).
     """
 
     policy: Policy
@@ -35,6 +38,7 @@ class SpecContext:
     decision: dict[str, Any] | None = None
     decision_policy: Policy | None = None
     error: Exception | None = None
+    observer: Callable[[Decision], None] | None = None
 
     def __post_init__(self) -> None:
         others = [p for p in self.catalogue if p.version != self.policy.version]
@@ -50,9 +54,13 @@ class SpecContext:
             filing["licence_expires_on"] = expiry.isoformat()
         self.decision, self.decision_policy, self.error = None, policy, None
         try:
-            self.decision = assess(policy, filing, as_of=day).to_dict()
+            decision = assess(policy, filing, as_of=day)
         except FilingInvalid as exc:
             self.error = exc
+            return
+        self.decision = decision.to_dict()
+        if self.observer is not None:
+            self.observer(decision)
 
     @property
     def registry(self) -> PolicyRegistry:

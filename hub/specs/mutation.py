@@ -4,30 +4,48 @@ A spec suite that passes whatever the thresholds are proves nothing. Each
 mutant nudges one numeric parameter, once towards easier and once towards
 harder, by the smallest meaningful step and by a few percent, editing only
 that number in the text (comments and layout stay, so the mutant is what an
-author's slip would look like). The mutation test and the studio use it.
+author's slip would look like). Rule mutants change the rules instead: a
+criterion moved to another tier or losing an activity, a benefit requiring
+another tier, and one operator of a condition or requirement changed
+(``>=`` to ``>``, ``>`` to ``>=``, ``<=`` to ``<``, ``<`` to ``<=``, ``==`` to
+``!=`` and back, ``and`` to ``or`` and back). Every mutant names its
+:attr:`Mutant.kind`, so a run can say how many of each kind the specs kill.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 import yaml
 
+from hub.policy import expr
+
 
 @dataclass(frozen=True)
 class Mutant:
-    parameter: str  # the parameter, or "criterion.field" for a rule mutant
+    """One edit of a policy text: ``text`` is the whole mutated file.
+
+    ``parameter``: the parameter, or "criterion.field" / "benefit.field" for a rule
+    mutant; ``kind``: "threshold", "tier", "applies_to", "required tier" or an
+    operator change such as ">= to >" (see :data:`OPERATOR_MUTATIONS`).
+    """
+
+    parameter: str
     old: object
     new: object
     text: str
+    kind: str = "threshold"
+    detail: str = ""  # an operator mutant's expression as mutated
 
     @property
     def label(self) -> str:
-        return f"{self.parameter}: {self.old} -> {self.new}"
+        where = f" in `{self.detail}`" if self.detail else ""
+        return f"{self.parameter}: {self.old} -> {self.new}{where}"
 
 
 def nudges(value: int | float) -> list[int | float]:
@@ -92,7 +110,7 @@ def threshold_mutants(text: str) -> Iterator[Mutant]:
     """Every one-number mutant of the policy's numeric parameters, both directions."""
     for name, value, start, end in numeric_parameters(text):
         for new in nudges(value):
-            yield Mutant(name, value, new, text[:start] + _fmt(new) + text[end:])
+            yield Mutant(name, value, new, text[:start] + _fmt(new) + text[end:], "threshold")
 
 
 def _fmt(value: int | float) -> str:
@@ -102,18 +120,62 @@ def _fmt(value: int | float) -> str:
     return text if "e" not in text else f"{value:.12f}".rstrip("0")
 
 
-COMPARISON_FLIPS = {">=": ">", "<=": "<", ">": ">=", "<": "<="}
-_OPERATOR = re.compile(r">=|<=|>|<|== true|== false")
+#: operator -> the operator its mutant uses (comparisons in criteria and in requirements,
+#: tier comparisons included; the loader refuses "tier <= T2", so tiers never get < or <=)
+OPERATOR_MUTATIONS = {
+    ">=": ">",
+    ">": ">=",
+    "<=": "<",
+    "<": "<=",
+    "==": "!=",
+    "!=": "==",
+    "and": "or",
+    "or": "and",
+}
+
+
+def operator_mutants(text: str, node: yaml.Node, label: str) -> Iterator[Mutant]:
+    """One mutant per operator of the expression held in a YAML scalar ``node``.
+
+    The expression is tokenised where it stands in the file (a folded block scalar
+    starts after its indicator line; a quoted one inside its quotes), so strings
+    and names are never touched and the rest of the file stays byte for byte.
+    """
+    if not isinstance(node, yaml.ScalarNode):
+        return
+    start, end = node.start_mark.index, node.end_mark.index
+    raw = text[start:end]
+    if node.style in (">", "|"):
+        skip = raw.find("\n") + 1 if "\n" in raw else len(raw)
+    elif node.style in ("'", '"'):
+        skip, raw = 1, raw[:-1]
+    else:
+        skip = 0
+    try:
+        found = expr.tokens(raw[skip:])
+    except expr.ExprError:
+        return  # the loader reports it; nothing to mutate
+    for kind, tok, offset in found:
+        new = OPERATOR_MUTATIONS.get(tok) if kind in ("op", "name") else None
+        if new is None:
+            continue
+        at = start + skip + offset
+        body = raw[skip:]
+        mutated = " ".join((body[:offset] + new + body[offset + len(tok) :]).split())
+        edited = text[:at] + new + text[at + len(tok) :]
+        yield Mutant(label, tok, new, edited, f"{tok} to {new}", mutated)
 
 
 def structural_mutants(text: str) -> Iterator[Mutant]:
     """One-edit mutants of the rules themselves, not their numbers.
 
-    For every criterion: its tier moved to each other tier; each comparison in
-    its condition made strict or loose (>= to >) and each ``== true`` flipped;
-    its ``applies_to`` narrowed by one activity (or widened from "all but" to
-    all). For every benefit: each tier it requires moved to each other tier.
-    Specs that pin the policy down fail on every one of them.
+    For every criterion: its tier moved to each other tier (kind "tier"); each
+    operator of its condition changed (:func:`operator_mutants`); its
+    ``applies_to`` narrowed by one activity (or widened from "all but" to all)
+    (kind "applies_to"). For every benefit: each tier it requires moved to each
+    other tier (kind "required tier") and each operator of its requirement
+    changed. Specs that pin the policy down fail on every one of them, but for
+    equivalent mutants (which no filing can tell apart from the original).
     """
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(root, yaml.MappingNode):
@@ -127,30 +189,20 @@ def structural_mutants(text: str) -> Iterator[Mutant]:
         if isinstance(tier, yaml.ScalarNode):
             for other in tier_ids:
                 if other != tier.value:
-                    yield _replace(text, tier, other, f"{cid}.tier", tier.value)
+                    yield _replace(text, tier, other, f"{cid}.tier", tier.value, "tier")
         cond = _get(node, "condition")
-        if isinstance(cond, yaml.ScalarNode):
-            raw = text[cond.start_mark.index : cond.end_mark.index]
-            # a block scalar (">-") starts with its indicator: skip that line
-            skip = raw.index("\n") if cond.style in (">", "|") and "\n" in raw else 0
-            for m in _OPERATOR.finditer(raw, skip):
-                op = m.group(0)
-                new = {"== true": "== false", "== false": "== true"}.get(op) or COMPARISON_FLIPS[op]
-                edited = raw[: m.start()] + new + raw[m.end() :]
-                yield Mutant(
-                    f"{cid}.condition",
-                    op,
-                    new,
-                    text[: cond.start_mark.index] + edited + text[cond.end_mark.index :],
-                )
+        if cond is not None:
+            yield from operator_mutants(text, cond, f"{cid}.condition")
         applies = _get(node, "applies_to")
         if isinstance(applies, yaml.SequenceNode) and len(applies.value) > 1:
             names = [v.value for v in applies.value]
             for drop in names:
                 kept = "[" + ", ".join(n for n in names if n != drop) + "]"
-                yield _replace(text, applies, kept, f"{cid}.applies_to", f"without {drop}")
+                yield _replace(
+                    text, applies, kept, f"{cid}.applies_to", f"without {drop}", "applies_to"
+                )
         elif isinstance(applies, yaml.MappingNode):
-            yield _replace(text, applies, "all", f"{cid}.applies_to", "all")
+            yield _replace(text, applies, "all", f"{cid}.applies_to", "all", "applies_to")
     for node in getattr(top.get("benefits"), "value", []):
         bid = _scalar(_get(node, "id"))
         req = _get(node, "requires")
@@ -166,7 +218,19 @@ def structural_mutants(text: str) -> Iterator[Mutant]:
                         m.group(0),
                         other,
                         text[: req.start_mark.index] + edited + text[req.end_mark.index :],
+                        "required tier",
                     )
+        yield from operator_mutants(text, req, f"{bid}.requires")
+
+
+def tally(results: Iterable[tuple[Mutant, bool]]) -> dict[str, tuple[int, int]]:
+    """Per kind of mutant, (killed, total), from (mutant, killed) pairs; kinds sorted."""
+    total: Counter[str] = Counter()
+    killed: Counter[str] = Counter()
+    for mutant, dead in results:
+        total[mutant.kind] += 1
+        killed[mutant.kind] += dead
+    return {k: (killed[k], total[k]) for k in sorted(total)}
 
 
 def _get(node: object, key: str) -> yaml.Node | None:
@@ -179,10 +243,11 @@ def _scalar(node: yaml.Node | None) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else "?"
 
 
-def _replace(text: str, node: yaml.Node, new: str, label: str, old: object) -> Mutant:
+def _replace(text: str, node: yaml.Node, new: str, label: str, old: object, kind: str) -> Mutant:
     return Mutant(
         label,
         old,
         new,
         text[: node.start_mark.index] + new + text[node.end_mark.index :],
+        kind,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,11 +20,14 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 
 from hub.policy import Policy, PolicyError, load_policy, load_policy_text
+from hub.policy.decision import Decision
 
 from .context import SpecContext, describe_error
 from .registry import StepDefinitionError, StepRegistry
 
 Status = Literal["passed", "failed", "skipped"]
+#: sees each decision a scenario makes (see hub.specs.boundaries)
+Observer = Callable[["CompiledScenario", Decision], None]
 SKIP_TAGS = frozenset({"@skip", "@wip"})
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,6 +169,7 @@ class SpecSuite:
         fail_fast: bool = False,
         prefer: Collection[str] = (),
         registry: StepRegistry | None = None,
+        observe: Observer | None = None,
     ) -> SpecReport:
         """Run the scenarios tagged with the policy's version (or ``tag``) against ``policy``.
 
@@ -174,7 +178,8 @@ class SpecSuite:
         ``fail_fast`` stops at the first failing scenario and ``prefer`` runs the
         scenarios carrying any of those tags first: the mutation test only needs
         to know that a mutant fails, and the scenarios of the criterion it
-        touched usually say so at once.
+        touched usually say so at once. ``observe(scenario, decision)`` is called
+        for every decision a scenario makes (boundary coverage).
         """
         from .steps import REGISTRY
 
@@ -187,7 +192,7 @@ class SpecSuite:
             wanted = {t if t.startswith("@") else f"@{t}" for t in prefer}
             selected.sort(key=lambda sc: not wanted.intersection(sc.tags))
         for sc in selected:
-            result = run_scenario(sc, policy, catalogue, reg)
+            result = run_scenario(sc, policy, catalogue, reg, observe)
             report.scenarios.append(result)
             if fail_fast and result.status == "failed":
                 break
@@ -196,7 +201,11 @@ class SpecSuite:
 
 
 def run_scenario(
-    sc: CompiledScenario, policy: Policy, catalogue: Sequence[Policy], registry: StepRegistry
+    sc: CompiledScenario,
+    policy: Policy,
+    catalogue: Sequence[Policy],
+    registry: StepRegistry,
+    observe: Observer | None = None,
 ) -> ScenarioResult:
     """Run one scenario's steps in order; the first failure ends it."""
     result = ScenarioResult(sc.name, sc.feature, sc.uri, sc.line, list(sc.tags), "passed")
@@ -204,6 +213,8 @@ def run_scenario(
         result.status = "skipped"
         return result
     ctx = SpecContext(policy=policy, catalogue=catalogue)
+    if observe is not None:
+        ctx.observer = lambda decision: observe(sc, decision)
     for st in sc.steps:
         try:
             registry.run(ctx, st.text, st.datatable)

@@ -1,10 +1,13 @@
 """The specs cover the policy: every criterion and benefit of every policy file
-has a scenario, every scenario runs for a version, and nothing in features/ is
-silently ignored (pytest-bdd drops duplicate scenario names and turns a
-misspelt step keyword under a title into description text)."""
+has a scenario, every comparison in their conditions and requirements has
+deciding scenarios below, on and above its boundary (hub/specs/boundaries.py),
+every scenario runs for a version, and nothing in features/ is silently ignored
+(pytest-bdd drops duplicate scenario names and turns a misspelt step keyword
+under a title into description text)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +15,16 @@ import pytest
 from gherkin.parser import Parser
 from pytest_bdd.parser import FeatureParser
 
-from hub.policy import Policy, load_policy
+from hub.policy import Policy, load_policy, load_policy_text
 from hub.specs import (
     SpecSuite,
     StepDefinitionError,
     default_features_dir,
     default_policies_dir,
+    load_catalogue,
     version_tag,
 )
+from hub.specs.boundaries import BoundaryCoverage
 from hub.specs.steps import REGISTRY
 
 FEATURES = default_features_dir()
@@ -136,3 +141,138 @@ def test_no_step_hides_in_a_description(path: Path) -> None:
     keywords = ("Given ", "When ", "Then ", "And ", "But ", "* ")
     for line in doc["feature"].get("description", "").splitlines():
         assert not line.strip().startswith(keywords), f"{path.name}: step in description: {line}"
+
+
+# --- boundaries ------------------------------------------------------------------------
+
+
+def _miner_t3_is_renewable_energy_alone(p: Policy) -> bool:
+    return [c.id for c in p.criteria if c.tier == p.tiers[-1].id and "mining" in c.applies_to] == [
+        "renewable_energy"
+    ]
+
+
+def _renewable_energy_is_for_miners_only(p: Policy) -> bool:
+    return set(next(c for c in p.criteria if c.id == "renewable_energy").applies_to) == {"mining"}
+
+
+#: (subject, comparison, side) -> (why no scenario can decide it there, a check that the
+#: reason still holds for the policy). Everything else must be reached.
+UNREACHABLE: dict[tuple[str, str, str], tuple[str, Callable[[Policy], bool]]] = {
+    ("mining_fee_reduction", "tier ≥ T2", "on"): (
+        "a miner at T2 that meets renewable_energy, its only T3 criterion, is at T3",
+        _miner_t3_is_renewable_energy_alone,
+    ),
+    ("mining_fee_reduction", "activity = mining", "different"): (
+        "met(renewable_energy) never holds for another activity: it applies to miners only",
+        _renewable_energy_is_for_miners_only,
+    ),
+}
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_every_comparison_has_scenarios_below_on_and_above_its_boundary(
+    path: Path, suite: SpecSuite
+) -> None:
+    """Each comparison of each specialised condition and requirement: some scenario tagged
+    with its criterion or benefit decides a company below, on and above the boundary."""
+    policy = load_policy(path)
+    coverage = BoundaryCoverage(policy)
+    run = suite.run(policy, catalogue=load_catalogue(), observe=coverage.observe)
+    assert run.ok, run.summary()
+    assert coverage.comparisons, f"{path.name}: no comparisons found"
+    missing = []
+    unreachable = set()
+    for cmp, sides in coverage.gaps():
+        for side in sides:
+            known = UNREACHABLE.get((cmp.subject, cmp.text, side))
+            if known is not None and known[1](policy):
+                unreachable.add((cmp.subject, cmp.text, side))
+            else:
+                missing.append(f"{cmp.label}: no scenario tagged @{cmp.subject} {side}")
+    assert not missing, f"{path.name}: boundaries without a deciding scenario:\n" + "\n".join(
+        missing
+    )
+    listed = {k for k in UNREACHABLE if k[0] in {b.id for b in policy.benefits}}
+    assert unreachable == listed, "a side listed as unreachable is reached now: unlist it"
+
+
+MINI_FEATURE = """\
+Feature: boundaries of kyc_baseline and travel_rule
+  Background:
+    Given an exchange "Steppe Exchange LLP" with BIN 940140000385
+
+  @kyc_baseline @v2026.1
+  Scenario Outline: kyc at the baseline
+    Given its clients are <pct>% identity-verified
+    When the company is assessed
+    Then criterion kyc_baseline is <status>
+
+    Examples:
+      | pct  | status  |
+      | 94.9 | not met |
+      | 95   | met     |
+
+  @v2026.1 @kyc_complete
+  Scenario: an untagged scenario above the baseline
+    Given its clients are 100% identity-verified
+    When the company is assessed
+    Then criterion kyc_baseline is met
+
+  @travel_rule @v2026.1
+  Scenario: on one boundary, but the other comparison decides
+    Given 99% of its transfers carry complete originator and beneficiary data
+    And it applies the travel rule from USD 3,000
+    When the company is assessed
+    Then criterion travel_rule is not met
+"""
+
+
+def _reached(cov: BoundaryCoverage, subject: str) -> dict[str, set[str]]:
+    return {
+        cov.comparisons[k].text: set(sides) for k, sides in cov.reached.items() if k[0] == subject
+    }
+
+
+def test_boundary_coverage_counts_deciding_tagged_scenarios_only() -> None:
+    policy = load_policy(POLICY_FILES[0])
+    cov = BoundaryCoverage(policy)
+    run = SpecSuite.from_texts([("mini.feature", MINI_FEATURE)]).run(policy, observe=cov.observe)
+    assert run.ok, run.to_dict()
+    assert _reached(cov, "kyc_baseline") == {"kyc_verified_clients_pct ≥ 95": {"below", "on"}}
+    gaps = {c.text: sides for c, sides in cov.gaps() if c.subject == "kyc_baseline"}
+    assert gaps == {"kyc_verified_clients_pct ≥ 95": ("above",)}  # 100% was not tagged so
+    # at 99% on the share but USD 3,000 above the travel-rule threshold, only the threshold
+    # decides: the share's boundary is not reached
+    assert _reached(cov, "travel_rule") == {
+        "travel_rule_compliant_pct ≥ 99": set(),
+        "travel_rule_threshold_usd ≤ 1,000": {"above"},
+    }
+    assert _reached(cov, "kyc_complete") == {"kyc_verified_clients_pct ≥ 100": {"on"}}
+
+
+def test_boundary_sides_follow_the_domain_of_the_input() -> None:
+    text = POLICY_FILES[0].read_text(encoding="utf-8")
+    draft = text.replace("min_fte_in_zone: {value: 3,", "min_fte_in_zone: {value: 2.5,")
+    cov = BoundaryCoverage(load_policy_text(draft, source="draft.yaml"))
+    sides = {(c.subject, c.text): c.sides for c in cov.comparisons.values()}
+    assert sides[("kyc_complete", "kyc_verified_clients_pct ≥ 100")] == ("below", "on")
+    assert sides[("no_tax_arrears", "tax_arrears_kzt ≤ 0")] == ("on", "above")
+    assert sides[("local_staff", "fte_in_zone ≥ 2.5")] == ("below", "above")  # an integer
+    assert sides[("staff_as_declared", "fte_in_zone ≥ 0.8 × fte_declared")] == (
+        "below",
+        "on",
+        "above",
+    )
+    assert sides[("property_land_tax", "tier ≥ T1")] == ("below", "on", "above")
+    assert sides[("dividend_exemption", "tier ≥ T3")] == ("below", "on")  # no tier above T3
+    assert sides[("no_sanctions", "sanctions_screening_hit = false")] == ("equal", "different")
+    assert sides[
+        ("key_officers", "officers_appointed contains all of SEO, FO, CO, MLRO, CITO")
+    ] == (
+        "all",
+        "not all",
+    )
+    # one comparison per compiled rule: each licence's expiry is checked by its own rule
+    expiry = [c.label for c in cov.comparisons.values() if c.text == "licence_expires_on ≥ as_of"]
+    assert len(expiry) == 3, expiry

@@ -4,7 +4,12 @@ Each numeric parameter of every file in policies/ is nudged one at a time,
 towards easier and towards harder (95 -> 94 and 96, 0.8 -> 0.7/0.76/0.84/0.9,
 50,000,000 -> 49,000,000/49,999,999/50,000,001/51,000,000, 0.20 -> 0.19/0.21,
 ...), and every mutant must fail `run_specs`: a spec suite that still passes
-has not pinned that number down.
+has not pinned that number down. The rules themselves are mutated too: tiers,
+activities, and every operator of every condition and requirement (>= to >,
+> to >=, <= to <, < to <=, == to !=, != to ==, and to or, or to and). The runs
+print, per kind of mutant, killed/total and the survivors:
+
+    .venv/bin/pytest tests/unit/test_specs_mutation.py -m slow -s -p no:cacheprovider
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import pytest
 from hub.policy import Policy, PolicyError, load_policy_text
 from hub.specs import SpecSuite, default_features_dir, default_policies_dir, load_catalogue
 from hub.specs.mutation import (
+    Mutant,
     nudges,
     numeric_parameters,
+    operator_mutants,
     structural_mutants,
+    tally,
     threshold_mutants,
 )
 
@@ -64,6 +72,7 @@ def test_nudges_go_both_ways_in_the_parameter_own_precision() -> None:
     assert nudges(0) == [-1, 1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
 def test_every_threshold_mutant_fails_the_specs(
     path: Path, suite: SpecSuite, catalogue: list[Policy], elapsed: list[float]
@@ -107,23 +116,43 @@ def test_every_threshold_mutant_fails_the_specs(
     assert sum(elapsed) < BUDGET_SECONDS, f"mutation testing took {sum(elapsed):.1f}s"
 
 
-# Mutants that cannot change any decision under this policy, with the reason.
+# Mutants that cannot change any decision under this policy, with the reason. A miner's only
+# T3 criterion is renewable_energy, so a miner at T2 with renewable_energy met is at T3:
+# "tier >= T2 and met(renewable_energy)" holds exactly when "tier >= T3 and met(...)" does.
 EQUIVALENT = {
-    # A miner's only T3 criterion is renewable_energy, so for a miner
-    # "tier >= T2 and met(renewable_energy)" and "tier >= T3 and met(...)" coincide.
-    "mining_fee_reduction.requires: T2 -> T3",
+    "mining_fee_reduction.requires: T2 -> T3": "a miner at T2 meeting renewable_energy is at T3",
+    "mining_fee_reduction.requires: >= -> > in "
+    "`activity == 'mining' and tier > T2 and met(renewable_energy)`": (
+        "tier > T2 is tier >= T3, and a miner at T2 meeting renewable_energy is at T3"
+    ),
 }
 
 
+def report(name: str, results: list[tuple[Mutant, bool]], seconds: float) -> str:
+    """Per kind: killed/total; then the survivors, equivalent ones marked."""
+    lines = [f"{name}: {sum(k for _, k in results)}/{len(results)} rule mutants killed "
+             f"in {seconds:.1f}s"]  # fmt: skip
+    for kind, (killed, total) in tally(results).items():
+        lines.append(f"  {kind:<14} {killed}/{total} killed")
+    for mutant, killed in results:
+        if not killed:
+            why = EQUIVALENT.get(mutant.label)
+            lines.append(f"  survivor: {mutant.label}" + (f" (equivalent: {why})" if why else ""))
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
 def test_every_rule_mutant_fails_the_specs(
     path: Path, suite: SpecSuite, catalogue: list[Policy]
 ) -> None:
-    """Beyond numbers: a criterion moved to another tier, a >= made >, an == true
-    flipped, an activity dropped from applies_to, a benefit's tier moved."""
+    """Beyond numbers: a criterion moved to another tier, an activity dropped from
+    applies_to, a benefit's tier moved, and every operator of every condition and
+    requirement changed (>= to >, == to !=, and to or, ...)."""
     start = time.perf_counter()
     text = path.read_text(encoding="utf-8")
-    survivors, rejected, killed = [], [], 0
+    results: list[tuple[Mutant, bool]] = []
+    rejected = []
     for mutant in structural_mutants(text):
         try:
             policy = load_policy_text(mutant.text, source=path.name)
@@ -131,12 +160,66 @@ def test_every_rule_mutant_fails_the_specs(
             rejected.append(f"{mutant.label} ({exc.errors[0]})")
             continue
         subject = mutant.parameter.split(".")[0]
-        report = suite.run(policy, catalogue=catalogue, fail_fast=True, prefer={subject})
-        if not report.ok:
-            killed += 1
-        elif mutant.label not in EQUIVALENT:
-            survivors.append(mutant.label)
-    print(f"\n{path.name}: {killed} rule mutants killed in {time.perf_counter() - start:.1f}s")
+        run = suite.run(policy, catalogue=catalogue, fail_fast=True, prefer={subject})
+        results.append((mutant, not run.ok))
+    print("\n" + report(path.name, results, time.perf_counter() - start))
+    survivors = [m.label for m, killed in results if not killed and m.label not in EQUIVALENT]
     assert not survivors, f"{path.name}: the specs pass with these rules changed: {survivors}"
     assert not rejected, f"{path.name}: mutants the loader refused: {rejected}"
-    assert killed > 0
+    equivalent = {m.label for m, killed in results if not killed}
+    assert equivalent == set(EQUIVALENT), "a mutant listed as equivalent is killed (or gone)"
+    kinds = tally(results)
+    for kind in (">= to >", "<= to <", "== to !=", "!= to ==", "and to or"):
+        assert kinds.get(kind, (0, 0))[1] > 0, f"{path.name}: no {kind} mutant was made"
+
+
+DRAFT_RULES = """\
+criteria:
+  - id: a
+    condition: x > 1 or y < 2
+  - id: b
+    condition: >-
+      x >= 1
+      and name != 'this and that'
+  - id: c
+    condition: "flag == true"
+benefits:
+  - id: d
+    requires: tier >= T2 and activity == 'mining'
+"""
+
+
+def test_operator_mutants_change_one_operator_each_and_nothing_else() -> None:
+    mutants = list(structural_mutants(DRAFT_RULES))
+    ops = [(m.parameter, m.kind, m.detail) for m in mutants if " to " in m.kind]
+    assert ops == [
+        ("a.condition", "> to >=", "x >= 1 or y < 2"),
+        ("a.condition", "or to and", "x > 1 and y < 2"),
+        ("a.condition", "< to <=", "x > 1 or y <= 2"),
+        ("b.condition", ">= to >", "x > 1 and name != 'this and that'"),
+        ("b.condition", "and to or", "x >= 1 or name != 'this and that'"),
+        ("b.condition", "!= to ==", "x >= 1 and name == 'this and that'"),
+        ("c.condition", "== to !=", "flag != true"),
+        ("d.requires", ">= to >", "tier > T2 and activity == 'mining'"),
+        ("d.requires", "and to or", "tier >= T2 or activity == 'mining'"),
+        ("d.requires", "== to !=", "tier >= T2 and activity != 'mining'"),
+    ]
+    for m in mutants:  # the edit stays inside the expression: the rest is byte for byte
+        assert len(m.text) - len(DRAFT_RULES) in (-1, 0, 1)
+    folded = next(m for m in mutants if m.kind == "and to or" and m.parameter == "b.condition")
+    assert "      x >= 1\n      or name != 'this and that'\n" in folded.text
+    assert "'this and that'" in folded.text  # a string is never edited
+
+
+def test_operator_mutants_skip_an_expression_that_does_not_tokenise() -> None:
+    import yaml
+
+    text = "condition: x >= 1 $ y\n"
+    node = yaml.compose(text).value[0][1]
+    assert list(operator_mutants(text, node, "c.condition")) == []
+
+
+def test_tally_counts_killed_and_total_per_kind() -> None:
+    a = Mutant("p", 1, 2, "", ">= to >")
+    b = Mutant("q", 1, 2, "", "threshold")
+    assert tally([(a, True), (a, False), (b, True)]) == {">= to >": (1, 2), "threshold": (1, 1)}
