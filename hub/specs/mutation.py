@@ -15,15 +15,19 @@ another tier, and one operator of a condition or requirement changed
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import yaml
 
-from hub.policy import expr
+from hub.policy import Policy, PolicyError, expr, load_policy_text
+
+from .runner import SpecSuite, default_policies_dir, load_catalogue
 
 
 @dataclass(frozen=True)
@@ -251,3 +255,73 @@ def _replace(text: str, node: yaml.Node, new: str, label: str, old: object, kind
         text[: node.start_mark.index] + new + text[node.end_mark.index :],
         kind,
     )
+
+
+# --- running mutants -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    """What the specs made of one mutant: ``killed`` is None when the loader refused it
+    (then ``detail`` is the loader's first error), else ``detail`` names the scenario
+    that failed (empty for a survivor)."""
+
+    mutant: Mutant
+    killed: bool | None
+    detail: str = ""
+
+
+def subjects(original: Policy, mutant: Mutant) -> set[str]:
+    """The criteria and benefits a mutant touches: their scenarios run first.
+
+    A rule mutant names its criterion or benefit; a threshold mutant touches every
+    criterion and benefit whose condition, requirement, saving or rate names the
+    parameter."""
+    if mutant.kind != "threshold":
+        return {mutant.parameter.split(".")[0]}
+    word = re.compile(rf"\b{re.escape(mutant.parameter)}\b")
+    ids = {c.id for c in original.criteria if word.search(c.condition)}
+    ids |= {
+        b.id
+        for b in original.benefits
+        if word.search(f"{b.requires} {b.saving or ''} {b.standard_rate}")
+    }
+    return ids
+
+
+def judge(
+    original: Policy, mutant: Mutant, suite: SpecSuite, catalogue: Sequence[Policy]
+) -> MutantResult:
+    """Run the specs of the mutant's version against it, stopping at the first failure."""
+    try:
+        policy = load_policy_text(mutant.text, source=original.source)
+    except PolicyError as exc:
+        return MutantResult(mutant, None, str(exc.errors[0]) if exc.errors else str(exc))
+    report = suite.run(
+        policy, catalogue=catalogue, fail_fast=True, prefer=subjects(original, mutant)
+    )
+    if report.ok:
+        return MutantResult(mutant, False)
+    failed = next((r for r in report.scenarios if r.status == "failed"), None)
+    return MutantResult(mutant, True, f"{failed.uri}:{failed.line} {failed.name}" if failed else "")
+
+
+def run_mutants(
+    text: str,
+    mutants: Iterable[Mutant],
+    *,
+    features: str | os.PathLike[str],
+    policies: str | os.PathLike[str] | None = None,
+    source: str = "<policy>",
+) -> list[MutantResult]:
+    """Judge every mutant of the policy ``text`` against the features under ``features``,
+    in order. ``policies``: the folder of versions date-selection scenarios choose among
+    (default: the repository's).
+
+    One process: both shipped files' 409 mutants take about 8 CPU-seconds, and spreading
+    them over fresh processes (the engine is safe within one process only) measured
+    slower on the 2-core CI machine (26 s against 17 s wall, under load)."""
+    original = load_policy_text(text, source=source)
+    suite = SpecSuite.from_path(features)
+    catalogue = load_catalogue(Path(policies) if policies is not None else default_policies_dir())
+    return [judge(original, m, suite, catalogue) for m in mutants]
