@@ -34,6 +34,7 @@ Sides:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class Comparison:
     text: str
     kind: str  # "order", "equality", "membership" or "containment"
     sides: tuple[str, ...]
+    #: sides the input's domain has but where no company can be decided by the comparison
+    #: (a benefit's tier and met() constrain each other; see BoundaryCoverage.reachable)
+    unreachable: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -97,10 +101,12 @@ class BoundaryCoverage:
                     self._declare(c.id, node, cmp)
         for b, node in zip(p.benefits, self._requires, strict=True):
             for cmp in _comparisons(node):
-                self._declare(b.id, node, cmp)
+                self._declare(b.id, node, cmp, requirement=True)
 
     # --- what there is to reach ---------------------------------------------------
-    def _declare(self, subject: str, rule: ex.Node, node: ex.Compare) -> None:
+    def _declare(
+        self, subject: str, rule: ex.Node, node: ex.Compare, requirement: bool = False
+    ) -> None:
         """A comparison is one per subject, specialised rule and text: activities whose
         conditions specialise alike share one compiled rule, the others do not (a miner's
         licence expiry is checked by another rule than an exchange's)."""
@@ -113,7 +119,11 @@ class BoundaryCoverage:
                 "containment": ("all", "not all"),
                 "equality": ("equal", "different"),
             }.get(kind) or tuple(s for s in THREE_WAY if self._possible(s, var, const))
-            self.comparisons[key] = Comparison(subject, key[1], key[2], kind, sides)
+            gone = ()
+            if requirement:
+                gone = tuple(s for s in sides if not self.reachable(rule, node, s))
+            kept = tuple(s for s in sides if s not in gone)
+            self.comparisons[key] = Comparison(subject, key[1], key[2], kind, kept, gone)
             self.reached[key] = {}
 
     def _key(self, subject: str, rule: ex.Node, node: ex.Compare) -> tuple[str, str, str]:
@@ -170,6 +180,79 @@ class BoundaryCoverage:
             return hi is None or hi > bound
         inside = (lo is None or lo <= bound) and (hi is None or bound <= hi)
         return inside and not (integral and not float(bound).is_integer())
+
+    def reachable(self, rule: ex.Node, node: ex.Compare, side: str) -> bool:
+        """Whether some company sits on ``side`` of a requirement's comparison with the
+        requirement's outcome decided by it.
+
+        The requirement's world is the activity, the tier reached and the criteria met
+        that it names (``met(...)``): every combination the policy allows is tried, each
+        applicable criterion taken as free to be met or not (so the answer errs towards
+        "reachable": a side it rules out is truly out of reach). A tier k is reached
+        when every applicable criterion of tiers up to k is met and one of tier k+1 is
+        not; a criterion is met only where it applies. Comparisons of other inputs take
+        either value; the side of such a comparison itself is taken as reachable."""
+        p = self.policy
+        act = p.applicability_input
+        comps = list(_comparisons(rule))
+        targets = sorted(ex.met_targets(rule))
+        rank_of = {c.id: self._ranks[c.tier] for c in p.criteria}
+        applies = {c.id: set(c.applies_to) for c in p.criteria}
+        top = len(self._ranks) - 1
+
+        def world_bound(c: ex.Compare) -> bool:
+            names = ex.names(c)
+            return names <= {"tier", act, *self._ranks} and bool(names & {"tier", act})
+
+        if not world_bound(node):
+            return True
+        free = [c for c in comps if not world_bound(c)]
+        for a in p.activities:
+            here = [c.id for c in p.criteria if a in applies[c.id]]
+            for k in range(-1, top + 1):
+                if k < top and not any(rank_of[c] == k + 1 for c in here):
+                    continue  # nothing of tier k+1 applies: reaching k reaches k+1
+                for flags in itertools.product((True, False), repeat=len(targets)):
+                    met = {t for t, f in zip(targets, flags, strict=True) if f}
+                    if not self._consistent(a, k, met, targets, here, rank_of, top):
+                        continue
+                    env = {**self._ranks, "tier": k, act: a, "met": met}
+                    op, var, const = self._orient(node)
+                    holds = bool(to_callable(node)(env))
+                    if _side(self._kind(op, var), op, to_callable(var)(env),
+                             to_callable(const)(env), holds) != side:  # fmt: skip
+                        continue
+                    fixed = {id(c): bool(to_callable(c)(env)) for c in comps if world_bound(c)}
+                    for values in itertools.product((True, False), repeat=len(free)):
+                        truths = {**fixed, **{id(c): v for c, v in zip(free, values, strict=True)}}
+                        try:
+                            outcome = _truth(rule, env, truths)
+                            flipped = _truth(rule, env, {**truths, id(node): not holds})
+                        except Missing:
+                            return True  # a leaf this reasoning cannot value: assume reachable
+                        if outcome != flipped:
+                            return True
+        return False
+
+    @staticmethod
+    def _consistent(
+        activity: str,
+        k: int,
+        met: set[str],
+        targets: list[str],
+        here: list[str],
+        rank_of: dict[str, int],
+        top: int,
+    ) -> bool:
+        """Whether tier ``k`` can be reached with exactly ``met`` among ``targets`` met."""
+        for t in targets:
+            if t in met and t not in here:
+                return False  # a criterion that does not apply is never met
+            if t not in met and t in here and rank_of[t] <= k:
+                return False  # tier k needs every criterion up to k met
+        if k < top:  # some criterion of tier k+1 must fail: one not forced met
+            return any(rank_of[c] == k + 1 and c not in met for c in here)
+        return True
 
     # --- watching a run -------------------------------------------------------------
     def observe(self, scenario: CompiledScenario, decision: Decision) -> None:

@@ -13,6 +13,7 @@ import click
 
 from hub.policy import PolicyError
 
+from .boundaries import BoundaryCoverage
 from .runner import (
     SpecReport,
     SpecSuite,
@@ -47,18 +48,26 @@ def _policy_files(directory: Path) -> list[Path]:
     help="Run the scenarios with this tag instead of the policy's version tag (e.g. @v2027.1).",
 )
 @click.option("--failures-only", is_flag=True, help="Print only the failed scenarios.")
+@click.option(
+    "--boundaries",
+    is_flag=True,
+    help="Also require, for every comparison of every condition and requirement, scenarios"
+    " that decide a company below, on and above its boundary; each side missing fails.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 def test(
     policies: tuple[Path, ...],
     features_dir: Path | None,
     tag: str | None,
     failures_only: bool,
+    boundaries: bool,
     as_json: bool,
 ) -> None:
     """Run the specs against policy files: PASSED/FAILED per scenario, then a summary.
 
     Each file is tested on the scenarios tagged with its version (@v2026.1).
-    Exits 0 only if every scenario of every file passed and at least one ran.
+    Exits 0 only if every scenario of every file passed and at least one ran
+    (and, with --boundaries, no boundary lacks a deciding scenario).
     """
     files = list(policies) or _policy_files(default_policies_dir())
     if not files:
@@ -70,6 +79,7 @@ def test(
         click.echo(f"warning: the published policies do not load: {exc}", err=True)
         catalogue = []
     reports: list[SpecReport] = []
+    gaps_of: list[list[str]] = []
     ok = True
     for path in files:
         try:
@@ -83,13 +93,32 @@ def test(
                 for err in exc.errors:
                     click.echo(f"    {err}")
             continue
-        report = suite.run(policy, catalogue=catalogue, tag=tag)
+        coverage = BoundaryCoverage(policy) if boundaries else None
+        observe = coverage.observe if coverage is not None else None
+        report = suite.run(policy, catalogue=catalogue, tag=tag, observe=observe)
         reports.append(report)
-        ok = ok and report.ok
+        gaps = [
+            f"{cmp.label}: no scenario tagged @{cmp.subject} decides a company {side} it"
+            for cmp, sides in (coverage.gaps() if coverage is not None else [])
+            for side in sides
+        ]
+        gaps_of.append(gaps)
+        ok = ok and report.ok and not gaps
         if not as_json:
             _print(path, report, failures_only)
+            for gap in gaps:
+                click.echo(f"BOUNDARY {gap}")
+            if coverage is not None:
+                click.echo(
+                    f"boundaries: {len(coverage.comparisons)} comparisons, "
+                    f"{len(gaps)} sides without a deciding scenario"
+                )
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+        out = [r.to_dict() for r in reports]
+        if boundaries:
+            for d, gaps in zip(out, gaps_of, strict=False):
+                d["boundary_gaps"] = gaps
+        click.echo(json.dumps(out, indent=2))
     sys.exit(0 if ok else 1)
 
 

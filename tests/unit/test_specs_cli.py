@@ -105,3 +105,28 @@ def test_registered_as_hub_policy_test() -> None:
     result = CliRunner().invoke(main, ["policy", "test", "--help"])
     assert result.exit_code == 0
     assert "--policy" in result.output and "--features" in result.output
+
+
+def test_boundaries_lists_each_side_no_scenario_decides_and_fails(tmp_path: Path) -> None:
+    feature = tmp_path / "small.feature"
+    feature.write_text(SMALL_FEATURE.replace("@v2026.1", "@v2026.1 @kyc_baseline"), "utf-8")
+    args = ("--policy", str(POLICY_2026), "--features", str(feature))
+    code, out = invoke(*args)
+    assert code == 0, out  # the scenario passes: without --boundaries that is enough
+    code, out = invoke(*args, "--boundaries")
+    assert code == 1, out
+    # 95% is on the boundary of kyc_baseline: below and above are missing
+    assert "BOUNDARY kyc_baseline: kyc_verified_clients_pct ≥ 95: no scenario tagged " in out
+    assert "@kyc_baseline decides a company below it" in out
+    assert "@kyc_baseline decides a company above it" in out
+    kyc = [line for line in out.splitlines() if line.startswith("BOUNDARY kyc_baseline:")]
+    assert len(kyc) == 2 and not [line for line in kyc if line.endswith(" on it")], kyc
+    code, out = invoke(*args, "--boundaries", "--json")
+    gaps = json.loads(out)[0]["boundary_gaps"]
+    assert any(g.startswith("kyc_complete: kyc_verified_clients_pct ≥ 100") for g in gaps)
+
+
+def test_boundaries_of_the_published_features_are_all_specified() -> None:
+    code, out = invoke("--failures-only", "--boundaries")
+    assert code == 0, out
+    assert "BOUNDARY" not in out

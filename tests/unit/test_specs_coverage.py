@@ -7,7 +7,6 @@ under a title into description text)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,27 +145,13 @@ def test_no_step_hides_in_a_description(path: Path) -> None:
 # --- boundaries ------------------------------------------------------------------------
 
 
-def _miner_t3_is_renewable_energy_alone(p: Policy) -> bool:
-    return [c.id for c in p.criteria if c.tier == p.tiers[-1].id and "mining" in c.applies_to] == [
-        "renewable_energy"
-    ]
-
-
-def _renewable_energy_is_for_miners_only(p: Policy) -> bool:
-    return set(next(c for c in p.criteria if c.id == "renewable_energy").applies_to) == {"mining"}
-
-
-#: (subject, comparison, side) -> (why no scenario can decide it there, a check that the
-#: reason still holds for the policy). Everything else must be reached.
-UNREACHABLE: dict[tuple[str, str, str], tuple[str, Callable[[Policy], bool]]] = {
-    ("mining_fee_reduction", "tier ≥ T2", "on"): (
-        "a miner at T2 that meets renewable_energy, its only T3 criterion, is at T3",
-        _miner_t3_is_renewable_energy_alone,
-    ),
-    ("mining_fee_reduction", "activity = mining", "different"): (
-        "met(renewable_energy) never holds for another activity: it applies to miners only",
-        _renewable_energy_is_for_miners_only,
-    ),
+#: (benefit, comparison) -> the sides no company can be decided on, as
+#: BoundaryCoverage.reachable derives them, with the reason. Everything else must be reached.
+UNREACHABLE = {
+    # a miner at T2 that meets renewable_energy, its only T3 criterion, is at T3
+    ("mining_fee_reduction", "tier ≥ T2"): ("on",),
+    # met(renewable_energy) never holds for another activity: it applies to miners only
+    ("mining_fee_reduction", "activity = mining"): ("different",),
 }
 
 
@@ -181,20 +166,32 @@ def test_every_comparison_has_scenarios_below_on_and_above_its_boundary(
     run = suite.run(policy, catalogue=load_catalogue(), observe=coverage.observe)
     assert run.ok, run.summary()
     assert coverage.comparisons, f"{path.name}: no comparisons found"
-    missing = []
-    unreachable = set()
-    for cmp, sides in coverage.gaps():
-        for side in sides:
-            known = UNREACHABLE.get((cmp.subject, cmp.text, side))
-            if known is not None and known[1](policy):
-                unreachable.add((cmp.subject, cmp.text, side))
-            else:
-                missing.append(f"{cmp.label}: no scenario tagged @{cmp.subject} {side}")
+    missing = [
+        f"{cmp.label}: no scenario tagged @{cmp.subject} decides a company {side} it"
+        for cmp, sides in coverage.gaps()
+        for side in sides
+    ]
     assert not missing, f"{path.name}: boundaries without a deciding scenario:\n" + "\n".join(
         missing
     )
-    listed = {k for k in UNREACHABLE if k[0] in {b.id for b in policy.benefits}}
-    assert unreachable == listed, "a side listed as unreachable is reached now: unlist it"
+    unreachable = {
+        (c.subject, c.text): c.unreachable for c in coverage.comparisons.values() if c.unreachable
+    }
+    assert unreachable == UNREACHABLE
+
+
+def test_a_requirement_side_is_unreachable_only_when_no_company_can_sit_there() -> None:
+    text = POLICY_FILES[0].read_text(encoding="utf-8")
+    draft = text.replace(
+        "requires: tier >= T3\n", "requires: tier >= T2 and met(independent_board)\n"
+    )
+    assert draft != text
+    cov = BoundaryCoverage(load_policy_text(draft, source="draft.yaml"))
+    found = {(c.subject, c.text): c for c in cov.comparisons.values()}
+    # an exchange at T2 with an independent board (and too little in cold storage for T3)
+    assert found[("dividend_exemption", "tier ≥ T2")].sides == ("below", "on", "above")
+    assert found[("dividend_exemption", "tier ≥ T2")].unreachable == ()
+    assert found[("mining_fee_reduction", "tier ≥ T2")].unreachable == ("on",)
 
 
 MINI_FEATURE = """\
