@@ -29,6 +29,10 @@ Sides:
 - ``==`` and ``!=`` between yes/no answers or choices: ``equal``, ``different``;
 - ``in`` and ``not in``: ``in``, ``out``; ``contains``: ``all``, ``not all``.
 
+A requirement's side no company can be decided on (tiers and ``met(...)``
+constrain each other) is not asked for either: :meth:`BoundaryCoverage.reachable`
+derives it and :attr:`Comparison.unreachable` names it.
+
 :meth:`BoundaryCoverage.gaps` lists the sides no scenario reached.
 """
 
