@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from hub.api import bp
 from hub.api.common import json_object
@@ -13,7 +13,8 @@ from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.policies import catalogue
 from hub.policy import FilingInvalid
-from hub.policy.requests import assess_request
+from hub.policy.requests import assess_request, parse_flag, trace_request
+from hub.policy.trace import with_trace
 
 
 def _assess_limit() -> str:
@@ -23,13 +24,21 @@ def _assess_limit() -> str:
 @bp.post("/v1/assessments")
 @limiter.limit(_assess_limit)
 def create_assessment() -> Response:
-    """Evaluate a filing under the version in force on as_of (or the one named)."""
-    body = json_object()
+    """Evaluate a filing under the version in force on as_of (or the one named);
+    ``?trace=true`` adds the decision's trace (``hub.policy.trace``) as the key ``trace``."""
     try:
-        decision = assess_request(catalogue().registry(), body, dt.date.today())
+        traced = parse_flag(request.args.getlist("trace"), "trace")
     except FilingInvalid as exc:
         raise ApiError(422, exc.errors) from None
-    return Response(decision.to_json(), mimetype="application/json")
+    body = json_object()
+    try:
+        if not traced:
+            decision = assess_request(catalogue().registry(), body, dt.date.today())
+            return Response(decision.to_json(), mimetype="application/json")
+        decision, trace = trace_request(catalogue().registry(), body, dt.date.today())
+    except FilingInvalid as exc:
+        raise ApiError(422, exc.errors) from None
+    return Response(with_trace(decision.to_json(), trace), mimetype="application/json")
 
 
 def _summary(policy: Any, today: dt.date, in_force: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from hub.api import bp
 from hub.policies import catalogue
 from hub.policy import PolicyRegistry
 from hub.policy.schema import filing_schema
+from hub.policy.trace import CriterionTrace
 
 PathProvider = Callable[[], dict[str, Any]]
 _providers: list[PathProvider] = []
@@ -127,6 +128,11 @@ def _components(registry: PolicyRegistry) -> dict[str, Any]:
             },
         },
     }
+    schemas.update(_trace_schemas())
+    schemas["Decision"]["properties"]["trace"] = {
+        "$ref": "#/components/schemas/Trace",
+        "description": "Only with `?trace=true`: how the decision was made.",
+    }
     versions = registry.versions()
     for p in versions:
         schemas[_schema_name(p.version)] = filing_schema(p)
@@ -146,6 +152,150 @@ def _components(registry: PolicyRegistry) -> dict[str, Any]:
     }
 
 
+def _trace_schemas() -> dict[str, Any]:
+    """The ``trace`` of ``POST /api/v1/assessments?trace=true`` (``hub.policy.trace``)."""
+    values = {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Name -> value: the inputs the expression names (as validated), "
+        "`as_of` when it reads the date; in a requirement also `tier` (the tier reached) "
+        "and `met(criterion)` (true or false).",
+    }
+    absent = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Inputs the expression names that the filing leaves out.",
+    }
+    parameters = {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Name -> value of each policy parameter the expression names; a "
+        "mapping indexed by the activity shows only the entry used, e.g. "
+        '`{"required_licence": {"exchange": "trading_facility"}}`.',
+    }
+    rules = {"type": "array", "items": {"type": "string"}}
+    return {
+        "CriterionTrace": {
+            "type": "object",
+            "required": sorted(CriterionTrace.__annotations__),
+            "properties": {
+                "id": {"type": "string"},
+                "tier": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["met", "not_met", "not_applicable", "missing"],
+                },
+                "reason": {"type": "string", "description": "Why the status, in words."},
+                "condition": {"type": "string", "description": "As written in the policy."},
+                "specialised": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "With the parameters and the activity folded in, as "
+                    "the engine's rule tests it; null when the criterion does not apply.",
+                },
+                "parameters": parameters,
+                "read": values,
+                "absent": absent,
+                "rule": {
+                    "type": "string",
+                    "nullable": True,
+                    "example": "u:3:0",
+                    "description": "The engine rule that fires when this criterion is not "
+                    "met for this activity; null when it does not apply or always holds.",
+                },
+                "fired": {
+                    **rules,
+                    "description": "The rules of this criterion that fired: [rule] when "
+                    "not met; a missing criterion may show one too (the status `missing` "
+                    "is decided from the inputs present first).",
+                },
+            },
+        },
+        "SavingTrace": {
+            "type": "object",
+            "properties": {
+                "formula": {"type": "string", "description": "As written in the policy."},
+                "specialised": {"type": "string", "description": "Parameters folded in."},
+                "parameters": parameters,
+                "read": values,
+                "absent": absent,
+                "computation": {
+                    "type": "string",
+                    "nullable": True,
+                    "example": "0.2 × 60,000,000",
+                    "description": "The formula with the values used (null if one is absent).",
+                },
+                "value": {
+                    "type": "number",
+                    "nullable": True,
+                    "description": "The decision's estimate; null unless the benefit is granted.",
+                },
+            },
+        },
+        "BenefitTrace": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "granted": {"type": "boolean"},
+                "requirement": {"type": "string", "description": "As written in the policy."},
+                "specialised": {"type": "string", "description": "For the filing's activity."},
+                "parameters": parameters,
+                "read": values,
+                "absent": absent,
+                "rule": {"type": "string", "nullable": True, "example": "b:2:"},
+                "fired": rules,
+                "saving": {
+                    "allOf": [{"$ref": "#/components/schemas/SavingTrace"}],
+                    "nullable": True,
+                },
+            },
+        },
+        "Trace": {
+            "type": "object",
+            "description": "How the decision was made: per criterion the condition as "
+            "specialised for the activity, the parameters and values it used and the "
+            "engine rule that fired (`u:<criterion>:<n>`, phase one); the tier rule "
+            "(`t:<tier>:`) and benefit rules (`b:<benefit>:`) that fired in phase two.",
+            "properties": {
+                "policy": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "string", "description": "id@version@digest prefix"},
+                        "id": {"type": "string"},
+                        "version": {"type": "string"},
+                        "digest": {"type": "string"},
+                    },
+                },
+                "as_of": {"type": "string", "format": "date"},
+                "activity": {"type": "string"},
+                "rules_fired": {**rules, "description": "Every rule fired, in order."},
+                "criteria": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CriterionTrace"},
+                },
+                "tier": {
+                    "type": "object",
+                    "properties": {
+                        "reached": {"type": "string", "nullable": True},
+                        "rules": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "fired": rules,
+                        "unsatisfied": {
+                            "type": "object",
+                            "description": "Tier -> its criteria not met or missing.",
+                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "benefits": {
+                    "type": "array",
+                    "description": "Every benefit of the version, granted or not.",
+                    "items": {"$ref": "#/components/schemas/BenefitTrace"},
+                },
+            },
+        },
+    }
+
+
 def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
     example = None
     with contextlib.suppress(LookupError):
@@ -159,6 +309,20 @@ def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
                     "(default today) or the version named. Open to anonymous callers."
                 ),
                 "tags": ["assessments"],
+                "parameters": [
+                    {
+                        "name": "trace",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+                        "description": (
+                            "`true` adds `trace` to the answer (see the Trace schema); "
+                            "without it, or with `false`, the answer is the same bytes as "
+                            "ever. Any other value, or the parameter twice, is a 422 "
+                            "naming `trace`."
+                        ),
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {

@@ -17,7 +17,8 @@ from hub.commands import load_registry, policies_option
 from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, format_value
 from hub.policy.compiler import compile_policy
 from hub.policy.engine import engine
-from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date
+from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date, trace_request
+from hub.policy.trace import Trace, criterion_lines, decision_lines, with_trace
 
 STATUS_MARK = {"met": "ok", "not_met": "NOT MET", "missing": "MISSING", "not_applicable": "n/a"}
 
@@ -28,8 +29,11 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _readable(decision: Decision) -> str:
+def _readable(decision: Decision, trace: Trace | None = None) -> str:
+    """The decision for people; with a trace, each criterion's trace under it and the
+    tier's and benefits' at the end."""
     d = decision.to_dict()
+    traced = {c["id"]: c for c in trace["criteria"]} if trace is not None else {}
     lines = [
         f"Policy {d['policy']['id']} {d['policy']['version']} ({d['policy']['digest'][:19]}…), "
         f"as of {d['as_of']}",
@@ -50,6 +54,10 @@ def _readable(decision: Decision) -> str:
         lines.append(f"  {c['tier']} {c['id']:<26} {STATUS_MARK[c['status']]:<8} {c['citation']}")
         if c["fix"]:
             lines.append(f"       fix: {c['fix']}")
+        if c["id"] in traced:
+            lines += [f"       {line}" for line in criterion_lines(traced[c["id"]])]
+    if trace is not None:
+        lines += ["", "Trace:", *(f"  {line}" for line in decision_lines(trace))]
     return "\n".join(lines)
 
 
@@ -78,6 +86,14 @@ def _errors_text(errors: list[dict[str, Any]]) -> str:
 @click.option("--version", "version", help="Policy version to use (default: the one in force).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON decision.")
 @click.option(
+    "--trace",
+    "traced",
+    is_flag=True,
+    help="Add the decision's trace: per criterion the condition as specialised, the "
+    "parameters and values it used and the engine rules that fired; the tier and benefit "
+    "rules (the API's ?trace=true). Also with --batch.",
+)
+@click.option(
     "--batch",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON Lines file: one API request body per line.",
@@ -100,6 +116,7 @@ def assess(
     as_of: str | None,
     version: str | None,
     as_json: bool,
+    traced: bool,
     batch: Path | None,
     out: Path | None,
     workers: int,
@@ -119,7 +136,7 @@ def assess(
             raise click.UsageError("give either FILING or --batch, not both")
         if as_of is not None:
             parse_date_option(as_of)
-        rejected = _run_batch(registry, batch, out, today, as_of, version, workers)
+        rejected = _run_batch(registry, batch, out, today, as_of, version, workers, traced)
         sys.exit(1 if rejected else 0)
     if filing is None:
         raise click.UsageError("missing FILING (or --batch IN.jsonl)")
@@ -130,15 +147,23 @@ def assess(
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise click.ClickException(f"{filing}: not a JSON file: {exc}") from None
     body = _request_from_file(data, as_of, version)
+    trace = None
     try:
-        decision = assess_request(registry, body, today)
+        if traced:
+            decision, trace = trace_request(registry, body, today)
+        else:
+            decision = assess_request(registry, body, today)
     except FilingInvalid as exc:
         if as_json:
             click.echo(_dumps({"errors": exc.errors}).decode())
         else:
             click.echo(f"{filing}: the filing is not valid:\n{_errors_text(exc.errors)}", err=True)
         sys.exit(1)
-    click.echo(decision.to_json().decode() if as_json else _readable(decision))
+    if as_json:
+        answer = decision.to_json()
+        click.echo((answer if trace is None else with_trace(answer, trace)).decode())
+    else:
+        click.echo(_readable(decision, trace))
 
 
 def decide_warmup(policy: Policy) -> None:
@@ -154,7 +179,7 @@ def parse_date_option(value: str) -> None:
 
 
 def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | None,
-            version: str | None) -> tuple[bytes, bool]:  # fmt: skip
+            version: str | None, traced: bool = False) -> tuple[bytes, bool]:  # fmt: skip
     try:
         body = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -169,6 +194,9 @@ def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | 
         if version is not None:
             body.setdefault("policy_version", version)
     try:
+        if traced:
+            decision, trace = trace_request(registry, body, today)
+            return with_trace(decision.to_json(), trace), True
         return assess_request(registry, body, today).to_json(), True
     except FilingInvalid as exc:
         return _dumps({"errors": exc.errors}), False
@@ -185,10 +213,11 @@ def _answer_chunk(lines: list[bytes]) -> tuple[bytes, int, int]:
     processes)."""
     b = _BATCH
     registry, today, as_of, version = b["registry"], b["today"], b["as_of"], b["version"]
+    traced = b["traced"]
     out = []
     rejected = 0
     for line in lines:
-        answer, ok = _answer(registry, line, today, as_of, version)
+        answer, ok = _answer(registry, line, today, as_of, version, traced)
         out.append(answer)
         rejected += not ok
     out.append(b"")
@@ -221,11 +250,13 @@ def _run_batch(
     as_of: str | None,
     version: str | None,
     workers: int,
+    traced: bool = False,
 ) -> int:
-    """Answer every line, in order. Lines are read and answers written as bytes: a line
-    that is not UTF-8 gets its own error instead of stopping the batch, and a decision's
-    JSON goes out as orjson wrote it (decoding and re-encoding cost as much as deciding)."""
-    _BATCH.update(registry=registry, today=today, as_of=as_of, version=version)
+    """Answer every line, in order, each with its trace when ``traced``. Lines are read
+    and answers written as bytes: a line that is not UTF-8 gets its own error instead of
+    stopping the batch, and a decision's JSON goes out as orjson wrote it (decoding and
+    re-encoding cost as much as deciding)."""
+    _BATCH.update(registry=registry, today=today, as_of=as_of, version=version, traced=traced)
     for policy in registry.versions():
         decide_warmup(policy)
     rejected = total = 0

@@ -112,6 +112,9 @@ class CompiledPolicy:
     met_used: frozenset[int] = frozenset()
     #: criterion index -> the rank of its tier (0 for T1)
     tier_ranks: list[int] = field(default_factory=list)
+    #: criterion index -> activity -> the name of the phase-one rule that fires when the
+    #: criterion is not met (absent where it does not apply or its condition always holds)
+    unmet_rules: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         keys = {name: key for key, name, typ in self.fact_fields if typ != "item"}
@@ -428,6 +431,7 @@ class _Compiler:
         read_keys: dict[str, set[str]] = {}  # activity -> fact keys its rules read
         specialised: list[dict[str, Node | None]] = []
         applies: list[frozenset[str]] = []
+        unmet_rules: list[dict[str, str]] = []
         for i, c in enumerate(p.criteria):
             per_act: dict[str, Node | None] = {}
             by_cond: dict[str, tuple[list[str], list[Any]]] = {}
@@ -442,13 +446,16 @@ class _Compiler:
                     continue
                 # Activities whose specialised condition is the same share one rule.
                 by_cond.setdefault(rules_json(parts), ([], parts))[0].append(a)
+            names: dict[str, str] = {}
             for n, (acts, parts) in enumerate(by_cond.values()):
                 compared, referenced = _fields_used(parts)
                 for a in acts:
                     read_keys.setdefault(a, set()).update(compared, referenced)
+                    names[a] = f"u:{i}:{n}"
                 cond = {"$and": [FILING, self.activity_in(acts), *parts]}
                 rules[f"u:{i}:{n}"] = {"all": [{"m": cond}]}
             specialised.append(per_act)
+            unmet_rules.append(names)
             applies.append(frozenset(c.applies_to))
         rules["z"] = {"all": [{"m": PRIMER}], "pri": 1000}
 
@@ -499,6 +506,7 @@ class _Compiler:
             input_sets=[frozenset(c.inputs) for c in p.criteria],
             met_used=frozenset(self.met_used),
             tier_ranks=[[t.id for t in p.tiers].index(c.tier) for c in p.criteria],
+            unmet_rules=unmet_rules,
             read_keys={a: frozenset(read_keys.get(a, ())) for a in p.activities},
             activity_flags={
                 a: "".join(f',"{k}":true' for acts, k in self.activity_sets.items() if a in acts)

@@ -291,8 +291,14 @@ def _explainers(p: Policy, activity: str) -> list[CriterionExplainer]:
     return found
 
 
-def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
-    """Run the rules on a filing that already passed validate_filing."""
+def decide(
+    policy: Policy, clean: dict[str, Any], as_of: dt.date, fired_out: list[str] | None = None
+) -> Decision:
+    """Run the rules on a filing that already passed validate_filing.
+
+    ``fired_out``, when given, receives the names of every engine rule that fired, in
+    order (phase one's ``u:<i>:<n>``, then phase two's ``t:<k>:`` and ``b:<j>:``): what
+    ``hub.policy.trace`` reports. The decision itself does not depend on it."""
     compiled = compile_policy(policy)
     activity = clean[policy.applicability_input]
     plan = compiled.plan(activity)
@@ -304,6 +310,8 @@ def decide(policy: Policy, clean: dict[str, Any], as_of: dt.date) -> Decision:
         return summary
 
     fired = engine().fire(compiled, compiled.fact(clean, activity, as_of.isoformat()), summarise)
+    if fired_out is not None:
+        fired_out.extend(fired)
     tier_rank = -1
     granted: list[int] = []
     outcomes = compiled.outcomes

@@ -12,7 +12,9 @@ from typing import Any
 
 from .decision import Decision, assess
 from .filing import DATE_RE, FilingInvalid
+from .model import Policy
 from .registry import NoVersionInForce, PolicyRegistry
+from .trace import Trace, assess_traced
 
 REQUEST_FIELDS = ("filing", "as_of", "policy_version")
 
@@ -30,8 +32,41 @@ def parse_date(value: Any, field: str) -> dt.date:
         raise RequestInvalid([{"field": field, "message": "is not a real date"}]) from None
 
 
+#: how the ``trace`` query parameter (and any yes/no request option) may be written
+FLAG_VALUES = {"true": True, "false": False}
+
+
+def parse_flag(values: list[str], field: str) -> bool:
+    """A yes/no query parameter given zero or one time: absent is false, ``true`` or
+    ``false`` say so; anything else (``maybe``, ``1``, an empty value, the parameter twice)
+    is refused with an error naming ``field``."""
+    if not values:
+        return False
+    if len(values) > 1:
+        raise RequestInvalid([{"field": field, "message": "is given more than once"}])
+    flag = FLAG_VALUES.get(values[0])
+    if flag is None:
+        shown = values[0][:40]
+        raise RequestInvalid([{"field": field, "message": f"must be true or false, not {shown!r}"}])
+    return flag
+
+
 def assess_request(registry: PolicyRegistry, body: Any, today: dt.date) -> Decision:
     """Check the request, pick the version, validate the filing and decide."""
+    policy, filing, as_of = _read_request(registry, body, today)
+    return assess(policy, filing, as_of)
+
+
+def trace_request(registry: PolicyRegistry, body: Any, today: dt.date) -> tuple[Decision, Trace]:
+    """``assess_request`` and the trace of its decision (``hub.policy.trace``)."""
+    policy, filing, as_of = _read_request(registry, body, today)
+    return assess_traced(policy, filing, as_of)
+
+
+def _read_request(
+    registry: PolicyRegistry, body: Any, today: dt.date
+) -> tuple[Policy, Any, dt.date]:
+    """The version, the filing (not yet validated) and the date the request names."""
     if not isinstance(body, dict):
         raise RequestInvalid([{"field": None, "message": "the body must be a JSON object"}])
     errors = [
@@ -53,4 +88,4 @@ def assess_request(registry: PolicyRegistry, body: Any, today: dt.date) -> Decis
         policy = registry.select(as_of, version)
     except NoVersionInForce as exc:
         raise RequestInvalid([{"field": exc.field, "message": exc.message}]) from None
-    return assess(policy, body["filing"], as_of)
+    return policy, body["filing"], as_of

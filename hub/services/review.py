@@ -60,6 +60,7 @@ from hub.errors import ApiError
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy.evaluate import Missing, to_callable
+from hub.policy.trace import CriterionTrace, Trace, assess_traced
 from hub.services import filings as svc
 from hub.services.filings import FilingConflict
 
@@ -466,6 +467,55 @@ def reassess(filing: Filing, *, registry: PolicyRegistry, today: dt.date) -> Rea
         changed=changed,
         tier_changed=now["tier"] != (filing.decision or {}).get("tier"),
     )
+
+
+@dataclass
+class FilingTrace:
+    """The trace of a stored decision, from re-running the filing's frozen inputs under
+    its frozen policy version and ``as_of`` (``hub.policy.trace``)."""
+
+    trace: Trace | None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    #: criteria whose status in the re-run differs from the stored decision's
+    differs: list[str] = field(default_factory=list)
+
+    @property
+    def by_criterion(self) -> dict[str, CriterionTrace]:
+        return {c["id"]: c for c in self.trace["criteria"]} if self.trace else {}
+
+
+def trace_filing(filing: Filing, *, registry: PolicyRegistry) -> FilingTrace | None:
+    """Re-run a decided filing exactly as it was decided and trace it (nothing stored).
+
+    None for a filing never decided. The version must still be in the catalogue with
+    the digest the filing froze; otherwise (or if the frozen inputs no longer pass
+    validation) the answer carries errors instead of a trace. ``differs`` names the
+    criteria whose status the re-run does not reproduce (never expected: decisions
+    are deterministic)."""
+    stored = filing.decision
+    if not stored:
+        return None
+    policy = policy_of(registry, filing)
+    if policy is None:
+        message = f"version {filing.policy_version} is not in the catalogue"
+        return FilingTrace(None, [{"field": "policy_version", "message": message}])
+    if filing.policy_digest and policy.digest != filing.policy_digest:
+        message = (
+            f"version {policy.version} in the catalogue has digest {policy.digest}, "
+            f"not the {filing.policy_digest} the decision was made with"
+        )
+        return FilingTrace(None, [{"field": "policy_digest", "message": message}])
+    try:
+        as_of = dt.date.fromisoformat(str(stored.get("as_of")))
+    except ValueError:
+        return FilingTrace(None, [{"field": "as_of", "message": "the stored date is unreadable"}])
+    try:
+        _, trace = assess_traced(policy, dict(filing.inputs or {}), as_of)
+    except FilingInvalid as exc:
+        return FilingTrace(None, exc.errors)
+    before = {c["id"]: c["status"] for c in stored.get("criteria", [])}
+    differs = [c["id"] for c in trace["criteria"] if before.get(c["id"]) != c["status"]]
+    return FilingTrace(trace, differs=differs)
 
 
 def audit_page(

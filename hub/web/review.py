@@ -22,6 +22,7 @@ from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.models import Company, Filing, Role, User
 from hub.policies import catalogue
+from hub.policy.trace import parameter_texts, value_texts
 from hub.services import review as svc
 from hub.web.present import STATUS_TEXT, kzt, show
 
@@ -49,6 +50,16 @@ def _kzt(value: Any) -> str:
 @bp.app_template_filter("shown")
 def _shown(value: Any) -> str:
     return show(value)
+
+
+@bp.app_template_filter("trace_parameters")
+def _trace_parameters(values: dict[str, Any]) -> list[str]:
+    return parameter_texts(values)
+
+
+@bp.app_template_filter("trace_values")
+def _trace_values(values: dict[str, Any]) -> list[str]:
+    return value_texts(values)
 
 
 def _lock_version() -> int:
@@ -129,6 +140,7 @@ def _render_filing(
     reassessment = (
         svc.reassess(filing, registry=registry, today=_today()) if filing.decision else None
     )
+    traced = svc.trace_filing(filing, registry=registry)
     trail = svc.audit_trail(session, filing=filing)
     actor_ids = {r.actor_id for r in trail} | {o.actor_id for o in rows} | {filing.decided_by_id}
     actor_ids.discard(None)
@@ -147,6 +159,8 @@ def _render_filing(
         final=final,
         overrides=rows,
         reassessment=reassessment,
+        traced=traced,
+        traces=traced.by_criterion if traced else {},
         history=svc.history(session, filing=filing),
         trail=trail,
         emails=emails,
