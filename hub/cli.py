@@ -188,10 +188,13 @@ def _check_bin(value: str) -> None:
 def seed(seed_dir: Path | None, app: Flask) -> None:
     """Load the demo companies and filings from seeds/ (safe to run twice)."""
     from hub.db import session_scope
-    from hub.seeding import load_seeds
+    from hub.seeding import SeedFileError, load_seeds
 
-    with session_scope(app) as session:
-        report = load_seeds(session, seed_dir)
+    try:
+        with session_scope(app) as session:
+            report = load_seeds(session, seed_dir)
+    except SeedFileError as exc:  # nothing is stored: the session is rolled back
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Seeded {report.companies} companies and {report.filings} filings.")
 
 

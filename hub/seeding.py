@@ -10,7 +10,6 @@ alone, and filings are only created for a company that has none yet.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from hub.auth.passwords import hash_password
 from hub.auth.service import create_user, get_or_create_company, get_user_by_email
 from hub.db import utcnow
 from hub.models import Company, Filing, FilingStatus, Role
-from hub.policy import NoVersionInForce, PolicyRegistry
+from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc
 
 DEFAULT_SEED_DIR = Path(hub.__file__).resolve().parent.parent / "seeds"
 
@@ -46,14 +45,51 @@ class SeedReport:
     users: list[str] = field(default_factory=list)
 
 
+class SeedFileError(ValueError):
+    """A seed file that must not be loaded (a key given twice, a number read inexactly);
+    the message names the file and the key's path or line."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the
+    last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str | int | float | bool):
+                continue  # an unhashable key: the safe loader says what is wrong with it
+            if key in seen:
+                raise SeedFileError(
+                    f"line {key_node.start_mark.line + 1}: {key} is given more than once"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_seed_file(path: Path) -> Any:
+    """One seed file's document; SeedFileError names the file and what is wrong."""
+    try:
+        if path.suffix == ".json":
+            return jsondoc.loads_strict(path.read_bytes())
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except jsondoc.DocumentRefused as exc:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+        raise SeedFileError(f"{path}: {problems}") from None
+    except SeedFileError as exc:
+        raise SeedFileError(f"{path}: {exc}") from None
+
+
 def read_seed_files(seed_dir: Path) -> list[dict[str, Any]]:
-    """All company entries of the ``*.json`` / ``*.yaml`` files in ``seed_dir``, in name order."""
+    """All company entries of the ``*.json`` / ``*.yaml`` files in ``seed_dir``, in name order.
+
+    Raises SeedFileError for a file that names a key twice, at any depth (a seeded
+    filing would otherwise hold whichever value came last)."""
     companies: list[dict[str, Any]] = []
     for path in sorted(seed_dir.iterdir()):
-        if path.suffix == ".json":
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix in {".yaml", ".yml"}:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.suffix in {".json", ".yaml", ".yml"}:
+            doc = _read_seed_file(path)
         else:
             continue
         if isinstance(doc, dict):

@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 
 from hub.errors import ApiError
+from hub.policy import jsondoc
 
 
 def json_object() -> dict[str, Any]:
@@ -19,12 +20,18 @@ def json_object() -> dict[str, Any]:
 
 
 def json_body() -> Any:
-    """The parsed JSON body, or a 400 that says what is wrong with it."""
+    """The parsed JSON body, or a 400 that says what is wrong with it.
+
+    A body that parses but names a key twice, at any depth, or holds a number with
+    more significant digits than can be compared exactly gets 422 with one error per
+    key or number, its path as the field (``filing.kyc_verified_clients_pct``)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
+        return jsondoc.loads(raw)
+    except jsondoc.DocumentRefused as exc:  # a key given twice, a number read inexactly
+        raise ApiError(422, exc.errors) from None
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:

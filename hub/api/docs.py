@@ -38,7 +38,13 @@ def error_responses(*codes: int) -> dict[str, Any]:
         403: "The token's user may not do this",
         404: "Not found",
         409: "Conflict with the current state",
-        422: "Validation failed; one error per offending field",
+        422: (
+            "Validation failed; one error per offending field. A body that names a key "
+            "twice, at any depth, gets one error per such key with its path as the field "
+            '(`{"field": "filing.kyc_verified_clients_pct", "message": "is given more than '
+            'once"}`), and so does a number with more significant digits than can be '
+            "compared exactly"
+        ),
         429: "Rate limit exceeded",
     }
     return {

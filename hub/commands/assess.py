@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import click
 import orjson
 
 from hub.commands import load_registry, policies_option
-from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, format_value
+from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, format_value, jsondoc
 from hub.policy.compiler import compile_policy
 from hub.policy.engine import engine
 from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date, trace_request
@@ -143,8 +142,10 @@ def assess(
     if out is not None:
         raise click.UsageError("--out goes with --batch")
     try:
-        data = json.loads(filing.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        data = jsondoc.loads(filing.read_bytes())
+    except jsondoc.DocumentRefused as exc:  # a key given twice, a number read inexactly
+        _refuse(filing, "the file", exc.errors, as_json)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise click.ClickException(f"{filing}: not a JSON file: {exc}") from None
     body = _request_from_file(data, as_of, version)
     trace = None
@@ -154,16 +155,21 @@ def assess(
         else:
             decision = assess_request(registry, body, today)
     except FilingInvalid as exc:
-        if as_json:
-            click.echo(_dumps({"errors": exc.errors}).decode())
-        else:
-            click.echo(f"{filing}: the filing is not valid:\n{_errors_text(exc.errors)}", err=True)
-        sys.exit(1)
+        _refuse(filing, "the filing", exc.errors, as_json)
     if as_json:
         answer = decision.to_json()
         click.echo((answer if trace is None else with_trace(answer, trace)).decode())
     else:
         click.echo(_readable(decision, trace))
+
+
+def _refuse(path: Path, what: str, errors: list[dict[str, Any]], as_json: bool) -> NoReturn:
+    """One error per field (``--json``: the API's error document), then exit 1."""
+    if as_json:
+        click.echo(_dumps({"errors": errors}).decode())
+    else:
+        click.echo(f"{path}: {what} is not valid:\n{_errors_text(errors)}", err=True)
+    sys.exit(1)
 
 
 def decide_warmup(policy: Policy) -> None:
@@ -180,14 +186,13 @@ def parse_date_option(value: str) -> None:
 
 def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | None,
             version: str | None, traced: bool = False) -> tuple[bytes, bool]:  # fmt: skip
-    try:
-        body = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:  # the API reads NaN and Infinity (and then names the field); so does the batch
-            body = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            error = {"field": None, "message": f"not valid JSON: {exc}"}
-            return _dumps({"errors": [error]}), False
+    try:  # like the API: NaN and Infinity are read (the field is named), keys given twice
+        body = jsondoc.loads(line)  # and inexact numbers are refused with their path
+    except jsondoc.DocumentRefused as exc:
+        return _dumps({"errors": exc.errors}), False
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        error = {"field": None, "message": f"not valid JSON: {exc}"}
+        return _dumps({"errors": [error]}), False
     if isinstance(body, dict):
         if as_of is not None:
             body.setdefault("as_of", as_of)

@@ -395,6 +395,9 @@ class _Compiler:
         if negate:
             op = NEGATE[op]
         key = self.key(left.id)
+        exact = self.exact_scaled(op, left, right)
+        if exact is not None:
+            return exact
         rhs = self.operand(right)
         if op == "==":
             if isinstance(rhs, dict):
@@ -402,6 +405,67 @@ class _Compiler:
             return {key: rhs}
         name = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}[op]
         return {name: {key: rhs}}
+
+    def exact_scaled(self, op: str, left: expr.Name, right: Node) -> Any:
+        """``x OP c * y`` for whole-number inputs x and y and a decimal c = p / 10^k, in
+        whole numbers the engine computes exactly, or None for any other comparison.
+
+        The engine multiplies a decimal as a double: 0.8 * 6,394,092,583,090,594 comes out
+        as 5,115,274,066,472,475 (it is ...475.2), and 0.7 * 90 as 63.00000000000001, so
+        the criterion would be met, or not, against the policy's words. Whole numbers it
+        computes in 64 bits, exactly (division truncates toward zero), so with D = 10^k:
+        ``x >= c*y`` iff ``x >= ceil(p*y / D)``, ``x > c*y`` iff ``x > floor(p*y / D)``,
+        and so on; floor and ceiling are written with truncation for the sign p*y has
+        (fixed: y's bounds do not straddle 0). Inputs are at most 2^53 - 1 (model.py)
+        and |p| < 1024, so p*y + D stays far inside 64 bits."""
+        if op not in ("<", "<=", ">", ">=", "==", "!="):
+            return None
+        if not isinstance(right, expr.Arith) or right.op != "*":
+            return None
+        pair = (right.left, right.right)
+        if isinstance(pair[0], expr.Name):
+            pair = (pair[1], pair[0])
+        const, other = pair
+        if not isinstance(const, expr.Lit) or not isinstance(other, expr.Name):
+            return None
+        c = const.value
+        specs = self.inputs
+        x_spec, y_spec = specs.get(left.id), specs.get(other.id)
+        if (
+            x_spec is None
+            or y_spec is None
+            or x_spec.type != "integer"
+            or y_spec.type != "integer"
+            or type(c) not in (int, float)
+        ):
+            return None
+        decimal = Decimal(repr(c)) if type(c) is float else Decimal(c)
+        if not decimal.is_finite():
+            return None
+        exponent = decimal.as_tuple().exponent
+        k = max(0, -int(exponent))
+        scale = 10**k
+        p = int(decimal * scale)
+        lo, hi = y_spec.lowest, y_spec.highest
+        if k > 6 or abs(p) >= 1024 or lo is None or hi is None or lo < 0 < hi:
+            return None  # y's sign not fixed (or an unusual constant): left as it was
+        positive = (p >= 0) == (lo >= 0)  # p * y >= 0 for every y accepted
+        product: Any = {"$mul": {"$l": _Num(p), "$r": {"$m": self.key(other.id)}}}
+        if scale == 1:
+            floor = ceil = product
+        else:
+            up = {"$add": {"$l": product, "$r": _Num(scale - 1)}}
+            down = {"$sub": {"$l": product, "$r": _Num(scale - 1)}}
+            floor = {"$div": {"$l": product if positive else down, "$r": _Num(scale)}}
+            ceil = {"$div": {"$l": up if positive else product, "$r": _Num(scale)}}
+        key = self.key(left.id)
+        if op in (">=", "<"):
+            return {"$gte" if op == ">=" else "$lt": {key: ceil}}
+        if op in (">", "<="):
+            return {"$gt" if op == ">" else "$lte": {key: floor}}
+        if op == "==":
+            return {"$and": [{"$gte": {key: ceil}}, {"$lte": {key: floor}}]}
+        return {"$or": [{"$lt": {key: ceil}}, {"$gt": {key: floor}}]}
 
     # --- rules ------------------------------------------------------------------
     def unmet_condition(self, c: Criterion, spec: Node) -> list[Any] | None:

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import make_function, name_literal
-from .model import InputSpec, Policy
+from .model import InputSpec, Policy, bound_text
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-MAX_ABS_NUMBER = 1e18  # larger figures are typos, and lose precision in the engine
 SHOWN = 40  # how much of a rejected value an error message echoes
 
 
@@ -78,12 +77,12 @@ def _check_number(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
         if not value.is_integer():
             return None, "must be a whole number"
         value = int(value)
-    if spec.min is not None and value < spec.min:
-        return None, f"must be at least {spec.min:g}"
-    if spec.max is not None and value > spec.max:
-        return None, f"must be at most {spec.max:g}"
-    if abs(value) > MAX_ABS_NUMBER:
-        return None, "is implausibly large (more than 10^18)"
+    # The declared bounds, narrowed to where the engine compares exactly (model.py).
+    lowest, highest = spec.lowest, spec.highest
+    if lowest is not None and value < lowest:
+        return None, f"must be at least {bound_text(lowest)}"
+    if highest is not None and value > highest:
+        return None, f"must be at most {bound_text(highest)}"
     return value, None
 
 
@@ -152,8 +151,7 @@ def _fast_validator(policy: Policy) -> Callable[[Any], dict[str, Any] | None]:
         name = name_literal(spec.name)
         t = spec.type
         if t in ("number", "integer"):
-            ns[f"LO{k}"] = -MAX_ABS_NUMBER if spec.min is None else max(spec.min, -MAX_ABS_NUMBER)
-            ns[f"HI{k}"] = MAX_ABS_NUMBER if spec.max is None else min(spec.max, MAX_ABS_NUMBER)
+            ns[f"LO{k}"], ns[f"HI{k}"] = spec.lowest, spec.highest
             # NaN fails both comparisons and infinity a bound; bool is not int by type.
             kind = "type(v) is int" if t == "integer" else "(type(v) is float or type(v) is int)"
             test = f"{kind} and LO{k} <= v <= HI{k}"

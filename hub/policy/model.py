@@ -12,6 +12,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,26 @@ STR_TAG = "tag:yaml.org,2002:str"
 EXPONENT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 RESERVED = {"as_of", "tier", "met", "min", "max", *expr.KEYWORDS}
+
+#: The largest whole number a double holds with every smaller one (2^53 - 1): the
+#: engine compares numbers as doubles, so integers beyond it would compare wrongly
+#: (10^18 and 10^18 - 1 are the same double).
+MAX_EXACT_INTEGER = 2**53 - 1
+#: Units of money amounts. An amount is meant to the tiyn (cent): 15 significant
+#: digits, 13 before the point and 2 after, which a double always holds and gives
+#: back as written. (Not 2^53 / 100: at 9 * 10^13 doubles are 1/64 apart, and
+#: 90,071,992,547,409.91 is read as ...409.9.) Ten trillion tenge is ample for any
+#: company's figures.
+MONEY_UNITS = frozenset({"KZT", "USD", "EUR"})
+MAX_MONEY = 9_999_999_999_999.99
+
+
+def bound_text(value: int | float) -> str:
+    """A bound as people read it, exactly: thousands separators and the shortest
+    decimals that name it (9,007,199,254,740,991; 90,071,992,547,409.91; 33.3)."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{Decimal(repr(value)):,}"
+    return f"{int(value):,}"
 
 
 class PolicyError(ValueError):
@@ -55,6 +76,39 @@ class InputSpec:
     choices: tuple[str, ...] = ()
     choice_labels: dict[str, str] = field(default_factory=dict)
     format: str | None = None
+
+    @property
+    def ceiling(self) -> int | float | None:
+        """The largest magnitude a number of this kind may have and still be compared
+        exactly (None for non-numbers): money amounts (a unit of ``MONEY_UNITS``) below
+        ``MAX_MONEY``, every other number, whole or not, at most ``MAX_EXACT_INTEGER``."""
+        if self.type not in ("number", "integer"):
+            return None
+        if self.type == "number" and self.unit in MONEY_UNITS:
+            return MAX_MONEY
+        return MAX_EXACT_INTEGER
+
+    @property
+    def lowest(self) -> int | float | None:
+        """The smallest value accepted: the declared ``min``, never below -ceiling."""
+        ceiling = self.ceiling
+        if ceiling is None:
+            return None
+        return -ceiling if self.min is None else max(self.min, -ceiling)
+
+    @property
+    def highest(self) -> int | float | None:
+        """The largest value accepted: the declared ``max``, never above the ceiling."""
+        ceiling = self.ceiling
+        if ceiling is None:
+            return None
+        return ceiling if self.max is None else min(self.max, ceiling)
+
+    @property
+    def bounds_text(self) -> str:
+        """The accepted range in words ("0 to 9,007,199,254,740,991"), "" for non-numbers."""
+        lo, hi = self.lowest, self.highest
+        return "" if lo is None or hi is None else f"{bound_text(lo)} to {bound_text(hi)}"
 
 
 @dataclass(frozen=True)
@@ -254,9 +308,11 @@ def _input_dict(i: InputSpec) -> dict[str, Any]:
         "required": i.required,
         "saving": i.saving,
     }
-    for key in ("min", "max", "min_length", "max_length", "format"):
+    for key in ("min_length", "max_length", "format"):
         if getattr(i, key) is not None:
             out[key] = getattr(i, key)
+    if i.ceiling is not None:  # the bounds accepted: declared, or where exactness ends
+        out["min"], out["max"] = i.lowest, i.highest
     if i.choices:
         out["choices"] = [{"value": c, "label": i.choice_labels.get(c, c)} for c in i.choices]
     return out

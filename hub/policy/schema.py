@@ -15,11 +15,8 @@ from .model import InputSpec, Policy
 def input_schema(spec: InputSpec) -> dict[str, Any]:
     schema: dict[str, Any]
     if spec.type in ("number", "integer"):
-        schema = {"type": spec.type}
-        if spec.min is not None:
-            schema["minimum"] = spec.min
-        if spec.max is not None:
-            schema["maximum"] = spec.max
+        # The bounds accepted: declared, narrowed to where numbers compare exactly.
+        schema = {"type": spec.type, "minimum": spec.lowest, "maximum": spec.highest}
     elif spec.type == "bool":
         schema = {"type": "boolean"}
     elif spec.type == "date":

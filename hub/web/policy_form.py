@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.policy import Policy, format_value
+from hub.policy import Policy
+from hub.policy.jsondoc import round_trips
 from hub.policy.model import InputSpec
 
 NONE_OF_THESE = "__none__"  # the "none of these" box of a set: an answer, unlike no box
@@ -60,14 +61,17 @@ class FieldView:
 
     @property
     def bounds_text(self) -> str:
-        lo, hi = self.spec.min, self.spec.max
-        if lo is not None and hi is not None:
-            return f"{format_value(lo)} to {format_value(hi)}"
-        if lo is not None:
-            return f"at least {format_value(lo)}"
-        if hi is not None:
-            return f"at most {format_value(hi)}"
-        return ""
+        return self.spec.bounds_text
+
+    @property
+    def min_attr(self) -> str | None:
+        """The control's ``min``: the lowest value the core accepts (None: no number)."""
+        return None if self.spec.lowest is None else repr(self.spec.lowest)
+
+    @property
+    def max_attr(self) -> str | None:
+        """The control's ``max``: the highest value the core accepts."""
+        return None if self.spec.highest is None else repr(self.spec.highest)
 
     def not_needed_for(self, activity: str | None) -> bool:
         return bool(activity) and self.needed_for is not None and activity not in self.needed_for
@@ -270,7 +274,14 @@ def _parse_number(text: str, *, integer: bool) -> tuple[Any, str | None]:
     if integer:
         if not _INTEGER.match(compact) or not value.is_integer():
             return None, "Enter a whole number (no decimals)."
-        return int(value), None
+        # The digits as typed (float would round 799999999999999999 up to 8 * 10^17);
+        # the core refuses what is beyond its bound, naming the bound.
+        return int(compact.split(".")[0]), None
+    if not round_trips(compact, value):
+        return None, (
+            f"This number has more significant digits than can be compared exactly "
+            f"(it would be read as {value!r}); write at most 15 significant digits."
+        )
     return value, None
 
 

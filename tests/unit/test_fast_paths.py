@@ -68,6 +68,14 @@ UNUSUAL: list[dict[str, Any]] = [
     {"kyc_verified_clients_pct": 1e-05},
     {"opex_in_zone_kzt": 1e16},
     {"opex_in_zone_kzt": 1e19},
+    {"opex_in_zone_kzt": 9_999_999_999_999.99},  # the money ceiling, accepted
+    {"opex_in_zone_kzt": 10_000_000_000_000},  # above it
+    {"opex_in_zone_kzt": -0.01},
+    {"fte_declared": 2**53 - 1},  # the largest whole number a double holds exactly
+    {"fte_declared": 2**53},
+    {"fte_declared": 10**18, "fte_in_zone": 799_999_999_999_999_999},
+    {"fte_declared": 9_007_199_254_740_992.0},  # a float beyond the bound
+    {"mining_kwh": 2.0**53},
     {"kyc_verified_clients_pct": 101},
     {"licence_expires_on": "2027-02-30"},
     {"licence_expires_on": "2027-2-3"},
