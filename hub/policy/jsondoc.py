@@ -14,28 +14,29 @@ Two things a JSON parser decides silently, and that change a decision:
 
 Speed: :func:`loads` parses with orjson (several times faster than the standard
 library), which can neither report duplicates nor keep a number's text. It then
-makes a cheap, exact check on the raw bytes: when every ``{`` of the text is an
-object it counted and the text holds exactly as many ``:`` as those objects hold
-keys, no key can have been given twice; when no run of 16 digits occurs, no number
-has more than 15 significant digits. Anything else (a colon inside a string, an
-object nested deeper, a long number, text orjson refuses) is read again by the
-standard library with hooks that see every key and every number's text. The
-answer is the same either way; only the time differs.
+makes a cheap, exact check on the raw bytes: when the text holds exactly as many
+``:`` as the top object and the objects directly in it hold keys, no key can have
+been given twice (see ``_plain``); when no run of 16 digits and points occurs, no
+number has more than 15 significant digits. Anything else (a colon inside a string,
+an object nested deeper, a long number, text orjson refuses) is read again by the
+standard library with hooks that see every key and every number's text. The answer
+is the same either way; only the time differs.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
-#: Sixteen characters of digits and points: where a number may have 16 or more
-#: significant digits. Shorter numbers always round-trip through a double.
-_LONG_DIGITS = re.compile(rb"[0-9][0-9.]{15}")
+#: Digits and points become "0", everything else a space: a number with 16 or more
+#: significant digits leaves a run of 16 zeros (shorter numbers always round-trip
+#: through a double). One translation and one search: 5-10 times cheaper than a regex.
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 or b == 0x2E else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 16
 SHOWN = 40  # how much of a key or a number an error echoes
 
 
@@ -147,19 +148,23 @@ def loads_strict(text: bytes | str) -> Any:
 
 
 def _plain(raw: bytes, doc: Any) -> bool:
-    """True when ``raw`` certainly has no duplicate key and no long number (see the
-    module's docstring); False sends it to the exact reading."""
-    if _LONG_DIGITS.search(raw) is not None:
+    """True when ``raw`` certainly has no duplicate key and no long number; False sends
+    it to the exact reading.
+
+    Keys: every key of every object in the text is followed by one ``:``, so the text
+    holds at least as many ``:`` as key tokens, and those are at least as many as the
+    distinct keys of the top object and of the objects directly in it. When the count
+    of ``:`` equals that sum, every step is an equality: no ``:`` inside a string, no
+    object deeper down, and no key given twice."""
+    if _LONG_RUN in raw.translate(_DIGITS):
         return False
     if type(doc) is not dict:
-        return b"{" not in raw
+        return b":" not in raw
     keys = len(doc)
-    objects = 1
     for value in doc.values():
         if type(value) is dict:
             keys += len(value)
-            objects += 1
-    return raw.count(b"{") == objects and raw.count(b":") == keys
+    return raw.count(b":") == keys
 
 
 def loads(raw: bytes | str) -> Any:

@@ -93,7 +93,8 @@ def test_malformed_bodies_get_400(client: FlaskClient, raw: bytes) -> None:
 
 
 def test_json_nan_and_infinity_are_refused_as_422(client: FlaskClient) -> None:
-    filing = json.dumps(exchange())[:-1] + ', "fte_declared": NaN, "opex_in_zone_kzt": Infinity}'
+    others = exchange(fte_declared=None, opex_in_zone_kzt=None)  # each named once, below
+    filing = json.dumps(others)[:-1] + ', "fte_declared": NaN, "opex_in_zone_kzt": Infinity}'
     r = client.post("/api/v1/assessments", data=f'{{"filing": {filing}}}',
                     content_type="application/json")  # fmt: skip
     assert r.status_code == 422

@@ -381,9 +381,12 @@ def test_thresholds_in_exponent_form_compile_and_decide() -> None:
     )
     text = rules_json(compile_policy(draft).rules)
     assert "e-05" not in text and "e+16" not in text and "0.00001" in text
-    at = statuses(assess(draft, exchange(flagged_flow_pct=0.00001, opex_in_zone_kzt=1e16), AS_OF))
-    assert at["illicit_exposure_minimal"] == "met" and at["local_opex"] == "met"
+    # An amount of 10^16 KZT is above the money ceiling (9,999,999,999,999.99), so the
+    # largest accepted amount decides against the 1e+16 threshold.
+    top = 9_999_999_999_999.99
+    at = statuses(assess(draft, exchange(flagged_flow_pct=0.00001, opex_in_zone_kzt=top), AS_OF))
+    assert at["illicit_exposure_minimal"] == "met" and at["local_opex"] == "not_met"
     above = statuses(
-        assess(draft, exchange(flagged_flow_pct=0.000011, opex_in_zone_kzt=9e15), AS_OF)
+        assess(draft, exchange(flagged_flow_pct=0.000011, opex_in_zone_kzt=top), AS_OF)
     )
     assert above["illicit_exposure_minimal"] == "not_met" and above["local_opex"] == "not_met"
