@@ -6,7 +6,9 @@ the mutation test call; tests/bdd binds the same steps to pytest-bdd.
 
 from .registry import StepDef, StepDefinitionError, StepRegistry
 from .runner import (
+    SKIP_TAGS,
     CompiledScenario,
+    FeatureError,
     ScenarioResult,
     SpecReport,
     SpecSuite,
@@ -21,7 +23,9 @@ from .runner import (
 )
 
 __all__ = [
+    "SKIP_TAGS",
     "CompiledScenario",
+    "FeatureError",
     "ScenarioResult",
     "SpecReport",
     "SpecSuite",

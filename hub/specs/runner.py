@@ -29,6 +29,24 @@ Status = Literal["passed", "failed", "skipped"]
 #: sees each decision a scenario makes (see hub.specs.boundaries)
 Observer = Callable[["CompiledScenario", Decision], None]
 SKIP_TAGS = frozenset({"@skip", "@wip"})
+# Markers with a meaning of their own in pytest or in this project's test suite. pytest-bdd
+# gives an Examples block's tags to pytest as marker names exactly as written (scenario,
+# rule and feature tags go through tests/bdd/conftest.py, which renames any tag that cannot
+# be a marker), so there such a tag would change how pytest runs the rows.
+PYTEST_MARKERS = frozenset(
+    {
+        "browser",
+        "filterwarnings",
+        "hypothesis",
+        "parametrize",
+        "postgres",
+        "skipif",
+        "tryfirst",
+        "trylast",
+        "usefixtures",
+        "xfail",
+    }
+)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -142,6 +160,8 @@ class SpecSuite:
                 scenarios.extend(compile_feature(name, text))
             except (CompositeParserException, ParserException) as exc:
                 errors.append(f"{name}: {exc}")
+            except FeatureError as exc:
+                errors.extend(exc.errors)
         return cls(scenarios, errors)
 
     @classmethod
@@ -234,13 +254,66 @@ def run_scenario(
     return result
 
 
+class FeatureError(ValueError):
+    """A feature that parses but that pytest-bdd could not run as the hub does."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def examples_tag_problem(tag: str) -> str | None:
+    """Why ``tag`` (with its '@') cannot stand on an Examples block, or None.
+
+    pytest-bdd makes it a pytest marker of that very name: a marker name cannot hold
+    ':' or '(' nor start with '_', and a name in PYTEST_MARKERS would change how the
+    rows run under pytest. Any tag may stand on a Feature, Rule or Scenario.
+    """
+    name = tag[1:]
+    if not name or ":" in name or "(" in name or name.startswith("_"):
+        return (
+            f"tag {tag} on an Examples block: pytest-bdd makes an Examples tag a pytest "
+            "marker of the same name, which cannot hold ':' or '(' nor start with '_'; "
+            "put the tag on the Scenario, or write it with letters, digits, '_', '.' and '-'"
+        )
+    if name in PYTEST_MARKERS:
+        return (
+            f"tag {tag} on an Examples block: pytest-bdd would apply pytest's own "
+            f"'{name}' marker to these rows; put the tag on the Scenario, or rename it"
+        )
+    return None
+
+
+def _examples_tag_errors(name: str, node: dict[str, Any]) -> list[str]:
+    """Gherkin-style errors ("file: (line:column): ...") for Examples tags pytest refuses."""
+    out = []
+    for child in node.get("children", []):
+        if child.get("rule"):
+            out += _examples_tag_errors(name, child["rule"])
+        for ex in (child.get("scenario") or {}).get("examples", []):
+            for tag in ex.get("tags", []):
+                problem = examples_tag_problem(tag["name"])
+                if problem:
+                    loc = tag["location"]
+                    out.append(f"{name}: ({loc['line']}:{loc['column']}): {problem}")
+    return out
+
+
 def compile_feature(name: str, text: str) -> list[CompiledScenario]:
-    """Parse one feature text into concrete scenarios with their tags and line numbers."""
+    """Parse one feature text into concrete scenarios with their tags and line numbers.
+
+    Raises Gherkin's parser exceptions on a syntax error, and :class:`FeatureError`
+    when an Examples block carries a tag pytest-bdd cannot apply (both runners
+    refuse such a file alike).
+    """
     doc = Parser().parse(text)
     doc["uri"] = name
     feature = doc.get("feature")
     if not feature:
         return []
+    tag_errors = _examples_tag_errors(name, feature)
+    if tag_errors:
+        raise FeatureError(tag_errors)
     steps_by_id: dict[str, tuple[str, int]] = {}
     rows: dict[str, tuple[list[str], list[str]]] = {}
     _index(feature, steps_by_id, rows)

@@ -705,3 +705,46 @@ def test_a_scenario_file_that_does_not_parse_is_shown_and_blocks_publishing(
     day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
     page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
     assert "Publishing is refused" in page and "do not parse" in page
+
+
+def test_a_yaml_1_1_form_in_a_draft_is_refused_at_its_line(author_client, db_session):
+    new_draft(author_client)
+    text = record(db_session, "2026.2").text
+    ambiguous = text.replace(
+        "max_str_median_hours: {value: 24,", "max_str_median_hours: {value: 24:00,"
+    )
+    assert ambiguous != text
+    line = ambiguous.split("\n").index("  max_str_median_hours: {value: 24:00, unit: hours}") + 1
+    response = save(author_client, db_session, "2026.2", text=ambiguous)
+    assert response.status_code == 422
+    page = html(response)
+    assert "parameters.max_str_median_hours.value: 24:00 means 1440 in YAML 1.1" in page
+    assert f'data-error-lines="{line}"' in page
+    assert record(db_session, "2026.2").digest is None  # kept, but not usable
+
+
+def test_draft_scenarios_read_tags_as_hub_policy_test_and_pytest_do(author_client, db_session):
+    new_draft(author_client)
+    odd = (
+        "\n\n  @v2026.2 @owner:tax-office @налог @a.b\n"
+        "  Scenario: a scenario under odd tags runs\n"
+        '    Given a miner "Qazaq Hash LLP" with BIN 940140000385\n'
+        "    When the company is assessed\n"
+        "    Then criterion no_sanctions is missing\n"
+    )
+    features = (record(db_session, "2026.2").features_text or "").rstrip("\n") + odd
+    job = run_specs(author_client, db_session, "2026.2", features_text=features)
+    assert job.result["summary"]["ok"], job.result["summary"]
+    ran = [s for s in job.result["scenarios"] if s["name"] == "a scenario under odd tags runs"]
+    assert [s["status"] for s in ran] == ["passed"] and "@owner:tax-office" in ran[0]["tags"]
+
+    # A tag pytest-bdd cannot apply (on an Examples block) is refused at its line.
+    lines = features.split("\n")
+    at = next(i for i, ln in enumerate(lines) if ln.strip().startswith("Examples:"))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at, f"{indent}@owner:tax-office")
+    job = run_specs(author_client, db_session, "2026.2", features_text="\n".join(lines))
+    assert not job.result["summary"]["ok"]
+    assert any(f"({at + 1}:" in e and "@owner:tax-office" in e for e in job.result["errors"])
+    page = html(author_client.get("/policies/2026.2/edit"))
+    assert str(at + 1) in page.split("data-error-lines=")[2][:40]
