@@ -95,6 +95,15 @@ Feature: Substance and governance in the zone
       | 10       | 8       | met     |
       | 10       | 12      | met     |
 
+    # 80% of 6,394,092,583,090,594 is 5,115,274,066,472,475.2: computed as a double it
+    # would be ...475, and one person short would meet the criterion.
+    Examples: counts near the largest a number holds exactly
+      | declared                  | in zone                   | status  |
+      | 6,394,092,583,090,594     | 5,115,274,066,472,475     | not met |
+      | 6,394,092,583,090,594     | 5,115,274,066,472,476     | met     |
+      | 9,007,199,254,740,990     | 7,205,759,403,792,792     | met     |
+      | 9,007,199,254,740,990     | 7,205,759,403,792,791     | not met |
+
   @staff_as_declared @v2026.1 @v2027.1
   Scenario Outline: staff_as_declared applies to every activity
     Given the company is <company>

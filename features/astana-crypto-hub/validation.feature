@@ -142,6 +142,28 @@ Feature: A filing is checked before it is assessed
       | it publishes a proof of reserves every 0 days              | proof_of_reserves_interval_days |
       | its in-zone property is worth -1 KZT                       | property_value_kzt              |
 
+  # The engine compares numbers as doubles: beyond these bounds it would compare them
+  # wrongly (10^18 and 10^18 - 1 are the same double), so they are refused.
+  @validation @v2026.1 @v2027.1
+  Scenario Outline: figures beyond what can be compared exactly are rejected
+    Given <situation>
+    When the company is assessed
+    Then the filing is rejected with an error on <field>
+
+    Examples:
+      | situation                                                           | field            |
+      | it employs 9,007,199,254,740,992 full-time staff in the zone        | fte_in_zone      |
+      | it declared 1,000,000,000,000,000,000 full-time staff in its hub application | fte_declared |
+      | the filing field "opex_in_zone_kzt" is 10000000000000               | opex_in_zone_kzt |
+
+  @validation @v2026.1 @v2027.1
+  Scenario: figures at the largest values compared exactly are accepted
+    Given it declared 9,007,199,254,740,991 full-time staff in its hub application
+    And it employs 9,007,199,254,740,991 full-time staff in the zone
+    And the filing field "opex_in_zone_kzt" is 9999999999999.99
+    When the company is assessed
+    Then the filing is accepted
+
   @validation @v2026.1 @v2027.1
   Scenario: figures at the edges of their range are accepted
     Given its clients are 0% identity-verified

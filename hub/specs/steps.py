@@ -10,12 +10,11 @@ phrase yet can use the generic steps (``the filing field "x" is 42``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from typing import Any
 
-from hub.policy import NoVersionInForce
+from hub.policy import NoVersionInForce, jsondoc
 
 from .context import SpecContext, SpecFailure, describe_error, fmt_values
 from .registry import StepRegistry
@@ -325,10 +324,14 @@ def leave_out(ctx: SpecContext, what: str) -> None:
 
 @step(r'the filing field "(?P<field>\w+)" is (?!left out$)(?P<value>.+)')
 def generic_field(ctx: SpecContext, field: str, value: str) -> None:
-    """Any input by name, the value written as JSON (for inputs without a phrase yet)."""
+    """Any input by name, the value written as JSON (for inputs without a phrase yet),
+    read as the API reads it: a key given twice or a number with more significant digits
+    than can be compared exactly is a mistake in the spec."""
     try:
-        ctx.filing[field] = json.loads(value)
-    except json.JSONDecodeError as exc:
+        ctx.filing[field] = jsondoc.loads_strict(value)
+    except jsondoc.DocumentRefused as exc:
+        raise SpecFailure(f"{value!r}: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
         raise SpecFailure(f"{value!r} is not a JSON value: {exc}") from exc
 
 
