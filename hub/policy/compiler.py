@@ -42,6 +42,7 @@ from . import expr
 from .evaluate import FLIP, NEGATE, specialise, to_callable
 from .expr import Node
 from .model import Criterion, Policy, PolicyError
+from .outcome import tier_ranks
 
 MAX_DNF = 4096  # branches per rule; durable-rules fails past 2^14
 #: orjson writes an exponent as e+NN or e-NN; this also matches text such as "e-money",
@@ -569,7 +570,7 @@ class _Compiler:
             applies=applies,
             input_sets=[frozenset(c.inputs) for c in p.criteria],
             met_used=frozenset(self.met_used),
-            tier_ranks=[[t.id for t in p.tiers].index(c.tier) for c in p.criteria],
+            tier_ranks=[tier_ranks(p)[c.tier] for c in p.criteria],
             unmet_rules=unmet_rules,
             read_keys={a: frozenset(read_keys.get(a, ())) for a in p.activities},
             activity_flags={
@@ -600,7 +601,7 @@ class _Compiler:
 
     def requirement(self, node: Node) -> Any:
         """A benefit requirement over the summary fact, tiers and met() as flags."""
-        ranks = {t.id: n for n, t in enumerate(self.p.tiers)}
+        ranks = tier_ranks(self.p)
         crit_index = {c.id: i for i, c in enumerate(self.p.criteria)}
 
         def tier_cond(op: str, tier_id: str) -> Node:

@@ -24,14 +24,11 @@ Overrides and the cumulative tier rule
 An override replaces one criterion's status (``met``, ``not_met`` or
 ``not_applicable``) with a written reason; the engine's status stays in the
 decision beside it. The certified outcome is then recomputed from the effective
-statuses with the policy's own rules, exactly as the engine does it:
-
-* a criterion is *satisfied* when its status is ``met`` or ``not_applicable``;
-* tier k is reached when every criterion of tier rank <= k is satisfied
-  (T1 ⊂ T2 ⊂ T3, cumulative), and the tier is the highest one reached;
-* each benefit's ``requires`` expression is evaluated with ``tier`` as that rank
-  and ``met(x)`` true only for effective status ``met``; savings use the same
-  saving expressions over the filed inputs.
+statuses with the policy's own rules, read once in ``hub.policy.outcome`` (the
+cumulative tier rule: tier k is reached when every criterion of tier rank <= k is
+``met`` or ``not_applicable``; each benefit's ``requires`` read with that tier and
+``met(x)`` true only for effective status ``met``); savings use the same saving
+expressions over the filed inputs.
 
 So overriding a T1 criterion to ``not_met`` drops the tier to none, and overriding
 the only unmet T2 criterion to ``met`` lifts a T1 filing to T2 with the T2
@@ -60,6 +57,7 @@ from hub.errors import ApiError
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy.evaluate import Missing, to_callable
+from hub.policy.outcome import reach
 from hub.policy.trace import CriterionTrace, Trace, assess_traced
 from hub.services import filings as svc
 from hub.services.filings import FilingConflict
@@ -72,7 +70,6 @@ SUPERSEDED = svc.SUPERSEDED
 
 #: Statuses a reviewer may set by override (``missing`` is a fact about the inputs).
 OVERRIDE_STATUSES = ("met", "not_met", "not_applicable")
-SATISFIED = frozenset({"met", "not_applicable"})
 #: How long a certificate is valid: 12 months from the decision.
 CERTIFICATE_MONTHS = 12
 MAX_TEXT = 5000
@@ -305,33 +302,26 @@ def policy_of(registry: PolicyRegistry, filing: Filing) -> Policy | None:
 
 
 def outcome(
-    policy: Policy, inputs: Mapping[str, Any], statuses: Mapping[str, str]
+    policy: Policy,
+    inputs: Mapping[str, Any],
+    statuses: Mapping[str, str],
+    as_of: dt.date | str | None = None,
 ) -> dict[str, Any]:
     """Tier and benefits for given criterion statuses under the cumulative tier rule.
 
-    See the module docstring: the same rule the engine applies, evaluated here so a
-    reviewer's override changes the certified tier and benefits consistently.
+    The tier and the benefits granted are the policy's plain reading
+    (``hub.policy.outcome.reach``: the same rules the engine applies), so a reviewer's
+    override changes the certified tier and benefits consistently; ``as_of`` (the
+    decision's date) is there for requirements that read it. Returns the decision's
+    ``tier``, ``tier_title``, ``benefits`` (id, title, standard rate, estimated saving)
+    and ``estimated_total_saving_kzt``.
     """
-    ranks = {t.id: n for n, t in enumerate(policy.tiers)}
-    tier_rank = -1
-    for k in range(len(policy.tiers)):
-        needed = [c for c in policy.criteria if ranks[c.tier] <= k]
-        if all(statuses.get(c.id) in SATISFIED for c in needed):
-            tier_rank = k
-        else:
-            break
-    tier = policy.tiers[tier_rank].id if tier_rank >= 0 else None
+    reached = reach(policy, statuses, inputs, as_of)
+    tier = reached.tier
     base = {**policy.parameter_values, **inputs}
-    env = {**base, **ranks, "tier": tier_rank}
-    env["met"] = {cid for cid, status in statuses.items() if status == "met"}
     benefits = []
-    for b in policy.benefits:
-        try:
-            granted = bool(to_callable(b.requires_ast)(env))
-        except Missing:
-            granted = False
-        if not granted:
-            continue
+    for j in reached.benefits:
+        b = policy.benefits[j]
         saving: float | None = None
         if b.saving_ast is not None:
             try:
@@ -406,7 +396,12 @@ def final_decision(
                 "the overridden outcome cannot be computed",
             )
         document.update(
-            outcome(policy, filing.inputs or {}, {c["id"]: c["status"] for c in criteria})
+            outcome(
+                policy,
+                filing.inputs or {},
+                {c["id"]: c["status"] for c in criteria},
+                stored.get("as_of"),
+            )
         )
     return document
 

@@ -48,6 +48,7 @@ from hub.policy import expr as ex
 from hub.policy.compiler import compile_policy
 from hub.policy.decision import Decision
 from hub.policy.evaluate import FLIP, Missing, specialise, to_callable
+from hub.policy.outcome import NO_TIER, requirement_env, tier_ranks
 
 from .runner import CompiledScenario
 
@@ -93,7 +94,7 @@ class BoundaryCoverage:
     def __post_init__(self) -> None:
         p = self.policy
         compiled = compile_policy(p)
-        self._ranks = {t.id: n for n, t in enumerate(p.tiers)}
+        self._ranks = tier_ranks(p)
         self._types = {i.name: i.type for i in p.inputs}
         self._specs = p.inputs_by_name
         #: benefit index -> its requirement with the parameters folded in
@@ -274,12 +275,13 @@ class BoundaryCoverage:
                 node = self._criteria[i][activity]
                 if node is not None:
                     self._record(c.id, node, env, where)
-        benefit_env = {
-            **env,
-            **self._ranks,
-            "tier": self._ranks[decision.tier] if decision.tier else -1,
-            "met": {c.id for c, s in zip(p.criteria, decision.statuses, strict=True) if s == "met"},
-        }
+        benefit_env = requirement_env(
+            p,
+            filing,
+            self._ranks[decision.tier] if decision.tier else NO_TIER,
+            (c.id for c, s in zip(p.criteria, decision.statuses, strict=True) if s == "met"),
+            decision.as_of,
+        )
         for b, node in zip(p.benefits, self._requires, strict=True):
             if f"@{b.id}" in tags:
                 self._record(b.id, node, benefit_env, where)

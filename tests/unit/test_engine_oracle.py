@@ -2,7 +2,9 @@
 
 The reference below interprets each policy's expressions directly (no engine, no
 specialisation, no negation tricks), following the policy page's definitions of
-statuses, cumulative tiers and benefits. Any disagreement is a compiler bug.
+statuses; cumulative tiers and benefits are read by ``hub.policy.outcome``, the
+plain reading a reviewer's overrides use too (it never calls the compiler). Any
+disagreement is a compiler bug.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 import pytest
 
 from hub.policy import Policy, assess
-from hub.policy.evaluate import Missing, to_callable
+from hub.policy.evaluate import to_callable
+from hub.policy.outcome import reach
 
 from .core_support import P2026, P2027, exchange, miner
 
@@ -39,32 +42,11 @@ def reference(policy: Policy, filing: dict[str, Any], as_of: dt.date) -> tuple:
             statuses.append("missing")
         else:
             statuses.append("met" if to_callable(c.ast)(env) else "not_met")
-    ranks = {t.id: n for n, t in enumerate(policy.tiers)}
-    tier = -1
-    for k in range(len(policy.tiers)):
-        if all(
-            s in ("met", "not_applicable")
-            for c, s in zip(policy.criteria, statuses, strict=True)
-            if ranks[c.tier] <= k
-        ):
-            tier = k
-        else:
-            break
-    benefit_env = {
-        **env,
-        **ranks,
-        "tier": tier,
-        "met": {c.id for c, s in zip(policy.criteria, statuses, strict=True) if s == "met"},
-    }
-    granted = []
-    for b in policy.benefits:
-        try:
-            ok = to_callable(b.requires_ast)(benefit_env)
-        except Missing:
-            ok = False
-        if ok:
-            granted.append(b.id)
-    return tuple(statuses), policy.tiers[tier].id if tier >= 0 else None, tuple(granted)
+    # tiers and benefits: the policy's plain reading of statuses (hub.policy.outcome)
+    by_id = {c.id: s for c, s in zip(policy.criteria, statuses, strict=True)}
+    reached = reach(policy, by_id, filing, as_of)
+    granted = tuple(policy.benefits[j].id for j in reached.benefits)
+    return tuple(statuses), reached.tier, granted
 
 
 def random_filing(policy: Policy, rnd: random.Random) -> dict[str, Any]:
