@@ -57,6 +57,7 @@ from .evaluate import specialise
 from .expr import Node, format_value
 from .filing import validate_filing
 from .model import Policy
+from .outcome import SATISFIED
 
 
 class CriterionTrace(TypedDict):
@@ -175,7 +176,7 @@ def build_trace(decision: Decision, fired: list[str]) -> Trace:
     tier_rules = {t.id: f"t:{k}:" for k, t in enumerate(p.tiers)}
     unsatisfied: dict[str, list[str]] = {t.id: [] for t in p.tiers}
     for c, status in zip(p.criteria, statuses, strict=True):
-        if status in ("not_met", "missing"):
+        if status not in SATISFIED:
             unsatisfied[c.tier].append(c.id)
     tier: TierTrace = {
         "reached": decision.tier,
