@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Flask is imported when an app is made: `hub assess` starts faster
     from flask import Flask
 
+    from hub.clock import Clock
+
 
 __all__ = ["create_app"]
 
@@ -29,16 +31,20 @@ def _development_secret(instance_path: Path) -> str:
     return value
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
+def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints and error handlers.
 
     ``config`` overrides the settings read from ``HUB_*`` environment
     variables (Flask config keys such as ``DATABASE_URL``, ``SECRET_KEY``,
-    ``TESTING``); the key ``INSTANCE_PATH`` chooses the instance folder.
+    ``TIMEZONE``, ``TESTING``); the key ``INSTANCE_PATH`` chooses the instance
+    folder. ``clock`` replaces the system clock in the ``TIMEZONE`` zone (tests
+    pass a fixed one); it is ``app.extensions["hub.clock"]``. Raises
+    ConfigError for unsafe or unusable settings (an unknown ``HUB_TIMEZONE``).
     """
     from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
+    from hub import clock as hub_clock
     from hub import db, errors, policies
     from hub.api import bp as api_bp
     from hub.auth import bp as auth_bp
@@ -68,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
+    hub_clock.init_app(app, clock)
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -187,12 +187,13 @@ def _check_bin(value: str) -> None:
 @with_app
 def seed(seed_dir: Path | None, app: Flask) -> None:
     """Load the demo companies and filings from seeds/ (safe to run twice)."""
+    from hub.clock import app_clock
     from hub.db import session_scope
     from hub.seeding import SeedFileError, load_seeds
 
     try:
         with session_scope(app) as session:
-            report = load_seeds(session, seed_dir)
+            report = load_seeds(session, seed_dir, clock=app_clock(app))
     except SeedFileError as exc:  # nothing is stored: the session is rolled back
         raise click.ClickException(str(exc)) from None
     click.echo(f"Seeded {report.companies} companies and {report.filings} filings.")
@@ -237,6 +238,7 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     The demo accounts' password is HUB_DEMO_PASSWORD when set, else a random
     one printed below (and not stored anywhere else).
     """
+    from hub.clock import app_clock
     from hub.db import session_scope, upgrade_database
     from hub.seeding import DEMO_USERS, demo_password, ensure_demo_users, load_seeds
 
@@ -249,7 +251,7 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     import_shipped(get_engine(app), app.config["POLICY_DIR"])
     password, generated = demo_password(app.config.get("DEMO_PASSWORD"))
     with session_scope(app) as session:
-        report = load_seeds(session)
+        report = load_seeds(session, clock=app_clock(app))
         ensure_demo_users(session, password)
     click.echo(f"Database ready: {_safe_url(app.config['DATABASE_URL'])}")
     click.echo(f"Demo data: {report.companies} companies and {report.filings} filings added.")

@@ -70,11 +70,16 @@ def load_settings(
         "RATELIMIT_STORAGE_URI": env.get("HUB_RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # The hub's time zone: "today" is the date there (see hub.clock).
+        "TIMEZONE": (env.get("HUB_TIMEZONE") or "").strip() or "Asia/Almaty",
     }
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
     """Refuse to start with settings that would be unsafe, with a message that says why."""
+    from hub.clock import load_zone
+
+    load_zone(config.get("TIMEZONE"))  # an unknown zone would give every date wrong
     if config.get("HUB_ENV") == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "HUB_SECRET_KEY is not set. In production (HUB_ENV=production) the secret key "

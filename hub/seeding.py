@@ -21,7 +21,7 @@ from sqlmodel import Session, func, select
 import hub
 from hub.auth.passwords import hash_password
 from hub.auth.service import create_user, get_or_create_company, get_user_by_email
-from hub.db import utcnow
+from hub.clock import Clock
 from hub.models import Company, Filing, FilingStatus, Role
 from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc
 
@@ -112,6 +112,7 @@ def load_seeds(
     session: Session,
     seed_dir: Path | None = None,
     *,
+    clock: Clock,
     registry: PolicyRegistry | None = None,
     today: dt.date | None = None,
 ) -> SeedReport:
@@ -120,11 +121,13 @@ def load_seeds(
     Filings are played through the same use cases as in production (drafts,
     submission assessed by the engine, overrides, decisions), so every decision
     carries its policy version, digest and audit records. Only dates are set back
-    to the ``*_days_ago`` of the seed file, so waiting times look real.
+    to the ``*_days_ago`` of the seed file (counted back from ``today``, default the
+    hub's date by ``clock``), so waiting times look real; ``clock`` also stamps the
+    decisions.
     """
     report = SeedReport()
     registry = registry or _registry()
-    today = today or utcnow().date()
+    today = today or clock.today()
     try:
         registry.select(today)
     except NoVersionInForce:
@@ -148,7 +151,14 @@ def load_seeds(
         previous: Filing | None = None
         for n, spec in enumerate(entry.get("filings", [])):
             previous = _seed_filing(
-                session, company, spec, previous, registry=registry, today=today, salt=n
+                session,
+                company,
+                spec,
+                previous,
+                registry=registry,
+                clock=clock,
+                today=today,
+                salt=n,
             )
             report.filings += 1
     session.flush()
@@ -162,8 +172,10 @@ def _day(registry: PolicyRegistry, today: dt.date, days_ago: Any) -> dt.date:
     return max(day, min(starts)) if starts else day
 
 
-def _at(day: dt.date, salt: int, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour + salt % 7, (salt * 17) % 60), tzinfo=dt.UTC)
+def _at(day: dt.date, salt: int, hour: int, clock: Clock) -> dt.datetime:
+    """An instant in working hours of the hub's ``day`` (so its hub date is ``day``), UTC."""
+    local = dt.time(hour + salt % 7, (salt * 17) % 60)
+    return dt.datetime.combine(day, local, tzinfo=clock.zone).astimezone(dt.UTC)
 
 
 def _seed_filing(
@@ -173,6 +185,7 @@ def _seed_filing(
     previous: Filing | None,
     *,
     registry: PolicyRegistry,
+    clock: Clock,
     today: dt.date,
     salt: int,
 ) -> Filing:
@@ -212,7 +225,7 @@ def _seed_filing(
         registry=registry,
         today=submitted_on,
     )
-    filing.submitted_at = _at(submitted_on, salt, 8)
+    filing.submitted_at = _at(submitted_on, salt, 8, clock)
     session.add(filing)
     session.flush()
     for o in spec.get("overrides", []):
@@ -229,13 +242,14 @@ def _seed_filing(
     if status is FilingStatus.SUBMITTED:
         return filing
     decided_on = max(_day(registry, today, spec.get("decided_days_ago")), submitted_on)
-    decided_at = max(_at(decided_on, salt, 10), filing.submitted_at + dt.timedelta(hours=2))
+    decided_at = max(_at(decided_on, salt, 10, clock), filing.submitted_at + dt.timedelta(hours=2))
     common: dict[str, Any] = {
         "filing": filing,
         "actor_id": None,
         "lock_version": filing.lock_version,
         "registry": registry,
-        "now": decided_at,
+        # Decided at that instant: the certificate runs from its (hub) date.
+        "clock": Clock.fixed(decided_at, clock.zone),
     }
     message = spec.get("message")
     if status is FilingStatus.APPROVED:

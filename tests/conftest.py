@@ -9,6 +9,7 @@ constraints as production.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from sqlmodel import Session, SQLModel
 
 from hub import create_app
 from hub.auth.passwords import hash_password
+from hub.clock import EXTENSION_KEY as CLOCK_KEY
+from hub.clock import Clock, app_clock
 from hub.db import get_engine, make_engine, upgrade_database
 from hub.models import Company, Role, User
 
@@ -109,6 +112,28 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The app with CSRF and rate limits off (tests that need them build their own)."""
     return make_app()
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    """The app's clock: the system clock in the hub's zone (Asia/Almaty unless configured)."""
+    return app_clock(app)
+
+
+@pytest.fixture
+def fix_clock(app: Flask) -> Callable[..., Clock]:
+    """Stop an app's clock at an instant: ``fix_clock(instant, zone=None, app=None)``.
+
+    ``instant`` is an aware datetime; ``zone`` defaults to the app's own (``TIMEZONE``),
+    ``app`` to the test's app. Returns the fixed clock now held by the app.
+    """
+
+    def fix(instant: dt.datetime, zone: str | None = None, app: Flask = app) -> Clock:
+        fixed = Clock.fixed(instant, zone or app_clock(app).zone)
+        app.extensions[CLOCK_KEY] = fixed
+        return fixed
+
+    return fix
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
+from hub import clock
 from hub.api import bp
 from hub.api.common import json_object
 from hub.errors import ApiError
@@ -33,9 +34,9 @@ def create_assessment() -> Response:
     body = json_object()
     try:
         if not traced:
-            decision = assess_request(catalogue().registry(), body, dt.date.today())
+            decision = assess_request(catalogue().registry(), body, clock.today())
             return Response(decision.to_json(), mimetype="application/json")
-        decision, trace = trace_request(catalogue().registry(), body, dt.date.today())
+        decision, trace = trace_request(catalogue().registry(), body, clock.today())
     except FilingInvalid as exc:
         raise ApiError(422, exc.errors) from None
     return Response(with_trace(decision.to_json(), trace), mimetype="application/json")
@@ -57,7 +58,7 @@ def _summary(policy: Any, today: dt.date, in_force: Any) -> dict[str, Any]:
 def list_policies() -> Response:
     """Every version, oldest first, with the one in force today marked."""
     registry = catalogue().registry()
-    today = dt.date.today()
+    today = clock.today()
     try:
         in_force = registry.select(today)
     except LookupError:

@@ -8,13 +8,13 @@ modules add their paths with ``@path_provider``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Callable
 from importlib.metadata import version as package_version
 from typing import Any
 
 from flask import Response, jsonify
 
+from hub import clock
 from hub.api import bp
 from hub.policies import catalogue
 from hub.policy import PolicyRegistry
@@ -305,14 +305,15 @@ def _trace_schemas() -> dict[str, Any]:
 def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
     example = None
     with contextlib.suppress(LookupError):
-        example = registry.select(dt.date.today()).version
+        example = registry.select(clock.today()).version
     return {
         "/api/v1/assessments": {
             "post": {
                 "summary": "Assess a filing (nothing is stored)",
                 "description": (
                     "Evaluates the filing under the policy version in force on `as_of` "
-                    "(default today) or the version named. Open to anonymous callers."
+                    "(default: today, the hub's date in its time zone `HUB_TIMEZONE`) or the "
+                    "version named. Open to anonymous callers."
                 ),
                 "tags": ["assessments"],
                 "parameters": [

@@ -7,11 +7,11 @@ filings; any other id is a 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
 
+from hub import clock
 from hub.api import bp
 from hub.api.common import json_object
 from hub.api.docs import error_responses, path_provider
@@ -93,7 +93,7 @@ def create_filing() -> Response:
         actor_id=user.id,
         inputs=_filing_input(body, required=False),
         registry=catalogue().registry(),
-        today=dt.date.today(),
+        today=clock.today(),
     )
     session.commit()
     response = _one(filing, 201)
@@ -141,7 +141,7 @@ def put_filing(filing_id: str) -> Response:
         inputs=inputs or {},
         lock_version=_lock_version(body),
         registry=catalogue().registry(),
-        today=dt.date.today(),
+        today=clock.today(),
     )
     session.commit()
     return _one(filing)
@@ -162,7 +162,7 @@ def submit_filing(filing_id: str) -> Response:
         actor_id=user.id,
         lock_version=_lock_version(body),
         registry=catalogue().registry(),
-        today=dt.date.today(),
+        today=clock.today(),
     )
     session.commit()
     return _one(filing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -26,6 +27,18 @@ def load_registry(option: Path | None) -> PolicyRegistry:
     except PolicyError as exc:
         message = "policy folder does not load:\n  " + "\n  ".join(exc.errors)
         raise click.ClickException(message) from None
+
+
+def hub_today() -> dt.date:
+    """The hub's date (``HUB_TIMEZONE``, as the server reads it); an unknown zone ends
+    the command with the same message the server refuses to start with."""
+    from hub.clock import clock_from_environ
+    from hub.config import ConfigError
+
+    try:
+        return clock_from_environ().today()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def policy_file(ref: str) -> Policy | None:

@@ -12,7 +12,7 @@ from typing import IO, Any, NoReturn
 import click
 import orjson
 
-from hub.commands import load_registry, policies_option
+from hub.commands import hub_today, load_registry, policies_option
 from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, format_value, jsondoc
 from hub.policy.compiler import compile_policy
 from hub.policy.engine import engine
@@ -81,7 +81,11 @@ def _errors_text(errors: list[dict[str, Any]]) -> str:
 @click.argument(
     "filing", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
 )
-@click.option("--as-of", "as_of", help="Assessment date YYYY-MM-DD (default: today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Assessment date YYYY-MM-DD (default: the hub's today, in HUB_TIMEZONE).",
+)
 @click.option("--version", "version", help="Policy version to use (default: the one in force).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON decision.")
 @click.option(
@@ -129,7 +133,7 @@ def assess(
     was rejected.
     """
     registry = load_registry(policies_dir)
-    today = dt.date.today()
+    today = hub_today()
     if batch is not None:
         if filing is not None:
             raise click.UsageError("give either FILING or --batch, not both")

@@ -134,6 +134,7 @@ def impact(
     Re-assesses the latest decided filing of every company, under the version
     it was decided with (or --against) and under CANDIDATE, on the same date.
     """
+    from hub.clock import app_clock
     from hub.db import session_scope
     from hub.policies import catalogue
     from hub.studio.service import impact_as_of, latest_filings, subjects_of
@@ -146,7 +147,7 @@ def impact(
         except ValueError:
             raise click.BadParameter("write the date as YYYY-MM-DD", param_hint="--as-of") from None
     else:
-        day = impact_as_of(policy, dt.date.today())
+        day = impact_as_of(policy, app_clock(app).today())
     with session_scope(app) as session:
         rows = latest_filings(session)
         subjects, skipped = subjects_of(rows, registry)

@@ -349,7 +349,11 @@ def decide(
     )
 
 
-def assess(policy: Policy, filing: Any, as_of: dt.date | None = None) -> Decision:
-    """Validate and decide; raises FilingInvalid before anything is evaluated."""
+def assess(policy: Policy, filing: Any, as_of: dt.date) -> Decision:
+    """Validate and decide on ``as_of``; raises FilingInvalid before anything is evaluated.
+
+    The core reads no clock: the caller passes the day (the hub's "today" comes from
+    ``hub.clock``, outside the core).
+    """
     clean = validate_filing(policy, filing)
-    return decide(policy, clean, as_of or dt.date.today())
+    return decide(policy, clean, as_of)

@@ -52,6 +52,7 @@ from typing import Any
 from sqlmodel import Session, col, func, or_, select
 
 from hub import audit
+from hub.clock import Clock
 from hub.db import update_if_unchanged, utcnow
 from hub.errors import ApiError
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
@@ -108,11 +109,11 @@ def get_filing(session: Session, *, filing_id: Any) -> Filing:
     return filing
 
 
-def waited(filing: Filing, now: dt.datetime | None = None) -> dt.timedelta | None:
-    """How long the filing has waited for the hub: until the decision, or until now."""
+def waited(filing: Filing, now: dt.datetime) -> dt.timedelta | None:
+    """How long the filing has waited for the hub: until the decision, or until ``now``."""
     if filing.submitted_at is None:
         return None
-    end = filing.decided_at or (now or utcnow())
+    end = filing.decided_at or now
     return max(end - filing.submitted_at, dt.timedelta(0))
 
 
@@ -778,10 +779,13 @@ def approve(
     actor_id: int | None,
     lock_version: int,
     registry: PolicyRegistry,
+    clock: Clock,
     note: Any = None,
-    now: dt.datetime | None = None,
 ) -> Filing:
-    """Certify the filing's tier and benefits for 12 months from today.
+    """Certify the filing's tier and benefits for 12 months from the hub's today.
+
+    ``clock`` gives the decision's instant and the hub's date it is certified from
+    (``validity``: the last day is the day before the anniversary).
 
     Refused (422) when the certified outcome reaches no tier: there is nothing to
     certify, so reject it or override what the engine got wrong. The company's
@@ -790,7 +794,7 @@ def approve(
     """
     _check_seen(session, filing, lock_version)
     _must_be_submitted(filing, "be approved")
-    now = now or utcnow()
+    now = clock.now()
     document = final_decision(
         policy_of(registry, filing), filing, overrides(session, filing=filing)
     )
@@ -801,7 +805,7 @@ def approve(
             "request changes, or override the criteria the engine got wrong",
         )
     text = note.strip()[:MAX_TEXT] if isinstance(note, str) and note.strip() else None
-    valid_from, valid_until = validity(now.date())
+    valid_from, valid_until = validity(clock.date_of(now))
     code = new_certificate_code()
     earlier = session.exec(
         select(Filing).where(
@@ -855,7 +859,7 @@ def reject(
     lock_version: int,
     registry: PolicyRegistry,
     reason: Any,
-    now: dt.datetime | None = None,
+    clock: Clock,
 ) -> Filing:
     """Refuse certification; the reason is required and shown to the company."""
     _check_seen(session, filing, lock_version)
@@ -869,7 +873,7 @@ def reject(
         actor_id=actor_id,
         lock_version=lock_version,
         registry=registry,
-        now=now or utcnow(),
+        now=clock.now(),
         message=text,
     )
 
@@ -882,7 +886,7 @@ def request_changes(
     lock_version: int,
     registry: PolicyRegistry,
     message: Any,
-    now: dt.datetime | None = None,
+    clock: Clock,
 ) -> Filing:
     """Send the filing back to the company with a message saying what to change."""
     _check_seen(session, filing, lock_version)
@@ -896,7 +900,7 @@ def request_changes(
         actor_id=actor_id,
         lock_version=lock_version,
         registry=registry,
-        now=now or utcnow(),
+        now=clock.now(),
         message=text,
     )
 
@@ -922,8 +926,11 @@ class CertificateCheck:
     replaced_on: dt.date | None = None
 
 
-def check_certificate(session: Session, *, code: str, today: dt.date) -> CertificateCheck:
+def check_certificate(session: Session, *, code: str, clock: Clock) -> CertificateCheck:
     """Look a verification code up: valid, expired, revoked (replaced) or unknown.
+
+    Valid or expired by the hub's date (``clock.today()``); ``replaced_on`` is the
+    hub's date of the decision that replaced it.
 
     Only facts printed on the certificate itself are returned; never the inputs,
     the savings or anything about the review.
@@ -948,8 +955,8 @@ def check_certificate(session: Session, *, code: str, today: dt.date) -> Certifi
             )
             .order_by(col(Filing.decided_at))
         ).first()
-        replaced_on = newer.decided_at.date() if newer and newer.decided_at else None
-    elif today > filing.valid_until:
+        replaced_on = clock.date_of(newer.decided_at) if newer and newer.decided_at else None
+    elif (today := clock.today()) > filing.valid_until:
         state = "expired"
     elif today < filing.valid_from:
         state = "not_yet_valid"
@@ -980,9 +987,12 @@ def _median_hours(values: Sequence[dt.timedelta]) -> float | None:
     return round(statistics.median(v.total_seconds() for v in values) / 3600, 1)
 
 
-def dashboard(session: Session, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The figures of the dashboard, each a list of (label, number) pairs or a number."""
-    now = now or utcnow()
+def dashboard(session: Session, *, clock: Clock) -> dict[str, Any]:
+    """The figures of the dashboard, each a list of (label, number) pairs or a number.
+
+    Approvals are counted by the month of the hub's date they were decided on.
+    """
+    now = clock.now()
     rows = session.exec(
         select(Filing, Company).join(Company, col(Company.id) == col(Filing.company_id))
     ).all()
@@ -1011,7 +1021,7 @@ def dashboard(session: Session, *, now: dt.datetime | None = None) -> dict[str, 
             and filing.certificate_code
             and filing.decided_at
         ):
-            approvals[filing.decided_at.strftime("%Y-%m")] += 1
+            approvals[clock.date_of(filing.decided_at).strftime("%Y-%m")] += 1
         if filing.status != SUPERSEDED:
             document = filing.final_decision or filing.decision or {}
             for c in document.get("criteria", []):
@@ -1021,7 +1031,7 @@ def dashboard(session: Session, *, now: dt.datetime | None = None) -> dict[str, 
     months = sorted(approvals)
     if months:
         first = dt.date.fromisoformat(months[0] + "-01")
-        last = now.date().replace(day=1)
+        last = clock.date_of(now).replace(day=1)
         series, day = [], first
         while day <= last:
             key = day.strftime("%Y-%m")
@@ -1083,9 +1093,8 @@ QUEUE_HEADER = (
 )
 
 
-def queue_csv(rows: Iterable[tuple[Filing, Company]], *, now: dt.datetime | None = None) -> str:
-    """The queue as CSV (the rows the filters matched, every page)."""
-    now = now or utcnow()
+def queue_csv(rows: Iterable[tuple[Filing, Company]], *, now: dt.datetime) -> str:
+    """The queue as CSV (the rows the filters matched, every page), waiting until ``now``."""
 
     def hours(f: Filing) -> Any:
         w = waited(f, now)
@@ -1153,7 +1162,7 @@ def decisions_csv(session: Session) -> str:
     def row(f: Filing, c: Company) -> tuple[Any, ...]:
         document = f.final_decision or {}
         engine = document.get("engine", {})
-        took = waited(f)
+        took = waited(f, f.decided_at) if f.decided_at else None  # decided: no clock needed
         return (
             f.id,
             c.bin,

@@ -23,6 +23,7 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from hub import audit
+from hub.clock import app_clock
 from hub.db import session_scope, utcnow
 from hub.models import (
     Assessment,
@@ -570,7 +571,7 @@ def _run_job_now(
                 subjects, skipped = subjects_of(rows, registry)
             total = len(subjects)
             _update(app, job_id, state="running", total=total)
-            as_of = impact_as_of(policy, dt.date.today())
+            as_of = impact_as_of(policy, app_clock(app).today())
             report = analyse(
                 subjects,
                 policy,

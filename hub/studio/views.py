@@ -25,6 +25,7 @@ from flask import (
 from flask_login import current_user
 from sqlmodel import col, select
 
+from hub import clock
 from hub.auth.guards import roles_required
 from hub.db import get_session
 from hub.errors import ApiError
@@ -87,7 +88,7 @@ def index() -> str:
     )
     registry = catalogue().registry()
     try:
-        in_force = registry.select(dt.date.today()).version
+        in_force = registry.select(clock.today()).version
     except LookupError:
         in_force = None
     return render_template(
@@ -95,7 +96,7 @@ def index() -> str:
         records=records,
         authors=_authors(session, records),
         in_force=in_force,
-        today=dt.date.today(),
+        today=clock.today(),
     )
 
 
@@ -405,7 +406,7 @@ def publish_confirm(version: str) -> Any:
     if record.state != PolicyState.DRAFT.value:
         flash(f"Version {version} is already {record.state}.", "info")
         return redirect(url_for("studio.show", version=version))
-    today = dt.date.today()
+    today = clock.today()
     raw = request.args.get("effective_from")
     check = None
     problem = None
@@ -467,7 +468,7 @@ def publish(version: str) -> Any:
             session,
             record=record,
             effective_from=effective,
-            today=dt.date.today(),
+            today=clock.today(),
             catalogue=catalogue().registry().versions(record.policy_id),
             actor=_user(),
             lock_version=lock,

@@ -12,6 +12,7 @@ import datetime as dt
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import NotFound
 
+from hub import clock
 from hub.extensions import limiter
 from hub.policies import catalogue
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
@@ -58,7 +59,7 @@ def policy_url(version: str) -> str:
 def assess_page() -> tuple[str, int] | str:
     """The check: a blank form (GET), the result or the form with its errors (POST)."""
     registry = catalogue().registry()
-    today = dt.date.today()
+    today = clock.today()
     raw_as_of = request.values.get("as_of", "")
     raw_as_of = raw_as_of if isinstance(raw_as_of, str) and len(raw_as_of) < 40 else ""
     policy, as_of, as_of_error = _pick_policy(registry, raw_as_of, today)

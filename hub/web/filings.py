@@ -8,7 +8,6 @@ rendered with, so a stale tab gets a conflict message instead of overwriting.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlmodel import Session, col, select
 
+from hub import clock
 from hub.auth.guards import company_scope, roles_required
 from hub.auth.tokens import issue_token, revoke_token
 from hub.db import get_session
@@ -64,7 +64,7 @@ def _policy_of(filing: Filing) -> Policy | None:
     try:
         if filing.policy_version:
             return registry.get(filing.policy_version)
-        return registry.select(dt.date.today())
+        return registry.select(clock.today())
     except NoVersionInForce:
         return None
 
@@ -72,7 +72,7 @@ def _policy_of(filing: Filing) -> Policy | None:
 def _preview(filing: Filing) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The live decision of a draft, or the errors that prevent one."""
     try:
-        decision = svc.assess_filing(filing, registry=catalogue().registry(), today=dt.date.today())
+        decision = svc.assess_filing(filing, registry=catalogue().registry(), today=clock.today())
     except svc.FilingRejected as exc:
         return None, exc.errors
     return decision_view(decision.to_dict(), decision.policy), []
@@ -81,7 +81,7 @@ def _preview(filing: Filing) -> tuple[dict[str, Any] | None, list[dict[str, Any]
 def _live_document(filing: Filing) -> dict[str, Any]:
     """A draft's decision now, or a 422 that says what is still wrong."""
     try:
-        decision = svc.assess_filing(filing, registry=catalogue().registry(), today=dt.date.today())
+        decision = svc.assess_filing(filing, registry=catalogue().registry(), today=clock.today())
     except svc.FilingRejected as exc:
         first = exc.errors[0]
         raise ApiError(
@@ -128,7 +128,7 @@ def create() -> Response:
         actor_id=current_user.id,
         inputs=None,
         registry=catalogue().registry(),
-        today=dt.date.today(),
+        today=clock.today(),
     )
     session.commit()
     flash(f"Draft filing {filing.id} started. Fill in what you know and save it.", "success")
@@ -200,7 +200,7 @@ def edit(filing_id: int) -> Response | tuple[str, int]:
     session = get_session()
     company, filing = _filing(session, filing_id)
     registry = catalogue().registry()
-    today = dt.date.today()
+    today = clock.today()
     policy = svc.policy_in_force(registry, today)
     fixed = {"bin": company.bin}
     if filing.status != svc.DRAFT:
@@ -253,12 +253,12 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
             actor_id=current_user.id,
             lock_version=lock_version,
             registry=catalogue().registry(),
-            today=dt.date.today(),
+            today=clock.today(),
         )
     except svc.FilingRejected as exc:
         session.rollback()
         session.refresh(filing)
-        policy = svc.policy_in_force(catalogue().registry(), dt.date.today())
+        policy = svc.policy_in_force(catalogue().registry(), clock.today())
         form = PolicyForm.from_inputs(policy, filing.inputs, fixed={"bin": company.bin})
         others = form.add_errors(exc.errors)
         flash(

@@ -16,8 +16,9 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlmodel import Session, select
 
+from hub import clock
 from hub.auth.guards import get_owned_or_404, roles_required
-from hub.db import get_session, utcnow
+from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.models import Company, Filing, Role, User
@@ -68,10 +69,6 @@ def _lock_version() -> int:
     return int(raw) if raw.isdigit() and len(raw) < 10 else -1
 
 
-def _today() -> dt.date:
-    return utcnow().date()
-
-
 # --- queue -------------------------------------------------------------------------------
 
 
@@ -89,7 +86,7 @@ def queue() -> str:
         result=result,
         filters=filters,
         facets=svc.facets(session),
-        now=utcnow(),
+        now=clock.app_clock().now(),
         waited=svc.waited,
     )
 
@@ -100,15 +97,15 @@ def export_queue() -> Response:
     """The queue as filtered on screen (every page), as CSV."""
     session = get_session()
     filters = svc.QueueFilters.from_args(request.args)
-    body = svc.queue_csv(svc.queue_all(session, filters=filters))
-    return _csv(body, f"review-queue-{_today().isoformat()}.csv")
+    body = svc.queue_csv(svc.queue_all(session, filters=filters), now=clock.app_clock().now())
+    return _csv(body, f"review-queue-{clock.today().isoformat()}.csv")
 
 
 @bp.get("/export/decisions.csv")
 @roles_required(Role.ADMIN)
 def export_decisions() -> Response:
     """Every decision taken, as CSV."""
-    return _csv(svc.decisions_csv(get_session()), f"decisions-{_today().isoformat()}.csv")
+    return _csv(svc.decisions_csv(get_session()), f"decisions-{clock.today().isoformat()}.csv")
 
 
 def _csv(body: str, name: str) -> Response:
@@ -138,7 +135,7 @@ def _render_filing(
         svc.final_decision(policy, filing, rows) if filing.decision else None
     )
     reassessment = (
-        svc.reassess(filing, registry=registry, today=_today()) if filing.decision else None
+        svc.reassess(filing, registry=registry, today=clock.today()) if filing.decision else None
     )
     traced = svc.trace_filing(filing, registry=registry)
     trail = svc.audit_trail(session, filing=filing)
@@ -168,11 +165,11 @@ def _render_filing(
         units=units,
         status_text=STATUS_TEXT,
         override_statuses=svc.OVERRIDE_STATUSES,
-        waited=svc.waited(filing),
+        waited=svc.waited(filing, clock.app_clock().now()),
         error=error,
         action=action,
         form=request.form if error else {},
-        validity=svc.validity(_today()),
+        validity=svc.validity(clock.today()),
         actions=ACTIONS,
     )
     return html, status
@@ -199,16 +196,18 @@ def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
     form = request.form
     try:
         if action == "approve":
-            svc.approve(session, note=form.get("note"), **common)
+            svc.approve(session, note=form.get("note"), clock=clock.app_clock(), **common)
             done = (
                 f"Filing {target.id} approved: {target.tier_granted} certified from "
                 f"{target.valid_from} to {target.valid_until}."
             )
         elif action == "reject":
-            svc.reject(session, reason=form.get("reason"), **common)
+            svc.reject(session, reason=form.get("reason"), clock=clock.app_clock(), **common)
             done = f"Filing {target.id} rejected. The company sees your reason."
         elif action == "request_changes":
-            svc.request_changes(session, message=form.get("message"), **common)
+            svc.request_changes(
+                session, message=form.get("message"), clock=clock.app_clock(), **common
+            )
             done = f"Filing {target.id} sent back to the company with your message."
         else:
             row = svc.override_criterion(
@@ -268,7 +267,7 @@ def override(filing_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.ADMIN)
 def dashboard() -> str:
     """Counts, medians, approvals over time and the criteria most often unmet."""
-    figures = svc.dashboard(get_session())
+    figures = svc.dashboard(get_session(), clock=clock.app_clock())
     return render_template("review/dashboard.html", figures=figures)
 
 
@@ -313,7 +312,7 @@ def _certificate(filing_id: int) -> str:
             f"Filing {target.id} has no certificate: only an approved filing is certified.",
         )
     company = session.get(Company, target.company_id)
-    check = svc.check_certificate(session, code=target.certificate_code, today=_today())
+    check = svc.check_certificate(session, code=target.certificate_code, clock=clock.app_clock())
     return render_template(
         "review/certificate.html",
         filing=target,
@@ -354,7 +353,7 @@ def verify() -> str | Response:
 @limiter.limit("60 per minute")
 def verify_code(code: str) -> tuple[str, int]:
     """Public: whether the certificate with this code is valid today, without private data."""
-    check = svc.check_certificate(get_session(), code=code[:40], today=_today())
+    check = svc.check_certificate(get_session(), code=code[:40], clock=clock.app_clock())
     return render_template("review/verify.html", check=check), (
         404 if check.state == "unknown" else 200
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask_login import current_user
 from sqlmodel import col, func, select
 from werkzeug.wrappers import Response
 
+from hub import clock
 from hub.auth.forms import StaffUserForm
 from hub.auth.guards import company_scope, get_owned_or_404, roles_required
 from hub.auth.service import AccountError, create_user
@@ -70,7 +70,7 @@ def index() -> str:
     from hub.policies import catalogue
 
     registry = catalogue().registry()
-    today = date.today()
+    today = clock.today()
     try:
         policy = registry.select(today)
     except LookupError:

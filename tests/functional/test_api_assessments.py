@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from hub.clock import Clock
 from tests.unit.core_support import P2026, exchange
 
 
@@ -39,9 +39,9 @@ def test_the_version_follows_as_of(client: FlaskClient) -> None:
     assert crit["unhosted_wallet_checks"]["status"] == "missing"
 
 
-def test_as_of_defaults_to_today(client: FlaskClient) -> None:
+def test_as_of_defaults_to_today(client: FlaskClient, clock: Clock) -> None:
     d = post(client, {"filing": exchange()}).get_json()
-    assert d["as_of"] == dt.date.today().isoformat()
+    assert d["as_of"] == clock.today().isoformat()  # the hub's date, not the server's
 
 
 def test_nothing_is_stored(client: FlaskClient, db_session: Any) -> None:

@@ -35,10 +35,10 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def test_the_form_has_a_control_for_every_input_of_the_version_in_force(app, client):
+def test_the_form_has_a_control_for_every_input_of_the_version_in_force(app, client, clock):
     page = text(client.get("/assess"))
     registry = PolicyRegistry.from_directory(app.config["POLICY_DIR"])
-    policy = registry.select(__import__("datetime").date.today())
+    policy = registry.select(clock.today())
     for spec in policy.inputs:
         assert f'name="{spec.name}"' in page, spec.name
         assert spec.label in page.replace("&#39;", "'")

@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from hub import audit
+from hub.clock import Clock, app_clock
 from hub.db import get_engine, utcnow
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, User
 from hub.policies import catalogue
@@ -44,12 +46,14 @@ def admin(make_user) -> User:
 
 
 @pytest.fixture
-def submitted(db_session: Session, registry: PolicyRegistry, make_company) -> Callable[..., Filing]:
+def submitted(
+    db_session: Session, registry: PolicyRegistry, make_company, clock: Clock
+) -> Callable[..., Filing]:
     """Submit a filing for a new company: ``submitted(**input_changes, company=..., days_ago=)``."""
 
     def factory(*, company: Company | None = None, days_ago: int = 0, **changes: Any) -> Filing:
         company = company or make_company()
-        today = dt.date.today()
+        today = clock.today()
         filing = filing_svc.create_draft(
             db_session,
             company=company,
@@ -171,7 +175,7 @@ def test_queue_is_paginated(client, login, admin, submitted, make_company, db_se
 
 
 def test_filing_view_shows_everything_a_reviewer_needs(
-    client, login, admin, submitted, make_company, registry, db_session
+    client, login, admin, submitted, make_company, registry, db_session, clock
 ):
     company = make_company(legal_name="Steppe Exchange LLP")
     earlier = submitted(company=company, days_ago=30)
@@ -182,6 +186,7 @@ def test_filing_view_shows_everything_a_reviewer_needs(
         lock_version=earlier.lock_version,
         registry=registry,
         message="Send the audited in-zone expense ledger.",
+        clock=clock,
     )
     db_session.commit()
     filing = submitted(company=company, days_ago=2)
@@ -198,9 +203,11 @@ def test_filing_view_shows_everything_a_reviewer_needs(
     assert client.get("/review/filings/999999").status_code == 404
 
 
-def test_reassessment_under_a_later_version_is_shown_side_by_side(submitted, registry, db_session):
+def test_reassessment_under_a_later_version_is_shown_side_by_side(
+    submitted, registry, db_session, clock
+):
     filing = submitted()
-    same = svc.reassess(filing, registry=registry, today=dt.date.today())
+    same = svc.reassess(filing, registry=registry, today=clock.today())
     assert not same.differs
     later = svc.reassess(filing, registry=registry, today=dt.date(2027, 1, 5))
     assert later.policy_version == "2027.1"
@@ -213,12 +220,12 @@ def test_reassessment_under_a_later_version_is_shown_side_by_side(submitted, reg
 
 
 def test_approve_certifies_for_twelve_months_with_a_code_and_an_audit_record(
-    client, login, admin, submitted, db_session
+    client, login, admin, submitted, db_session, clock
 ):
     filing = submitted(days_ago=3)
     login(client, admin)
     page = _page(client, filing)
-    start, end = svc.validity(utcnow().date())
+    start, end = svc.validity(clock.today())
     assert f"valid from <strong>{start}</strong> to <strong>{end}</strong>" in page
     response = _post(client, filing, "approve", note="Well documented.")
     assert response.status_code == 302
@@ -310,7 +317,7 @@ def test_a_text_typed_into_a_refused_form_is_kept(client, login, admin, submitte
     ],
 )
 def test_forbidden_transitions_are_conflicts_that_change_nothing(
-    client, login, admin, submitted, make_company, registry, db_session, setup, action, data
+    client, login, admin, submitted, make_company, registry, db_session, setup, action, data, clock
 ):
     if setup == "draft":
         filing = filing_svc.create_draft(
@@ -319,7 +326,7 @@ def test_forbidden_transitions_are_conflicts_that_change_nothing(
             actor_id=None,
             inputs=t1_exchange(),
             registry=registry,
-            today=dt.date.today(),
+            today=clock.today(),
         )
         db_session.commit()
     else:
@@ -332,7 +339,11 @@ def test_forbidden_transitions_are_conflicts_that_change_nothing(
             ),
         }[setup]
         decide(
-            filing=filing, actor_id=admin.id, lock_version=filing.lock_version, registry=registry
+            filing=filing,
+            actor_id=admin.id,
+            lock_version=filing.lock_version,
+            registry=registry,
+            clock=clock,
         )
         db_session.commit()
     before = (_reload(db_session, filing).status, _reload(db_session, filing).lock_version)
@@ -449,7 +460,7 @@ def test_outcome_with_no_override_equals_the_engine_on_every_demo_filing(app, db
     from hub.seeding import load_seeds
 
     with app.app_context():
-        load_seeds(db_session)
+        load_seeds(db_session, clock=app_clock(app))
         db_session.commit()
         registry = catalogue().registry()
     filings = db_session.exec(select(Filing).where(col(Filing.policy_version).is_not(None))).all()
@@ -506,7 +517,7 @@ def test_two_admins_on_the_same_page_the_second_gets_a_conflict(
 
 
 def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
-    app, make_user, submitted, registry, db_session
+    app, make_user, submitted, registry, db_session, clock
 ):
     """Two reviewers decide at the same moment, each in its own transaction and connection."""
     admins = [make_user("admin"), make_user("admin")]
@@ -528,6 +539,7 @@ def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
                         actor_id=admins[n].id,
                         lock_version=seen,
                         registry=registry,
+                        clock=clock,
                     )
                 else:
                     svc.reject(
@@ -537,6 +549,7 @@ def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
                         lock_version=seen,
                         registry=registry,
                         reason="Refused by the second reviewer.",
+                        clock=clock,
                     )
                 session.commit()
                 outcomes.append("won")
@@ -583,7 +596,7 @@ def test_deciding_on_a_page_that_missed_an_override_is_a_conflict(
 
 
 def test_approving_a_new_filing_replaces_the_companys_certificate(
-    client, login, admin, submitted, make_company, db_session
+    client, login, admin, submitted, make_company, db_session, clock
 ):
     company = make_company()
     first = submitted(company=company, days_ago=20)
@@ -600,19 +613,19 @@ def test_approving_a_new_filing_replaces_the_companys_certificate(
         .after["superseded_by"]
         == second.id
     )
-    check = svc.check_certificate(db_session, code=first.certificate_code, today=dt.date.today())
-    assert check.state == "revoked" and check.replaced_on == dt.date.today()
+    check = svc.check_certificate(db_session, code=first.certificate_code, clock=clock)
+    assert check.state == "revoked" and check.replaced_on == clock.today()
 
 
 # --- certificates ------------------------------------------------------------------------
 
 
 @pytest.fixture
-def approved(submitted, admin, registry, db_session) -> Filing:
+def approved(submitted, admin, registry, db_session, clock) -> Filing:
     filing = submitted()
     svc.approve(
         db_session, filing=filing, actor_id=admin.id, lock_version=filing.lock_version,
-        registry=registry,
+        registry=registry, clock=clock,
     )  # fmt: skip
     db_session.commit()
     return filing
@@ -679,13 +692,19 @@ def test_unknown_codes_get_a_clear_answer(client, code):
     assert "<script>" not in html
 
 
+def _on(day: dt.date) -> Clock:
+    """A clock stopped at noon of the hub's ``day`` (Asia/Almaty)."""
+    return Clock.fixed(dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo("Asia/Almaty")))
+
+
 def test_expired_and_not_yet_valid_certificates(approved, db_session):
     code = approved.certificate_code
     after = approved.valid_until + dt.timedelta(days=1)
-    assert svc.check_certificate(db_session, code=code, today=after).state == "expired"
-    assert svc.check_certificate(db_session, code=code, today=approved.valid_until).state == "valid"
+    assert svc.check_certificate(db_session, code=code, clock=_on(after)).state == "expired"
+    last = _on(approved.valid_until)
+    assert svc.check_certificate(db_session, code=code, clock=last).state == "valid"
     before = approved.valid_from - dt.timedelta(days=1)
-    assert svc.check_certificate(db_session, code=code, today=before).state == "not_yet_valid"
+    assert svc.check_certificate(db_session, code=code, clock=_on(before)).state == "not_yet_valid"
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -777,13 +796,13 @@ def test_audit_records_cannot_be_changed_through_the_orm(db_session, submitted):
 
 
 def test_dashboard_shows_charts_and_the_numbers_beside_them(
-    client, login, admin, submitted, registry, db_session
+    client, login, admin, submitted, registry, db_session, clock
 ):
     waiting = submitted(days_ago=2)
     decided = submitted(days_ago=4)
     svc.approve(
         db_session, filing=decided, actor_id=admin.id, lock_version=decided.lock_version,
-        registry=registry,
+        registry=registry, clock=clock,
     )  # fmt: skip
     db_session.commit()
     login(client, admin)
@@ -794,7 +813,7 @@ def test_dashboard_shows_charts_and_the_numbers_beside_them(
     assert re.search(r'id="kpi-median-wait">49\.0 h<', html)
     assert re.search(r'id="kpi-median-decide">97\.0 h<', html)
     assert "Operating expenditure in the zone" in html  # most often unmet (local_opex)
-    assert utcnow().strftime("%Y-%m") in html  # approvals this month
+    assert clock.today().strftime("%Y-%m") in html  # approvals this month
     assert waiting.id
     static = client.get("/static/vendor/chartjs/chart.umd.min.js")
     assert static.status_code == 200 and b"Chart.js v4" in static.data[:200]
@@ -802,7 +821,7 @@ def test_dashboard_shows_charts_and_the_numbers_beside_them(
 
 
 def test_csv_exports_are_safe_against_formula_injection(
-    client, login, admin, submitted, make_company, registry, db_session
+    client, login, admin, submitted, make_company, registry, db_session, clock
 ):
     evil = [
         make_company(legal_name='=HYPERLINK("http://evil.example","x")'),
@@ -818,6 +837,7 @@ def test_csv_exports_are_safe_against_formula_injection(
         lock_version=filings[0].lock_version,
         registry=registry,
         reason="=cmd|' /C calc'!A0 is not a reason",
+        clock=clock,
     )
     db_session.commit()
     login(client, admin)
@@ -918,9 +938,9 @@ def test_demo_data_has_filings_in_every_state_with_engine_decisions(app, db_sess
     from hub.seeding import load_seeds
 
     with app.app_context():
-        report = load_seeds(db_session)
+        report = load_seeds(db_session, clock=app_clock(app))
         db_session.commit()
-        again = load_seeds(db_session)
+        again = load_seeds(db_session, clock=app_clock(app))
         db_session.commit()
     assert report.companies == 40 and report.filings >= 40
     assert (again.companies, again.filings) == (0, 0)
@@ -952,7 +972,7 @@ def test_demo_data_loads_even_before_any_version_is_in_force(app, db_session):
     from hub.seeding import load_seeds
 
     with app.app_context():
-        load_seeds(db_session, today=dt.date(2025, 1, 1))
+        load_seeds(db_session, clock=app_clock(app), today=dt.date(2025, 1, 1))
         db_session.commit()
     first = db_session.exec(select(Filing).where(Filing.status == "approved")).first()
     assert first.decision["as_of"] == "2026-07-01"

@@ -573,10 +573,10 @@ def test_publishing_a_failing_draft_is_refused(author_client, db_session):
     ).all()
 
 
-def test_a_past_effective_date_is_refused(author_client, db_session):
+def test_a_past_effective_date_is_refused(author_client, db_session, clock):
     green_draft(author_client, db_session)
     run_impact(author_client, db_session, "2026.2")
-    yesterday = dt.date.today() - dt.timedelta(days=1)
+    yesterday = clock.today() - dt.timedelta(days=1)  # the hub's yesterday
     response = author_client.get(f"/policies/2026.2/publish?effective_from={yesterday}")
     assert response.status_code == 422
     assert "is in the past" in html(response)

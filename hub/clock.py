@@ -1,0 +1,123 @@
+"""The hub's clock: which instant it is, and which day "today" is.
+
+"Today" is the hub's date: the calendar day in the hub's time zone
+(``HUB_TIMEZONE``, Asia/Almaty by default), whatever the server's own ``TZ``.
+A licence that expires today is valid today on every server, in the API, the
+CLI, the web pages, review, certificates, the studio and seeding.
+
+One ``Clock`` per app (``app.extensions["hub.clock"]``, built from the
+settings by ``create_app``); the command line builds one from the same
+setting (``clock_from_environ``). Services take a clock, or the ``today`` it
+gave, as an argument and never read the system clock themselves; the domain
+core (``hub/policy/``) never reads a clock at all: its callers pass ``as_of``.
+Tests inject a fixed clock (``Clock.fixed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.config import ConfigError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+#: The hub's time zone unless ``HUB_TIMEZONE`` says otherwise (UTC+5 all year).
+DEFAULT_TIMEZONE = "Asia/Almaty"
+EXTENSION_KEY = "hub.clock"
+
+
+def system_now() -> dt.datetime:
+    """The system's current instant, timezone-aware UTC (independent of ``TZ``)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def load_zone(name: str | None) -> ZoneInfo:
+    """The IANA zone called ``name`` (blank: ``DEFAULT_TIMEZONE``).
+
+    Raises ConfigError naming ``HUB_TIMEZONE`` for a name the zone database
+    (the system's, else the ``tzdata`` package) does not know.
+    """
+    text = (name or "").strip() or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"HUB_TIMEZONE={text!r} is not a time zone of the IANA database: use a name "
+            f"such as {DEFAULT_TIMEZONE}, Europe/London or UTC (the hub's 'today' is the "
+            "date in this zone)."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The current instant and the hub's date.
+
+    ``zone`` is the hub's time zone; ``source`` gives the current instant as an
+    aware datetime (the system clock unless a test fixes it).
+    """
+
+    zone: ZoneInfo = field(default_factory=lambda: load_zone(None))
+    source: Callable[[], dt.datetime] = system_now
+
+    @classmethod
+    def fixed(cls, instant: dt.datetime, zone: str | ZoneInfo = DEFAULT_TIMEZONE) -> Clock:
+        """A clock that always reads ``instant`` (aware; ValueError if naive)."""
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValueError("a fixed clock needs an aware datetime, e.g. with tzinfo=dt.UTC")
+        at = instant.astimezone(dt.UTC)
+        return cls(zone if isinstance(zone, ZoneInfo) else load_zone(zone), lambda: at)
+
+    def now(self) -> dt.datetime:
+        """The current instant, timezone-aware UTC (the kind ``hub.db`` stores)."""
+        return self.source().astimezone(dt.UTC)
+
+    def today(self) -> dt.date:
+        """The hub's date now: the calendar day in ``zone``."""
+        return self.date_of(self.now())
+
+    def date_of(self, instant: dt.datetime) -> dt.date:
+        """The hub's date at a stored (aware) instant, e.g. the day a filing was decided."""
+        return instant.astimezone(self.zone).date()
+
+
+def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
+    """The system clock in the zone ``HUB_TIMEZONE`` names (ConfigError if unknown)."""
+    env = os.environ if environ is None else environ
+    return Clock(load_zone(env.get("HUB_TIMEZONE")))
+
+
+def init_app(app: Flask, clock: Clock | None = None) -> None:
+    """Hold ``clock`` (default: the system clock in the app's ``TIMEZONE``) on the app."""
+    app.extensions[EXTENSION_KEY] = clock or Clock(load_zone(app.config.get("TIMEZONE")))
+
+
+def app_clock(app: Flask | None = None) -> Clock:
+    """The clock of ``app`` (default: the current app)."""
+    if app is None:
+        from flask import current_app
+
+        return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def today() -> dt.date:
+    """The hub's date by the current app's clock, for views and background jobs.
+
+    Within a request it is read once and kept (on ``flask.g``), so every part of one
+    request (the form's default date, the version in force, the decision) agrees even
+    when the request straddles midnight.
+    """
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return app_clock().today()
+    day: dt.date | None = g.get("hub_today")
+    if day is None:
+        day = g.hub_today = app_clock().today()
+    return day
