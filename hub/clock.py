@@ -109,15 +109,15 @@ def app_clock(app: Flask | None = None) -> Clock:
 def today() -> dt.date:
     """The hub's date by the current app's clock, for views and background jobs.
 
-    Within a request it is read once and kept (on ``flask.g``), so every part of one
-    request (the form's default date, the version in force, the decision) agrees even
-    when the request straddles midnight.
+    Within a request it is read once and kept (in the request's WSGI environ), so
+    every part of one request (the form's default date, the version in force, the
+    decision) agrees even when the request straddles midnight.
     """
-    from flask import g, has_request_context
+    from flask import has_request_context, request
 
     if not has_request_context():
         return app_clock().today()
-    day: dt.date | None = g.get("hub_today")
+    day: dt.date | None = request.environ.get("hub.today")
     if day is None:
-        day = g.hub_today = app_clock().today()
+        day = request.environ["hub.today"] = app_clock().today()
     return day
