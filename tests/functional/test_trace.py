@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from hub.cli import main
+from hub.clock import app_clock
 from hub.models import Company, Filing, User
 from hub.policies import catalogue
 from hub.policy import assess
@@ -207,7 +208,7 @@ def submitted_filing(app, db_session: Session, make_company) -> Filing:  # type:
         actor_id=None,
         inputs=t1_exchange(legal_name=company.legal_name),
         registry=registry,
-        today=dt.date.today(),
+        today=app_clock(app).today(),  # the hub's date
     )
     filing_svc.submit(
         db_session,
@@ -215,7 +216,7 @@ def submitted_filing(app, db_session: Session, make_company) -> Filing:  # type:
         actor_id=None,
         lock_version=filing.lock_version,
         registry=registry,
-        today=dt.date.today(),
+        today=app_clock(app).today(),  # the hub's date
     )
     db_session.commit()
     return filing
