@@ -61,6 +61,12 @@ def main() -> None:
     Configuration comes from HUB_* environment variables (HUB_DATABASE_URL,
     HUB_SECRET_KEY, HUB_ENV, ...); see the README.
     """
+    from hub.config import ConfigError, check_environment
+
+    try:
+        check_environment()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # --- database ----------------------------------------------------------------------------

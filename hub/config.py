@@ -17,10 +17,43 @@ import hub
 
 #: The policy files shipped with the source tree (``policies/`` beside ``hub/``).
 DEFAULT_POLICY_DIR = Path(hub.__file__).resolve().parent.parent / "policies"
+#: The Gherkin scenarios shipped with the source tree (``features/`` beside ``hub/``).
+DEFAULT_FEATURES_DIR = Path(hub.__file__).resolve().parent.parent / "features"
+
+#: Names that are not settings but look like one, with the setting that does the job.
+#: Start-up refuses them rather than ignoring them (or, worse, honouring them in some
+#: commands only): a folder silently not used is harder to find than a clear error.
+NOT_SETTINGS = {"HUB_POLICIES_DIR": "HUB_POLICY_DIR"}
 
 
 class ConfigError(RuntimeError):
     """The service cannot start with the configuration it was given."""
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a name of ``NOT_SETTINGS``, naming the setting to use instead.
+
+    Raises ConfigError; ``create_app`` and every ``hub`` command call it at start-up.
+    """
+    env = os.environ if environ is None else environ
+    for wrong, right in NOT_SETTINGS.items():
+        if wrong in env:
+            raise ConfigError(
+                f"{wrong} is not a setting: use {right} (set {right}={env[wrong]} and "
+                f"unset {wrong})"
+            )
+
+
+def policy_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder of the policy version files: HUB_POLICY_DIR, else the shipped policies/."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HUB_POLICY_DIR") or DEFAULT_POLICY_DIR)
+
+
+def features_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder of the Gherkin scenarios: HUB_FEATURES_DIR, else the shipped features/."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HUB_FEATURES_DIR") or DEFAULT_FEATURES_DIR)
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -38,6 +71,7 @@ def load_settings(
     bare machine needs no database server to run the demo.
     """
     env = os.environ if environ is None else environ
+    check_environment(env)
     hub_env = env.get("HUB_ENV", "development").strip().lower() or "development"
     if hub_env not in {"production", "development"}:
         raise ConfigError(f"HUB_ENV must be 'production' or 'development', not {hub_env!r}")
@@ -54,7 +88,8 @@ def load_settings(
         "HUB_ENV": hub_env,
         "SECRET_KEY": env.get("HUB_SECRET_KEY") or None,
         "DATABASE_URL": env.get("HUB_DATABASE_URL") or default_db,
-        "POLICY_DIR": str(Path(env.get("HUB_POLICY_DIR") or DEFAULT_POLICY_DIR)),
+        "POLICY_DIR": str(policy_dir(env)),
+        "FEATURES_DIR": str(features_dir(env)),
         "DEMO_PASSWORD": env.get("HUB_DEMO_PASSWORD") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

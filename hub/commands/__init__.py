@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import click
@@ -13,9 +12,9 @@ from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy
 
 def policy_dir(option: Path | None) -> Path:
     """--policies, else HUB_POLICY_DIR, else the policies/ folder shipped with the code."""
-    from hub.config import DEFAULT_POLICY_DIR
+    from hub.config import policy_dir as configured
 
-    return Path(option or os.environ.get("HUB_POLICY_DIR") or DEFAULT_POLICY_DIR)
+    return Path(option) if option else configured()
 
 
 def load_registry(option: Path | None) -> PolicyRegistry:

@@ -66,7 +66,6 @@ def import_(directory: Path | None, app: Flask) -> None:
 def export(version: str, out: Path | None, app: Flask) -> None:
     """Write a stored VERSION back to a policy file, and its scenarios beside the others."""
     from hub.db import session_scope
-    from hub.specs import default_features_dir
     from hub.studio.service import StudioError, export_version, get_record
 
     with session_scope(app) as session:
@@ -80,7 +79,7 @@ def export(version: str, out: Path | None, app: Flask) -> None:
                 "version. Export it elsewhere with --out DIR, or publish it first."
             )
         if out is None:
-            written = export_version(record, app.config["POLICY_DIR"], default_features_dir())
+            written = export_version(record, app.config["POLICY_DIR"], app.config["FEATURES_DIR"])
         else:
             written = export_version(record, out / "policies", out / "features")
     for path in written:

@@ -34,7 +34,8 @@ def _policy_files(directory: Path) -> list[Path]:
     "policies",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Policy file to test (repeatable). Default: every file in the repository's policies/.",
+    help="Policy file to test (repeatable). Default: every file in HUB_POLICY_DIR (or the "
+    "shipped policies/).",
 )
 @click.option(
     "--features",

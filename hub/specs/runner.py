@@ -19,6 +19,7 @@ from gherkin.errors import CompositeParserException, ParserException
 from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler
 
+from hub.config import features_dir, policy_dir
 from hub.policy import Policy, PolicyError, load_policy, load_policy_text
 from hub.policy.decision import Decision
 
@@ -47,7 +48,6 @@ PYTEST_MARKERS = frozenset(
         "xfail",
     }
 )
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def version_tag(version: str) -> str:
@@ -402,14 +402,12 @@ def read_features(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 def default_features_dir() -> Path:
     """HUB_FEATURES_DIR, else the repository's features/ (not the working directory's)."""
-    env = os.environ.get("HUB_FEATURES_DIR")
-    return Path(env) if env else REPO_ROOT / "features"
+    return features_dir()
 
 
 def default_policies_dir() -> Path:
-    """HUB_POLICIES_DIR, else the repository's policies/."""
-    env = os.environ.get("HUB_POLICIES_DIR")
-    return Path(env) if env else REPO_ROOT / "policies"
+    """HUB_POLICY_DIR (the service's own setting), else the repository's policies/."""
+    return policy_dir()
 
 
 def load_catalogue(directory: str | os.PathLike[str] | None = None) -> list[Policy]:
