@@ -75,24 +75,24 @@ _MINER: dict[str, Any] = {
 }
 
 
-def exchange(version: str = "2026.1", **changes: Any) -> dict[str, Any]:
-    """A T3 exchange (under either version); keyword arguments change or (None) drop inputs."""
-    f = copy.deepcopy(_T3_EXCHANGE)
-    if version == "2026.1":
-        f.pop("unhosted_wallet_verified_pct")
+def changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``changes`` applied: a value sets, None drops an input."""
+    f = copy.deepcopy(base)
     for k, v in changes.items():
         if v is None:
             f.pop(k, None)
         else:
             f[k] = v
     return f
+
+
+def exchange(version: str = "2026.1", **changes: Any) -> dict[str, Any]:
+    """A T3 exchange (under either version); keyword arguments change or (None) drop inputs."""
+    if version == "2026.1":
+        changes = {"unhosted_wallet_verified_pct": None, **changes}
+    return changed(_T3_EXCHANGE, changes)
 
 
 def miner(**changes: Any) -> dict[str, Any]:
-    f = copy.deepcopy(_MINER)
-    for k, v in changes.items():
-        if v is None:
-            f.pop(k, None)
-        else:
-            f[k] = v
-    return f
+    """A T3 miner; keyword arguments change or (None) drop inputs."""
+    return changed(_MINER, changes)
