@@ -2,7 +2,8 @@
 
 The database is SQLite (a file per test, copied from one migrated template)
 unless ``HUB_DATABASE_URL`` points at PostgreSQL; then the schema is rebuilt
-from the migrations once per run and every table is emptied before each test.
+from the migrations once per run (per pytest-xdist worker, each on a database
+of its own) and every table is emptied before each test.
 Nothing is mocked: tests go through the same engine, migrations and
 constraints as production.
 """
@@ -50,9 +51,46 @@ def default_password() -> str:
     return DEFAULT_PASSWORD
 
 
+def worker_database_url(url: str, worker: str) -> str:
+    """The URL of an xdist worker's own PostgreSQL database: ``<database>_<worker>``."""
+    parsed = sa.make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_database() -> Iterator[str | None]:
+    """Under pytest-xdist on PostgreSQL, each worker gets a database of its own.
+
+    ``<database>_gw0``, ``<database>_gw1``... are created (dropped first if a
+    killed run left them) through the run's database, which must exist, and
+    dropped at the end; ``HUB_DATABASE_URL`` points at the worker's for the
+    session, so fixtures and tests that read it use it. A run without workers
+    (``-n 0``) uses the run's database itself. Yields the URL used, or None on SQLite.
+    """
+    pg = postgres_url()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not pg or not worker:
+        yield pg
+        return
+    url = worker_database_url(pg, worker)
+    name = sa.make_url(url).database
+    admin = make_engine(pg, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    os.environ["HUB_DATABASE_URL"] = url
+    try:
+        yield url
+    finally:
+        os.environ["HUB_DATABASE_URL"] = pg
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Run the migrations once: a template SQLite file, or the PostgreSQL schema."""
+def migrated_template(worker_database: str | None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Run the migrations once (per worker): a template SQLite file, or the PostgreSQL schema."""
     pg = postgres_url()
     if pg:
         engine = make_engine(pg)
@@ -67,17 +105,28 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.fixture
-def database_url(migrated_template: str, tmp_path: Path) -> str:
-    """A fresh, migrated, empty database for this test."""
+@pytest.fixture(scope="session")
+def postgres_engine(migrated_template: str) -> Iterator[sa.Engine | None]:
+    """One engine on the session's PostgreSQL database for emptying tables (None on SQLite)."""
     pg = postgres_url()
-    if pg:
-        engine = make_engine(pg)
-        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    if not pg:
+        yield None
+        return
+    engine = make_engine(pg)
+    try:
+        yield engine
+    finally:
         engine.dispose()
-        return pg
+
+
+@pytest.fixture
+def database_url(migrated_template: str, postgres_engine: sa.Engine | None, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    if postgres_engine is not None:
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        with postgres_engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return migrated_template
     path = tmp_path / "hub.sqlite"
     shutil.copyfile(migrated_template, path)
     return f"sqlite:///{path}"

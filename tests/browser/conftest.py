@@ -30,11 +30,16 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/browser is a browser test (``-m "not browser"`` skips them)."""
+    """Everything under tests/browser is a browser test (``-m "not browser"`` skips them).
+
+    Under pytest-xdist with ``--dist loadgroup`` (scripts/test) they all run on
+    one worker, so the run starts one Chromium, not one per worker.
+    """
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 class LiveServer:
