@@ -156,6 +156,25 @@ Feature: Benefits and their estimated savings
       And benefit dividend_exemption is refused
       And benefit mining_fee_reduction is refused
 
+    @property_land_tax @social_tax_foreign_staff @cit_exemption @vat_exemption
+    @pit_foreign_staff
+    Scenario: 2026.1 - each saving is rounded half up to the tiyn, and the total is their sum
+      # 0.015 x 1,235,501 = 18,532.515 exactly: half a tiyn, rounded up (a binary float
+      # holds 18,532.51499... and would round down). 0.06 and 0.10 x 1,000,005 are
+      # 60,000.30 and 100,000.50; 0.20 x 1,000,000.025 = 200,000.005 -> 200,000.01.
+      Given its in-zone property is worth 1,235,501 KZT
+      And its payroll of foreign staff is 1,000,005 KZT a year
+      And its qualifying profit is 1,000,000.025 KZT a year
+      And its VAT-able turnover is 100 KZT a year
+      When the company is assessed
+      Then it reaches tier T3
+      And the estimated annual saving from property_land_tax is 18,532.52 KZT
+      And the estimated annual saving from social_tax_foreign_staff is 60,000.30 KZT
+      And the estimated annual saving from pit_foreign_staff is 100,000.50 KZT
+      And the estimated annual saving from cit_exemption is 200,000.01 KZT
+      And the estimated annual saving from vat_exemption is 16 KZT
+      And the estimated total annual saving is 378,549.33 KZT
+
   @v2027.1
   Rule: under 2027.1, benefits follow the tier reached
 

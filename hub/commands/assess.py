@@ -13,9 +13,10 @@ import click
 import orjson
 
 from hub.commands import hub_today, load_registry, policies_option
-from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, format_value, jsondoc
+from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, jsondoc
 from hub.policy.compiler import compile_policy
 from hub.policy.engine import engine
+from hub.policy.money import format_money
 from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date, trace_request
 from hub.policy.trace import Trace, criterion_lines, decision_lines, with_trace
 
@@ -42,10 +43,10 @@ def _readable(decision: Decision, trace: Trace | None = None) -> str:
     ]
     for b in d["benefits"]:
         saving = b["estimated_annual_saving_kzt"]
-        shown = f"{format_value(saving)} KZT a year" if saving is not None else "saving unknown"
+        shown = f"{format_money(saving)} KZT a year" if saving is not None else "saving unknown"
         lines.append(f"  {b['id']:<26} {shown:>28}  {b['title']}")
     if d["benefits"]:
-        total = format_value(d["estimated_total_saving_kzt"])
+        total = format_money(d["estimated_total_saving_kzt"])
         lines.append(f"  {'total':<26} {total + ' KZT a year':>28}")
     lines += ["", "Criteria:"]
     order = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}

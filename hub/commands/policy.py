@@ -65,6 +65,7 @@ def show(version: str, as_json: bool, policies_dir: Path | None) -> None:
         lines.append(f"       when {c['condition_text']}")
         lines.append(f"       applies to {applies}; {c['citation']} ({c['basis']})")
     lines += ["", "Benefits:"]
+    lines.append(f"  (each saving {p.rounding.describe()}; the total is the sum of the savings)")
     for b in d["benefits"]:
         saving = f"; saving {b['saving_text']}" if b["saving_text"] else ""
         lines.append(f"  {b['id']}: {b['title']}")

@@ -39,9 +39,10 @@ from typing import Any
 import orjson
 
 from . import expr
-from .evaluate import FLIP, NEGATE, specialise, to_callable
+from .evaluate import FLIP, NEGATE, specialise
 from .expr import Node
 from .model import Criterion, Policy, PolicyError
+from .money import Saving, saving_function
 from .outcome import tier_ranks
 
 MAX_DNF = 4096  # branches per rule; durable-rules fails past 2^14
@@ -94,8 +95,9 @@ class CompiledPolicy:
     #: criterion index -> specialised condition per activity (None where not applicable)
     specialised: list[dict[str, Node | None]] = field(default_factory=list)
     applies: list[frozenset[str]] = field(default_factory=list)
-    #: benefit index -> saving closure (None where the benefit has no estimate)
-    savings: list[Callable[[dict[str, Any]], Any] | None] = field(default_factory=list)
+    #: benefit index -> saving closure: the rounded saving, in decimal (hub/policy/money.py;
+    #: None where the benefit has no estimate)
+    savings: list[Saving | None] = field(default_factory=list)
     #: activity -> the explainer of each criterion, filled on first use
     explainers: dict[str, list[Any]] = field(default_factory=dict)
     #: activity -> the writer of its criteria's JSON, and the policy's fixed JSON parts,
@@ -578,7 +580,7 @@ class _Compiler:
                 for a in p.activities
             },
             savings=[
-                to_callable(specialise(b.saving_ast, self.params)) if b.saving_ast else None
+                saving_function(b.saving_ast, self.params, p.rounding) if b.saving_ast else None
                 for b in p.benefits
             ],
         )

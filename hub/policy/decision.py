@@ -15,6 +15,7 @@ from .evaluate import Missing
 from .explain import CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
+from .money import ZERO
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
@@ -75,7 +76,7 @@ class Decision:
         self.tier = tier
         self.benefit_ids = benefit_ids
         self.savings = savings
-        self.total_saving = total_saving  # the savings' sum, rounded (decide adds them up)
+        self.total_saving = total_saving  # the sum of the rounded savings (decide adds them)
 
     def __repr__(self) -> str:
         return (
@@ -324,16 +325,17 @@ def decide(
                 tier_rank = outcome[1]
     benefit_ids = []
     savings: list[float | None] = []
-    total = 0  # summed in order, as sum() would
+    total = ZERO  # the sum of the rounded savings, exact (decimal)
     benefits = policy.benefits
     for j in sorted(granted):
         benefit_ids.append(benefits[j].id)
         saving = None
         estimate = compiled.savings[j]
         if estimate is not None:
-            try:  # the parameters are folded into the formula: it reads only the filing
-                saving = round(float(estimate(clean)), 2)
-                total += saving
+            try:  # decimal, parameters folded in, rounded by the policy's rule (money.py)
+                rounded = estimate(clean)
+                total += rounded
+                saving = float(rounded)
             except Missing:
                 saving = None
         savings.append(saving)
@@ -345,7 +347,7 @@ def decide(
         policy.tiers[tier_rank].id if tier_rank >= 0 else None,
         tuple(benefit_ids),
         tuple(savings),
-        round(total, 2),
+        float(total),
     )
 
 

@@ -108,6 +108,11 @@ def diff_policies(old: Policy, new: Policy) -> PolicyDiff:
     for key in ("id", "title", "effective_from"):
         if a[key] != b[key]:
             changes.append(Change("meta", key, "changed", key, a[key], b[key]))
+    if old.rounding != new.rounding:  # how savings are rounded
+        changes.append(
+            Change("meta", "rounding", "changed", "rounding",
+                   old.rounding.describe(), new.rounding.describe())
+        )  # fmt: skip
 
     def index(items: list[dict[str, Any]], key: str, drop: tuple[str, ...] = ()) -> dict:
         return {i[key]: {k: v for k, v in i.items() if k not in (key, *drop)} for i in items}

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import money
 from .decision import Decision, assess
 from .filing import FilingInvalid
 from .model import Policy
@@ -50,7 +51,8 @@ class Outcome:
 
     @property
     def saving(self) -> float:
-        return round(sum(v for v in self.savings.values() if v is not None), 2)
+        """The sum of the rounded savings, exact (money.total)."""
+        return money.total(self.savings.values())
 
     @classmethod
     def of(cls, decision: Decision) -> Outcome:
@@ -100,7 +102,7 @@ class ImpactRow:
 
     @property
     def saving_change(self) -> float:
-        return round(self.after.saving - self.before.saving, 2)
+        return money.difference(self.after.saving, self.before.saving)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,8 +180,8 @@ class ImpactReport:
             for crit, before, after in r.flipped:
                 key = f"{before} -> {after}"
                 flips.setdefault(crit, {})[key] = flips.setdefault(crit, {}).get(key, 0) + 1
-        before_saving = round(sum(r.before.saving for r in self.rows), 2)
-        after_saving = round(sum(r.after.saving for r in self.rows), 2)
+        before_saving = money.total(r.before.saving for r in self.rows)
+        after_saving = money.total(r.after.saving for r in self.rows)
         return {
             "companies": len(self.rows),
             "changed": len(self.changed_rows),
@@ -190,7 +192,7 @@ class ImpactReport:
             "criteria_flips": flips,
             "saving_before": before_saving,
             "saving_after": after_saving,
-            "saving_change": round(after_saving - before_saving, 2),
+            "saving_change": money.difference(after_saving, before_saving),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,9 +255,9 @@ def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
                 _cell(" ".join(r["gained_benefits"])),
                 _cell(" ".join(r["lost_benefits"])),
                 _cell(flipped),
-                r["before"]["saving"],
-                r["after"]["saving"],
-                r["saving_change"],
+                money.plain_text(r["before"]["saving"]),
+                money.plain_text(r["after"]["saving"]),
+                money.plain_text(r["saving_change"]),
                 _cell(r["after"]["error"]),
             ]
         )

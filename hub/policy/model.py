@@ -21,6 +21,7 @@ import yaml
 
 from . import expr, yaml12
 from .expr import ExprError, Node
+from .money import DEFAULT_ROUNDING, MODES, Rounding, to_decimal
 
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
@@ -187,6 +188,8 @@ class Policy:
     source: str
     description: str = ""
     citation: str = ""
+    #: how savings are rounded (policy field ``rounding``; default half up to the tiyn)
+    rounding: Rounding = DEFAULT_ROUNDING
     _compiled: Any = field(default=None, repr=False)
     _validator: Any = field(default=None, repr=False)
 
@@ -230,6 +233,7 @@ class Policy:
             "description": self.description,
             "effective_from": self.effective_from.isoformat(),
             "digest": self.digest,
+            "rounding": self.rounding.to_dict(),
             "groups": [{"id": g.id, "title": g.title} for g in self.groups],
             "inputs": [_input_dict(i) for i in self.inputs],
             "parameters": {
@@ -469,6 +473,7 @@ class _Builder:
             "tiers",
             "criteria",
             "benefits",
+            "rounding",
         }
         self.unknown(data, top, (), "policy")
         pid = self.text(data, "id", (), "policy")
@@ -506,6 +511,7 @@ class _Builder:
         criteria = self.criteria(data.get("criteria"), env, activities, agroups, tiers)
         env.criteria = {c.id for c in criteria}
         benefits = self.benefits(data.get("benefits"), env)
+        rounding = self.rounding(data.get("rounding"))
         if self.errors:
             return None
         return Policy(
@@ -526,7 +532,30 @@ class _Builder:
             source=self.source,
             description=self.text(data, "description", (), "policy", required=False),
             citation=self.text(data, "citation", (), "policy", required=False),
+            rounding=rounding,
         )
+
+    def rounding(self, raw: Any) -> Rounding:
+        """``rounding: {unit: 0.01, mode: half_up}``: how savings are rounded (both optional)."""
+        if raw is None:
+            return DEFAULT_ROUNDING
+        path = ("rounding",)
+        spec = self.mapping(raw, path, "rounding")
+        self.unknown(spec, {"unit", "mode"}, path, "rounding")
+        unit, mode = DEFAULT_ROUNDING.unit, DEFAULT_ROUNDING.mode
+        if "unit" in spec:
+            v = spec["unit"]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1e9:
+                self.err((*path, "unit"), "rounding: unit must be a positive amount in KZT, "
+                         "e.g. 0.01 (the tiyn) or 1")  # fmt: skip
+            else:
+                unit = to_decimal(v)
+        if "mode" in spec:
+            if spec["mode"] not in MODES:
+                self.err((*path, "mode"), f"rounding: mode must be one of {', '.join(MODES)}")
+            else:
+                mode = spec["mode"]
+        return Rounding(unit, mode)
 
     def groups(self, raw: Any) -> list[Group]:
         out = []

@@ -27,8 +27,9 @@ decision beside it. The certified outcome is then recomputed from the effective
 statuses with the policy's own rules, read once in ``hub.policy.outcome`` (the
 cumulative tier rule: tier k is reached when every criterion of tier rank <= k is
 ``met`` or ``not_applicable``; each benefit's ``requires`` read with that tier and
-``met(x)`` true only for effective status ``met``); savings use the same saving
-expressions over the filed inputs.
+``met(x)`` true only for effective status ``met``); savings are the engine's own
+(hub/policy/money.py: exact, rounded by the policy's rule) over the filed inputs, and
+the total is the sum of the rounded savings.
 
 So overriding a T1 criterion to ``not_met`` drops the tier to none, and overriding
 the only unmet T2 criterion to ``met`` lifts a T1 filing to T2 with the T2
@@ -56,8 +57,9 @@ from hub.clock import Clock
 from hub.db import update_if_unchanged, utcnow
 from hub.errors import ApiError
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
-from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
-from hub.policy.evaluate import Missing, to_callable
+from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess, money
+from hub.policy.compiler import compile_policy
+from hub.policy.evaluate import Missing
 from hub.policy.outcome import reach
 from hub.policy.trace import CriterionTrace, Trace, assess_traced
 from hub.services import filings as svc
@@ -319,14 +321,15 @@ def outcome(
     """
     reached = reach(policy, statuses, inputs, as_of)
     tier = reached.tier
-    base = {**policy.parameter_values, **inputs}
     benefits = []
+    estimates = compile_policy(policy).savings  # the engine's own: exact, policy's rounding
     for j in reached.benefits:
         b = policy.benefits[j]
         saving: float | None = None
-        if b.saving_ast is not None:
+        estimate = estimates[j]
+        if estimate is not None:
             try:
-                saving = round(float(to_callable(b.saving_ast)(base)), 2)
+                saving = float(estimate(dict(inputs)))
             except Missing:
                 saving = None
         benefits.append(
@@ -341,8 +344,8 @@ def outcome(
         "tier": tier,
         "tier_title": policy.tier_by_id[tier].title if tier else None,
         "benefits": benefits,
-        "estimated_total_saving_kzt": round(
-            sum(b["estimated_annual_saving_kzt"] or 0 for b in benefits), 2
+        "estimated_total_saving_kzt": money.total(
+            b["estimated_annual_saving_kzt"] for b in benefits
         ),
     }
 

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from hub.policy import NoVersionInForce, jsondoc
+from hub.policy.money import to_decimal
 
 from .context import SpecContext, SpecFailure, describe_error, fmt_values
 from .registry import StepRegistry
@@ -430,8 +431,9 @@ def _granted(ctx: SpecContext, benefit: str) -> dict[str, Any]:
     rf"the estimated annual saving from (?P<benefit>{ID}) is (?P<amount>{NUM}) KZT", amount=number
 )
 def saving_amount(ctx: SpecContext, benefit: str, amount: float) -> None:
+    """Exactly that amount, to the tiyn: the saving is rounded by the policy's rule."""
     got = _granted(ctx, benefit).get("estimated_annual_saving_kzt")
-    if got is None or not math.isclose(got, amount, rel_tol=1e-9, abs_tol=0.005):
+    if got is None or to_decimal(got) != to_decimal(amount):
         raise SpecFailure(
             f"saving from {benefit}: expected {amount:,} KZT, got "
             f"{'unknown' if got is None else f'{got:,} KZT'}; "
@@ -444,6 +446,18 @@ def saving_unknown(ctx: SpecContext, benefit: str) -> None:
     got = _granted(ctx, benefit).get("estimated_annual_saving_kzt")
     if got is not None:
         raise SpecFailure(f"saving from {benefit}: expected unknown, got {got:,} KZT")
+
+
+@step(rf"the estimated total annual saving is (?P<amount>{NUM}) KZT", amount=number)
+def total_saving(ctx: SpecContext, amount: float) -> None:
+    """The decision's total, exactly: the sum of the rounded savings of the granted benefits."""
+    decision = ctx.require_decision()
+    got = decision.get("estimated_total_saving_kzt")
+    if got is None or to_decimal(got) != to_decimal(amount):
+        parts = {b["id"]: b.get("estimated_annual_saving_kzt") for b in decision["benefits"]}
+        raise SpecFailure(
+            f"total saving: expected {amount:,} KZT, got {got:,} KZT; savings {fmt_values(parts)}"
+        )
 
 
 def _saving_inputs(ctx: SpecContext) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.policy import Policy, format_value
+from hub.policy.money import format_money
 
 STATUS_ORDER = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}
 STATUS_TEXT = {
@@ -22,11 +23,19 @@ STATUS_TEXT = {
 }
 
 
-def kzt(value: Any) -> str:
-    """An amount in tenge with thousands separators: 12,000,000 KZT."""
+def money_text(value: Any, signed: bool = False) -> str:
+    """An amount as the policy rounded it, never rounded again: 12,000,000 or 18,532.52
+    (``signed``: +1,000 for changes); "—" for anything that is not a finite number."""
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return "—"
-    return f"{value:,.0f} KZT"
+    return format_money(value, signed=signed)
+
+
+def kzt(value: Any) -> str:
+    """An amount in tenge with thousands separators and its tiyn when it has any:
+    12,000,000 KZT, 18,532.52 KZT."""
+    text = money_text(value)
+    return text if text == "—" else f"{text} KZT"
 
 
 def show(value: Any) -> str:

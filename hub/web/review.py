@@ -25,7 +25,7 @@ from hub.models import Company, Filing, Role, User
 from hub.policies import catalogue
 from hub.policy.trace import parameter_texts, value_texts
 from hub.services import review as svc
-from hub.web.present import STATUS_TEXT, kzt, show
+from hub.web.present import STATUS_TEXT, kzt, money_text, show
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 public = Blueprint("certificates", __name__)
@@ -46,6 +46,11 @@ def _duration(delta: dt.timedelta | None) -> str:
 @bp.app_template_filter("kzt")
 def _kzt(value: Any) -> str:
     return kzt(value)
+
+
+@bp.app_template_filter("money")
+def _money(value: Any, signed: bool = False) -> str:
+    return money_text(value, signed=signed)
 
 
 @bp.app_template_filter("shown")

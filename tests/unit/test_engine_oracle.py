@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 import pytest
@@ -47,6 +48,35 @@ def reference(policy: Policy, filing: dict[str, Any], as_of: dt.date) -> tuple:
     reached = reach(policy, by_id, filing, as_of)
     granted = tuple(policy.benefits[j].id for j in reached.benefits)
     return tuple(statuses), reached.tier, granted
+
+
+def reference_savings(policy: Policy, filing: dict[str, Any], granted: tuple[str, ...]) -> tuple:
+    """Each granted benefit's saving as the policy page and the rounding rule read it: the
+    numbers as written (decimal), the formula evaluated exactly, rounded half up to the
+    tiyn; unknown (None) when a figure is absent. And the total: the rounded savings' sum."""
+    numbers = {**policy.parameter_values, **filing}
+    env = {
+        k: Decimal(repr(v))
+        for k, v in numbers.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    savings: list[float | None] = []
+    total = Decimal(0)
+    for bid in granted:
+        b = policy.benefit_by_id[bid]
+        if b.saving_ast is None:
+            savings.append(None)
+            continue
+        try:
+            with localcontext(Context(prec=80)):
+                exact = to_callable(b.saving_ast)(env)
+        except Missing:
+            savings.append(None)
+            continue
+        rounded = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        total += rounded
+        savings.append(float(rounded))
+    return tuple(savings), float(total)
 
 
 def random_filing(policy: Policy, rnd: random.Random) -> dict[str, Any]:
@@ -98,5 +128,6 @@ def test_engine_agrees_with_the_reference(policy: Policy) -> None:
         d = assess(policy, filing, as_of)
         expected = reference(policy, d.filing, as_of)
         assert (d.statuses, d.tier, d.benefit_ids) == expected, filing
+        assert (d.savings, d.total_saving) == reference_savings(policy, d.filing, expected[2])
         tiers_seen.add(d.tier)
     assert tiers_seen == {None, "T1", "T2", "T3"}  # the sample reaches every outcome
