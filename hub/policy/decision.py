@@ -15,7 +15,6 @@ from .evaluate import Missing
 from .explain import CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
-from .money import ZERO
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
@@ -325,17 +324,18 @@ def decide(
                 tier_rank = outcome[1]
     benefit_ids = []
     savings: list[float | None] = []
-    total = ZERO  # the sum of the rounded savings, exact (decimal)
+    total = 0  # the sum of the rounded savings, in rounding units (tiyn): exact
     benefits = policy.benefits
+    amount = policy.rounding.amount
     for j in sorted(granted):
         benefit_ids.append(benefits[j].id)
         saving = None
         estimate = compiled.savings[j]
         if estimate is not None:
-            try:  # decimal, parameters folded in, rounded by the policy's rule (money.py)
-                rounded = estimate(clean)
-                total += rounded
-                saving = float(rounded)
+            try:  # exact, parameters folded in, rounded by the policy's rule (money.py)
+                steps = estimate(clean)
+                total += steps
+                saving = amount(steps)
             except Missing:
                 saving = None
         savings.append(saving)
@@ -347,7 +347,7 @@ def decide(
         policy.tiers[tier_rank].id if tier_rank >= 0 else None,
         tuple(benefit_ids),
         tuple(savings),
-        float(total),
+        amount(total),
     )
 
 

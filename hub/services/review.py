@@ -329,7 +329,7 @@ def outcome(
         estimate = estimates[j]
         if estimate is not None:
             try:
-                saving = float(estimate(dict(inputs)))
+                saving = policy.rounding.amount(estimate(dict(inputs)))
             except Missing:
                 saving = None
         benefits.append(

@@ -138,7 +138,9 @@ def test_any_rate_and_rounding_rule(rate: Decimal, amount: float, unit: str, mod
     steps = (exact / Decimal(unit)).quantize(
         Decimal(1), rounding=ROUND_HALF_UP if mode == "half_up" else ROUND_HALF_EVEN
     )
-    assert saving({"amount": amount}) == steps * Decimal(unit)
+    got = rounding.amount(saving({"amount": amount}))
+    assert got == float(steps * Decimal(unit))
+    assert Decimal(repr(got)) == steps * Decimal(unit) or abs(got) >= 1e13
 
 
 def _variant(rounding: str) -> str:
@@ -222,3 +224,20 @@ def test_amounts_are_shown_as_rounded(value: float, text: str) -> None:
     assert format_money(value) == text
     assert plain_text(1e16) == "10000000000000000"
     assert format_money(1_000.5, signed=True) == "+1,000.50"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.decimals(min_value=-(10**14), max_value=10**14, places=2).map(float),
+        st.integers(min_value=-(10**18), max_value=10**18),
+    )
+)
+def test_a_number_is_read_as_the_decimal_it_was_written_as(value: float) -> None:
+    from fractions import Fraction
+
+    from hub.policy.money import to_ratio
+
+    n, d = to_ratio(value)
+    assert d > 0 and Fraction(n, d) == Fraction(Decimal(repr(value)))
