@@ -13,7 +13,7 @@ from typing import Any
 
 from . import expr
 from .evaluate import FLIP, Missing, to_callable
-from .expr import Node, format_value
+from .expr import Node, format_value, shown_pair, shown_value
 from .model import Criterion, InputSpec, Policy
 
 Env = dict[str, Any]
@@ -30,11 +30,13 @@ def _side(node: expr.Compare, inputs: dict[str, InputSpec]) -> tuple[str, str, N
     return None
 
 
-def _bound_text(other: Node, value: Any, env: Env) -> str:
-    """The bound's value, and how it was computed when it is not a constant."""
-    shown = format_value(value)
+def _bound_text(other: Node, shown: str, env: Env) -> str:
+    """The bound's value as shown (``shown``), and how it was computed when it is not a
+    constant."""
     if isinstance(other, expr.Lit):
         return shown
+    if isinstance(other, expr.Name):  # another input: its value is the bound itself
+        return f"{shown} = {other.id}"
     with_values = expr.to_text(other, lambda n: format_value(env[n]) if n in env else None)
     return f"{shown} = {expr.to_text(other)} = {with_values}"
 
@@ -90,31 +92,68 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
     integer = spec.type == "integer"
 
     def number_fix(env: Env) -> list[str]:
-        current = env.get(name)
         try:
             target = bound(env)
         except Missing:
             return [f"make {text} hold"]
-        shown = _bound_text(other, target, env)
+        # never "from 95 to at least 95": the value keeps the decimals that tell it apart
+        current, target_text = shown_pair(env.get(name), target, isinstance(other, expr.Lit))
+        shown = _bound_text(other, target_text, env)
         if op == ">=":
             if integer and not float(target).is_integer():
-                return [f"raise {name} from {format_value(current)} to at least "
+                return [f"raise {name} from {current} to at least "
                         f"{math.ceil(target)} (the minimum is {shown})"]  # fmt: skip
-            return [f"raise {name} from {format_value(current)} to at least {shown}"]
+            return [f"raise {name} from {current} to at least {shown}"]
         if op == ">":
-            return [f"raise {name} from {format_value(current)} to more than {shown}"]
+            return [f"raise {name} from {current} to more than {shown}"]
         if op == "<=":
             if integer and not float(target).is_integer():
-                return [f"lower {name} from {format_value(current)} to at most "
+                return [f"lower {name} from {current} to at most "
                         f"{math.floor(target)} (the maximum is {shown})"]  # fmt: skip
-            return [f"lower {name} from {format_value(current)} to at most {shown}"]
+            return [f"lower {name} from {current} to at most {shown}"]
         if op == "<":
-            return [f"lower {name} from {format_value(current)} to less than {shown}"]
+            return [f"lower {name} from {current} to less than {shown}"]
         if op == "==":
-            return [f"change {name} from {format_value(current)} to {shown}"]
+            return [f"change {name} from {current} to {shown}"]
         return [f"change {name} to something other than {shown}"]
 
     return number_fix
+
+
+def _number_bounds(
+    node: Node, inputs: dict[str, InputSpec]
+) -> dict[str, list[Callable[[Env], Any]]]:
+    """Each number input of a condition -> the values it is compared with (closures)."""
+    found: dict[str, list[Callable[[Env], Any]]] = {}
+
+    def walk(n: Node) -> None:
+        if isinstance(n, expr.Compare) and n.op in FLIP:
+            for this, other in ((n.left, n.right), (n.right, n.left)):
+                if (
+                    isinstance(this, expr.Name)
+                    and this.id in inputs
+                    and inputs[this.id].type in ("number", "integer")
+                ):
+                    found.setdefault(this.id, []).append(to_callable(other))
+        elif isinstance(n, expr.BoolOp):
+            for v in n.values:
+                walk(v)
+        elif isinstance(n, expr.Not):
+            walk(n.operand)
+
+    walk(node)
+    return found
+
+
+def _evaluate(bounds: list[Callable[[Env], Any]], env: Callable[[], Env] | None) -> list[Any]:
+    """The bounds' values; one that cannot be computed (an input missing) is left out."""
+    out = []
+    for bound in bounds:
+        try:
+            out.append(bound(env() if env is not None else {}))
+        except (Missing, KeyError, TypeError):
+            continue
+    return out
 
 
 def build_fixer(node: Node, inputs: dict[str, InputSpec]) -> Fixer:
@@ -167,6 +206,7 @@ class CriterionExplainer:
     every criterion of every decision served, so the fixed parts are made once)."""
 
     __slots__ = (
+        "bounds",
         "constant_threshold",
         "dated",
         "fixer",
@@ -191,6 +231,8 @@ class CriterionExplainer:
         self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
         #: whether the texts depend on the assessment date (the requirement reads as_of)
         self.dated = False
+        #: number input -> what it is compared with (values are shown on their own side)
+        self.bounds: dict[str, list[Callable[[Env], Any]]] = {}
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -208,6 +250,7 @@ class CriterionExplainer:
             self.requirement = self.requirement.replace("as_of", "as_of ({as_of})")
         self.met_suffix = f" (required: {self.requirement})."
         self.fixer = build_fixer(specialised, inputs)
+        self.bounds = _number_bounds(specialised, inputs)
         if isinstance(specialised, expr.Compare) and (norm := _side(specialised, inputs)):
             other = norm[2]
             if isinstance(other, expr.Lit):
@@ -230,8 +273,18 @@ class CriterionExplainer:
             hit = self.memo[key] = self.explain(status, filing, env, as_of)
         return hit
 
-    def values_text(self, filing: Env) -> str:
-        return "; ".join([f"{n} is {format_value(filing.get(n))}" for n in self.inputs])
+    def values_text(self, filing: Env, env: Callable[[], Env] | None = None) -> str:
+        """ "name is value; ...": a number never shown onto or across what it is compared
+        with (94.9999999 against 95 keeps its decimals; ``env`` evaluates computed bounds)."""
+        parts = []
+        for n in self.inputs:
+            v = filing.get(n)
+            if type(v) is float and v != round(v, 6) and n in self.bounds:
+                shown = shown_value(v, _evaluate(self.bounds[n], env))
+            else:  # at most 6 decimals: format_value shows it exactly
+                shown = format_value(v)
+            parts.append(f"{n} is {shown}")
+        return "; ".join(parts)
 
     def explain(
         self, status: str, filing: Env, env: Callable[[], Env], as_of: str
@@ -253,7 +306,7 @@ class CriterionExplainer:
             requirement = requirement.replace("{as_of}", as_of)
             suffix = suffix.replace("{as_of}", as_of)
         if status == "met":
-            return "Met: " + self.values_text(filing) + suffix, None, threshold, requirement
+            return "Met: " + self.values_text(filing, env) + suffix, None, threshold, requirement
         if status == "missing":
             listed = ", ".join([n for n in self.inputs if filing.get(n) is None])
             return (
@@ -265,4 +318,4 @@ class CriterionExplainer:
         fix = "; ".join(self.fixer(env()) or [f"make {requirement} hold"])
         if self.hint:
             fix = f"{fix}. {self.hint}"
-        return "Not met: " + self.values_text(filing) + suffix, fix, threshold, requirement
+        return "Not met: " + self.values_text(filing, env) + suffix, fix, threshold, requirement

@@ -8,10 +8,13 @@ the policy files changed. The policy, when known, only adds labels and units.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.policy import Policy, format_value
+from hub.policy import Policy
+from hub.policy.expr import format_number, gap_text, shown_value
 from hub.policy.money import format_money
 
 STATUS_ORDER = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}
@@ -38,8 +41,9 @@ def kzt(value: Any) -> str:
     return text if text == "—" else f"{text} KZT"
 
 
-def show(value: Any) -> str:
-    """An input value as people read it."""
+def show(value: Any, bounds: Iterable[Any] = ()) -> str:
+    """An input value as people read it; a number never shown onto or across one of
+    ``bounds`` (what it is compared with): 94.9999999 against 95 is "94.9999999"."""
     if value is None:
         return "not given"
     if isinstance(value, bool):
@@ -47,8 +51,32 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) if value else "none"
     if isinstance(value, int | float):
-        return format_value(value)
+        return shown_value(value, bounds)
     return str(value)
+
+
+# A number as format_number writes it in a requirement ("kyc_verified_clients_pct ≥ 95",
+# "opex_in_zone_kzt ≥ 50,000,000"), not part of a name.
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w.])")
+
+
+def bounds_of(row: dict[str, Any]) -> list[Any]:
+    """What a criterion's values are compared with, from its stored decision: the threshold
+    and every number its requirement shows."""
+    found: list[Any] = []
+    threshold = row.get("threshold")
+    if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+        found.append(threshold)
+    for m in _NUMBER.finditer(row.get("requirement") or ""):
+        text = m.group().replace(",", "")
+        found.append(float(text) if "." in text else int(text))
+    return found
+
+
+def value_texts(row: dict[str, Any]) -> dict[str, str]:
+    """Each value of a criterion's row as shown beside its requirement (``show``)."""
+    bounds = bounds_of(row)
+    return {name: show(v, bounds) for name, v in (row.get("values") or {}).items()}
 
 
 @dataclass
@@ -71,11 +99,8 @@ class Bar:
         if gap <= 0:
             return "meets the threshold"
         unit = f" {self.unit}" if self.unit and self.unit != "%" else self.unit
-        return (
-            f"{format_value(round(gap, 6))}{unit} short"
-            if self.at_least
-            else (f"{format_value(round(gap, 6))}{unit} over")
-        )
+        shown = gap_text(self.value, self.threshold)  # exact: never "0 short"
+        return f"{shown}{unit} short" if self.at_least else f"{shown}{unit} over"
 
 
 def _pct(x: float, scale: float) -> float:
@@ -124,14 +149,15 @@ def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str
     tier_titles = {t.id: t.title for t in policy.tiers} if policy else {}
     rows = []
     for c in doc.get("criteria", []):
+        texts = value_texts(c)
         values = [
             {
                 "name": name,
                 "label": specs[name].label if name in specs else name,
-                "text": show(v),
+                "text": texts[name],
                 "unit": specs[name].unit if name in specs else "",
             }
-            for name, v in (c.get("values") or {}).items()
+            for name in (c.get("values") or {})
         ]
         rows.append(
             {
@@ -139,7 +165,7 @@ def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str
                 "status_text": STATUS_TEXT.get(c["status"], c["status"]),
                 "shown_values": values,
                 "bar": _bar(c, policy) if c["status"] != "not_applicable" else None,
-                "threshold_text": show(c.get("threshold"))
+                "threshold_text": format_number(c.get("threshold"))
                 if c.get("threshold") is not None
                 else "",
             }

@@ -26,6 +26,7 @@ from hub.policies import catalogue
 from hub.policy.trace import parameter_texts, value_texts
 from hub.services import review as svc
 from hub.web.present import STATUS_TEXT, kzt, money_text, show
+from hub.web.present import value_texts as criterion_value_texts
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 public = Blueprint("certificates", __name__)
@@ -66,6 +67,12 @@ def _trace_parameters(values: dict[str, Any]) -> list[str]:
 @bp.app_template_filter("trace_values")
 def _trace_values(values: dict[str, Any]) -> list[str]:
     return value_texts(values)
+
+
+@bp.app_template_filter("value_texts")
+def _value_texts(row: dict[str, Any]) -> dict[str, str]:
+    """A criterion's values as shown beside its requirement (never onto its threshold)."""
+    return criterion_value_texts(row)
 
 
 def _lock_version() -> int:
