@@ -279,7 +279,7 @@ class Policy:
         p = self.parameters.get(name)
         if p is None or isinstance(p.value, dict):
             return None
-        return expr.format_value(p.value)
+        return expr.format_number(p.value)  # a threshold as written: 95.00000001, not 95
 
     def rate_text(self, benefit: Benefit) -> str:
         """A standard rate as people read it: 0.2 with unit 'rate' is '20%'."""
