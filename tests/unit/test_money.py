@@ -191,6 +191,7 @@ def test_review_recomputation_rounds_as_the_engine_does() -> None:
     statuses = {c.id: s for c, s in zip(P2026.criteria, d.statuses, strict=True)}
     recomputed = outcome(P2026, d.filing, statuses)
     engine = d.to_dict()
+    assert savings_of(d)["property_land_tax"] == 18_532.52
     assert recomputed["benefits"] == engine["benefits"]
     assert recomputed["estimated_total_saving_kzt"] == engine["estimated_total_saving_kzt"]
 
