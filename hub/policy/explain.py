@@ -13,10 +13,11 @@ from typing import Any
 
 from . import expr
 from .evaluate import FLIP, Missing, to_callable
-from .expr import Node, format_value, shown_pair, shown_value
+from .expr import Node, format_value, shown_pair, shown_together
 from .model import Criterion, InputSpec, Policy
 
 Env = dict[str, Any]
+_NUMBERS = ("number", "integer")
 MEMO_SIZE = 256  # texts kept per criterion and activity (bounded memory)
 Fixer = Callable[[Env], list[str]]
 
@@ -97,7 +98,8 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
         except Missing:
             return [f"make {text} hold"]
         # never "from 95 to at least 95": the value keeps the decimals that tell it apart
-        current, target_text = shown_pair(env.get(name), target, isinstance(other, expr.Lit))
+        exact_bound = isinstance(other, expr.Lit | expr.Name)  # written, or filed: as is
+        current, target_text = shown_pair(env.get(name), target, exact_bound)
         shown = _bound_text(other, target_text, env)
         if op == ">=":
             if integer and not float(target).is_integer():
@@ -122,19 +124,26 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
 
 def _number_bounds(
     node: Node, inputs: dict[str, InputSpec]
-) -> dict[str, list[Callable[[Env], Any]]]:
-    """Each number input of a condition -> the values it is compared with (closures)."""
-    found: dict[str, list[Callable[[Env], Any]]] = {}
+) -> tuple[list[tuple[str, Callable[[Env], Any]]], list[tuple[str, str]]]:
+    """What each number input of a condition is compared with: (input, bound) for a
+    constant or computed bound, (input, input) for two inputs compared with each other."""
+    bounds: list[tuple[str, Callable[[Env], Any]]] = []
+    pairs: list[tuple[str, str]] = []
+
+    def number_input(n: Node) -> str | None:
+        if isinstance(n, expr.Name) and n.id in inputs and inputs[n.id].type in _NUMBERS:
+            return n.id
+        return None
 
     def walk(n: Node) -> None:
         if isinstance(n, expr.Compare) and n.op in FLIP:
-            for this, other in ((n.left, n.right), (n.right, n.left)):
-                if (
-                    isinstance(this, expr.Name)
-                    and this.id in inputs
-                    and inputs[this.id].type in ("number", "integer")
-                ):
-                    found.setdefault(this.id, []).append(to_callable(other))
+            left, right = number_input(n.left), number_input(n.right)
+            if left and right:
+                pairs.append((left, right))
+            elif left:
+                bounds.append((left, to_callable(n.right)))
+            elif right:
+                bounds.append((right, to_callable(n.left)))
         elif isinstance(n, expr.BoolOp):
             for v in n.values:
                 walk(v)
@@ -142,15 +151,17 @@ def _number_bounds(
             walk(n.operand)
 
     walk(node)
-    return found
+    return bounds, pairs
 
 
-def _evaluate(bounds: list[Callable[[Env], Any]], env: Callable[[], Env] | None) -> list[Any]:
+def _evaluate(
+    bounds: list[tuple[str, Callable[[Env], Any]]], env: Callable[[], Env] | None
+) -> list[tuple[str, Any]]:
     """The bounds' values; one that cannot be computed (an input missing) is left out."""
     out = []
-    for bound in bounds:
+    for name, bound in bounds:
         try:
-            out.append(bound(env() if env is not None else {}))
+            out.append((name, bound(env() if env is not None else {})))
         except (Missing, KeyError, TypeError):
             continue
     return out
@@ -207,6 +218,7 @@ class CriterionExplainer:
 
     __slots__ = (
         "bounds",
+        "compared",
         "constant_threshold",
         "dated",
         "fixer",
@@ -216,6 +228,7 @@ class CriterionExplainer:
         "memo",
         "met_suffix",
         "not_applicable",
+        "pairs",
         "requirement",
         "threshold",
     )
@@ -231,8 +244,10 @@ class CriterionExplainer:
         self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
         #: whether the texts depend on the assessment date (the requirement reads as_of)
         self.dated = False
-        #: number input -> what it is compared with (values are shown on their own side)
-        self.bounds: dict[str, list[Callable[[Env], Any]]] = {}
+        #: what number inputs are compared with: values are shown on their own side
+        self.bounds: list[tuple[str, Callable[[Env], Any]]] = []
+        self.pairs: list[tuple[str, str]] = []
+        self.compared: frozenset[str] = frozenset()
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -250,7 +265,10 @@ class CriterionExplainer:
             self.requirement = self.requirement.replace("as_of", "as_of ({as_of})")
         self.met_suffix = f" (required: {self.requirement})."
         self.fixer = build_fixer(specialised, inputs)
-        self.bounds = _number_bounds(specialised, inputs)
+        self.bounds, self.pairs = _number_bounds(specialised, inputs)
+        self.compared = frozenset(
+            [n for n, _ in self.bounds] + [n for pair in self.pairs for n in pair]
+        )
         if isinstance(specialised, expr.Compare) and (norm := _side(specialised, inputs)):
             other = norm[2]
             if isinstance(other, expr.Lit):
@@ -276,15 +294,14 @@ class CriterionExplainer:
     def values_text(self, filing: Env, env: Callable[[], Env] | None = None) -> str:
         """ "name is value; ...": a number never shown onto or across what it is compared
         with (94.9999999 against 95 keeps its decimals; ``env`` evaluates computed bounds)."""
-        parts = []
-        for n in self.inputs:
-            v = filing.get(n)
-            if type(v) is float and v != round(v, 6) and n in self.bounds:
-                shown = shown_value(v, _evaluate(self.bounds[n], env))
-            else:  # at most 6 decimals: format_value shows it exactly
-                shown = format_value(v)
-            parts.append(f"{n} is {shown}")
-        return "; ".join(parts)
+        values = {n: filing.get(n) for n in self.inputs}
+        if any(
+            type(v) is float and v != round(v, 6) for n, v in values.items() if n in self.compared
+        ):
+            texts = shown_together(values, _evaluate(self.bounds, env), self.pairs)
+        else:  # at most 6 decimals: format_value shows every compared value exactly
+            texts = {n: format_value(v) for n, v in values.items()}
+        return "; ".join([f"{n} is {texts[n]}" for n in self.inputs])
 
     def explain(
         self, status: str, filing: Env, env: Callable[[], Env], as_of: str

@@ -485,12 +485,8 @@ def _rounded(d: Decimal, places: int) -> Decimal:
     return d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=_WIDE)
 
 
-MAX_SHOWN_DECIMALS = 20  # beyond, a number is shown in exponent form (1e-300)
-
-
 def _places_text(value: Any, shown: Decimal, places: int) -> str:
-    if places > MAX_SHOWN_DECIMALS and type(value) is float:
-        return repr(value)  # exact, and short
+    """A number rounded to ``places`` decimals (``shown``), written out in full."""
     return _decimal_text(shown)
 
 
@@ -514,6 +510,32 @@ def shown_value(value: Any, bounds: Iterable[Any] = ()) -> str:
         places += 1
 
 
+def shown_together(
+    values: dict[str, Any], pairs: Iterable[tuple[str, Any]], others: Iterable[tuple[str, str]]
+) -> dict[str, str]:
+    """Texts for several values shown side by side: ``pairs`` (name, bound) compare a value
+    with a bound shown exactly, ``others`` (name, name) two values with each other. The
+    fewest decimals (6 or more) at which every comparison reads as it is: values that
+    need no care are shown as ``format_value`` shows them."""
+    exact = {n: _exact(v) for n, v in values.items() if _is_number(v) and type(v) is not bool}
+    checks = [(n, _exact(b), None) for n, b in pairs if n in exact and _is_number(b)]
+    checks += [(a, None, b) for a, b in others if a in exact and b in exact]
+    involved = {n for n, _, _ in checks} | {b for _, _, b in checks if b is not None}
+    truth = [_side(exact[a], limit if b is None else exact[b]) for a, limit, b in checks]
+    places = SHOWN_DECIMALS
+    while True:
+        shown = {n: _rounded(exact[n], places) for n in involved}
+        if all(
+            _side(shown[a], limit if b is None else shown[b]) == t
+            for (a, limit, b), t in zip(checks, truth, strict=True)
+        ):
+            break
+        places += 1
+    return {
+        n: _decimal_text(shown[n]) if n in involved else format_value(v) for n, v in values.items()
+    }
+
+
 def shown_pair(value: Any, bound: Any, exact_bound: bool = True) -> tuple[str, str]:
     """(value text, bound text) that differ whenever the numbers do, in the same order.
 
@@ -524,9 +546,11 @@ def shown_pair(value: Any, bound: Any, exact_bound: bool = True) -> tuple[str, s
     bound_text = format_number(bound) if exact_bound else format_value(bound)
     if not (_is_number(value) and _is_number(bound)) or bool in (type(value), type(bound)):
         return shown_value(value), bound_text
+    if "e" in bound_text:  # format_value's exponent form of a tiny number: written out
+        bound_text = format_number(bound)
     exact, limit = _exact(value), _exact(bound)
     side = _side(exact, limit)
-    written = Decimal(bound_text.replace(",", "")) if "e" not in bound_text else limit
+    written = Decimal(bound_text.replace(",", ""))
     at = written  # the bound as its text says
     places = SHOWN_DECIMALS
     while True:
@@ -548,6 +572,4 @@ def gap_text(value: Any, bound: Any) -> str:
     places = SHOWN_DECIMALS
     while gap and not _rounded(gap, places):
         places += 1
-        if places > MAX_SHOWN_DECIMALS:
-            return repr(float(gap))
     return _decimal_text(_rounded(gap, places))

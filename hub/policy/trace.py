@@ -54,7 +54,7 @@ from . import expr
 from .compiler import compile_policy
 from .decision import Decision, decide
 from .evaluate import specialise
-from .expr import Node, format_value
+from .expr import Node, format_number
 from .filing import validate_filing
 from .model import Policy
 from .outcome import SATISFIED
@@ -303,7 +303,7 @@ def _saving(
     computation = None
     if not absent:
         computation = expr.to_text(
-            spec, lambda n: format_value(clean[n]) if clean.get(n) is not None else None
+            spec, lambda n: format_number(clean[n]) if clean.get(n) is not None else None
         )
     return {
         "formula": formula,
@@ -339,9 +339,10 @@ def with_trace(decision_json: bytes, trace: Trace) -> bytes:
 
 
 def _value_text(value: Any) -> str:
+    """A value exactly as read (never rounded: 94.9999999 is not 95 beside a 95)."""
     if value is None:
         return "none"
-    return "true" if value is True else "false" if value is False else format_value(value)
+    return "true" if value is True else "false" if value is False else format_number(value)
 
 
 def value_texts(values: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hub.policy import Policy, assess
-from hub.policy.evaluate import to_callable
+from hub.policy.evaluate import Missing, to_callable
 from hub.policy.outcome import reach
 
 from .core_support import P2026, P2027, exchange, miner

@@ -56,7 +56,7 @@ def _policy_text() -> str:
         for j, op in enumerate(OPS):
             criteria.append(_criterion(i, j, op, f"z{i} {op} t{i}"))
     for j, op in enumerate(OPS):  # an input against another input, and a computed bound
-        criteria.append(_criterion(90, j, op, f"x {op} y"))
+        criteria.append(_criterion(90, j, op, f"x {op} yy"))
         criteria.append(_criterion(91, j, op, f"x {op} 0.8 * w"))
     inputs = "\n".join(f"  z{i}: {{type: number, label: Z{i}}}" for i in range(len(THRESHOLDS)))
     return f"""\
@@ -68,7 +68,7 @@ inputs:
   activity: {{type: enum, required: true, label: Activity, choices: [exchange]}}
 {inputs}
   x: {{type: number, label: X}}
-  y: {{type: number, label: Y}}
+  yy: {{type: number, label: Other}}
   w: {{type: integer, min: 0, label: W}}
 parameters:
 {chr(10).join(params)}
@@ -187,19 +187,19 @@ def test_a_value_is_never_shown_onto_or_across_another_input_or_a_computed_bound
     y = data.draw(st.one_of(finite, st.integers(-(10**9), 10**9)))
     x = data.draw(near(y))
     w = data.draw(st.integers(min_value=0, max_value=10**6))
-    rows = decide(x=x, y=y, w=w)
+    rows = decide(x=x, yy=y, w=w)
     for j, op in enumerate(OPS):
         row = rows[f"c90_{j}"]
         check_row(row, "x", x, y, op)
         # the other input is shown on its own side of x too
-        shown_y = re.search(rf"\by is ({NUMBER})", row["explanation"])
+        shown_y = re.search(rf"\byy is ({NUMBER})", row["explanation"])
         shown_x = re.search(rf"\bx is ({NUMBER})", row["explanation"])
         assert shown_y and shown_x
         a, b = number(shown_x.group(1)), number(shown_y.group(1))
         assert (a > b) - (a < b) == side(x, y), row["explanation"]
     bound = 0.8 * w
     x = data.draw(near(bound))
-    rows = decide(x=x, y=0, w=w)
+    rows = decide(x=x, yy=0, w=w)
     for j, op in enumerate(OPS):
         check_row(rows[f"c91_{j}"], "x", x, bound, op)
 
