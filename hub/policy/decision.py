@@ -15,6 +15,7 @@ from .evaluate import Missing
 from .explain import CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
+from .money import Saving
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
@@ -291,6 +292,40 @@ def _explainers(p: Policy, activity: str) -> list[CriterionExplainer]:
     return found
 
 
+def estimate_savings(
+    policy: Policy,
+    granted: list[int],
+    values: dict[str, Any],
+    estimates: list[Saving | None] | None = None,
+) -> tuple[tuple[float | None, ...], float]:
+    """The estimated annual savings (KZT) of the granted benefits, and their total.
+
+    ``granted``: indices into ``policy.benefits``, in the order wanted; ``values``: the
+    filing's inputs (validated). Each saving is the compiled formula's (exact, parameters
+    folded in, rounded by the policy's rule: ``hub.policy.money``); None where the benefit
+    has no estimate or an input it reads is absent (a saving never affects eligibility).
+    The total is the exact sum of the rounded savings, the unknown ones left out.
+    ``estimates`` (``compile_policy(policy).savings``) saves a look-up on the hot path.
+    """
+    if estimates is None:
+        estimates = compile_policy(policy).savings
+    amount = policy.rounding.amount
+    savings: list[float | None] = []
+    total = 0  # in rounding units (tiyn): exact
+    for j in granted:
+        saving = None
+        estimate = estimates[j]
+        if estimate is not None:
+            try:
+                steps = estimate(values)
+                total += steps
+                saving = amount(steps)
+            except Missing:
+                saving = None
+        savings.append(saving)
+    return tuple(savings), amount(total)
+
+
 def decide(
     policy: Policy, clean: dict[str, Any], as_of: dt.date, fired_out: list[str] | None = None
 ) -> Decision:
@@ -322,32 +357,18 @@ def decide(
                 granted.append(outcome[1])
             elif outcome[1] > tier_rank:
                 tier_rank = outcome[1]
-    benefit_ids = []
-    savings: list[float | None] = []
-    total = 0  # the sum of the rounded savings, in rounding units (tiyn): exact
+    granted.sort()
     benefits = policy.benefits
-    amount = policy.rounding.amount
-    for j in sorted(granted):
-        benefit_ids.append(benefits[j].id)
-        saving = None
-        estimate = compiled.savings[j]
-        if estimate is not None:
-            try:  # exact, parameters folded in, rounded by the policy's rule (money.py)
-                steps = estimate(clean)
-                total += steps
-                saving = amount(steps)
-            except Missing:
-                saving = None
-        savings.append(saving)
+    savings, total = estimate_savings(policy, granted, clean, compiled.savings)
     return Decision(
         policy,
         as_of,
         clean,
         tuple(found[0]),
         policy.tiers[tier_rank].id if tier_rank >= 0 else None,
-        tuple(benefit_ids),
-        tuple(savings),
-        amount(total),
+        tuple([benefits[j].id for j in granted]),
+        savings,
+        total,
     )
 
 

@@ -27,9 +27,9 @@ decision beside it. The certified outcome is then recomputed from the effective
 statuses with the policy's own rules, read once in ``hub.policy.outcome`` (the
 cumulative tier rule: tier k is reached when every criterion of tier rank <= k is
 ``met`` or ``not_applicable``; each benefit's ``requires`` read with that tier and
-``met(x)`` true only for effective status ``met``); savings are the engine's own
-(hub/policy/money.py: exact, rounded by the policy's rule) over the filed inputs, and
-the total is the sum of the rounded savings.
+``met(x)`` true only for effective status ``met``); the savings and their total are
+the engine's own (``hub.policy.decision.estimate_savings``: exact, rounded by the
+policy's rule, the total the sum of the rounded savings) over the filed inputs.
 
 So overriding a T1 criterion to ``not_met`` drops the tier to none, and overriding
 the only unmet T2 criterion to ``met`` lifts a T1 filing to T2 with the T2
@@ -57,9 +57,8 @@ from hub.clock import Clock
 from hub.db import update_if_unchanged, utcnow
 from hub.errors import ApiError
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
-from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess, money
-from hub.policy.compiler import compile_policy
-from hub.policy.evaluate import Missing
+from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
+from hub.policy.decision import estimate_savings
 from hub.policy.outcome import reach
 from hub.policy.trace import CriterionTrace, Trace, assess_traced
 from hub.services import filings as svc
@@ -320,33 +319,21 @@ def outcome(
     and ``estimated_total_saving_kzt``.
     """
     reached = reach(policy, statuses, inputs, as_of)
-    tier = reached.tier
-    benefits = []
-    estimates = compile_policy(policy).savings  # the engine's own: exact, policy's rounding
-    for j in reached.benefits:
-        b = policy.benefits[j]
-        saving: float | None = None
-        estimate = estimates[j]
-        if estimate is not None:
-            try:
-                saving = policy.rounding.amount(estimate(dict(inputs)))
-            except Missing:
-                saving = None
-        benefits.append(
-            {
-                "id": b.id,
-                "title": b.title,
-                "standard_rate": policy.rate_text(b),
-                "estimated_annual_saving_kzt": saving,
-            }
-        )
+    savings, total = estimate_savings(policy, list(reached.benefits), dict(inputs))
+    benefits = [
+        {
+            "id": policy.benefits[j].id,
+            "title": policy.benefits[j].title,
+            "standard_rate": policy.rate_text(policy.benefits[j]),
+            "estimated_annual_saving_kzt": saving,
+        }
+        for j, saving in zip(reached.benefits, savings, strict=True)
+    ]
     return {
-        "tier": tier,
-        "tier_title": policy.tier_by_id[tier].title if tier else None,
+        "tier": reached.tier,
+        "tier_title": policy.tier_by_id[reached.tier].title if reached.tier else None,
         "benefits": benefits,
-        "estimated_total_saving_kzt": money.total(
-            b["estimated_annual_saving_kzt"] for b in benefits
-        ),
+        "estimated_total_saving_kzt": total,
     }
 
 
