@@ -31,6 +31,14 @@ class Missing(Exception):
     """An input the expression needs is absent."""
 
 
+def divide(a: Any, b: Any) -> Any:
+    """``a / b``; a division by zero makes the figure unknown (``Missing``), as an
+    absent input does: the policy's reading for thresholds and savings alike."""
+    if b == 0:
+        raise Missing("division by zero")
+    return a / b
+
+
 def _arith(op: str, a: Any, b: Any) -> Any:
     if op == "+":
         return a + b
@@ -38,9 +46,7 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         return a - b
     if op == "*":
         return a * b
-    if b == 0:
-        raise Missing("division by zero")
-    return a / b
+    return divide(a, b)
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -48,6 +54,8 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "-": operator.sub,
     "*": operator.mul,
 }
+#: the four operations of the expression language, as functions of two numbers
+ARITH: dict[str, Callable[[Any, Any], Any]] = {**_OPS, "/": divide}
 
 
 def _constant_and_input(

@@ -17,7 +17,6 @@ back as exactly that amount, so the JSON reads ``18532.52``.
 from __future__ import annotations
 
 import decimal
-import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import expr
-from .evaluate import Missing
+from .evaluate import ARITH, Missing
 from .expr import Node
 
 #: enough digits for exact sums and differences of any amounts a filing may hold
@@ -244,18 +243,9 @@ def _read(name: str) -> Callable[[dict[str, Any]], Fraction]:
     return read
 
 
-def _divide(a: Fraction, b: Fraction) -> Fraction:
-    if not b:
-        raise Missing("division by zero")
-    return a / b
-
-
-_ARITH: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": _divide,
-}
+#: exact arithmetic over fractions: the evaluator's operations (a division by zero is
+#: an unknown figure there and here)
+_ARITH: dict[str, Callable[[Fraction, Fraction], Fraction]] = ARITH
 
 
 def _build(node: Node, params: dict[str, Fraction]) -> Built:
