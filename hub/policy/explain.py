@@ -101,25 +101,27 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
         exact_bound = isinstance(other, expr.Lit | expr.Name)  # written, or filed: as is
         current, target_text = shown_pair(env.get(name), target, exact_bound)
         shown = _bound_text(other, target_text, env)
-        if op == ">=":
-            if integer and not float(target).is_integer():
-                return [f"raise {name} from {current} to at least "
-                        f"{math.ceil(target)} (the minimum is {shown})"]  # fmt: skip
-            return [f"raise {name} from {current} to at least {shown}"]
-        if op == ">":
-            return [f"raise {name} from {current} to more than {shown}"]
-        if op == "<=":
-            if integer and not float(target).is_integer():
-                return [f"lower {name} from {current} to at most "
-                        f"{math.floor(target)} (the maximum is {shown})"]  # fmt: skip
-            return [f"lower {name} from {current} to at most {shown}"]
-        if op == "<":
-            return [f"lower {name} from {current} to less than {shown}"]
+        if op in TOWARDS:
+            verb, words, whole, limit = TOWARDS[op]
+            if whole is not None and integer and not float(target).is_integer():
+                return [f"{verb} {name} from {current} to {words} "
+                        f"{whole(target)} (the {limit} is {shown})"]  # fmt: skip
+            return [f"{verb} {name} from {current} to {words} {shown}"]
         if op == "==":
             return [f"change {name} from {current} to {shown}"]
         return [f"change {name} to something other than {shown}"]
 
     return number_fix
+
+
+#: an order comparison's fix in words: operator -> (verb, how far, the whole number an
+#: integer input must reach when the bound is not whole, what that bound is)
+TOWARDS: dict[str, tuple[str, str, Callable[[Any], int] | None, str]] = {
+    ">=": ("raise", "at least", math.ceil, "minimum"),
+    ">": ("raise", "more than", None, ""),
+    "<=": ("lower", "at most", math.floor, "maximum"),
+    "<": ("lower", "less than", None, ""),
+}
 
 
 def _number_bounds(
