@@ -24,6 +24,7 @@ from . import money
 from .decision import Decision, assess
 from .filing import FilingInvalid
 from .model import Policy
+from .outcome import tier_ranks
 
 ABSENT = "absent"  # the criterion does not exist in that version
 
@@ -143,7 +144,7 @@ class ImpactReport:
     def totals(self) -> dict[str, Any]:
         """Companies gaining/losing each tier and benefit, criteria flips, savings change."""
         tiers = [t.id for t in self.candidate.tiers]
-        rank = {t: i for i, t in enumerate(tiers)}
+        rank = tier_ranks(self.candidate)
 
         def reaches(tier: str | None, target: str) -> bool:
             return tier is not None and rank.get(tier, -1) >= rank[target]

@@ -221,7 +221,7 @@ class BoundaryCoverage:
                     met = {t for t, f in zip(targets, flags, strict=True) if f}
                     if not self._consistent(a, k, met, targets, here, rank_of, top):
                         continue
-                    env = {**self._ranks, "tier": k, act: a, "met": met}
+                    env = requirement_env(p, {act: a}, k, met)
                     op, var, const = self._orient(node)
                     holds = bool(to_callable(node)(env))
                     if _side(self._kind(op, var), op, to_callable(var)(env),
