@@ -30,6 +30,7 @@ from sqlmodel import Session
 from hub import create_app
 from hub.clock import Clock, app_clock, clock_from_environ, load_zone
 from hub.config import ConfigError, load_settings
+from hub.db import get_engine
 from hub.models import Filing, User
 from hub.policies import catalogue
 from hub.services import filings as filing_svc
@@ -136,9 +137,14 @@ def test_create_app_holds_the_clock_it_is_given(database_url: str, tmp_path: Pat
         {"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path), "TESTING": True},
         clock=fixed,
     )
-    assert app_clock(app) is fixed
-    with app.app_context():
-        assert app_clock().today() == HUB_DAY
+    try:
+        assert app_clock(app) is fixed
+        with app.app_context():
+            assert app_clock().today() == HUB_DAY
+    finally:
+        # Its pooled connection closed now, not at garbage collection during a
+        # later test (a ResourceWarning, an error under filterwarnings=error).
+        get_engine(app).dispose()
 
 
 # --- every surface: the same answer under both server zones --------------------------------
