@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import hub
+#: The source tree: the folder that holds the ``hub`` package (this file is ``hub/config.py``).
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
 
 #: The policy files shipped with the source tree (``policies/`` beside ``hub/``).
-DEFAULT_POLICY_DIR = Path(hub.__file__).resolve().parent.parent / "policies"
+DEFAULT_POLICY_DIR = _SOURCE_TREE / "policies"
 #: The Gherkin scenarios shipped with the source tree (``features/`` beside ``hub/``).
-DEFAULT_FEATURES_DIR = Path(hub.__file__).resolve().parent.parent / "features"
+DEFAULT_FEATURES_DIR = _SOURCE_TREE / "features"
 
 #: Names that are not settings but look like one, with the setting that does the job.
 #: Start-up refuses them rather than ignoring them (or, worse, honouring them in some
