@@ -38,6 +38,6 @@ def make_function(
     source = f"def {name}({args}):\n" + "\n".join("    " + line for line in body) + "\n"
     scope = dict(namespace)
     exec(compile(source, f"<generated {name} {label!r}>", "exec"), scope)
-    fn = scope[name]
-    fn.__source__ = source  # for debugging and tests
+    scope[name].__source__ = source  # for debugging and tests
+    fn: Callable[..., Any] = scope[name]
     return fn

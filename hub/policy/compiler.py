@@ -252,10 +252,10 @@ class ActivityPlan:
                         bad.append(i)
         unmet = self.unmet
         for name in fired:
-            i = unmet.get(name)
-            if i is not None and statuses[i] == "met":
-                statuses[i] = "not_met"
-                bad.append(i)
+            j = unmet.get(name)
+            if j is not None and statuses[j] == "met":
+                statuses[j] = "not_met"
+                bad.append(j)
         text = self.head
         if bad:
             rank, flag = self.rank, self.rank_flag
@@ -282,6 +282,9 @@ class _Compiler:
         self.summary_inputs: set[str] = set()
         self.activity_sets: dict[frozenset[str], str] = {}
         self.met_used: set[int] = set()
+        # Placeholder name -> compiled flags: a tier or met() inlined into a benefit's
+        # requirement (the names start with "#", so no input or parameter has one).
+        self.inlined: dict[str, list[Any]] = {}
 
     def key(self, name: str) -> str:
         """The fact key of an input: its own name, so the validated filing is the fact."""
@@ -318,12 +321,14 @@ class _Compiler:
 
     def cond(self, node: Node, negate: bool = False) -> Any:
         """Translate a specialised boolean expression into a durable-rules condition."""
-        if isinstance(node, _Raw):  # a tier or met() inlined into a benefit's requirement
+        if isinstance(node, expr.Name) and node.id in self.inlined:
+            # a tier or met() inlined into a benefit's requirement: its compiled flags
             if negate:
                 raise PolicyError(
                     [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
                 )
-            return {"$and": node.parts} if node.parts else None
+            parts = self.inlined[node.id]
+            return {"$and": parts} if parts else None
         if isinstance(node, expr.Lit):
             if bool(node.value) != negate:
                 return None  # no constraint
@@ -369,7 +374,7 @@ class _Compiler:
                 if not branches:
                     raise _Never
                 return branches[0] if len(branches) == 1 else {"$or": branches}
-            parts = [{"$neq": {key: v}} for v in right.value]
+            parts: list[dict[str, Any]] = [{"$neq": {key: v}} for v in right.value]
             if not parts:
                 return None
             return parts[0] if len(parts) == 1 else {"$and": parts}
@@ -606,12 +611,17 @@ class _Compiler:
         ranks = tier_ranks(self.p)
         crit_index = {c.id: i for i, c in enumerate(self.p.criteria)}
 
+        def inline(flags: list[Any]) -> Node:
+            name = f"#inlined{len(self.inlined)}"
+            self.inlined[name] = flags
+            return expr.Name(name)
+
         def tier_cond(op: str, tier_id: str) -> Node:
             # The type check allows only >= and >: a benefit never rewards falling short.
             k = ranks[tier_id] + (1 if op == ">" else 0)
             if k >= len(ranks):
                 return expr.Lit(False)
-            return _Raw(self.tier_flags(k))
+            return inline(self.tier_flags(k))
 
         def rewrite(n: Node) -> Node:
             if isinstance(n, expr.Compare):
@@ -623,7 +633,7 @@ class _Compiler:
             if isinstance(n, expr.Call) and n.func == "met":
                 i = crit_index[n.args[0].id]  # type: ignore[union-attr]
                 self.met_used.add(i)
-                return _Raw([{"$nex": {f"#n{i}": 1}}])
+                return inline([{"$nex": {f"#n{i}": 1}}])
             if isinstance(n, expr.Not):
                 return expr.Not(rewrite(n.operand))
             if isinstance(n, expr.BoolOp):
@@ -639,13 +649,6 @@ class _Compiler:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """An already compiled conjunction (a tier or a criterion's met condition)."""
-
-    parts: list[Any] | None
 
 
 class _Num(float):
@@ -742,6 +745,7 @@ def _str_json(s: str) -> str:
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile (once per policy object) and cache on it."""
-    if policy._compiled is None:
-        policy._compiled = _Compiler(policy).compile()
-    return policy._compiled
+    compiled: CompiledPolicy | None = policy._compiled
+    if compiled is None:
+        compiled = policy._compiled = _Compiler(policy).compile()
+    return compiled

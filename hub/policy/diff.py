@@ -114,7 +114,7 @@ def diff_policies(old: Policy, new: Policy) -> PolicyDiff:
                    old.rounding.describe(), new.rounding.describe())
         )  # fmt: skip
 
-    def index(items: list[dict[str, Any]], key: str, drop: tuple[str, ...] = ()) -> dict:
+    def index(items: list[dict[str, Any]], key: str, drop: tuple[str, ...] = ()) -> dict[Any, Any]:
         return {i[key]: {k: v for k, v in i.items() if k not in (key, *drop)} for i in items}
 
     _compare_items(

@@ -243,7 +243,7 @@ class CriterionExplainer:
         self.hint = criterion.fix_hint
         self.threshold: Callable[[Env], Any] | None = None
         self.constant_threshold: Any = None
-        self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
+        self.memo: dict[tuple[Any, ...], tuple[str, str | None, Any, str]] = {}
         #: whether the texts depend on the assessment date (the requirement reads as_of)
         self.dated = False
         #: what number inputs are compared with: values are shown on their own side

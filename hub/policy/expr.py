@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
@@ -279,7 +279,7 @@ class _Parser:
                 raise ExprError(f"unexpected keyword {tok.text!r}", tok.col)
             if self.peek().text == "(" and self.peek().kind == "op":
                 return self.call(tok)
-            node: Node = Name(tok.text)
+            node = Name(tok.text)
             if self.peek().text == "[" and self.peek().kind == "op":
                 self.take()
                 self.nest()
@@ -372,7 +372,7 @@ def met_targets(node: Node) -> set[str]:
 _SYMBOL = {"==": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
-def to_text(node: Node, show: Any = None) -> str:
+def to_text(node: Node, show: Callable[[str], str | None] | None = None) -> str:
     """Render an expression for people; ``show`` may replace a name by a rendering."""
 
     def r(n: Node, parent_prec: int = 0) -> str:
@@ -418,7 +418,7 @@ def format_value(value: Any) -> str:
     """Numbers without float noise and with thousands separators; lists comma-joined."""
     t = type(value)
     if t is str:
-        return value
+        return str(value)
     if t is int:
         return f"{value:,}"
     if t is float:
@@ -518,16 +518,19 @@ def shown_together(
     fewest decimals (6 or more) at which every comparison reads as it is: values that
     need no care are shown as ``format_value`` shows them."""
     exact = {n: _exact(v) for n, v in values.items() if _is_number(v) and type(v) is not bool}
-    checks = [(n, _exact(b), None) for n, b in pairs if n in exact and _is_number(b)]
-    checks += [(a, None, b) for a, b in others if a in exact and b in exact]
-    involved = {n for n, _, _ in checks} | {b for _, _, b in checks if b is not None}
-    truth = [_side(exact[a], limit if b is None else exact[b]) for a, limit, b in checks]
+    # (value name, what it is compared with): a bound (Decimal) or another value's name.
+    checks: list[tuple[str, Decimal | str]] = [
+        (n, _exact(b)) for n, b in pairs if n in exact and _is_number(b)
+    ]
+    checks += [(a, b) for a, b in others if a in exact and b in exact]
+    involved = {n for n, _ in checks} | {o for _, o in checks if isinstance(o, str)}
+    truth = [_side(exact[a], exact[o] if isinstance(o, str) else o) for a, o in checks]
     places = SHOWN_DECIMALS
     while True:
         shown = {n: _rounded(exact[n], places) for n in involved}
         if all(
-            _side(shown[a], limit if b is None else shown[b]) == t
-            for (a, limit, b), t in zip(checks, truth, strict=True)
+            _side(shown[a], shown[o] if isinstance(o, str) else o) == t
+            for (a, o), t in zip(checks, truth, strict=True)
         ):
             break
         places += 1

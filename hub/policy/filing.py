@@ -23,9 +23,10 @@ SHOWN = 40  # how much of a rejected value an error message echoes
 
 
 class FilingInvalid(ValueError):
-    """A filing that must not be assessed; ``errors`` are {"field", "message"} dicts."""
+    """A filing that must not be assessed; ``errors`` are {"field", "message"} dicts
+    (``field`` None when the error is about the whole request body)."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
@@ -249,7 +250,7 @@ def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:
     fast = policy._validator
     if fast is None:
         fast = policy._validator = _fast_validator(policy)
-    clean = fast(raw)
+    clean: dict[str, Any] | None = fast(raw)
     if clean is not None:
         return clean
     clean = {}

@@ -399,7 +399,9 @@ class _Builder:
         self.errors.append(f"{where}: {message}")
 
     # generic field readers ------------------------------------------------
-    def text(self, d: dict, key: str, path: tuple, what: str, required: bool = True) -> str:
+    def text(
+        self, d: dict[str, Any], key: str, path: tuple[Any, ...], what: str, required: bool = True
+    ) -> str:
         value = d.get(key)
         if value is None:
             if required:
@@ -410,7 +412,7 @@ class _Builder:
             return ""
         return str(value).strip()
 
-    def ident(self, d: dict, key: str, path: tuple, what: str) -> str:
+    def ident(self, d: dict[str, Any], key: str, path: tuple[Any, ...], what: str) -> str:
         value = self.text(d, key, path, what)
         if value and not ID_RE.match(value):
             self.err(
@@ -420,13 +422,15 @@ class _Builder:
             )
         return value
 
-    def unknown(self, d: dict, allowed: set[str], path: tuple, what: str) -> None:
+    def unknown(
+        self, d: dict[str, Any], allowed: set[str], path: tuple[Any, ...], what: str
+    ) -> None:
         for key in d:
             if key not in allowed:
                 hint = ", ".join(sorted(allowed))
                 self.err((*path, key), f"{what}: unknown field {key!r} (expected one of: {hint})")
 
-    def mapping(self, value: Any, path: tuple, what: str) -> dict:
+    def mapping(self, value: Any, path: tuple[Any, ...], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.err(path, f"{what} must be a mapping")
             return {}
@@ -434,7 +438,7 @@ class _Builder:
 
     def item(
         self, raw: Any, section: str, noun: str, i: int, allowed: set[str], seen: set[str]
-    ) -> tuple[dict, str, tuple, str]:
+    ) -> tuple[dict[str, Any], str, tuple[Any, ...], str]:
         """One entry of a list of identified items (criteria, benefits): its mapping, id,
         path and name for messages; unknown fields and reused ids are errors."""
         path = (section, i)
@@ -447,7 +451,7 @@ class _Builder:
         seen.add(ident)
         return item, ident, path, what
 
-    def seq(self, value: Any, path: tuple, what: str) -> list:
+    def seq(self, value: Any, path: tuple[Any, ...], what: str) -> list[Any]:
         if not isinstance(value, list):
             self.err(path, f"{what} must be a list")
             return []
@@ -791,7 +795,7 @@ class _Builder:
     def applies_to(
         self,
         raw: Any,
-        path: tuple,
+        path: tuple[Any, ...],
         what: str,
         activities: tuple[str, ...],
         agroups: dict[str, tuple[str, ...]],
@@ -860,7 +864,7 @@ class _Builder:
         return out
 
     def expression(
-        self, text: str, path: tuple, what: str, env: _TypeEnv, want: str, context: str
+        self, text: str, path: tuple[Any, ...], what: str, env: _TypeEnv, want: str, context: str
     ) -> Node | None:
         if not text:
             return None

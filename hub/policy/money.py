@@ -275,8 +275,9 @@ def _build(node: Node, params: dict[str, Fraction]) -> Built:
     if isinstance(node, expr.Call) and node.func in ("min", "max"):
         fn = min if node.func == "min" else max
         args = [_build(a, params) for a in node.args]
-        if all(isinstance(a, Fraction) for a in args):
-            return fn(args)  # type: ignore[type-var,return-value]
+        constants = [a for a in args if isinstance(a, Fraction)]
+        if len(constants) == len(args):
+            return fn(constants)
         fns = [_value(a) for a in args]
         return lambda env: fn(f(env) for f in fns)
     raise TypeError(f"not a number expression: {expr.to_text(node)}")

@@ -81,7 +81,7 @@ def requirement_env(
     return env
 
 
-def requirement_holds(benefit: Benefit, env: Mapping[str, Any]) -> bool:
+def requirement_holds(benefit: Benefit, env: dict[str, Any]) -> bool:
     """Whether the benefit's requirement holds in ``env`` (see ``requirement_env``);
     false when an input it reads is absent."""
     try:

@@ -96,9 +96,9 @@ class _Resolver12(BaseResolver):
 
 
 if getattr(yaml, "__with_libyaml__", False):
-    from yaml.cyaml import CParser
+    from yaml._yaml import CParser
 
-    class _Loader(CParser, _Resolver12):  # type: ignore[misc]
+    class _Loader(CParser, _Resolver12):
         """libyaml's parser and composer (10x faster than PyYAML's, same marks)."""
 
         def __init__(self, stream: str) -> None:
