@@ -44,8 +44,8 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
+    from hub import catalogue, db, errors
     from hub import clock as hub_clock
-    from hub import db, errors, policies
     from hub.api import bp as api_bp
     from hub.auth import bp as auth_bp
     from hub.config import check_settings, load_settings
@@ -80,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     limiter.init_app(app)
     login_manager.init_app(app)
     errors.init_app(app)
-    policies.init_app(app)
+    catalogue.init_app(app)
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)

@@ -251,8 +251,8 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     upgrade_database(app.config["DATABASE_URL"])
     # The app was built before the schema existed: store the shipped policy versions now,
     # so the studio lists them from the first page on.
+    from hub.catalogue import import_shipped
     from hub.db import get_engine
-    from hub.policies import import_shipped
 
     import_shipped(get_engine(app), app.config["POLICY_DIR"])
     password, generated = demo_password(app.config.get("DEMO_PASSWORD"))

@@ -102,7 +102,7 @@ def _registry() -> PolicyRegistry:
     from flask import has_app_context
 
     if has_app_context():
-        from hub.policies import catalogue
+        from hub.catalogue import catalogue
 
         return catalogue().registry()
     return PolicyRegistry.from_directory(DEFAULT_SEED_DIR.parent / "policies")
@@ -191,7 +191,7 @@ def _seed_filing(
 ) -> Filing:
     """Play one filing of the seed file through the use cases up to its ``status``."""
     from hub.services import filings as filing_svc
-    from hub.services import review as review_svc
+    from hub.services.review import actions as review_actions
 
     status = FilingStatus(spec.get("status", FilingStatus.DRAFT.value))
     salt += company.id or 0
@@ -229,7 +229,7 @@ def _seed_filing(
     session.add(filing)
     session.flush()
     for o in spec.get("overrides", []):
-        review_svc.override_criterion(
+        review_actions.override_criterion(
             session,
             filing=filing,
             criterion_id=o["criterion"],
@@ -253,11 +253,11 @@ def _seed_filing(
     }
     message = spec.get("message")
     if status is FilingStatus.APPROVED:
-        review_svc.approve(session, note=message, **common)
+        review_actions.approve(session, note=message, **common)
     elif status is FilingStatus.REJECTED:
-        review_svc.reject(session, reason=message, **common)
+        review_actions.reject(session, reason=message, **common)
     elif status is FilingStatus.CHANGES_REQUESTED:
-        review_svc.request_changes(session, message=message, **common)
+        review_actions.request_changes(session, message=message, **common)
     else:
         raise ValueError(f"seed filings cannot be created as {status.value}: revise them")
     return filing

@@ -10,9 +10,9 @@ from flask import Response, current_app, jsonify, request
 from hub import clock
 from hub.api import bp
 from hub.api.common import json_object
+from hub.catalogue import catalogue
 from hub.errors import ApiError
 from hub.extensions import limiter
-from hub.policies import catalogue
 from hub.policy import FilingInvalid
 from hub.policy.requests import assess_request, parse_flag, trace_request
 from hub.policy.trace import with_trace

@@ -16,7 +16,7 @@ from flask import Response, jsonify
 
 from hub import clock
 from hub.api import bp
-from hub.policies import catalogue
+from hub.catalogue import catalogue
 from hub.policy import PolicyRegistry
 from hub.policy.schema import filing_schema
 from hub.policy.trace import CriterionTrace

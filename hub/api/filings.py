@@ -16,11 +16,11 @@ from hub.api import bp
 from hub.api.common import json_object
 from hub.api.docs import error_responses, path_provider
 from hub.auth.guards import api_roles_required, company_scope, current_api_user
+from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.models import Company, FilingStatus, Role, User
-from hub.policies import catalogue
 from hub.services import filings as svc
 
 

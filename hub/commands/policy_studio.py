@@ -87,8 +87,8 @@ def export(version: str, out: Path | None, app: Flask) -> None:
 
 
 def _candidate(ref: str, app: Flask) -> Policy:
+    from hub.catalogue import catalogue
     from hub.db import session_scope
-    from hub.policies import catalogue
     from hub.studio.service import StudioError, compiled_policy, get_record
 
     found = policy_file(ref)
@@ -133,9 +133,9 @@ def impact(
     Re-assesses the latest decided filing of every company, under the version
     it was decided with (or --against) and under CANDIDATE, on the same date.
     """
+    from hub.catalogue import catalogue
     from hub.clock import app_clock
     from hub.db import session_scope
-    from hub.policies import catalogue
     from hub.studio.service import impact_as_of, latest_filings, subjects_of
 
     policy = _candidate(candidate, app)

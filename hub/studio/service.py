@@ -91,7 +91,7 @@ def published_records(session: Session) -> list[PolicyVersionRecord]:
 
 def registry_with(session: Session, files: PolicyRegistry) -> PolicyRegistry:
     """The shipped files plus every version published in the database."""
-    from hub.policies import merge_registry
+    from hub.catalogue import merge_registry
 
     return merge_registry(files, [policy_of(r) for r in published_records(session)])
 
@@ -549,7 +549,7 @@ def _run_job_now(
 ) -> None:
     try:
         with app.app_context():
-            from hub.policies import catalogue
+            from hub.catalogue import catalogue
 
             registry = catalogue().registry()
             if kind == "specs":

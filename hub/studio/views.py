@@ -27,10 +27,10 @@ from sqlmodel import col, select
 
 from hub import clock
 from hub.auth.guards import roles_required
+from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
-from hub.policies import catalogue
 from hub.policy import PolicyError
 from hub.policy.diff import diff_policies
 from hub.policy.impact import rows_to_csv

@@ -13,8 +13,8 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import NotFound
 
 from hub import clock
+from hub.catalogue import catalogue
 from hub.extensions import limiter
-from hub.policies import catalogue
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy.requests import RequestInvalid, parse_date
 from hub.web.policy_form import PolicyForm

@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 from hub import clock
 from hub.auth.guards import company_scope, roles_required
 from hub.auth.tokens import issue_token, revoke_token
+from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.models import ApiToken, Company, Filing, Role
-from hub.policies import catalogue
 from hub.policy import NoVersionInForce, Policy
 from hub.services import filings as svc
 from hub.web.assess import policy_url

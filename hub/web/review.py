@@ -18,13 +18,18 @@ from sqlmodel import Session, select
 
 from hub import clock
 from hub.auth.guards import get_owned_or_404, roles_required
+from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.models import Company, Filing, Role, User
-from hub.policies import catalogue
 from hub.policy.trace import parameter_texts, value_texts
-from hub.services import review as svc
+from hub.services.review import actions as review_actions
+from hub.services.review import certificates as review_certificates
+from hub.services.review import dashboard as review_dashboard
+from hub.services.review import decision as review_decision
+from hub.services.review import export as review_export
+from hub.services.review import queue as review_queue
 from hub.web.present import STATUS_TEXT, kzt, money_text, show
 from hub.web.present import value_texts as criterion_value_texts
 
@@ -41,7 +46,7 @@ ACTIONS = {
 
 @bp.app_template_filter("duration")
 def _duration(delta: dt.timedelta | None) -> str:
-    return svc.human_duration(delta)
+    return review_queue.human_duration(delta)
 
 
 @bp.app_template_filter("kzt")
@@ -89,17 +94,17 @@ def _lock_version() -> int:
 def queue() -> str:
     """Submitted filings, oldest first; filters, search and pages in the query string."""
     session = get_session()
-    filters = svc.QueueFilters.from_args(request.args)
+    filters = review_queue.QueueFilters.from_args(request.args)
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
-    result = svc.queue(session, filters=filters, page=page)
+    result = review_queue.queue(session, filters=filters, page=page)
     return render_template(
         "review/queue.html",
         result=result,
         filters=filters,
-        facets=svc.facets(session),
+        facets=review_queue.facets(session),
         now=clock.app_clock().now(),
-        waited=svc.waited,
+        waited=review_queue.waited,
     )
 
 
@@ -108,8 +113,10 @@ def queue() -> str:
 def export_queue() -> Response:
     """The queue as filtered on screen (every page), as CSV."""
     session = get_session()
-    filters = svc.QueueFilters.from_args(request.args)
-    body = svc.queue_csv(svc.queue_all(session, filters=filters), now=clock.app_clock().now())
+    filters = review_queue.QueueFilters.from_args(request.args)
+    body = review_export.queue_csv(
+        review_queue.queue_all(session, filters=filters), now=clock.app_clock().now()
+    )
     return _csv(body, f"review-queue-{clock.today().isoformat()}.csv")
 
 
@@ -117,7 +124,9 @@ def export_queue() -> Response:
 @roles_required(Role.ADMIN)
 def export_decisions() -> Response:
     """Every decision taken, as CSV."""
-    return _csv(svc.decisions_csv(get_session()), f"decisions-{clock.today().isoformat()}.csv")
+    return _csv(
+        review_export.decisions_csv(get_session()), f"decisions-{clock.today().isoformat()}.csv"
+    )
 
 
 def _csv(body: str, name: str) -> Response:
@@ -141,16 +150,18 @@ def _render_filing(
 ) -> tuple[str, int]:
     registry = catalogue().registry()
     company = session.get(Company, filing.company_id)
-    policy = svc.policy_of(registry, filing)
-    rows = svc.overrides(session, filing=filing)
+    policy = review_decision.policy_of(registry, filing)
+    rows = review_queue.overrides(session, filing=filing)
     final = filing.final_decision or (
-        svc.final_decision(policy, filing, rows) if filing.decision else None
+        review_decision.final_decision(policy, filing, rows) if filing.decision else None
     )
     reassessment = (
-        svc.reassess(filing, registry=registry, today=clock.today()) if filing.decision else None
+        review_decision.reassess(filing, registry=registry, today=clock.today())
+        if filing.decision
+        else None
     )
-    traced = svc.trace_filing(filing, registry=registry)
-    trail = svc.audit_trail(session, filing=filing)
+    traced = review_decision.trace_filing(filing, registry=registry)
+    trail = review_queue.audit_trail(session, filing=filing)
     actor_ids = {r.actor_id for r in trail} | {o.actor_id for o in rows} | {filing.decided_by_id}
     actor_ids.discard(None)
     emails = (
@@ -170,18 +181,18 @@ def _render_filing(
         reassessment=reassessment,
         traced=traced,
         traces=traced.by_criterion if traced else {},
-        history=svc.history(session, filing=filing),
+        history=review_queue.history(session, filing=filing),
         trail=trail,
         emails=emails,
         labels=labels,
         units=units,
         status_text=STATUS_TEXT,
-        override_statuses=svc.OVERRIDE_STATUSES,
-        waited=svc.waited(filing, clock.app_clock().now()),
+        override_statuses=review_actions.OVERRIDE_STATUSES,
+        waited=review_queue.waited(filing, clock.app_clock().now()),
         error=error,
         action=action,
         form=request.form if error else {},
-        validity=svc.validity(clock.today()),
+        validity=review_certificates.validity(clock.today()),
         actions=ACTIONS,
     )
     return html, status
@@ -192,12 +203,12 @@ def _render_filing(
 def filing(filing_id: int) -> tuple[str, int]:
     """Everything a reviewer needs to decide, and the forms to do it."""
     session = get_session()
-    return _render_filing(session, svc.get_filing(session, filing_id=filing_id))
+    return _render_filing(session, review_queue.get_filing(session, filing_id=filing_id))
 
 
 def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
     session = get_session()
-    target = svc.get_filing(session, filing_id=filing_id)
+    target = review_queue.get_filing(session, filing_id=filing_id)
     registry = catalogue().registry()
     common: dict[str, Any] = {
         "filing": target,
@@ -208,21 +219,25 @@ def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
     form = request.form
     try:
         if action == "approve":
-            svc.approve(session, note=form.get("note"), clock=clock.app_clock(), **common)
+            review_actions.approve(
+                session, note=form.get("note"), clock=clock.app_clock(), **common
+            )
             done = (
                 f"Filing {target.id} approved: {target.tier_granted} certified from "
                 f"{target.valid_from} to {target.valid_until}."
             )
         elif action == "reject":
-            svc.reject(session, reason=form.get("reason"), clock=clock.app_clock(), **common)
+            review_actions.reject(
+                session, reason=form.get("reason"), clock=clock.app_clock(), **common
+            )
             done = f"Filing {target.id} rejected. The company sees your reason."
         elif action == "request_changes":
-            svc.request_changes(
+            review_actions.request_changes(
                 session, message=form.get("message"), clock=clock.app_clock(), **common
             )
             done = f"Filing {target.id} sent back to the company with your message."
         else:
-            row = svc.override_criterion(
+            row = review_actions.override_criterion(
                 session,
                 criterion_id=form.get("criterion", ""),
                 status=form.get("status", ""),
@@ -236,7 +251,7 @@ def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
             )
     except ApiError as exc:
         session.rollback()
-        current = svc.get_filing(session, filing_id=filing_id)
+        current = review_queue.get_filing(session, filing_id=filing_id)
         session.refresh(current)
         return _render_filing(session, current, error=exc, action=action, status=exc.status)
     session.commit()
@@ -279,7 +294,7 @@ def override(filing_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.ADMIN)
 def dashboard() -> str:
     """Counts, medians, approvals over time and the criteria most often unmet."""
-    figures = svc.dashboard(get_session(), clock=clock.app_clock())
+    figures = review_dashboard.dashboard(get_session(), clock=clock.app_clock())
     return render_template("review/dashboard.html", figures=figures)
 
 
@@ -293,7 +308,7 @@ def audit_trail() -> str:
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
     action = request.args.get("action", "").strip()[:64]
-    records, total = svc.audit_page(session, page=page, action=action)
+    records, total = review_queue.audit_page(session, page=page, action=action)
     actor_ids = {r.actor_id for r in records if r.actor_id is not None}
     emails = (
         dict(session.exec(select(User.id, User.email).where(User.id.in_(actor_ids))).all())  # type: ignore[union-attr]
@@ -324,7 +339,9 @@ def _certificate(filing_id: int) -> str:
             f"Filing {target.id} has no certificate: only an approved filing is certified.",
         )
     company = session.get(Company, target.company_id)
-    check = svc.check_certificate(session, code=target.certificate_code, clock=clock.app_clock())
+    check = review_certificates.check_certificate(
+        session, code=target.certificate_code, clock=clock.app_clock()
+    )
     return render_template(
         "review/certificate.html",
         filing=target,
@@ -365,7 +382,9 @@ def verify() -> str | Response:
 @limiter.limit("60 per minute")
 def verify_code(code: str) -> tuple[str, int]:
     """Public: whether the certificate with this code is valid today, without private data."""
-    check = svc.check_certificate(get_session(), code=code[:40], clock=clock.app_clock())
+    check = review_certificates.check_certificate(
+        get_session(), code=code[:40], clock=clock.app_clock()
+    )
     return render_template("review/verify.html", check=check), (
         404 if check.state == "unknown" else 200
     )

@@ -67,7 +67,7 @@ def tiers_overview(policy: Policy) -> list[dict[str, Any]]:
 
 @bp.route("/")
 def index() -> str:
-    from hub.policies import catalogue
+    from hub.catalogue import catalogue
 
     registry = catalogue().registry()
     today = clock.today()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from hub.catalogue import catalogue
 from hub.models import Role
-from hub.policies import catalogue
 from tests.conftest import DEFAULT_PASSWORD
 from tests.functional.test_studio import KYC_OUTLINE, population, update_kyc_scenarios
 

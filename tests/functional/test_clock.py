@@ -28,11 +28,11 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from hub import create_app
+from hub.catalogue import catalogue
 from hub.clock import Clock, app_clock, clock_from_environ, load_zone
 from hub.config import ConfigError, load_settings
 from hub.db import get_engine
 from hub.models import Filing, User
-from hub.policies import catalogue
 from hub.services import filings as filing_svc
 from tests.unit.core_support import exchange
 

@@ -22,7 +22,8 @@ from sqlmodel import Session
 from hub.cli import main
 from hub.models import Filing
 from hub.policy import PolicyRegistry
-from hub.services import review as review_svc
+from hub.services.review import decision as review_decision
+from hub.services.review import queue as review_queue
 from tests.unit.core_support import exchange
 
 from .filing_support import t1_exchange
@@ -150,13 +151,13 @@ def test_the_filing_page_the_printable_page_and_the_reviewers_page(
     db_session.expire_all()
     filing = db_session.get(Filing, filing_id)
     with app.app_context():
-        from hub.policies import catalogue
+        from hub.catalogue import catalogue
 
         registry: PolicyRegistry = catalogue().registry()
-    final = review_svc.final_decision(
-        review_svc.policy_of(registry, filing),
+    final = review_decision.final_decision(
+        review_decision.policy_of(registry, filing),
         filing,
-        review_svc.overrides(db_session, filing=filing),
+        review_queue.overrides(db_session, filing=filing),
     )
     assert final["tier"] == "T3"
     assert benefit(final, "property_land_tax") == 18_532.52

@@ -22,13 +22,17 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from hub import audit
+from hub.catalogue import catalogue
 from hub.clock import Clock, app_clock
 from hub.db import get_engine, utcnow
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, User
-from hub.policies import catalogue
 from hub.policy import PolicyRegistry
 from hub.services import filings as filing_svc
-from hub.services import review as svc
+from hub.services.review import actions as review_actions
+from hub.services.review import certificates as review_certificates
+from hub.services.review import decision as review_decision
+from hub.services.review import export as review_export
+from hub.services.review import queue as review_queue
 from tests.functional.filing_support import t1_exchange
 
 ALL_T1 = t1_exchange()  # reaches T1, misses T2 on local_opex only
@@ -179,7 +183,7 @@ def test_filing_view_shows_everything_a_reviewer_needs(
 ):
     company = make_company(legal_name="Steppe Exchange LLP")
     earlier = submitted(company=company, days_ago=30)
-    svc.request_changes(
+    review_actions.request_changes(
         db_session,
         filing=earlier,
         actor_id=admin.id,
@@ -207,9 +211,9 @@ def test_reassessment_under_a_later_version_is_shown_side_by_side(
     submitted, registry, db_session, clock
 ):
     filing = submitted()
-    same = svc.reassess(filing, registry=registry, today=clock.today())
+    same = review_decision.reassess(filing, registry=registry, today=clock.today())
     assert not same.differs
-    later = svc.reassess(filing, registry=registry, today=dt.date(2027, 1, 5))
+    later = review_decision.reassess(filing, registry=registry, today=dt.date(2027, 1, 5))
     assert later.policy_version == "2027.1"
     changed = {c["id"]: (c["before"], c["after"]) for c in later.changed}
     assert changed["unhosted_wallet_checks"] == ("not in that version", "missing")
@@ -225,7 +229,7 @@ def test_approve_certifies_for_twelve_months_with_a_code_and_an_audit_record(
     filing = submitted(days_ago=3)
     login(client, admin)
     page = _page(client, filing)
-    start, end = svc.validity(clock.today())
+    start, end = review_certificates.validity(clock.today())
     assert f"valid from <strong>{start}</strong> to <strong>{end}</strong>" in page
     response = _post(client, filing, "approve", note="Well documented.")
     assert response.status_code == 302
@@ -233,8 +237,8 @@ def test_approve_certifies_for_twelve_months_with_a_code_and_an_audit_record(
     assert filing.status == "approved" and filing.tier_granted == "T1"
     assert filing.decided_by_id == admin.id and filing.reviewer_message == "Well documented."
     assert (filing.valid_from, filing.valid_until) == (start, end)
-    assert end == svc.add_months(start, 12) - dt.timedelta(days=1)
-    assert svc.normalise_code(filing.certificate_code) == filing.certificate_code
+    assert end == review_certificates.add_months(start, 12) - dt.timedelta(days=1)
+    assert review_certificates.normalise_code(filing.certificate_code) == filing.certificate_code
     assert filing.final_decision["engine"]["tier"] == "T1"
     record = db_session.exec(
         select(AuditRecord).where(AuditRecord.action == "review.approved")
@@ -248,8 +252,14 @@ def test_approve_certifies_for_twelve_months_with_a_code_and_an_audit_record(
 
 
 def test_validity_is_twelve_months_also_from_the_29th_of_february():
-    assert svc.validity(dt.date(2028, 2, 29)) == (dt.date(2028, 2, 29), dt.date(2029, 2, 27))
-    assert svc.validity(dt.date(2026, 11, 24)) == (dt.date(2026, 11, 24), dt.date(2027, 11, 23))
+    assert review_certificates.validity(dt.date(2028, 2, 29)) == (
+        dt.date(2028, 2, 29),
+        dt.date(2029, 2, 27),
+    )
+    assert review_certificates.validity(dt.date(2026, 11, 24)) == (
+        dt.date(2026, 11, 24),
+        dt.date(2027, 11, 23),
+    )
 
 
 def test_reject_needs_a_reason(client, login, admin, submitted, db_session):
@@ -332,9 +342,11 @@ def test_forbidden_transitions_are_conflicts_that_change_nothing(
     else:
         filing = submitted()
         decide = {
-            "approved": lambda **k: svc.approve(db_session, **k),
-            "rejected": lambda **k: svc.reject(db_session, reason="Not eligible for now.", **k),
-            "changes_requested": lambda **k: svc.request_changes(
+            "approved": lambda **k: review_actions.approve(db_session, **k),
+            "rejected": lambda **k: review_actions.reject(
+                db_session, reason="Not eligible for now.", **k
+            ),
+            "changes_requested": lambda **k: review_actions.request_changes(
                 db_session, message="Please explain the figures.", **k
             ),
         }[setup]
@@ -421,10 +433,10 @@ def test_overriding_a_t1_criterion_to_not_met_drops_every_tier(
         reason="The MLRO resigned last month; the post is vacant.",
     )
     assert response.status_code == 302
-    document = svc.final_decision(
+    document = review_decision.final_decision(
         catalogue_policy(client.application),
         _reload(db_session, filing),
-        svc.overrides(db_session, filing=filing),
+        review_queue.overrides(db_session, filing=filing),
     )
     assert document["tier"] is None and document["benefits"] == []
     assert _post(client, filing, "approve").status_code == 422
@@ -468,7 +480,7 @@ def test_outcome_with_no_override_equals_the_engine_on_every_demo_filing(app, db
     for filing in filings:
         policy = registry.get(filing.policy_version)
         statuses = {c["id"]: c["status"] for c in filing.decision["criteria"]}
-        result = svc.outcome(policy, filing.inputs, statuses)
+        result = review_decision.outcome(policy, filing.inputs, statuses)
         for key in ("tier", "tier_title", "benefits", "estimated_total_saving_kzt"):
             assert result[key] == filing.decision[key], (filing.id, key)
 
@@ -533,7 +545,7 @@ def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
             barrier.wait()
             try:
                 if n == 0:
-                    svc.approve(
+                    review_actions.approve(
                         session,
                         filing=mine,
                         actor_id=admins[n].id,
@@ -542,7 +554,7 @@ def test_concurrent_decisions_in_two_sessions_exactly_one_wins(
                         clock=clock,
                     )
                 else:
-                    svc.reject(
+                    review_actions.reject(
                         session,
                         filing=mine,
                         actor_id=admins[n].id,
@@ -613,7 +625,9 @@ def test_approving_a_new_filing_replaces_the_companys_certificate(
         .after["superseded_by"]
         == second.id
     )
-    check = svc.check_certificate(db_session, code=first.certificate_code, clock=clock)
+    check = review_certificates.check_certificate(
+        db_session, code=first.certificate_code, clock=clock
+    )
     assert check.state == "revoked" and check.replaced_on == clock.today()
 
 
@@ -623,7 +637,7 @@ def test_approving_a_new_filing_replaces_the_companys_certificate(
 @pytest.fixture
 def approved(submitted, admin, registry, db_session, clock) -> Filing:
     filing = submitted()
-    svc.approve(
+    review_actions.approve(
         db_session, filing=filing, actor_id=admin.id, lock_version=filing.lock_version,
         registry=registry, clock=clock,
     )  # fmt: skip
@@ -700,11 +714,17 @@ def _on(day: dt.date) -> Clock:
 def test_expired_and_not_yet_valid_certificates(approved, db_session):
     code = approved.certificate_code
     after = approved.valid_until + dt.timedelta(days=1)
-    assert svc.check_certificate(db_session, code=code, clock=_on(after)).state == "expired"
+    assert (
+        review_certificates.check_certificate(db_session, code=code, clock=_on(after)).state
+        == "expired"
+    )
     last = _on(approved.valid_until)
-    assert svc.check_certificate(db_session, code=code, clock=last).state == "valid"
+    assert review_certificates.check_certificate(db_session, code=code, clock=last).state == "valid"
     before = approved.valid_from - dt.timedelta(days=1)
-    assert svc.check_certificate(db_session, code=code, clock=_on(before)).state == "not_yet_valid"
+    assert (
+        review_certificates.check_certificate(db_session, code=code, clock=_on(before)).state
+        == "not_yet_valid"
+    )
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -800,7 +820,7 @@ def test_dashboard_shows_charts_and_the_numbers_beside_them(
 ):
     waiting = submitted(days_ago=2)
     decided = submitted(days_ago=4)
-    svc.approve(
+    review_actions.approve(
         db_session, filing=decided, actor_id=admin.id, lock_version=decided.lock_version,
         registry=registry, clock=clock,
     )  # fmt: skip
@@ -830,7 +850,7 @@ def test_csv_exports_are_safe_against_formula_injection(
         make_company(legal_name="@SUM(A1) LLP"),
     ]
     filings = [submitted(company=c) for c in evil]
-    svc.reject(
+    review_actions.reject(
         db_session,
         filing=filings[0],
         actor_id=admin.id,
@@ -846,7 +866,7 @@ def test_csv_exports_are_safe_against_formula_injection(
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0] == list(svc.QUEUE_HEADER)
+    assert rows[0] == list(review_export.QUEUE_HEADER)
     names = {r[3] for r in rows[1:]}
     assert names == {
         '\'=HYPERLINK("http://evil.example","x")',
@@ -858,7 +878,7 @@ def test_csv_exports_are_safe_against_formula_injection(
     assert only_submitted.count("\r\n") == 1 + 3  # header + the 3 still waiting
     decisions = client.get("/review/export/decisions.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(decisions.lstrip("\ufeff"))))
-    assert rows[0] == list(svc.DECISIONS_HEADER)
+    assert rows[0] == list(review_export.DECISIONS_HEADER)
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["decision"] == "rejected" and row["decided_by"] == "admin@hub.kz"
@@ -867,11 +887,11 @@ def test_csv_exports_are_safe_against_formula_injection(
 
 
 def test_csv_safe_cells():
-    assert svc.csv_safe("=1+1") == "'=1+1"
-    assert svc.csv_safe("\t=1") == "'\t=1"
-    assert svc.csv_safe("Plain LLP") == "Plain LLP"
-    assert svc.csv_safe(None) == ""
-    assert svc.csv_safe(-3.5) == "'-3.5"  # a negative number read as text is harmless
+    assert review_export.csv_safe("=1+1") == "'=1+1"
+    assert review_export.csv_safe("\t=1") == "'\t=1"
+    assert review_export.csv_safe("Plain LLP") == "Plain LLP"
+    assert review_export.csv_safe(None) == ""
+    assert review_export.csv_safe(-3.5) == "'-3.5"  # a negative number read as text is harmless
 
 
 # --- role guard --------------------------------------------------------------------------

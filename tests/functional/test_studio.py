@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from hub.catalogue import catalogue
 from hub.models import (
     Assessment,
     AuditRecord,
@@ -23,7 +24,6 @@ from hub.models import (
     StudioJob,
     User,
 )
-from hub.policies import catalogue
 from hub.policy import assess
 from tests.functional.filing_support import t1_exchange
 

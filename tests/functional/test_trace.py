@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
+from hub.catalogue import catalogue
 from hub.cli import main
 from hub.clock import app_clock
 from hub.models import Company, Filing, User
-from hub.policies import catalogue
 from hub.policy import assess
 from hub.policy.trace import assess_traced, trace_json, with_trace
 from hub.services import filings as filing_svc

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hub.policy import PolicyError, assess, load_policy_text
 from hub.policy.impact import ImpactReport, Outcome
 from hub.policy.money import DEFAULT_ROUNDING, Rounding, format_money, plain_text, saving_function
-from hub.services.review import outcome
+from hub.services.review.decision import outcome
 
 from .core_support import AS_OF, P2026, P2027, exchange, miner
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from hub.policy import Policy, PolicyError, PolicyRegistry
 
 log = logging.getLogger(__name__)
-EXTENSION = "hub.policies"
+EXTENSION = "hub.catalogue"
 
 _MARKER_SQL = sa.text(
     "SELECT count(*), max(published_at) FROM policy_version WHERE state = 'published'"
