@@ -102,8 +102,10 @@ def app_clock(app: Flask | None = None) -> Clock:
     if app is None:
         from flask import current_app
 
-        return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
-    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+        clock: Clock = current_app.extensions[EXTENSION_KEY]
+        return clock
+    found: Clock = app.extensions[EXTENSION_KEY]
+    return found
 
 
 def today() -> dt.date:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, create_engine
 
 EXTENSION_KEY = "hub.db"
@@ -182,7 +182,11 @@ def update_if_unchanged(
         .where(table.c.id == row_id, table.c.lock_version == expected_lock_version)
         .values(**values, lock_version=expected_lock_version + 1)
     )
-    result = session.execute(statement, execution_options={"synchronize_session": False})
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for all.
+    result = cast(
+        CursorResult[Any],
+        session.execute(statement, execution_options={"synchronize_session": False}),
+    )
     changed = result.rowcount == 1
     if changed:
         obj = session.get(model, row_id)

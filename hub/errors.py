@@ -15,7 +15,7 @@ without details leaking to the client.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -37,6 +37,14 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+class FieldError(TypedDict):
+    """One entry of the API's error document: the field at fault (None: the whole
+    request) and what is wrong with it."""
+
+    field: str | None
+    message: str
+
+
 class ApiError(Exception):
     """An error with an HTTP status and field-level messages, for API views and services."""
 
@@ -51,7 +59,9 @@ class ApiError(Exception):
         if isinstance(errors, str):
             errors = [{"field": field, "message": errors}]
         self.status = status
-        self.errors = [{"field": e.get("field"), "message": str(e["message"])} for e in errors]
+        self.errors: list[FieldError] = [
+            {"field": e.get("field"), "message": str(e["message"])} for e in errors
+        ]
         self.headers = dict(headers or {})
         super().__init__(self.errors[0]["message"] if self.errors else str(status))
 

@@ -241,7 +241,7 @@ def _json_body(properties: dict[str, Any], required: list[str] | None = None) ->
 @path_provider
 def filing_paths() -> dict[str, Any]:
     """The filing endpoints, with the filing record schema inlined."""
-    secure = [{"bearer": []}]
+    secure: list[dict[str, list[str]]] = [{"bearer": []}]
     common = {"tags": ["filings"], "security": secure}
     return {
         "/api/v1/filings": {

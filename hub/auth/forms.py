@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField
+
+# New in WTForms 3.3; the newest stubs on PyPI (types-WTForms 3.2) do not have it yet.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from hub.auth.passwords import MIN_PASSWORD_LENGTH

@@ -6,6 +6,7 @@ import datetime as dt
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -281,6 +282,7 @@ def _run_batch(
             ) as bar:
                 chunks = _chunks(lines, bar)
                 pool = None
+                answers: Iterator[tuple[bytes, int, int]]
                 if workers > 1:
                     pool = multiprocessing.get_context("fork").Pool(workers)
                     answers = pool.imap(_answer_chunk, chunks)

@@ -7,9 +7,10 @@ file in the instance folder). SQLite needs batch mode to alter tables.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, pool
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
@@ -30,7 +31,7 @@ def _url() -> str:
     return create_app().config["DATABASE_URL"]
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render the project's column types as plain SQLAlchemy types in new migrations.
 
     Migrations must not import application code that may change later.

@@ -447,7 +447,7 @@ def latest_filings(session: Session) -> list[tuple[Filing, Company]]:
     latest = (
         select(Filing.company_id, sa.func.max(Filing.id).label("id"))
         .where(col(Filing.policy_version).is_not(None), col(Filing.decision).is_not(None))
-        .group_by(Filing.company_id)
+        .group_by(col(Filing.company_id))
         .subquery()
     )
     query = (

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlmodel import col, select
+from werkzeug.wrappers import Response as BaseResponse
 
 from hub import clock
 from hub.auth.guards import roles_required
@@ -44,7 +45,8 @@ READERS = (Role.AUTHOR, Role.ADMIN)
 
 
 def _user() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    user: User = current_user._get_current_object()
+    return user
 
 
 def _record(version: str) -> PolicyVersionRecord:
@@ -128,7 +130,7 @@ def show(version: str) -> str:
 
 @bp.route("/<version>/drafts", methods=["POST"])
 @roles_required(Role.AUTHOR)
-def create_draft(version: str) -> Response:
+def create_draft(version: str) -> BaseResponse:
     """A new draft from this version (text and scenarios copied)."""
     session = get_session()
     base = _record(version)
@@ -266,7 +268,7 @@ def save(version: str) -> Any:
 
 @bp.route("/<version>/delete", methods=["POST"])
 @roles_required(Role.AUTHOR)
-def delete(version: str) -> Response:
+def delete(version: str) -> BaseResponse:
     session = get_session()
     record = _record(version)
     try:
@@ -280,7 +282,7 @@ def delete(version: str) -> Response:
     return redirect(url_for("studio.index"))
 
 
-def _start(version: str, kind: str) -> Response:
+def _start(version: str, kind: str) -> BaseResponse:
     session = get_session()
     record = _record(version)
     try:
@@ -301,14 +303,14 @@ def _start(version: str, kind: str) -> Response:
 
 @bp.route("/<version>/specs", methods=["POST"])
 @roles_required(Role.AUTHOR)
-def run_specs(version: str) -> Response:
+def run_specs(version: str) -> BaseResponse:
     """Run the version's scenarios in the background; the job page shows progress."""
     return _start(version, "specs")
 
 
 @bp.route("/<version>/impact", methods=["POST"])
 @roles_required(Role.AUTHOR)
-def run_impact(version: str) -> Response:
+def run_impact(version: str) -> BaseResponse:
     """Re-assess every company's latest filing under this version, in the background."""
     return _start(version, "impact")
 
@@ -354,13 +356,13 @@ def job(job_id: int) -> str:
 
 @bp.route("/jobs/<int:job_id>.json", methods=["GET"])
 @roles_required(*READERS)
-def job_json(job_id: int) -> Response:
+def job_json(job_id: int) -> BaseResponse:
     return jsonify(svc.job_view(_job(job_id)))
 
 
 @bp.route("/jobs/<int:job_id>.csv", methods=["GET"])
 @roles_required(*READERS)
-def job_csv(job_id: int) -> Response:
+def job_csv(job_id: int) -> BaseResponse:
     """The impact of a finished analysis, one line per company."""
     job = _job(job_id)
     if job.kind != "impact" or job.state != "done" or not job.result:

@@ -9,11 +9,13 @@ rendered with, so a stale tab gets a conflict message instead of overwriting.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, col, select
+from werkzeug.wrappers import Response as BaseResponse
 
 from hub import clock
 from hub.auth.guards import company_scope, roles_required
@@ -69,7 +71,7 @@ def _policy_of(filing: Filing) -> Policy | None:
         return None
 
 
-def _preview(filing: Filing) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _preview(filing: Filing) -> tuple[dict[str, Any] | None, Sequence[Mapping[str, Any]]]:
     """The live decision of a draft, or the errors that prevent one."""
     try:
         decision = svc.assess_filing(filing, registry=catalogue().registry(), today=clock.today())
@@ -118,7 +120,7 @@ def index() -> str:
 
 @bp.post("/new")
 @roles_required(Role.COMPANY)
-def create() -> Response:
+def create() -> BaseResponse:
     """Start a draft: BIN from the account, name and activity prefilled."""
     session = get_session()
     company = _company(session)
@@ -195,7 +197,7 @@ def _render_edit(
 
 @bp.route("/<int:filing_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.COMPANY)
-def edit(filing_id: int) -> Response | tuple[str, int]:
+def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
     """Edit a draft. Buttons: save, save and check, save and submit."""
     session = get_session()
     company, filing = _filing(session, filing_id)
@@ -285,7 +287,7 @@ def submit(filing_id: int) -> Any:
 
 @bp.post("/<int:filing_id>/revise")
 @roles_required(Role.COMPANY)
-def revise(filing_id: int) -> Response:
+def revise(filing_id: int) -> BaseResponse:
     """Start (or reopen) the draft that will supersede this filing when submitted."""
     session = get_session()
     _, filing = _filing(session, filing_id)
@@ -308,7 +310,7 @@ def revise(filing_id: int) -> Response:
 
 @bp.get("/<int:filing_id>/decision.json")
 @roles_required(Role.COMPANY)
-def decision_json(filing_id: int) -> Response:
+def decision_json(filing_id: int) -> BaseResponse:
     """The decision document: frozen for submitted filings, the live one for a draft."""
     session = get_session()
     _, filing = _filing(session, filing_id)
@@ -356,7 +358,7 @@ def _tokens(session: Session) -> list[ApiToken]:
 
 @bp.route("/tokens", methods=["GET", "POST"])
 @roles_required(Role.COMPANY)
-def tokens() -> Response | tuple[str, int] | str:
+def tokens() -> BaseResponse | tuple[str, int] | str:
     """Personal API tokens: create one (shown once) and see which exist."""
     session = get_session()
     _company(session)
@@ -381,7 +383,7 @@ def tokens() -> Response | tuple[str, int] | str:
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @roles_required(Role.COMPANY)
-def revoke(token_id: int) -> Response:
+def revoke(token_id: int) -> BaseResponse:
     session = get_session()
     if not revoke_token(session, token_id=token_id, user=current_user):
         raise ApiError(404, "There is no such token among yours.")

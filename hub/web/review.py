@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, select
+from werkzeug.wrappers import Response as BaseResponse
 
 from hub import clock
 from hub.auth.guards import get_owned_or_404, roles_required
@@ -110,7 +111,7 @@ def queue() -> str:
 
 @bp.get("/export/queue.csv")
 @roles_required(Role.ADMIN)
-def export_queue() -> Response:
+def export_queue() -> BaseResponse:
     """The queue as filtered on screen (every page), as CSV."""
     session = get_session()
     filters = review_queue.QueueFilters.from_args(request.args)
@@ -122,14 +123,14 @@ def export_queue() -> Response:
 
 @bp.get("/export/decisions.csv")
 @roles_required(Role.ADMIN)
-def export_decisions() -> Response:
+def export_decisions() -> BaseResponse:
     """Every decision taken, as CSV."""
     return _csv(
         review_export.decisions_csv(get_session()), f"decisions-{clock.today().isoformat()}.csv"
     )
 
 
-def _csv(body: str, name: str) -> Response:
+def _csv(body: str, name: str) -> BaseResponse:
     response = Response("\ufeff" + body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
@@ -206,7 +207,7 @@ def filing(filing_id: int) -> tuple[str, int]:
     return _render_filing(session, review_queue.get_filing(session, filing_id=filing_id))
 
 
-def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
+def _act(filing_id: int, action: str) -> BaseResponse | tuple[str, int]:
     session = get_session()
     target = review_queue.get_filing(session, filing_id=filing_id)
     registry = catalogue().registry()
@@ -265,25 +266,25 @@ def _act(filing_id: int, action: str) -> Response | tuple[str, int]:
 
 @bp.post("/filings/<int:filing_id>/approve")
 @roles_required(Role.ADMIN)
-def approve(filing_id: int) -> Response | tuple[str, int]:
+def approve(filing_id: int) -> BaseResponse | tuple[str, int]:
     return _act(filing_id, "approve")
 
 
 @bp.post("/filings/<int:filing_id>/reject")
 @roles_required(Role.ADMIN)
-def reject(filing_id: int) -> Response | tuple[str, int]:
+def reject(filing_id: int) -> BaseResponse | tuple[str, int]:
     return _act(filing_id, "reject")
 
 
 @bp.post("/filings/<int:filing_id>/request-changes")
 @roles_required(Role.ADMIN)
-def request_changes(filing_id: int) -> Response | tuple[str, int]:
+def request_changes(filing_id: int) -> BaseResponse | tuple[str, int]:
     return _act(filing_id, "request_changes")
 
 
 @bp.post("/filings/<int:filing_id>/override")
 @roles_required(Role.ADMIN)
-def override(filing_id: int) -> Response | tuple[str, int]:
+def override(filing_id: int) -> BaseResponse | tuple[str, int]:
     return _act(filing_id, "override")
 
 
@@ -370,7 +371,7 @@ def company_certificate(filing_id: int) -> str:
 
 @public.get("/verify")
 @limiter.limit("60 per minute")
-def verify() -> str | Response:
+def verify() -> str | BaseResponse:
     """Public: type a verification code (no sign-in)."""
     code = request.args.get("code", "").strip()
     if code:

@@ -71,6 +71,7 @@ def index() -> str:
 
     registry = catalogue().registry()
     today = clock.today()
+    policy: Policy | None
     try:
         policy = registry.select(today)
     except LookupError:
