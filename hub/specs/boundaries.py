@@ -102,6 +102,8 @@ class BoundaryCoverage:
         self._criteria = compiled.specialised
         for i, c in enumerate(p.criteria):
             for node in self._criteria[i].values():
+                if node is None:  # not applicable to that activity
+                    continue
                 for cmp in _comparisons(node):
                     self._declare(c.id, node, cmp)
         for b, node in zip(p.benefits, self._requires, strict=True):
@@ -124,7 +126,7 @@ class BoundaryCoverage:
                 "containment": ("all", "not all"),
                 "equality": ("equal", "different"),
             }.get(kind) or tuple(s for s in THREE_WAY if self._possible(s, var, const))
-            gone = ()
+            gone: tuple[str, ...] = ()
             if requirement:
                 gone = tuple(s for s in sides if not self.reachable(rule, node, s))
             kept = tuple(s for s in sides if s not in gone)
@@ -169,6 +171,8 @@ class BoundaryCoverage:
         """Whether the input's domain has a value on that side of a constant boundary."""
         if not isinstance(var, ex.Name):
             return True
+        lo: float | None  # the input's domain (None: unbounded on that side)
+        hi: float | None
         if var.id == "tier" and isinstance(const, ex.Name) and const.id in self._ranks:
             lo, hi, bound, integral = -1, len(self._ranks) - 1, self._ranks[const.id], True
         elif isinstance(const, ex.Lit) and var.id in self._specs:

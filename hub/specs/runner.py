@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from gherkin.errors import CompositeParserException, ParserException
 from gherkin.parser import Parser
-from gherkin.pickles.compiler import Compiler
+from gherkin.pickles.compiler import Compiler, GherkinDocumentWithURI
 
 from hub.config import features_dir, policy_dir
 from hub.policy import Policy, PolicyError, load_policy, load_policy_text
@@ -284,7 +284,7 @@ def examples_tag_problem(tag: str) -> str | None:
     return None
 
 
-def _examples_tag_errors(name: str, node: dict[str, Any]) -> list[str]:
+def _examples_tag_errors(name: str, node: Mapping[str, Any]) -> list[str]:
     """Gherkin-style errors ("file: (line:column): ...") for Examples tags pytest refuses."""
     out = []
     for child in node.get("children", []):
@@ -306,8 +306,7 @@ def compile_feature(name: str, text: str) -> list[CompiledScenario]:
     when an Examples block carries a tag pytest-bdd cannot apply (both runners
     refuse such a file alike).
     """
-    doc = Parser().parse(text)
-    doc["uri"] = name
+    doc: GherkinDocumentWithURI = {**Parser().parse(text), "uri": name}
     feature = doc.get("feature")
     if not feature:
         return []
@@ -322,7 +321,8 @@ def compile_feature(name: str, text: str) -> list[CompiledScenario]:
         steps = []
         for ps in pickle["steps"]:
             keyword, line = steps_by_id.get(ps["astNodeIds"][0], ("", 0))
-            table = (ps.get("argument") or {}).get("dataTable")
+            argument = ps.get("argument")
+            table = argument.get("dataTable") if argument else None
             datatable = [[c["value"] for c in r["cells"]] for r in table["rows"]] if table else None
             kind = ps.get("type", "Unknown")
             steps.append(CompiledStep(keyword, ps["text"], line, datatable, kind))
@@ -344,7 +344,7 @@ def compile_feature(name: str, text: str) -> list[CompiledScenario]:
 
 
 def _index(
-    node: dict[str, Any],
+    node: Mapping[str, Any],
     steps: dict[str, tuple[str, int]],
     rows: dict[str, tuple[list[str], list[str]]],
 ) -> None:
@@ -429,7 +429,7 @@ def as_policy(policy: Policy | str | os.PathLike[str]) -> Policy:
     if isinstance(policy, Policy):
         return policy
     if isinstance(policy, os.PathLike):
-        return load_policy(policy)
+        return load_policy(Path(policy))
     if "\n" not in policy and Path(policy).is_file():
         return load_policy(policy)
     if "\n" not in policy and policy.endswith((".yaml", ".yml")):

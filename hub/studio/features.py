@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def split_features(text: str | None) -> list[tuple[str, str]]:
     return out
 
 
-def _effective_tags(*nodes: dict[str, Any]) -> set[str]:
+def _effective_tags(*nodes: Mapping[str, Any]) -> set[str]:
     return {t["name"] for n in nodes for t in n.get("tags", [])}
 
 
@@ -151,7 +151,7 @@ def select_version(text: str, base: str, target: str) -> str | None:
                 drop.append((_first_line(ex), _last_line(ex, lines)))
         return any_kept
 
-    def walk(container: dict[str, Any], inherited: set[str]) -> bool:
+    def walk(container: Mapping[str, Any], inherited: set[str]) -> bool:
         any_kept = False
         for child in container.get("children", []):
             if child.get("scenario"):
