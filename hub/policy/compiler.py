@@ -624,20 +624,20 @@ class _Compiler:
             return inline(self.tier_flags(k))
 
         def rewrite(n: Node) -> Node:
-            if isinstance(n, expr.Compare):
-                if isinstance(n.left, expr.Name) and n.left.id == "tier":
-                    return tier_cond(n.op, n.right.id)  # type: ignore[union-attr]
-                if isinstance(n.right, expr.Name) and n.right.id == "tier":
-                    return tier_cond(FLIP[n.op], n.left.id)  # type: ignore[union-attr]
-                return n
-            if isinstance(n, expr.Call) and n.func == "met":
-                i = crit_index[n.args[0].id]  # type: ignore[union-attr]
-                self.met_used.add(i)
-                return inline([{"$nex": {f"#n{i}": 1}}])
-            if isinstance(n, expr.Not):
-                return expr.Not(rewrite(n.operand))
-            if isinstance(n, expr.BoolOp):
-                return expr.BoolOp(n.op, tuple(rewrite(v) for v in n.values))
+            # The type check lets `tier` meet only a tier id, and met() only a criterion id.
+            match n:
+                case expr.Compare(op=op, left=expr.Name(id="tier"), right=expr.Name(id=tier_id)):
+                    return tier_cond(op, tier_id)
+                case expr.Compare(op=op, left=expr.Name(id=tier_id), right=expr.Name(id="tier")):
+                    return tier_cond(FLIP[op], tier_id)
+                case expr.Call(func="met", args=(expr.Name(id=criterion_id),)):
+                    i = crit_index[criterion_id]
+                    self.met_used.add(i)
+                    return inline([{"$nex": {f"#n{i}": 1}}])
+                case expr.Not(operand=operand):
+                    return expr.Not(rewrite(operand))
+                case expr.BoolOp(op=op, values=values):
+                    return expr.BoolOp(op, tuple(rewrite(v) for v in values))
             return n
 
         node = rewrite(specialise(node, self.params))
@@ -654,9 +654,11 @@ class _Compiler:
 class _Num(float):
     """A number in a rule, serialised without exponent form."""
 
+    original: int | float  # the number as the policy wrote it
+
     def __new__(cls, value: int | float) -> _Num:
         obj = super().__new__(cls, value)
-        obj.original = value  # type: ignore[attr-defined]
+        obj.original = value
         return obj
 
 
@@ -723,7 +725,7 @@ def rules_json(value: Any) -> str:
     """JSON for the engine, rules and fact values alike, with numbers in positional form
     (durable-rules error 204 otherwise)."""
     if isinstance(value, _Num):
-        return number_json(value.original)  # type: ignore[attr-defined]
+        return number_json(value.original)
     if isinstance(value, dict):
         return "{" + ",".join(f"{_str_json(k)}:{rules_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):

@@ -81,8 +81,9 @@ def specialise(node: Node, consts: dict[str, Any]) -> Node:
         return node
     if isinstance(node, expr.ListLit):
         items = [specialise(i, consts) for i in node.items]
-        if all(isinstance(i, expr.Lit) for i in items):
-            return expr.Lit(tuple(i.value for i in items))  # type: ignore[union-attr]
+        lits = [i for i in items if isinstance(i, expr.Lit)]
+        if len(lits) == len(items):
+            return expr.Lit(tuple(i.value for i in lits))
         return expr.ListLit(tuple(items))
     if isinstance(node, expr.Index):
         base = consts.get(node.base.id)
@@ -128,9 +129,10 @@ def specialise(node: Node, consts: dict[str, Any]) -> Node:
         return values[0] if len(values) == 1 else expr.BoolOp(node.op, tuple(values))
     if isinstance(node, expr.Call):
         args = tuple(specialise(a, consts) for a in node.args)
-        if node.func in ("min", "max") and all(isinstance(a, expr.Lit) for a in args):
+        lits = [a for a in args if isinstance(a, expr.Lit)]
+        if node.func in ("min", "max") and len(lits) == len(args):
             fn = min if node.func == "min" else max
-            return expr.Lit(fn(*(a.value for a in args)))  # type: ignore[union-attr]
+            return expr.Lit(fn(*(a.value for a in lits)))
         return expr.Call(node.func, args)
     return node
 
@@ -179,8 +181,10 @@ def to_callable(node: Node) -> Callable[[dict[str, Any]], Any]:
         return lambda env: base(env).get(key(env))
     if isinstance(node, expr.Call) and node.func == "met":
         # Benefit requirements: env["met"] holds the ids of the criteria met.
-        target = node.args[0].id  # type: ignore[union-attr]
-        return lambda env: target in env["met"]
+        match node.args:
+            case (expr.Name(id=target),):
+                return lambda env: target in env["met"]
+        raise TypeError(f"met() takes one criterion id: {expr.to_text(node)}")
     if isinstance(node, expr.Call) and node.func in ("min", "max"):
         fn = min if node.func == "min" else max
         args = [to_callable(a) for a in node.args]

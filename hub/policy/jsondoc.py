@@ -50,7 +50,7 @@ class DocumentRefused(ValueError):
         self.errors = errors
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict[str, Any]):
     """An object in which some keys were given more than once (the last value kept)."""
 
     duplicates: list[str]

@@ -57,7 +57,8 @@ def to_decimal(value: Any) -> Decimal:
     if t is float:
         return _D(repr(value))
     if t is Decimal:
-        return value  # type: ignore[no-any-return]
+        exact: Decimal = value
+        return exact
     raise TypeError(f"not a number: {value!r}")
 
 
@@ -79,7 +80,8 @@ def to_ratio(value: Any) -> tuple[int, int]:
             return Decimal(text).as_integer_ratio()
         return int(text[:dot] + text[dot + 1 :]), 10 ** (len(text) - dot - 1)
     if t is Decimal:
-        return value.as_integer_ratio()  # type: ignore[no-any-return]
+        ratio: tuple[int, int] = value.as_integer_ratio()
+        return ratio
     raise TypeError(f"not a number: {value!r}")
 
 
@@ -310,7 +312,8 @@ def format_money(value: Any, signed: bool = False) -> str:
     sign = "+" if signed and d > 0 else ""
     if d == d.to_integral_value():
         return f"{sign}{int(d):,}"
-    places = max(2, -d.normalize().as_tuple().exponent)  # type: ignore[operator]
+    exponent = d.normalize().as_tuple().exponent  # an int: d is finite here
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
     return f"{sign}{d:,.{places}f}"
 
 

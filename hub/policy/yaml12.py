@@ -107,7 +107,7 @@ if getattr(yaml, "__with_libyaml__", False):
 
 else:  # pragma: no cover - PyYAML built without libyaml
 
-    class _Loader(  # type: ignore[no-redef]
+    class _Loader(  # type: ignore[no-redef]  # the same loader on PyYAML without libyaml
         yaml.reader.Reader,
         yaml.scanner.Scanner,
         yaml.parser.Parser,
@@ -127,6 +127,7 @@ def compose(text: str) -> Node | None:
 
     Raises ``yaml.YAMLError`` (with ``problem_mark``) on a syntax error.
     """
+    # The stubs ask for a full loader (with a constructor); composing needs none.
     return yaml.compose(text, Loader=_Loader)  # type: ignore[arg-type]
 
 
