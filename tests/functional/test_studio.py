@@ -748,3 +748,20 @@ def test_draft_scenarios_read_tags_as_hub_policy_test_and_pytest_do(author_clien
     assert any(f"({at + 1}:" in e and "@owner:tax-office" in e for e in job.result["errors"])
     page = html(author_client.get("/policies/2026.2/edit"))
     assert str(at + 1) in page.split("data-error-lines=")[2][:40]
+
+
+def test_a_draft_whose_aliases_loop_or_explode_is_refused_not_a_500(author_client, db_session):
+    new_draft(author_client)
+    text = record(db_session, "2026.2").text
+    param = "  max_str_median_hours: {value: 24, unit: hours}"
+    looping = text.replace(param, "  max_str_median_hours: &r {value: 24, unit: hours, s: *r}")
+    assert looping != text
+    response = save(author_client, db_session, "2026.2", text=looping)
+    assert response.status_code == 422
+    assert "an alias (*name) used inside its own anchor (&amp;name)" in html(response)
+    bomb = "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else 'x'] * 9)}]\n" for i in range(9)
+    )
+    response = save(author_client, db_session, "2026.2", text=bomb + text)
+    assert response.status_code == 422
+    assert "more than 100,000 values once its aliases" in html(response)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from hub.cli import main
@@ -209,3 +210,34 @@ def test_policy_show_and_diff_refuse_an_ambiguous_file(tmp_path: Path, command: 
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0
     assert "010 means 8 in YAML 1.1" in result.output + result.stderr
+
+
+def test_an_alias_to_a_value_is_read_as_that_value() -> None:
+    data, _ = load_with_lines("a: &h {value: 24}\nb: *h\nc: [&n 3, *n]\n")
+    assert data == {"a": {"value": 24}, "b": {"value": 24}, "c": [3, 3]}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "self: &r {value: 24, again: *r}",  # a mapping holding itself
+        "self: &r [1, [2, *r]]",  # a list, one level down
+        "self: &r {? *r : 1}",  # a key holding its own mapping
+    ],
+)
+def test_an_alias_inside_its_own_anchor_is_refused_at_its_line(written: str) -> None:
+    text = TEXT.replace(PARAM, f"{PARAM}\n  {written}")
+    (error,) = errors_of(text)
+    assert error.startswith(f"draft.yaml:{line_of(text, written)}: not valid YAML: "), error
+    assert "an alias (*name) used inside its own anchor (&name)" in error
+
+
+def test_aliases_that_expand_to_millions_of_values_are_refused_at_once() -> None:
+    # "Billion laughs": nine levels of nine aliases each would be 387 million values.
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
+    )
+    with pytest.raises(yaml.YAMLError, match="more than 100,000 values once its aliases"):
+        load_with_lines(bomb)
+    (error,) = errors_of(bomb + TEXT)
+    assert "not valid YAML: the document holds more than 100,000 values" in error
