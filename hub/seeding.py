@@ -20,10 +20,11 @@ from sqlmodel import Session, func, select
 
 import hub
 from hub.auth.passwords import hash_password
-from hub.auth.service import create_user, get_or_create_company, get_user_by_email
+from hub.auth.service import AccountError, create_user, get_or_create_company, get_user_by_email
 from hub.clock import Clock
+from hub.errors import ApiError
 from hub.models import Company, Filing, FilingStatus, Role
-from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc
+from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc, yaml12
 
 DEFAULT_SEED_DIR = Path(hub.__file__).resolve().parent.parent / "seeds"
 
@@ -50,22 +51,26 @@ class SeedFileError(ValueError):
     the message names the file and the key's path or line."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the
-    last value)."""
+def _read_yaml(text: str) -> Any:
+    """A seed YAML document read as policy files are, by YAML 1.2 (``hub.policy.yaml12``).
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str | int | float | bool):
-                continue  # an unhashable key: the safe loader says what is wrong with it
-            if key in seen:
-                raise SeedFileError(
-                    f"line {key_node.start_mark.line + 1}: {key} is given more than once"
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    PyYAML's YAML 1.1 would take an unquoted BIN such as ``012345670123`` for an octal
+    number, ``24:00`` for 1440, ``no`` for false and ``2026-07-01`` for a date object;
+    YAML 1.2 reads what is written, and every form the two read differently is refused
+    at its line, as a key given twice is. SeedFileError lists each problem with its line.
+    """
+    try:
+        data, _ = yaml12.load_with_lines(text)
+    except yaml12.AmbiguousYaml as exc:
+        raise SeedFileError(
+            "; ".join(f"line {line}: {message}" for line, message in exc.problems)
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise SeedFileError(f"{where}not valid YAML: {problem}") from None
+    return data
 
 
 def _read_seed_file(path: Path) -> Any:
@@ -73,7 +78,7 @@ def _read_seed_file(path: Path) -> Any:
     try:
         if path.suffix == ".json":
             return jsondoc.loads_strict(path.read_bytes())
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+        return _read_yaml(path.read_text(encoding="utf-8"))
     except jsondoc.DocumentRefused as exc:
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
         raise SeedFileError(f"{path}: {problems}") from None
@@ -81,20 +86,64 @@ def _read_seed_file(path: Path) -> Any:
         raise SeedFileError(f"{path}: {exc}") from None
 
 
+def _seed_entries(seed_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Each company entry of the seed files with where it is (``file: companies[n]``).
+
+    Raises SeedFileError for a file that cannot be read (see ``_read_seed_file``) and
+    for an entry that is not a company: a mapping with a ``bin`` and a ``legal_name``
+    written as text, and ``filings`` (if any) a list of mappings with a known ``status``.
+    """
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(seed_dir.iterdir()):
+        if path.suffix not in {".json", ".yaml", ".yml"}:
+            continue
+        doc = _read_seed_file(path)
+        if doc is None:
+            continue
+        companies = doc.get("companies", []) if isinstance(doc, dict) else None
+        if not isinstance(companies, list):
+            raise SeedFileError(f"{path}: companies must be a list of companies")
+        for n, entry in enumerate(companies):
+            where = f"{path}: companies[{n}]"
+            _check_entry(where, entry)
+            entries.append((where, entry))
+    return entries
+
+
+_STATUSES = {s.value for s in FilingStatus}
+
+
+def _check_entry(where: str, entry: Any) -> None:
+    """SeedFileError (naming ``where`` and the field) unless ``entry`` has a company's shape."""
+    if not isinstance(entry, dict):
+        raise SeedFileError(f"{where}: must be a mapping with bin, legal_name and filings")
+    for key in ("bin", "legal_name"):
+        if not isinstance(entry.get(key), str):
+            raise SeedFileError(f"{where}.{key}: must be text (quote a BIN: '940140000385')")
+    filings = entry.get("filings", [])
+    if not isinstance(filings, list) or not all(isinstance(f, dict) for f in filings):
+        raise SeedFileError(f"{where}.filings: must be a list of mappings")
+    for n, spec in enumerate(filings):
+        status = spec.get("status", FilingStatus.DRAFT.value)
+        if status not in _STATUSES:
+            raise SeedFileError(
+                f"{where}.filings[{n}].status: must be one of {', '.join(sorted(_STATUSES))}"
+            )
+        for key in ("inputs", "changes"):
+            if not isinstance(spec.get(key, {}), dict):
+                raise SeedFileError(f"{where}.filings[{n}].{key}: must be a mapping")
+
+
 def read_seed_files(seed_dir: Path) -> list[dict[str, Any]]:
     """All company entries of the ``*.json`` / ``*.yaml`` files in ``seed_dir``, in name order.
 
-    Raises SeedFileError for a file that names a key twice, at any depth (a seeded
-    filing would otherwise hold whichever value came last)."""
-    companies: list[dict[str, Any]] = []
-    for path in sorted(seed_dir.iterdir()):
-        if path.suffix in {".json", ".yaml", ".yml"}:
-            doc = _read_seed_file(path)
-        else:
-            continue
-        if isinstance(doc, dict):
-            companies.extend(doc.get("companies", []))
-    return companies
+    JSON is read strictly (``jsondoc.loads_strict``), YAML by YAML 1.2 as policy files are
+    (``hub.policy.yaml12``). Raises SeedFileError, naming the file and the key's path or
+    line, for a key given twice at any depth (a seeded filing would otherwise hold
+    whichever value came last), a number read inexactly, a YAML form that YAML 1.1 reads
+    differently (an unquoted ``012345670123`` is octal there) and an entry that is not a
+    company."""
+    return [entry for _, entry in _seed_entries(seed_dir)]
 
 
 def _registry() -> PolicyRegistry:
@@ -135,21 +184,59 @@ def load_seeds(
         # so `hub demo` still has decisions to show.
         starts = [p.effective_from for p in registry.versions()]
         today = min(starts) if starts else today
-    for entry in read_seed_files(seed_dir or DEFAULT_SEED_DIR):
-        bin_ = str(entry["bin"])
-        company = session.exec(select(Company).where(Company.bin == bin_)).first()
-        if company is None:
+    for where, entry in _seed_entries(seed_dir or DEFAULT_SEED_DIR):
+        try:
+            _seed_company(session, entry, report, registry=registry, clock=clock, today=today)
+        except _Refused as exc:
+            raise SeedFileError(f"{where}{exc.where} (BIN {entry['bin']}): {exc}") from None
+    session.flush()
+    return report
+
+
+class _Refused(Exception):
+    """A seed entry the use cases refused: ``where`` in the entry, the message by field."""
+
+    def __init__(self, where: str, exc: ApiError | AccountError) -> None:
+        errors = getattr(exc, "errors", None) or [
+            {"field": getattr(exc, "field", None), "message": str(exc)}
+        ]
+        super().__init__(
+            "; ".join(
+                f"{e['field']}: {e['message']}" if e.get("field") else str(e["message"])
+                for e in errors
+            )
+        )
+        self.where = where
+
+
+def _seed_company(
+    session: Session,
+    entry: dict[str, Any],
+    report: SeedReport,
+    *,
+    registry: PolicyRegistry,
+    clock: Clock,
+    today: dt.date,
+) -> None:
+    """Create one seeded company (unless it exists) and its filings (unless it has some)."""
+    bin_ = entry["bin"]
+    company = session.exec(select(Company).where(Company.bin == bin_)).first()
+    if company is None:
+        try:
             company = get_or_create_company(
                 session, bin=bin_, legal_name=entry["legal_name"], activity=entry.get("activity")
             )
-            report.companies += 1
-        has_filings = session.exec(
-            select(func.count()).select_from(Filing).where(Filing.company_id == company.id)
-        ).one()
-        if has_filings:
-            continue
-        previous: Filing | None = None
-        for n, spec in enumerate(entry.get("filings", [])):
+        except (ApiError, AccountError) as exc:
+            raise _Refused("", exc) from None
+        report.companies += 1
+    has_filings = session.exec(
+        select(func.count()).select_from(Filing).where(Filing.company_id == company.id)
+    ).one()
+    if has_filings:
+        return
+    previous: Filing | None = None
+    for n, spec in enumerate(entry.get("filings", [])):
+        try:
             previous = _seed_filing(
                 session,
                 company,
@@ -160,9 +247,9 @@ def load_seeds(
                 today=today,
                 salt=n,
             )
-            report.filings += 1
-    session.flush()
-    return report
+        except (ApiError, AccountError) as exc:  # refused by the use cases, by field
+            raise _Refused(f".filings[{n}]", exc) from None
+        report.filings += 1
 
 
 def _day(registry: PolicyRegistry, today: dt.date, days_ago: Any) -> dt.date:

@@ -314,7 +314,12 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
                 key = key_node.value  # nan != nan: it could never be looked up
             lines[(*path, key)] = key_node.start_mark.line + 1
             if key in out:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}: {field_name((*path, key))} is given more than once",
+                    key_node.start_mark,
+                )
             out[key] = walk(value_node, (*path, key))
         return out
 

@@ -264,3 +264,71 @@ def test_seed_dir_option(cli_env, tmp_path: Path, db_session):
     result = _run("seed", "--dir", str(seeds))
     assert "Seeded 1 companies and 1 filings" in result.output
     assert db_session.exec(select(Company)).one().legal_name == "Yaml Co LLP"
+
+
+SEED_HEAD = (
+    "companies:\n  - bin: {bin}\n    legal_name: Yaml Co LLP\n    activity: software\n"
+    "    filings:\n      - status: draft\n        inputs: {{{inputs}}}\n"
+)
+
+
+def test_yaml_seeds_are_read_by_yaml_1_2_like_policy_files(cli_env, tmp_path: Path, db_session):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    # YAML 1.1 reads an unquoted 012345670123 as the octal number 1402433619.
+    (seeds / "one.yaml").write_text(
+        SEED_HEAD.format(bin="012345670123", inputs="registered_in_hub: no")
+    )
+    result = CliRunner().invoke(main, ["seed", "--dir", str(seeds)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    out = " ".join(result.output.split())  # click wraps nothing, but be safe
+    assert f"{seeds / 'one.yaml'}: line 2: companies[0].bin: 012345670123 means 1402433619 " in out
+    assert "line 7: companies[0].filings[0].inputs.registered_in_hub: no means false" in out
+    assert db_session.exec(select(func.count()).select_from(Company)).one() == 0
+    # A date written unquoted is the text YYYY-MM-DD, as in JSON (YAML 1.1 made it a date
+    # object, which the filing refused with a traceback).
+    (seeds / "one.yaml").write_text(
+        SEED_HEAD.format(bin="'990140004654'", inputs="licence_expires_on: 2027-01-01")
+    )
+    assert "Seeded 1 companies and 1 filings" in _run("seed", "--dir", str(seeds)).output
+    filing = db_session.exec(select(Filing)).one()
+    assert filing.inputs["licence_expires_on"] == "2027-01-01"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            SEED_HEAD.format(bin="'990140004654'", inputs="licence_type: bogus, fte_in_zone: -5"),
+            "one.yaml: companies[0].filings[0] (BIN 990140004654): licence_type: must be one of "
+            "none, trading_facility, service_provider, mining; got 'bogus'; "
+            "fte_in_zone: must be at least 0",
+        ),
+        (
+            SEED_HEAD.format(bin="990140004654", inputs=""),
+            "one.yaml: companies[0].bin: must be text (quote a BIN: '940140000385')",
+        ),
+        ("companies: {bin: '990140004654'}\n", "one.yaml: companies must be a list of companies"),
+        ("companies: [[1]]\n", "one.yaml: companies[0]: must be a mapping"),
+        (
+            SEED_HEAD.format(bin="'990140004654'", inputs="").replace("draft", "lost"),
+            "one.yaml: companies[0].filings[0].status: must be one of approved, ",
+        ),
+        ("companies: [{bin: '1', legal_name: x, filings: 3}]", "filings: must be a list"),
+        (
+            "companies: [{bin: '1', legal_name: x, filings: [{inputs: [1]}]}]",
+            "companies[0].filings[0].inputs: must be a mapping",
+        ),
+    ],
+)
+def test_a_seed_the_hub_refuses_is_named_by_file_entry_and_field(
+    cli_env, tmp_path: Path, db_session, text: str, error: str
+):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "one.yaml").write_text(text)
+    result = CliRunner().invoke(main, ["seed", "--dir", str(seeds)])
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())
+    assert "Traceback" not in result.output and error in out, result.output
+    assert db_session.exec(select(func.count()).select_from(Company)).one() == 0

@@ -163,7 +163,10 @@ def test_the_seeds_loader_refuses_a_key_given_twice(tmp_path: Path) -> None:
         "companies:\n  - bin: '940140000385'\n    filings:\n      - inputs:\n"
         "          fte_in_zone: 1\n          fte_in_zone: 9\n"
     )
-    with pytest.raises(SeedFileError, match="line 6: fte_in_zone is given more than once"):
+    where = r"line 6: not valid YAML: duplicate key 'fte_in_zone': companies\[0\]\.filings\[0\]"
+    with pytest.raises(
+        SeedFileError, match=where + r"\.inputs\.fte_in_zone is given more than once"
+    ):
         read_seed_files(tmp_path)
 
 
