@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.policy import Policy, PolicyError, expr, load_policy_text
+from hub.policy import Policy, PolicyError, expr, load_policy_text, yaml12
 
 from .runner import SpecSuite, default_policies_dir, load_catalogue
 
@@ -85,10 +85,11 @@ def numeric_parameters(text: str) -> list[tuple[str, int | float, int, int]]:
     """(name, value, start, end) of every numeric parameter value in a policy text.
 
     Parameters are ``name: {value: 95, ...}`` or ``name: 95`` entries of the
-    top-level ``parameters:`` mapping; start/end are character offsets of the
-    number in the text, so it can be replaced without re-dumping the YAML.
+    top-level ``parameters:`` mapping, numbers as the loader reads them (YAML 1.2,
+    ``hub.policy.yaml12``); start/end are character offsets of the number in the
+    text, so it can be replaced without re-dumping the YAML.
     """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml12.compose(text)
     if not isinstance(root, yaml.MappingNode):
         return []
     params = next((v for k, v in root.value if k.value == "parameters"), None)
@@ -99,13 +100,14 @@ def numeric_parameters(text: str) -> list[tuple[str, int | float, int, int]]:
         scalar = node
         if isinstance(node, yaml.MappingNode):
             scalar = next((v for k, v in node.value if k.value == "value"), None)
-        if not isinstance(scalar, yaml.ScalarNode) or scalar.tag not in (
-            "tag:yaml.org,2002:int",
-            "tag:yaml.org,2002:float",
-        ):
-            continue
-        value = yaml.safe_load(scalar.value)
+        if not isinstance(scalar, yaml.ScalarNode) or scalar.tag != yaml12.PLAIN_TAG:
+            continue  # quoted: text, which the loader refuses where a number is expected
+        # Read as the loader reads it (YAML 1.2): 5e1 and 0o62 are 50, which YAML 1.1 reads
+        # as text (and would leave unmutated).
+        value = yaml12.core_value(scalar.value)
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                continue  # refused by the loader ("must be a finite number")
             out.append((key.value, value, scalar.start_mark.index, scalar.end_mark.index))
     return out
 
@@ -181,7 +183,7 @@ def structural_mutants(text: str) -> Iterator[Mutant]:
     changed. Specs that pin the policy down fail on every one of them, but for
     equivalent mutants (which no filing can tell apart from the original).
     """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml12.compose(text)
     if not isinstance(root, yaml.MappingNode):
         return
     top = {k.value: v for k, v in root.value}

@@ -139,6 +139,22 @@ benefits:
 """
 
 
+def test_numeric_parameters_are_found_as_the_loader_reads_them() -> None:
+    # YAML 1.2 (the loader) reads 5e1 and 0o62 as 50, 1e-02 as 0.01; YAML 1.1 reads them as
+    # text, so a 1.1 scan found no number there and no threshold mutant was made.
+    text = (
+        "id: x\nparameters:\n  a: {value: 5e1, unit: '%'}\n  b: {value: 0o62}\n"
+        "  c: 1e-02\n  d: {value: '50'}\n  e: {value: true}\n  f: {value: .inf}\n"
+        "  g: {value: 0x32}\n"
+    )
+    found = {name: value for name, value, _, _ in numeric_parameters(text)}
+    assert found == {"a": 50.0, "b": 50, "c": 0.01, "g": 50}
+    for name, _, start, end in numeric_parameters(text):
+        assert text[start:end] == {"a": "5e1", "b": "0o62", "c": "1e-02", "g": "0x32"}[name]
+    mutated = {m.text.split("\n")[2] for m in threshold_mutants(text) if m.parameter == "a"}
+    assert mutated == {"  a: {value: 49, unit: '%'}", "  a: {value: 51, unit: '%'}"}
+
+
 def test_operator_mutants_change_one_operator_each_and_nothing_else() -> None:
     mutants = list(structural_mutants(DRAFT_RULES))
     ops = [(m.parameter, m.kind, m.detail) for m in mutants if " to " in m.kind]
