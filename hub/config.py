@@ -77,10 +77,11 @@ def load_settings(
     if hub_env not in {"production", "development"}:
         raise ConfigError(f"HUB_ENV must be 'production' or 'development', not {hub_env!r}")
     production = hub_env == "production"
-    from hub.auth.passwords import parameters_from_env
+    from hub.auth.passwords import parameters_name
 
     try:
-        parameters_from_env(env)  # read again by the hasher; refused here, at start-up
+        # The hasher reads it again from the process's environment; refused here, at start-up.
+        password_hash = parameters_name(env)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     instance = Path(instance_path)
@@ -108,18 +109,36 @@ def load_settings(
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # The hub's time zone: "today" is the date there (see hub.clock).
         "TIMEZONE": (env.get("HUB_TIMEZONE") or "").strip() or "Asia/Almaty",
+        # Which argon2 parameters the process hashes passwords with (hub.auth.passwords).
+        "PASSWORD_HASH": password_hash,
     }
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Refuse to start with settings that would be unsafe, with a message that says why."""
+    """Refuse to start with settings that would be unsafe, with a message that says why.
+
+    Every unsafe production setting is named at once (one paragraph each), so an
+    operator fixes them in one go.
+    """
     from hub.clock import load_zone
 
     load_zone(config.get("TIMEZONE"))  # an unknown zone would give every date wrong
-    if config.get("HUB_ENV") == "production" and not config.get("SECRET_KEY"):
-        raise ConfigError(
+    if config.get("HUB_ENV") != "production":
+        return
+    problems: list[str] = []
+    if not config.get("SECRET_KEY"):
+        problems.append(
             "HUB_SECRET_KEY is not set. In production (HUB_ENV=production) the secret key "
             "signs every session cookie and CSRF token, and must be the same long random "
             "value on every app server. Generate one with: "
             'python3 -c "import secrets; print(secrets.token_hex(32))"'
         )
+    if config.get("PASSWORD_HASH") == "fast":
+        problems.append(
+            "HUB_PASSWORD_HASH=fast is for the test suite only: it hashes passwords with "
+            "argon2's minimum cost (1 pass over 8 KiB), which an attacker holding the "
+            "database could guess at millions of passwords per second. In production "
+            "(HUB_ENV=production) unset it or set HUB_PASSWORD_HASH=production."
+        )
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -45,19 +45,26 @@ PARAMETERS: dict[str, Parameters] = {"production": PRODUCTION_PARAMETERS, "fast"
 MIN_PASSWORD_LENGTH = 8
 
 
+def parameters_name(environ: Mapping[str, str] | None = None) -> str:
+    """Which parameters ``HUB_PASSWORD_HASH`` names: ``production`` (also when unset or
+    blank) or ``fast``, in any case and with spaces around it.
+
+    Raises ``ValueError`` naming the setting and the accepted values for any other value.
+    ``hub.config`` refuses ``fast`` when ``HUB_ENV=production``.
+    """
+    env = os.environ if environ is None else environ
+    name = (env.get(SETTING) or "").strip().lower() or "production"
+    if name not in PARAMETERS:
+        raise ValueError(f"{SETTING} must be one of {', '.join(PARAMETERS)}, not {name!r}")
+    return name
+
+
 def parameters_from_env(environ: Mapping[str, str] | None = None) -> Parameters:
-    """The argon2 parameters ``HUB_PASSWORD_HASH`` names (unset or empty: production).
+    """The argon2 parameters ``HUB_PASSWORD_HASH`` names (unset or blank: production).
 
     Raises ``ValueError`` naming the setting and the accepted values for any other value.
     """
-    env = os.environ if environ is None else environ
-    name = (env.get(SETTING) or "production").strip().lower()
-    try:
-        return PARAMETERS[name]
-    except KeyError:
-        raise ValueError(
-            f"{SETTING} must be one of {', '.join(PARAMETERS)}, not {name!r}"
-        ) from None
+    return PARAMETERS[parameters_name(environ)]
 
 
 @cache

@@ -225,7 +225,9 @@ def test_csrf_token_is_required_on_forms(make_app, make_user, csrf_token):
 def test_session_cookie_flags(make_app, make_user, login):
     user = make_user("company")
     for env, secure in (("development", False), ("production", True)):
-        app = make_app(HUB_ENV=env, SESSION_COOKIE_SECURE=secure)
+        # Production refuses the suite's HUB_PASSWORD_HASH=fast (tests/functional/
+        # test_passwords.py); cookie flags do not depend on it, so the setting is overridden.
+        app = make_app(HUB_ENV=env, SESSION_COOKIE_SECURE=secure, PASSWORD_HASH="production")
         client = app.test_client()
         response = login(client, user)
         cookie = response.headers["Set-Cookie"]
@@ -238,6 +240,7 @@ def test_production_settings_require_a_secret_key(monkeypatch, tmp_path):
     from hub import create_app
 
     monkeypatch.setenv("HUB_ENV", "production")
+    monkeypatch.setenv("HUB_PASSWORD_HASH", "production")  # the suite's "fast" is refused too
     monkeypatch.delenv("HUB_SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="HUB_SECRET_KEY"):
         create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"})

@@ -84,3 +84,40 @@ def test_an_unknown_setting_stops_start_up_naming_it(fresh_hasher, tmp_path):
 
 def test_a_malformed_hash_needs_rehash():
     assert passwords.needs_rehash("not a hash")
+
+
+def test_the_fast_parameters_are_refused_in_production_with_a_clear_message(fresh_hasher, tmp_path):
+    from hub import create_app
+
+    config = {"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"}
+    fresh_hasher.setenv("HUB_ENV", "production")
+    fresh_hasher.setenv("HUB_SECRET_KEY", "s" * 64)
+    for written in ("fast", " FAST ", "Fast"):
+        fresh_hasher.setenv("HUB_PASSWORD_HASH", written)
+        with pytest.raises(ConfigError, match=r"HUB_PASSWORD_HASH=fast is for the test suite only"):
+            create_app(config)
+    for allowed in ("production", "", "  "):
+        fresh_hasher.setenv("HUB_PASSWORD_HASH", allowed)
+        assert create_app(config).config["PASSWORD_HASH"] == "production"
+    # Development may hash cheaply (the test suite does).
+    fresh_hasher.setenv("HUB_ENV", "development")
+    fresh_hasher.setenv("HUB_PASSWORD_HASH", "fast")
+    assert create_app(config).config["PASSWORD_HASH"] == "fast"
+
+
+def test_every_unsafe_production_setting_is_named_at_start_up(fresh_hasher, tmp_path):
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    fresh_hasher.setenv("HUB_INSTANCE_PATH", str(tmp_path))
+    fresh_hasher.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.sqlite'}")
+    fresh_hasher.setenv("HUB_ENV", "production")
+    fresh_hasher.delenv("HUB_SECRET_KEY", raising=False)
+    fresh_hasher.setenv("HUB_PASSWORD_HASH", "fast")
+    for command in (["db", "upgrade"], ["serve", "--port", "0"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        assert "HUB_SECRET_KEY is not set" in result.output, result.output
+        assert "HUB_PASSWORD_HASH=fast is for the test suite only" in result.output
+    assert not (tmp_path / "hub.sqlite").exists()
