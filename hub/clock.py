@@ -93,8 +93,18 @@ def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
 
 
 def init_app(app: Flask, clock: Clock | None = None) -> None:
-    """Hold ``clock`` (default: the system clock in the app's ``TIMEZONE``) on the app."""
+    """Hold ``clock`` (default: the system clock in the app's ``TIMEZONE``) on the app, and
+    give templates the ``hub_date`` filter (see :func:`hub_date`)."""
     app.extensions[EXTENSION_KEY] = clock or Clock(load_zone(app.config.get("TIMEZONE")))
+    app.add_template_filter(hub_date, "hub_date")
+
+
+def hub_date(instant: dt.datetime | None) -> str:
+    """A stored instant as the hub's date ``YYYY-MM-DD`` by the current app's clock ("" for
+    None): the day a page shows for "submitted" or "decided" is the day the certificate
+    and the decision count from, not the UTC date (at 20:00 UTC it is already tomorrow
+    in Almaty)."""
+    return "" if instant is None else app_clock().date_of(instant).isoformat()
 
 
 def app_clock(app: Flask | None = None) -> Clock:

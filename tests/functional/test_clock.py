@@ -32,7 +32,7 @@ from hub.catalogue import catalogue
 from hub.clock import Clock, app_clock, clock_from_environ, load_zone
 from hub.config import ConfigError, load_settings
 from hub.db import get_engine
-from hub.models import Filing, User
+from hub.models import Company, Filing, User
 from hub.services import filings as filing_svc
 from tests.unit.core_support import exchange
 
@@ -392,3 +392,38 @@ def test_the_command_line_refuses_an_unknown_zone(tmp_path: Path) -> None:
     env = {"HUB_TIMEZONE": "Nowhere/City", "HUB_INSTANCE_PATH": str(tmp_path)}
     result = CliRunner().invoke(main, ["db", "current"], env=env)
     assert result.exit_code == 1 and "is not a time zone" in result.stderr
+
+
+def test_pages_show_the_hubs_date_of_a_decision_not_utcs(
+    app: Flask,
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_user: Callable[..., User],
+    make_company: Callable[..., Any],
+    db_session: Session,
+    fix_clock: Callable[..., Clock],
+) -> None:
+    """Decided at 20:00 UTC on 31 August, which is 1 September in Almaty: the certificate
+    runs from 1 September and says it was decided that day (it said 31 August)."""
+    fix_clock(NEAR_MIDNIGHT)
+    filing = _submitted(db_session, app, make_company)
+    admin = make_user("admin")
+    login(client, admin)
+    page = client.get(f"/review/filings/{filing.id}").get_data(as_text=True)
+    lock = re.search(r'name="lock_version" value="(\d+)"', page).group(1)
+    client.post(f"/review/filings/{filing.id}/approve", data={"lock_version": lock})
+    for html in under_each_zone(
+        lambda: client.get(f"/review/filings/{filing.id}/certificate").get_data(as_text=True)
+    ):
+        assert "<dt>Valid from</dt><dd><strong>2026-09-01</strong>" in html
+        assert "<dt>Decided</dt><dd>2026-09-01 on filing" in html
+    # The company's pages list the filing as submitted on the hub's date too.
+    stored = db_session.get(Filing, filing.id)
+    stored.submitted_at = NEAR_MIDNIGHT  # as submitted at that instant
+    db_session.add(stored)
+    db_session.commit()
+    company_client = app.test_client()
+    login(company_client, make_user("company", company=db_session.get(Company, stored.company_id)))
+    for path in ("/company", "/filings"):
+        html = company_client.get(path).get_data(as_text=True)
+        assert "<td>2026-09-01</td>" in html and "2026-08-31" not in html, path
