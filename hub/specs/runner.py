@@ -42,12 +42,16 @@ PYTEST_MARKERS = frozenset(
         "parametrize",
         "postgres",
         "skipif",
+        "slow",
         "tryfirst",
         "trylast",
         "usefixtures",
+        "xdist_group",
         "xfail",
     }
 )
+#: tests/bdd/conftest.py names the markers of renamed tags ``tag_...`` (@skip is tag_skip).
+RENAMED_PREFIX = "tag_"
 
 
 def version_tag(version: str) -> str:
@@ -266,8 +270,9 @@ def examples_tag_problem(tag: str) -> str | None:
     """Why ``tag`` (with its '@') cannot stand on an Examples block, or None.
 
     pytest-bdd makes it a pytest marker of that very name: a marker name cannot hold
-    ':' or '(' nor start with '_', and a name in PYTEST_MARKERS would change how the
-    rows run under pytest. Any tag may stand on a Feature, Rule or Scenario.
+    ':' or '(' nor start with '_', a name in PYTEST_MARKERS would change how the rows
+    run under pytest, and one starting with RENAMED_PREFIX could be the marker of another
+    tag (``tag_skip`` is @skip's). Any tag may stand on a Feature, Rule or Scenario.
     """
     name = tag[1:]
     if not name or ":" in name or "(" in name or name.startswith("_"):
@@ -275,6 +280,13 @@ def examples_tag_problem(tag: str) -> str | None:
             f"tag {tag} on an Examples block: pytest-bdd makes an Examples tag a pytest "
             "marker of the same name, which cannot hold ':' or '(' nor start with '_'; "
             "put the tag on the Scenario, or write it with letters, digits, '_', '.' and '-'"
+        )
+    if name.startswith(RENAMED_PREFIX):
+        return (
+            f"tag {tag} on an Examples block: pytest-bdd makes an Examples tag a pytest "
+            f"marker of the same name, and names that start with '{RENAMED_PREFIX}' are the "
+            f"markers of renamed tags (@skip is {RENAMED_PREFIX}skip); put the tag on the "
+            "Scenario, or rename it"
         )
     if name in PYTEST_MARKERS:
         return (

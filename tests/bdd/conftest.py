@@ -9,7 +9,7 @@ Gherkin tags become pytest markers. A tag is free text (``@owner:tax-office``,
 ``@налог``) but a marker name is not, so every tag is given a marker name
 (:func:`marker_name`): characters other than letters, digits, ``.`` and ``-``
 become ``_``, and a name that already means something to pytest (``skip``,
-``xfail``, ``browser``, ...) gets the prefix ``tag_``. ``pytest -m
+``xfail``, ``browser``, ...) or starts with ``tag_`` gets the prefix ``tag_``. ``pytest -m
 owner_tax-office`` selects the scenarios tagged ``@owner:tax-office``. ``@skip``
 and ``@wip`` skip, as in ``hub policy test``. A feature ``hub policy test``
 refuses (a syntax error, an Examples tag pytest-bdd cannot apply) stops this
@@ -64,9 +64,13 @@ def feature_tags(features_dir: Path) -> frozenset[str]:
 
 def marker_name(tag: str) -> str:
     """The pytest marker of a Gherkin tag (given without its '@'): owner:tax-office ->
-    owner_tax-office, skip -> tag_skip; v2026.1 and налог stay as they are."""
+    owner_tax-office, skip -> tag_skip; v2026.1 and налог stay as they are.
+
+    Names that start with ``tag_`` are renamed too (tag_skip -> tag_tag_skip, tag:skip ->
+    tag_tag_skip): ``tag_skip`` is the marker of ``@skip`` alone, so no other tag can make
+    pytest skip a scenario that ``hub policy test`` runs."""
     name = re.sub(r"[^\w.-]", "_", tag)
-    if not name or name.startswith("_") or name in _RESERVED:
+    if not name or name.startswith(("_", "tag_")) or name in _RESERVED:
         name = f"tag_{name}"
     return name
 

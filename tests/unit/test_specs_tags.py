@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hub.specs import SpecSuite, default_policies_dir, run_specs
 from hub.specs.cli import test as policy_test
+from hub.specs.runner import PYTEST_MARKERS
 
 from .core_support import ROOT
 
@@ -152,3 +154,58 @@ def test_the_studio_runner_reads_tags_by_the_same_rules() -> None:
 
 def test_the_repository_features_have_no_examples_tag_pytest_refuses() -> None:
     assert SpecSuite.from_path(ROOT / "features").errors == []
+
+
+# "@tag_skip" and "@tag:skip" once became the marker "tag_skip", which is @skip's: pytest
+# skipped (and passed) what hub policy test ran and failed.
+LOOKALIKE_SKIP = """\
+@v2026.1
+Feature: Tags that look like a renamed @skip are run
+
+  @tag_skip
+  Scenario: tagged tag_skip
+    Given a miner "Qazaq Hash LLP" with BIN 940140000385
+    When the company is assessed
+    Then criterion no_sanctions is met
+
+  @tag:skip
+  Scenario: tagged tag:skip
+    Given a miner "Qazaq Hash LLP" with BIN 940140000385
+    When the company is assessed
+    Then criterion no_sanctions is met
+"""
+
+
+def test_a_tag_that_looks_like_a_renamed_skip_runs_under_both_runners(tmp_path: Path) -> None:
+    folder = features_dir(tmp_path, LOOKALIKE_SKIP)
+    code, out = hub_policy_test(folder)
+    assert code == 1 and "FAILED: 0 passed, 2 failed, 0 skipped of 2 scenarios" in out, out
+    ran = run_pytest(folder)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "2 failed" in ran.stdout.splitlines()[-1], ran.stdout
+
+
+def test_examples_tags_pytest_reads_otherwise_are_refused_by_both_runners(tmp_path: Path) -> None:
+    for tag in ("@tag_skip", "@slow", "@xdist_group"):
+        text = EXAMPLES_COLON_TAG.replace("@owner:tax-office", tag)
+        refused = SpecSuite.from_texts([("odd.feature", text)])
+        assert refused.errors and refused.errors[0].startswith(f"odd.feature: (9:5): tag {tag}")
+    folder = features_dir(tmp_path, EXAMPLES_COLON_TAG.replace("@owner:tax-office", "@tag_skip"))
+    message = "odd.feature: (9:5): tag @tag_skip on an Examples block"
+    code, out = hub_policy_test(folder)
+    assert code == 1 and message in out, out
+    ran = run_pytest(folder)
+    assert ran.returncode == 4 and message in ran.stderr, ran.stdout + ran.stderr
+
+
+def test_every_marker_pytest_knows_is_refused_on_an_examples_block(
+    pytestconfig: pytest.Config,
+) -> None:
+    """Markers registered by pytest, its plugins and pyproject.toml (not the feature tags):
+    each would change how pytest runs the rows; only @skip means the same to both."""
+    names = {
+        line.split(":", 1)[0].split("(", 1)[0].strip()
+        for line in pytestconfig.getini("markers")
+        if "Gherkin tag @" not in line
+    }
+    assert names - PYTEST_MARKERS == {"skip"}
