@@ -19,6 +19,7 @@ from hub.auth.service import (
 from hub.db import get_session
 from hub.extensions import limiter, login_manager
 from hub.models import Company, Role, User
+from hub.web.params import ascii_int
 
 bp = Blueprint("auth", __name__)
 
@@ -34,9 +35,10 @@ AUTH_LIMIT = "10 per minute;50 per hour"
 def load_user(user_id: str) -> User | None:
     """Resolve the session's ``<id>:<hash fragment>`` identity (see ``User.get_id``)."""
     raw_id, _, fragment = user_id.partition(":")
-    if not raw_id.isdigit():
+    number = ascii_int(raw_id, default=-1, max_digits=18)
+    if number < 0:
         return None
-    user = get_session().get(User, int(raw_id))
+    user = get_session().get(User, number)
     if user is None or not user.is_active or user.password_hash[-16:] != fragment:
         return None
     return user

@@ -38,6 +38,7 @@ from hub.policy.impact import rows_to_csv
 from hub.specs import default_features_dir
 from hub.studio import service as svc
 from hub.studio.features import features_digest
+from hub.web.params import ascii_int
 
 bp = Blueprint("studio", __name__, url_prefix="/policies")
 
@@ -221,10 +222,9 @@ def save(version: str) -> Any:
     record = _record(version)
     text = request.form.get("text", "")
     features_text = request.form.get("features_text")
-    try:
-        lock_version = int(request.form.get("lock_version", ""))
-    except ValueError:
-        raise ApiError(400, "The form is missing its revision number: reload the page.") from None
+    lock_version = ascii_int(request.form.get("lock_version"), default=-1)
+    if lock_version < 0:
+        raise ApiError(400, "The form is missing its revision number: reload the page.")
     try:
         errors = svc.save_draft(
             session,
@@ -453,10 +453,7 @@ def publish(version: str) -> Any:
     except ValueError:
         flash(f"{raw!r} is not a date: write it as YYYY-MM-DD.", "error")
         return redirect(url_for("studio.publish_confirm", version=version))
-    try:
-        lock = int(request.form.get("lock_version", ""))
-    except ValueError:
-        lock = None
+    lock = ascii_int(request.form.get("lock_version"), default=-1)
     impact_job = svc.latest_job(session, record, "impact")
     if impact_job is None or impact_job.state != "done":
         flash(
@@ -473,7 +470,7 @@ def publish(version: str) -> Any:
             today=clock.today(),
             catalogue=catalogue().registry().versions(record.policy_id),
             actor=_user(),
-            lock_version=lock,
+            lock_version=lock if lock >= 0 else None,  # a form without one: unchecked
         )
         session.commit()
     except svc.StudioError as exc:

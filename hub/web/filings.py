@@ -27,6 +27,7 @@ from hub.models import ApiToken, Company, Filing, Role
 from hub.policy import NoVersionInForce, Policy
 from hub.services import filings as svc
 from hub.web.assess import policy_url
+from hub.web.params import ascii_int
 from hub.web.policy_form import PolicyForm
 from hub.web.present import decision_view
 
@@ -57,7 +58,7 @@ def _filing(session: Session, filing_id: int) -> tuple[Company, Filing]:
 def _lock_version() -> int:
     """The lock_version the form was rendered with (0, i.e. always stale, if unreadable)."""
     raw = request.form.get("lock_version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    return ascii_int(raw, default=0)
 
 
 def _policy_of(filing: Filing) -> Policy | None:

@@ -31,6 +31,7 @@ from hub.services.review import dashboard as review_dashboard
 from hub.services.review import decision as review_decision
 from hub.services.review import export as review_export
 from hub.services.review import queue as review_queue
+from hub.web.params import ascii_int
 from hub.web.present import STATUS_TEXT, kzt, money_text, show
 from hub.web.present import value_texts as criterion_value_texts
 
@@ -84,7 +85,7 @@ def _value_texts(row: dict[str, Any]) -> dict[str, str]:
 def _lock_version() -> int:
     """The lock_version the form was rendered with (-1, always stale, if unreadable)."""
     raw = request.form.get("lock_version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    return ascii_int(raw, default=-1)
 
 
 # --- queue -------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def queue() -> str:
     session = get_session()
     filters = review_queue.QueueFilters.from_args(request.args)
     raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    page = ascii_int(raw_page, default=1, max_digits=6)
     result = review_queue.queue(session, filters=filters, page=page)
     return render_template(
         "review/queue.html",
@@ -307,7 +308,7 @@ def audit_trail() -> str:
 
     session = get_session()
     raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    page = ascii_int(raw_page, default=1, max_digits=6)
     action = request.args.get("action", "").strip()[:64]
     records, total = review_queue.audit_page(session, page=page, action=action)
     actor_ids = {r.actor_id for r in records if r.actor_id is not None}

@@ -1014,3 +1014,17 @@ def test_the_company_sees_the_certified_decision_with_the_override_explained(
     assert "Tier granted</dt><dd>T3" in html
     assert reason in html and "(tier T1)" in html
     assert f"/certificates/{filing.id}" in html
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "٣", " 3", "3 ", "-1", "1e3", "9" * 12])
+def test_a_page_or_lock_version_not_written_in_ascii_digits_is_no_500(
+    client, login, admin, submitted, db_session, typed
+):
+    # "²".isdigit() is true but int("²") raises: the queue, the audit page and every action
+    # answered 500. A number is written with 0-9 only (int("٣") is 3: not taken either).
+    filing = submitted()
+    login(client, admin)
+    for path in ("/review", "/review/audit"):
+        assert client.get(f"{path}?page={typed}").status_code == 200
+    assert _post(client, filing, "approve", lock_version=typed).status_code == 409  # stale
+    assert _reload(db_session, filing).status == "submitted"

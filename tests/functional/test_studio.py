@@ -765,3 +765,12 @@ def test_a_draft_whose_aliases_loop_or_explode_is_refused_not_a_500(author_clien
     response = save(author_client, db_session, "2026.2", text=bomb + text)
     assert response.status_code == 422
     assert "more than 100,000 values once its aliases" in html(response)
+
+
+@pytest.mark.parametrize("typed", ["²", "٢", " 1", "9" * 30])
+def test_a_revision_number_not_written_in_ascii_digits_is_refused(author_client, db_session, typed):
+    new_draft(author_client)
+    before = record(db_session, "2026.2").lock_version
+    response = save(author_client, db_session, "2026.2", text="id: x\n", lock_version=typed)
+    assert response.status_code == 400
+    assert record(db_session, "2026.2").lock_version == before

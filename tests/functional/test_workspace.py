@@ -311,3 +311,17 @@ def test_workspace_forms_need_the_csrf_token(make_app, make_user, login, csrf_to
     data["csrf_token"] = csrf_token(client, f"/filings/{filing_id}/edit")
     assert client.post(f"/filings/{filing_id}/edit", data=data).status_code == 303
     assert client.post("/filings/tokens", data={"name": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "٢", " 2"])
+def test_a_lock_version_not_written_in_ascii_digits_is_stale_not_a_500(
+    client, member, db_session, typed
+):
+    filing_id = new_draft(client)
+    save(client, filing_id, t1_exchange(), 1)
+    response = client.post(f"/filings/{filing_id}/submit", data={"lock_version": typed})
+    assert response.status_code == 303
+    assert "changed" in text(client.get(response.headers["Location"]))
+    assert save(client, filing_id, t1_exchange(), typed).status_code in (303, 409)
+    assert stored(db_session, filing_id).status == "draft"
+    assert stored(db_session, filing_id).lock_version == 2
