@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
@@ -19,14 +17,11 @@ from typing import Any
 
 import yaml
 
-from . import expr, yaml12
+from . import document, expr, yaml12
+from .document import ID_RE as ID_RE
+from .document import VERSION_RE as VERSION_RE
 from .expr import ExprError, Node
-from .money import DEFAULT_ROUNDING, MODES, Rounding, to_decimal
-
-INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
-ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
-VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
-RESERVED = {"as_of", "tier", "met", "min", "max", *expr.KEYWORDS}
+from .money import DEFAULT_ROUNDING, Rounding
 
 #: The largest whole number a double holds with every smaller one (2^53 - 1): the
 #: engine compares numbers as doubles, so integers beyond it would compare wrongly
@@ -372,18 +367,11 @@ def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     return yaml12.load_with_lines(text)
 
 
-def iso_date(value: Any) -> dt.date | None:
-    """A date written YYYY-MM-DD, else None. YAML 1.2 reads 2026-07-01 as text, so a date
-    field parses its text here, quoted or not."""
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:  # 2026-02-30
-        return None
-
-
 class _Builder:
+    """Builds a :class:`Policy` from a document whose structure :mod:`.document` checked:
+    what the structure cannot say (names that refer to each other, unique ids, expressions
+    that type-check) is checked here; every error has its line."""
+
     def __init__(self, source: str, lines: dict[tuple[Any, ...], int]) -> None:
         self.source = source
         self.lines = lines
@@ -398,108 +386,16 @@ class _Builder:
         where = f"{self.source}:{line}" if line else self.source
         self.errors.append(f"{where}: {message}")
 
-    # generic field readers ------------------------------------------------
-    def text(
-        self, d: dict[str, Any], key: str, path: tuple[Any, ...], what: str, required: bool = True
-    ) -> str:
-        value = d.get(key)
-        if value is None:
-            if required:
-                self.err(path, f"{what}: '{key}' is required")
-            return ""
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.err((*path, key), f"{what}: '{key}' must be text")
-            return ""
-        return str(value).strip()
-
-    def ident(self, d: dict[str, Any], key: str, path: tuple[Any, ...], what: str) -> str:
-        value = self.text(d, key, path, what)
-        if value and not ID_RE.match(value):
-            self.err(
-                (*path, key),
-                f"{what}: {key} {value!r} must be lower-case letters, digits and _ "
-                "(starting with a letter)",
-            )
-        return value
-
-    def unknown(
-        self, d: dict[str, Any], allowed: set[str], path: tuple[Any, ...], what: str
-    ) -> None:
-        for key in d:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                self.err((*path, key), f"{what}: unknown field {key!r} (expected one of: {hint})")
-
-    def mapping(self, value: Any, path: tuple[Any, ...], what: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.err(path, f"{what} must be a mapping")
-            return {}
-        return value
-
-    def item(
-        self, raw: Any, section: str, noun: str, i: int, allowed: set[str], seen: set[str]
-    ) -> tuple[dict[str, Any], str, tuple[Any, ...], str]:
-        """One entry of a list of identified items (criteria, benefits): its mapping, id,
-        path and name for messages; unknown fields and reused ids are errors."""
-        path = (section, i)
-        item = self.mapping(raw, path, f"{section}[{i}]")
-        ident = self.ident(item, "id", path, f"{noun} {i + 1}")
-        what = f"{noun} {ident or i + 1}"
-        self.unknown(item, allowed, path, what)
-        if ident in seen:
-            self.err((*path, "id"), f"{what}: the id is used twice")
-        seen.add(ident)
-        return item, ident, path, what
-
-    def seq(self, value: Any, path: tuple[Any, ...], what: str) -> list[Any]:
-        if not isinstance(value, list):
-            self.err(path, f"{what} must be a list")
-            return []
-        return value
-
-    # the document ------------------------------------------------------------
     def build(self, data: Any, text: str) -> Policy | None:
-        if not isinstance(data, dict):
-            self.err((), "a policy must be a YAML mapping with id, version, inputs, criteria, ...")
+        doc, problems = document.validate(data)
+        for path, message in problems:
+            self.err(path, message)
+        if doc is None:
             return None
-        top = {
-            "id",
-            "version",
-            "title",
-            "description",
-            "citation",
-            "effective_from",
-            "applicability_input",
-            "groups",
-            "activity_groups",
-            "inputs",
-            "parameters",
-            "tiers",
-            "criteria",
-            "benefits",
-            "rounding",
-        }
-        self.unknown(data, top, (), "policy")
-        pid = self.text(data, "id", (), "policy")
-        if pid and not re.match(r"^[a-z][a-z0-9-]{0,62}$", pid):
-            self.err(("id",), f"policy: id {pid!r} must be lower-case letters, digits and -")
-        version = data.get("version")
-        if isinstance(version, float):
-            self.err(("version",), f'policy: version must be quoted text, e.g. "{version}"')
-            version = str(version)
-        elif not isinstance(version, str) or not VERSION_RE.match(version):
-            self.err(("version",), 'policy: version must look like "2026.1" (in quotes)')
-            version = str(version or "")
-        eff = iso_date(data.get("effective_from"))
-        if eff is None:
-            self.err(("effective_from",), "policy: effective_from must be a date YYYY-MM-DD")
-            eff = dt.date(1970, 1, 1)
-        title = self.text(data, "title", (), "policy")
-
-        groups = self.groups(data.get("groups", []))
-        inputs = self.inputs(data.get("inputs"), {g.id for g in groups})
+        groups = [Group(g.id, g.title) for g in doc.groups]
+        inputs = self.inputs(doc.inputs, {g.id for g in groups})
         by_name = {i.name: i for i in inputs}
-        appl = self.text(data, "applicability_input", (), "policy", required=False) or "activity"
+        appl = doc.applicability_input
         if appl not in by_name or by_name[appl].type != "enum" or not by_name[appl].required:
             self.err(
                 ("applicability_input",),
@@ -508,21 +404,20 @@ class _Builder:
             activities: tuple[str, ...] = ()
         else:
             activities = by_name[appl].choices
-        agroups = self.activity_groups(data.get("activity_groups", {}), activities)
-        params = self.parameters(data.get("parameters", {}), set(by_name))
-        tiers = self.tiers(data.get("tiers"))
+        agroups = self.activity_groups(doc.activity_groups, activities)
+        params = self.parameters(doc.parameters, set(by_name))
+        tiers = [Tier(t.id, t.title, i + 1, t.description or "") for i, t in enumerate(doc.tiers)]
         env = _TypeEnv(by_name, params, tiers, appl)
-        criteria = self.criteria(data.get("criteria"), env, activities, agroups, tiers)
+        criteria = self.criteria(doc.criteria, env, activities, agroups, tiers)
         env.criteria = {c.id for c in criteria}
-        benefits = self.benefits(data.get("benefits"), env)
-        rounding = self.rounding(data.get("rounding"))
+        benefits = self.benefits(doc.benefits, env)
         if self.errors:
             return None
         return Policy(
-            id=pid,
-            version=version,
-            title=title,
-            effective_from=eff,
+            id=doc.id,
+            version=doc.version,
+            title=doc.title,
+            effective_from=doc.effective_from,
             inputs=tuple(inputs),
             parameters=params,
             tiers=tuple(tiers),
@@ -534,213 +429,84 @@ class _Builder:
             text=text,
             digest=digest_of(text),
             source=self.source,
-            description=self.text(data, "description", (), "policy", required=False),
-            citation=self.text(data, "citation", (), "policy", required=False),
-            rounding=rounding,
+            description=doc.description or "",
+            citation=doc.citation or "",
+            rounding=doc.rounding.to_rounding() if doc.rounding else DEFAULT_ROUNDING,
         )
 
-    def rounding(self, raw: Any) -> Rounding:
-        """``rounding: {unit: 0.01, mode: half_up}``: how savings are rounded (both optional)."""
-        if raw is None:
-            return DEFAULT_ROUNDING
-        path = ("rounding",)
-        spec = self.mapping(raw, path, "rounding")
-        self.unknown(spec, {"unit", "mode"}, path, "rounding")
-        unit, mode = DEFAULT_ROUNDING.unit, DEFAULT_ROUNDING.mode
-        if "unit" in spec:
-            v = spec["unit"]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1e9:
-                self.err((*path, "unit"), "rounding: unit must be a positive amount in KZT, "
-                         "e.g. 0.01 (the tiyn) or 1")  # fmt: skip
-            else:
-                unit = to_decimal(v)
-        if "mode" in spec:
-            if spec["mode"] not in MODES:
-                self.err((*path, "mode"), f"rounding: mode must be one of {', '.join(MODES)}")
-            else:
-                mode = spec["mode"]
-        return Rounding(unit, mode)
-
-    def groups(self, raw: Any) -> list[Group]:
-        out = []
-        for i, g in enumerate(self.seq(raw, ("groups",), "groups")):
-            path = ("groups", i)
-            g = self.mapping(g, path, f"groups[{i}]")
-            self.unknown(g, {"id", "title"}, path, f"group {i + 1}")
-            gid = self.ident(g, "id", path, f"group {i + 1}")
-            out.append(Group(gid, self.text(g, "title", path, f"group {gid}")))
-        return out
-
-    def inputs(self, raw: Any, groups: set[str]) -> list[InputSpec]:
+    def inputs(self, raw: dict[str, document.InputDoc], groups: set[str]) -> list[InputSpec]:
         out: list[InputSpec] = []
-        allowed = {
-            "type",
-            "label",
-            "help",
-            "group",
-            "unit",
-            "required",
-            "saving",
-            "min",
-            "max",
-            "min_length",
-            "max_length",
-            "choices",
-            "format",
-        }
-        raw = self.mapping(raw, ("inputs",), "inputs")
-        if not raw:
-            self.err(("inputs",), "policy: at least one input is required")
         for name, spec in raw.items():
-            path = ("inputs", name)
-            what = f"input {name}"
-            if not isinstance(name, str) or not ID_RE.match(name) or name in RESERVED:
-                self.err(path, f"{what}: the name must be an identifier and not a reserved word")
-                continue
-            spec = self.mapping(spec, path, what)
-            self.unknown(spec, allowed, path, what)
-            typ = spec.get("type")
-            if typ not in INPUT_TYPES:
-                self.err((*path, "type"), f"{what}: type must be one of {', '.join(INPUT_TYPES)}")
-                continue
+            if spec.group and groups and spec.group not in groups:
+                self.err(("inputs", name, "group"), f"input {name}: unknown group {spec.group!r}")
             choices: tuple[str, ...] = ()
             labels: dict[str, str] = {}
-            if typ in ("enum", "set"):
-                raw_choices = spec.get("choices")
-                if isinstance(raw_choices, dict):
-                    labels = {str(k): str(v) for k, v in raw_choices.items()}
-                    choices = tuple(labels)
-                elif isinstance(raw_choices, list) and all(isinstance(c, str) for c in raw_choices):
-                    choices = tuple(raw_choices)
-                if not choices:
-                    self.err((*path, "choices"), f"{what}: an {typ} needs a list of choices")
-            elif "choices" in spec:
-                self.err((*path, "choices"), f"{what}: only enum and set inputs have choices")
             bounds: dict[str, Any] = {}
-            for key in ("min", "max"):
-                if key in spec:
-                    v = spec[key]
-                    if typ not in ("number", "integer"):
-                        self.err((*path, key), f"{what}: {key} applies to numbers only")
-                    elif (
-                        isinstance(v, bool)
-                        or not isinstance(v, int | float)
-                        or not math.isfinite(v)
-                    ):
-                        self.err((*path, key), f"{what}: {key} must be a finite number")
-                    else:
-                        bounds[key] = v
-            for key in ("min_length", "max_length"):
-                if key in spec:
-                    v = spec[key]
-                    if typ != "string" or isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                        self.err((*path, key), f"{what}: {key} must be a whole number (strings)")
-                    else:
-                        bounds[key] = v
-            fmt = spec.get("format")
-            if fmt is not None and fmt != "bin":
-                self.err((*path, "format"), f"{what}: the only known format is 'bin'")
-            group = self.text(spec, "group", path, what, required=False)
-            if group and groups and group not in groups:
-                self.err((*path, "group"), f"{what}: unknown group {group!r}")
-            for flag in ("required", "saving"):
-                if flag in spec and not isinstance(spec[flag], bool):
-                    self.err((*path, flag), f"{what}: {flag} must be true or false")
-            if spec.get("saving") and typ not in ("number", "integer"):
-                self.err((*path, "saving"), f"{what}: a saving input must be a number")
+            if isinstance(spec, document.ChoiceInput):
+                labels = dict(spec.choices) if isinstance(spec.choices, dict) else {}
+                choices = tuple(spec.choices)
+            elif isinstance(spec, document.NumberInput):
+                bounds = {"min": spec.min, "max": spec.max, "saving": spec.saving}
+            elif isinstance(spec, document.TextInput):
+                bounds = {"min_length": spec.min_length, "max_length": spec.max_length}
+                bounds["format"] = spec.format
             out.append(
                 InputSpec(
                     name=name,
-                    type=typ,
-                    label=self.text(spec, "label", path, what, required=False) or name,
-                    help=self.text(spec, "help", path, what, required=False),
-                    group=group,
-                    unit=self.text(spec, "unit", path, what, required=False),
-                    required=spec.get("required") is True,
-                    saving=spec.get("saving") is True,
+                    type=spec.type,
+                    label=spec.label or name,
+                    help=spec.help or "",
+                    group=spec.group or "",
+                    unit=spec.unit or "",
+                    required=spec.required,
                     choices=choices,
                     choice_labels=labels,
-                    format=fmt,
                     **bounds,
                 )
             )
         return out
 
-    def activity_groups(self, raw: Any, activities: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    def activity_groups(
+        self, raw: dict[str, list[str]], activities: tuple[str, ...]
+    ) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
-        for name, members in self.mapping(raw, ("activity_groups",), "activity_groups").items():
+        for name, members in raw.items():
             path = ("activity_groups", name)
-            if not isinstance(members, list) or not members:
-                self.err(path, f"activity group {name}: must be a non-empty list of activities")
-                continue
             for m in members:
                 if m not in activities:
                     self.err(path, f"activity group {name}: {m!r} is not an activity")
             if name in activities or name == "all":
                 self.err(path, f"activity group {name}: the name is taken by an activity")
-            out[str(name)] = tuple(members)
+            out[name] = tuple(members)
         return out
 
-    def parameters(self, raw: Any, input_names: set[str]) -> dict[str, Parameter]:
+    def parameters(
+        self, raw: dict[str, document.Parameter | Any], input_names: set[str]
+    ) -> dict[str, Parameter]:
         out: dict[str, Parameter] = {}
-        for name, spec in self.mapping(raw, ("parameters",), "parameters").items():
-            path = ("parameters", name)
-            what = f"parameter {name}"
-            if not isinstance(name, str) or not ID_RE.match(name) or name in RESERVED:
-                self.err(path, f"{what}: the name must be an identifier and not a reserved word")
-                continue
+        for name, spec in raw.items():
             if name in input_names:
-                self.err(path, f"{what}: an input has the same name")
+                self.err(("parameters", name), f"parameter {name}: an input has the same name")
                 continue
-            if not isinstance(spec, dict):
-                spec = {"value": spec}
-            self.unknown(spec, {"value", "unit", "description"}, path, what)
-            value = spec.get("value")
-            if isinstance(value, float) and not math.isfinite(value):
-                self.err((*path, "value"), f"{what}: value must be a finite number")
-            ok = (
-                (isinstance(value, int | float) and not isinstance(value, bool))
-                or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-                or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
-            )
-            if not ok:
-                self.err(
-                    (*path, "value"),
-                    f"{what}: value must be a number, a list of choices or a mapping of choices",
-                )
-                continue
-            out[name] = Parameter(
-                name,
-                value,
-                unit=self.text(spec, "unit", path, what, required=False),
-                description=self.text(spec, "description", path, what, required=False),
-            )
+            if isinstance(spec, document.Parameter):
+                out[name] = Parameter(name, spec.value, spec.unit or "", spec.description or "")
+            else:  # written as the bare value
+                out[name] = Parameter(name, spec)
         return out
 
-    def tiers(self, raw: Any) -> list[Tier]:
-        out: list[Tier] = []
-        for i, t in enumerate(self.seq(raw, ("tiers",), "tiers")):
-            path = ("tiers", i)
-            t = self.mapping(t, path, f"tiers[{i}]")
-            self.unknown(t, {"id", "title", "description"}, path, f"tier {i + 1}")
-            tid = self.text(t, "id", path, f"tier {i + 1}")
-            if tid and not re.match(r"^T\d+$", tid):
-                self.err((*path, "id"), f"tier {tid}: id must look like T1, T2, ...")
-            out.append(
-                Tier(
-                    tid,
-                    self.text(t, "title", path, f"tier {tid}"),
-                    i + 1,
-                    self.text(t, "description", path, f"tier {tid}", required=False),
-                )
-            )
-        if not out:
-            self.err(("tiers",), "policy: at least one tier is required (in ascending order)")
-        return out
+    def item(self, section: str, i: int, ident: str, seen: set[str]) -> tuple[tuple[Any, ...], str]:
+        """The path and the name in messages of an entry of criteria or benefits; an id
+        used twice is an error."""
+        path = (section, i)
+        what = f"{'criterion' if section == 'criteria' else 'benefit'} {ident}"
+        if ident in seen:
+            self.err((*path, "id"), f"{what}: the id is used twice")
+        seen.add(ident)
+        return path, what
 
     def criteria(
         self,
-        raw: Any,
+        raw: list[document.Criterion],
         env: _TypeEnv,
         activities: tuple[str, ...],
         agroups: dict[str, tuple[str, ...]],
@@ -749,41 +515,25 @@ class _Builder:
         out: list[Criterion] = []
         seen: set[str] = set()
         tier_ids = {t.id for t in tiers}
-        allowed = {
-            "id",
-            "title",
-            "tier",
-            "applies_to",
-            "condition",
-            "citation",
-            "basis",
-            "fix",
-            "description",
-        }
-        items = self.seq(raw, ("criteria",), "criteria")
-        if not items:
-            self.err(("criteria",), "policy: at least one criterion is required")
-        for i, c in enumerate(items):
-            c, cid, path, what = self.item(c, "criteria", "criterion", i, allowed, seen)
-            tier = self.text(c, "tier", path, what)
-            if tier and tier not in tier_ids:
-                self.err((*path, "tier"), f"{what}: unknown tier {tier!r}")
-            applies = self.applies_to(c.get("applies_to", "all"), (*path, "applies_to"), what,
+        for i, c in enumerate(raw):
+            path, what = self.item("criteria", i, c.id, seen)
+            if c.tier not in tier_ids:
+                self.err((*path, "tier"), f"{what}: unknown tier {c.tier!r}")
+            applies = self.applies_to(c.applies_to, (*path, "applies_to"), what,
                                       activities, agroups)  # fmt: skip
-            cond_text = self.text(c, "condition", path, what)
-            ast = self.expression(cond_text, (*path, "condition"), what, env, "bool", "criterion")
+            ast = self.expression(c.condition, (*path, "condition"), what, env, "bool", "criterion")
             out.append(
                 Criterion(
-                    id=cid,
-                    title=self.text(c, "title", path, what),
-                    tier=tier,
+                    id=c.id,
+                    title=c.title,
+                    tier=c.tier,
                     applies_to=applies,
-                    condition=cond_text,
+                    condition=c.condition,
                     ast=ast or expr.Lit(False),
-                    citation=self.text(c, "citation", path, what),
-                    basis=self.text(c, "basis", path, what, required=False),
-                    fix_hint=self.text(c, "fix", path, what, required=False),
-                    description=self.text(c, "description", path, what, required=False),
+                    citation=c.citation,
+                    basis=c.basis or "",
+                    fix_hint=c.fix or "",
+                    description=c.description or "",
                     line=self.lines.get(path),
                     _inputs=frozenset(n for n in expr.names(ast) if n in env.inputs)
                     if ast
@@ -794,22 +544,15 @@ class _Builder:
 
     def applies_to(
         self,
-        raw: Any,
+        raw: str | list[str] | document.AllExcept,
         path: tuple[Any, ...],
         what: str,
         activities: tuple[str, ...],
         agroups: dict[str, tuple[str, ...]],
     ) -> tuple[str, ...]:
-        def expand(items: Any) -> set[str]:
-            if isinstance(items, str):
-                items = [items]
-            if not isinstance(items, list):
-                self.err(
-                    path, f"{what}: applies_to must be 'all', a list, or {{all_except: [...]}}"
-                )
-                return set()
+        def expand(items: str | list[str]) -> set[str]:
             out: set[str] = set()
-            for item in items:
+            for item in [items] if isinstance(items, str) else items:
                 if item == "all":
                     out |= set(activities)
                 elif item in agroups:
@@ -820,44 +563,37 @@ class _Builder:
                     self.err(path, f"{what}: {item!r} is neither an activity nor an activity group")
             return out
 
-        if isinstance(raw, dict):
-            if set(raw) != {"all_except"}:
-                self.err(path, f"{what}: applies_to as a mapping takes only all_except")
-                return activities
-            chosen = set(activities) - expand(raw["all_except"])
+        if isinstance(raw, document.AllExcept):
+            chosen = set(activities) - expand(raw.all_except)
         else:
             chosen = expand(raw)
         return tuple(a for a in activities if a in chosen)
 
-    def benefits(self, raw: Any, env: _TypeEnv) -> list[Benefit]:
+    def benefits(self, raw: list[document.Benefit], env: _TypeEnv) -> list[Benefit]:
         out: list[Benefit] = []
         seen: set[str] = set()
-        allowed = {"id", "title", "requires", "standard_rate", "saving", "citation", "description"}
-        for i, b in enumerate(self.seq(raw, ("benefits",), "benefits")):
-            b, bid, path, what = self.item(b, "benefits", "benefit", i, allowed, seen)
-            req = self.text(b, "requires", path, what)
-            req_ast = self.expression(req, (*path, "requires"), what, env, "bool", "benefit")
-            rate = self.text(b, "standard_rate", path, what)
-            if rate and rate not in env.params:
-                self.err((*path, "standard_rate"), f"{what}: unknown parameter {rate!r}")
-            saving = b.get("saving")
+        for i, b in enumerate(raw):
+            path, what = self.item("benefits", i, b.id, seen)
+            req_ast = self.expression(b.requires, (*path, "requires"), what, env, "bool", "benefit")
+            if b.standard_rate not in env.params:
+                self.err((*path, "standard_rate"),
+                         f"{what}: unknown parameter {b.standard_rate!r}")  # fmt: skip
             saving_ast = None
-            if saving is not None:
-                saving = self.text(b, "saving", path, what)
+            if b.saving is not None:
                 saving_ast = self.expression(
-                    saving, (*path, "saving"), what, env, "number", "saving"
+                    b.saving, (*path, "saving"), what, env, "number", "saving"
                 )
             out.append(
                 Benefit(
-                    id=bid,
-                    title=self.text(b, "title", path, what),
-                    requires=req,
+                    id=b.id,
+                    title=b.title,
+                    requires=b.requires,
                     requires_ast=req_ast or expr.Lit(False),
-                    standard_rate=rate,
-                    saving=saving,
+                    standard_rate=b.standard_rate,
+                    saving=b.saving,
                     saving_ast=saving_ast,
-                    citation=self.text(b, "citation", path, what, required=False),
-                    description=self.text(b, "description", path, what, required=False),
+                    citation=b.citation or "",
+                    description=b.description or "",
                     line=self.lines.get(path),
                 )
             )
