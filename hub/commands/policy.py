@@ -1,4 +1,4 @@
-"""`hub policy`: check, show, compare and test policy versions."""
+"""`hub policy`: check, show, compare and test policy versions; publish the file schema."""
 
 from __future__ import annotations
 
@@ -93,6 +93,25 @@ def diff(old: str, new: str, as_json: bool, policies_dir: Path | None) -> None:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(result.to_text())
+
+
+@policy.command("schema")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the schema to FILE instead of printing it.")  # fmt: skip
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema (draft 2020-12) of a policy file, for editors and checkers."""
+    from hub.policy.document import json_schema
+
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        problem = exc.strerror or exc
+        raise click.ClickException(f"{out}: cannot write the schema: {problem}") from exc
+    click.echo(f"{out}: the policy schema written")
 
 
 import hub.commands.policy_studio  # noqa: E402, F401  (adds `hub policy import | export | impact`)

@@ -234,8 +234,16 @@ class Parameter(_Model):
     """What the value stands for."""
 
 
+#: A parameter written as its bare value: a number or a list (a mapping is the long form).
+BareValue = Annotated[
+    Annotated[Number, Tag("number")] | Annotated[list[Text], Tag("list")],
+    Discriminator(
+        _value_kind, custom_error_type="parameter_value", custom_error_message=_VALUE_MESSAGE
+    ),
+    Field(json_schema_extra=_message(_VALUE_MESSAGE)),
+]
 ParameterEntry = Annotated[
-    Annotated[Parameter, Tag("spec")] | Annotated[ParameterValue, Tag("value")],
+    Annotated[Parameter, Tag("spec")] | Annotated[BareValue, Tag("value")],
     Discriminator(lambda v: "spec" if isinstance(v, dict | Parameter) else "value"),
 ]
 
@@ -508,7 +516,8 @@ def _problem(data: Any, error: Any) -> Problem:
         if "[key]" in rest:
             return path, f"{what}: the name must be an identifier and not a reserved word"
         if kind in ("union_tag_invalid", "union_tag_not_found"):
-            return path, f"{what}: type must be one of {', '.join(INPUT_TYPES)}"
+            at = (*path, "type") if kind == "union_tag_invalid" else path
+            return at, f"{what}: type must be one of {', '.join(INPUT_TYPES)}"
         if kind in _NOT_A_MAPPING:
             shown = f"{section}[{loc[1]}]" if isinstance(loc[-1], int) else what
             return path, f"{shown} must be a mapping"
@@ -613,7 +622,8 @@ class _Schema(GenerateJsonSchema):
         patterns = out.pop("patternProperties", None)
         if patterns:
             ((pattern, values),) = patterns.items()
-            out["propertyNames"] = {"pattern": pattern}
+            names = out.setdefault("propertyNames", {})
+            names["pattern"] = pattern
             out["additionalProperties"] = values
         return out
 
