@@ -72,7 +72,10 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+        # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     hub_clock.init_app(app, clock)
     db.init_app(app)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.db import utcnow
 from hub.models import AuditRecord
@@ -64,7 +64,7 @@ def append(
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    last = session.exec(select(AuditRecord).order_by(AuditRecord.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    last = session.exec(select(AuditRecord).order_by(col(AuditRecord.id).desc()).limit(1)).first()
     record = AuditRecord(
         at=utcnow(),
         actor_id=actor_id,
@@ -97,7 +97,9 @@ def verify(session: Session) -> list[ChainProblem]:
     problems: list[ChainProblem] = []
     expected_prev = GENESIS_HASH
     # populate_existing: compare what is stored, not objects cached in this session.
-    query = select(AuditRecord).order_by(AuditRecord.id).execution_options(populate_existing=True)  # type: ignore[arg-type]
+    query = (
+        select(AuditRecord).order_by(col(AuditRecord.id)).execution_options(populate_existing=True)
+    )
     for record in session.exec(query):
         if record.prev_hash != expected_prev:
             problems.append(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -50,7 +50,7 @@ def with_app(command: F) -> F:
         with app_context() as app:
             return command(*args, app=app, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return cast(F, wrapped)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -287,6 +287,8 @@ def _start(version: str, kind: str) -> BaseResponse:
     record = _record(version)
     try:
         job = svc.start_job(
+            # The app behind the proxy (a job's thread outlives the request); Flask types
+            # current_app as the app itself, which has no such method.
             current_app._get_current_object(),  # type: ignore[attr-defined]
             session,
             kind=kind,

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import clock
@@ -167,7 +167,7 @@ def _render_filing(
     actor_ids = {r.actor_id for r in trail} | {o.actor_id for o in rows} | {filing.decided_by_id}
     actor_ids.discard(None)
     emails = (
-        dict(session.exec(select(User.id, User.email).where(User.id.in_(actor_ids))).all())  # type: ignore[union-attr]
+        dict(session.exec(select(User.id, User.email).where(col(User.id).in_(actor_ids))).all())
         if actor_ids
         else {}
     )
@@ -313,7 +313,7 @@ def audit_trail() -> str:
     records, total = review_queue.audit_page(session, page=page, action=action)
     actor_ids = {r.actor_id for r in records if r.actor_id is not None}
     emails = (
-        dict(session.exec(select(User.id, User.email).where(User.id.in_(actor_ids))).all())  # type: ignore[union-attr]
+        dict(session.exec(select(User.id, User.email).where(col(User.id).in_(actor_ids))).all())
         if actor_ids
         else {}
     )
