@@ -1,9 +1,9 @@
 """The policy document's structure, declared: pydantic models of a policy file.
 
 A policy file (``policies/<id>/<version>.yaml``) is read by :mod:`hub.policy.yaml12`
-into plain data; :func:`validate` checks its *structure* against the models below
+into plain data; its *structure*, checked against the models below
 (which keys exist, their types, patterns and ranges: strict, so the text ``"95"`` is
-never taken for the number 95, and an unknown key is an error) and gives back a
+never taken for the number 95, and an unknown key is an error) gives a
 :class:`PolicyDocument`. What the structure cannot say (a criterion's tier exists,
 an expression type-checks, ids are unique) the loader checks afterwards on the
 validated document.
@@ -13,17 +13,15 @@ an author's editor can complete and check a policy file (``hub policy schema``).
 Each field's description is its docstring below; a field's ``errorMessage`` (a
 keyword editors such as VS Code show) is also the loader's message for a wrong value.
 
-Errors come back as ``(path, message)``: ``path`` is the place in the data
-(``("criteria", 3, "tier")``), which the loader turns into a line; ``message``
-names the item and the field as authors read them ("criterion kyc_baseline:
-'citation' is required").
+:func:`hub.policy.validation.validate` checks data against the models and gives each
+problem its place in the data and a message an author reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -33,7 +31,6 @@ from pydantic import (
     Field,
     PlainValidator,
     Tag,
-    ValidationError,
     WithJsonSchema,
 )
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -95,7 +92,7 @@ IsoDate = Annotated[
 ]
 
 
-class _Model(BaseModel):
+class DocumentPart(BaseModel):
     """Strict, closed, stripped: what every part of a policy document shares."""
 
     model_config = ConfigDict(
@@ -109,7 +106,7 @@ class _Model(BaseModel):
     noun: ClassVar[str] = ""
 
 
-class Group(_Model):
+class Group(DocumentPart):
     """A heading under which the form shows inputs."""
 
     noun: ClassVar[str] = "group"
@@ -119,7 +116,7 @@ class Group(_Model):
     """The heading shown above the group's inputs."""
 
 
-class _Input(_Model):
+class _Input(DocumentPart):
     noun: ClassVar[str] = "input"
     label: Text | None = None
     """The question shown in the form (default: the input's name)."""
@@ -222,7 +219,7 @@ ParameterValue = Annotated[
 ]
 
 
-class Parameter(_Model):
+class Parameter(DocumentPart):
     """A named value conditions and formulas read: a threshold, a rate, a list of choices."""
 
     noun: ClassVar[str] = "parameter"
@@ -248,7 +245,7 @@ ParameterEntry = Annotated[
 ]
 
 
-class Tier(_Model):
+class Tier(DocumentPart):
     """A tier of benefits; tiers are cumulative and listed in ascending order."""
 
     noun: ClassVar[str] = "tier"
@@ -262,7 +259,7 @@ class Tier(_Model):
     """What reaching the tier means."""
 
 
-class AllExcept(_Model):
+class AllExcept(DocumentPart):
     """Every activity except those listed."""
 
     all_except: str | list[str]
@@ -292,7 +289,7 @@ AppliesTo = Annotated[
 Expression = Annotated[str, Field(min_length=1, json_schema_extra=_message("must be written"))]
 
 
-class Criterion(_Model):
+class Criterion(DocumentPart):
     """A condition a company must meet to reach a tier."""
 
     noun: ClassVar[str] = "criterion"
@@ -317,7 +314,7 @@ class Criterion(_Model):
     """More words about it."""
 
 
-class Benefit(_Model):
+class Benefit(DocumentPart):
     """A tax benefit granted when its requirement holds."""
 
     noun: ClassVar[str] = "benefit"
@@ -337,7 +334,7 @@ class Benefit(_Model):
     """More words about it."""
 
 
-class RoundingRule(_Model):
+class RoundingRule(DocumentPart):
     """How savings are rounded: to a unit in KZT, by a mode."""
 
     noun: ClassVar[str] = "rounding"
@@ -374,7 +371,7 @@ Inputs = Annotated[
 ]
 
 
-class PolicyDocument(_Model):
+class PolicyDocument(DocumentPart):
     """A version of a policy of the Astana Crypto Hub eligibility engine (a YAML 1.2 file)."""
 
     noun: ClassVar[str] = "policy"
@@ -436,178 +433,6 @@ class PolicyDocument(_Model):
     """The benefits and what they require."""
     rounding: RoundingRule | None = None
     """How savings are rounded (default: to 0.01 KZT, half up)."""
-
-
-# --- errors -----------------------------------------------------------------------
-
-Problem = tuple[tuple[Any, ...], str]
-#: Sections whose entries are items named in messages: section -> (noun, item class).
-_ITEMS: dict[str, tuple[str, tuple[type[_Model], ...]]] = {
-    "inputs": ("input", INPUT_KINDS),
-    "parameters": ("parameter", (Parameter,)),
-    "tiers": ("tier", (Tier,)),
-    "criteria": ("criterion", (Criterion,)),
-    "benefits": ("benefit", (Benefit,)),
-    "groups": ("group", (Group,)),
-    "activity_groups": ("activity group", ()),
-}
-_NOT_A_MAPPING = {"model_type", "model_attributes_type", "dict_type"}
-
-
-def validate(data: Any) -> tuple[PolicyDocument | None, list[Problem]]:
-    """The document of ``data`` (a policy file read by :mod:`hub.policy.yaml12`), or None
-    and every structural problem as ``(path in the data, message)``, in document order."""
-    try:
-        return PolicyDocument.model_validate(data), []
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        finite = {tuple(e["loc"])[:-1] for e in errors if e["type"] == "finite_number"}
-        problems: list[Problem] = []
-        for error in errors:
-            if error["type"] in ("int_type", "float_type") and tuple(error["loc"])[:-1] in finite:
-                continue  # .inf where a number is expected: not finite, rather than not whole
-            problem = _problem(data, error)
-            if problem not in problems:  # one per field, not one per branch of a union
-                problems.append(problem)
-        return None, problems
-
-
-def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The part of pydantic's ``loc`` that is in the data (union and tag labels dropped)."""
-    node, path = data, []
-    for part in loc:
-        in_data = (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        )
-        if in_data:
-            node = node[part]
-            path.append(part)
-    return tuple(path)
-
-
-def _problem(data: Any, error: Any) -> Problem:
-    loc: tuple[Any, ...] = tuple(error["loc"])
-    path = _data_path(data, loc)
-    if not loc:
-        return (), "a policy must be a YAML mapping with id, version, inputs, criteria, ..."
-    section = loc[0]
-    if section in _ITEMS and len(loc) >= 2:
-        noun, kinds = _ITEMS[section]
-        item, rest = loc[:2], loc[2:]
-        what = _name_of(data, section, loc[1], noun)
-        if section == "activity_groups":
-            return path, f"{what}: must be a non-empty list of activities"
-    elif section == "rounding" and len(loc) >= 2:
-        item, rest, what, kinds = loc[:1], loc[1:], "rounding", (RoundingRule,)
-    else:
-        item, rest, what, kinds = (), loc, "policy", (PolicyDocument,)
-    owner = _kind_of(data, item, kinds)
-    fields = {name for kind in kinds for name in kind.model_fields}
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        key = rest[-1]
-        others = [t for k in kinds if key in k.model_fields for t in _tags(k)]
-        if others:
-            return path, f"{what}: {key} applies to {', '.join(others)} inputs only"
-        expected = ", ".join(sorted(owner.model_fields))
-        return path, f"{what}: unknown field {key!r} (expected one of: {expected})"
-    key = next((part for part in rest if part in fields), None)
-    if key is None:
-        if "[key]" in rest:
-            return path, f"{what}: the name must be an identifier and not a reserved word"
-        if kind in ("union_tag_invalid", "union_tag_not_found"):
-            at = (*path, "type") if kind == "union_tag_invalid" else path
-            return at, f"{what}: type must be one of {', '.join(INPUT_TYPES)}"
-        if kind in _NOT_A_MAPPING:
-            shown = f"{section}[{loc[1]}]" if isinstance(loc[-1], int) else what
-            return path, f"{shown} must be a mapping"
-        return path, f"{what}: {error['msg']}"
-    return path, f"{what}: {_field_message(key, owner, error, rest[-1] == key)}"
-
-
-def _name_of(data: Any, section: str, index: Any, noun: str) -> str:
-    """ "criterion kyc_baseline" (or "criterion 4" while the id is not one), "input bin"."""
-    if not isinstance(index, int):
-        return f"{noun} {index}"
-    try:
-        ident = data[section][index].get("id")
-    except (AttributeError, IndexError, KeyError, TypeError):
-        ident = None
-    return (
-        f"{noun} {ident.strip()}"
-        if isinstance(ident, str) and ident.strip()
-        else f"{noun} {index + 1}"
-    )
-
-
-def _kind_of(data: Any, item: tuple[Any, ...], kinds: tuple[type[_Model], ...]) -> type[_Model]:
-    """The class of the item at ``item``: an input's by its type, else the section's one."""
-    if len(kinds) > 1:
-        node = _at(data, item)
-        written = node.get("type") if isinstance(node, dict) else None
-        for kind in kinds:
-            if written in _tags(kind):
-                return kind
-    return kinds[0]
-
-
-def _at(data: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (IndexError, KeyError, TypeError):
-            return None
-    return data
-
-
-def _tags(kind: type[_Model]) -> tuple[str, ...]:
-    """The values of an input kind's ``type`` ("number", "integer")."""
-    info = kind.model_fields.get("type")
-    return tuple(get_args(info.annotation)) if info is not None else ()
-
-
-def _field_message(key: str, owner: type[_Model], error: Any, at_field: bool) -> str:
-    """The problem of one field, without the item's name: "version must be quoted text"."""
-    kind, value = error["type"], error.get("input")
-    if kind == "missing" and at_field:
-        return f"'{key}' is required"
-    if value is None and at_field:
-        return f"'{key}' is required"
-    if kind == "finite_number":
-        return f"{key} must be a finite number"
-    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f'{key} must be quoted text, e.g. "{value}"'  # 2026.10 would read as 2026.1
-    info = owner.model_fields.get(key)
-    extra = info.json_schema_extra if info is not None else None
-    if not isinstance(extra, dict):  # the message may sit on the annotated type
-        extra = _annotated_extra(info)
-    declared = extra.get("errorMessage") if extra else None
-    if isinstance(declared, str):
-        if kind == "string_pattern_mismatch" and isinstance(value, str):
-            return f"{key} {value!r} {declared}"
-        return f"{key} {declared}"
-    messages = {
-        "string_type": "must be text",
-        "bool_type": "must be true or false",
-        "int_type": "must be a number",
-        "float_type": "must be a number",
-        "list_type": "must be a list",
-        "dict_type": "must be a mapping",
-        "model_type": "must be a mapping",
-        "model_attributes_type": "must be a mapping",
-        "too_short": "must not be empty",
-        "string_pattern_mismatch": f"{value!r} must match {error.get('ctx', {}).get('pattern')}",
-        "literal_error": f"must be {error.get('ctx', {}).get('expected')}",
-    }
-    return f"{key} {messages.get(kind, error['msg'])}"
-
-
-def _annotated_extra(info: Any) -> dict[str, Any] | None:
-    for meta in getattr(info, "metadata", ()):
-        extra = getattr(meta, "json_schema_extra", None)
-        if isinstance(extra, dict):
-            return extra
-    return None
 
 
 # --- the published schema -----------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import document, expr, yaml12
+from . import document, expr, validation, yaml12
 from .document import ID_RE as ID_RE
 from .document import VERSION_RE as VERSION_RE
 from .expr import ExprError, Node
@@ -387,7 +387,7 @@ class _Builder:
         self.errors.append(f"{where}: {message}")
 
     def build(self, data: Any, text: str) -> Policy | None:
-        doc, problems = document.validate(data)
+        doc, problems = validation.validate(data)
         for path, message in problems:
             self.err(path, message)
         if doc is None:
