@@ -42,8 +42,9 @@ from .money import DEFAULT_ROUNDING, MODES, Rounding, to_decimal
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
-VERSION_PATTERN = r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$"
-VERSION_RE = re.compile(r"^\d{4}\.\d+(?:[-.][A-Za-z0-9]+)*$")
+# [0-9], not \d (which takes ٢٠٢٦ too); \Z in Python, not $ (which takes "2026.1\n" too)
+VERSION_PATTERN = r"^[0-9]{4}\.[0-9]+(?:[-.][A-Za-z0-9]+)*$"
+VERSION_RE = re.compile(r"^[0-9]{4}\.[0-9]+(?:[-.][A-Za-z0-9]+)*\Z")
 RESERVED = frozenset({"as_of", "tier", "met", "min", "max", *expr.KEYWORDS})
 SCHEMA_ID = "https://astana-crypto-hub.example/schemas/policy.json"
 
@@ -250,7 +251,7 @@ class Tier(DocumentPart):
 
     noun: ClassVar[str] = "tier"
     id: Annotated[
-        str, Field(pattern=r"^T\d+$", json_schema_extra=_message("must look like T1, T2, ..."))
+        str, Field(pattern=r"^T[0-9]+$", json_schema_extra=_message("must look like T1, T2, ..."))
     ]
     """T1, T2, ...: criteria and benefits name it."""
     title: Text
@@ -297,7 +298,7 @@ class Criterion(DocumentPart):
     """The criterion's identifier (unique; benefits name it in ``met(...)``)."""
     title: Text
     """What it asks, in a few words."""
-    tier: Annotated[str, Field(pattern=r"^T\d+$")]
+    tier: Annotated[str, Field(pattern=r"^T[0-9]+$")]
     """The tier it is needed for."""
     applies_to: AppliesTo = "all"
     """The activities it applies to: ``all``, a list of activities and activity groups,

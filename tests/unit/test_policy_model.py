@@ -148,3 +148,11 @@ def test_shipped_files_are_the_only_versions() -> None:
 def test_a_yes_no_input_can_be_the_whole_condition() -> None:
     text = TEXT.replace("condition: power_metered == true", "condition: power_metered")
     assert load_policy_text(text).criterion_by_id["metered_power"].condition == "power_metered"
+
+
+@pytest.mark.parametrize("digits", ["٢٠٢٦.٩", "２０２６.９", "2026.٩"])
+def test_a_version_in_other_digits_is_refused(digits: str) -> None:
+    # \d takes any script's digits: "٢٠٢٦.٩" was a version, which then named files, URLs
+    # and scenario tags beside "2026.9".
+    errors = errors_of(TEXT.replace('version: "2026.1"', f'version: "{digits}"', 1))
+    assert any('must look like "2026.1"' in e for e in errors), errors
