@@ -23,6 +23,18 @@ from sqlmodel import Field, SQLModel
 from hub.db import UTCDateTime, utcnow
 
 
+def stored_id(row: SQLModel) -> int:
+    """The primary key of a stored row (loaded, or added and flushed).
+
+    The models type ``id`` as ``int | None``: a new row has none until it is flushed.
+    Raises ValueError for such a row.
+    """
+    row_id = getattr(row, "id", None)
+    if not isinstance(row_id, int):
+        raise ValueError(f"{type(row).__name__} has no id yet (not flushed)")
+    return row_id
+
+
 class Role(StrEnum):
     """Who a user is to the hub."""
 

@@ -20,7 +20,7 @@ from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import limiter
-from hub.models import Company, FilingStatus, Role, User
+from hub.models import Company, FilingStatus, Role, User, stored_id
 from hub.services import filings as svc
 
 
@@ -111,7 +111,7 @@ def list_filings() -> Response:
     if status is not None and status not in {s.value for s in FilingStatus}:
         choices = ", ".join(s.value for s in FilingStatus)
         raise ApiError(422, f"must be one of {choices}", field="status")
-    rows = svc.list_filings(get_session(), company_id=company.id, status=status)  # type: ignore[arg-type]
+    rows = svc.list_filings(get_session(), company_id=stored_id(company), status=status)
     return jsonify({"filings": [svc.filing_to_dict(f) for f in rows]})
 
 
@@ -120,7 +120,7 @@ def list_filings() -> Response:
 @api_roles_required(Role.COMPANY)
 def get_filing(filing_id: str) -> Response:
     _, company = _caller()
-    return _one(svc.get_filing(get_session(), filing_id=filing_id, company_id=company.id))  # type: ignore[arg-type]
+    return _one(svc.get_filing(get_session(), filing_id=filing_id, company_id=stored_id(company)))
 
 
 @bp.put("/v1/filings/<filing_id>")
@@ -130,7 +130,7 @@ def put_filing(filing_id: str) -> Response:
     """Replace a draft's inputs; 409 once it is submitted or if ``lock_version`` is stale."""
     user, company = _caller()
     session = get_session()
-    filing = svc.get_filing(session, filing_id=filing_id, company_id=company.id)  # type: ignore[arg-type]
+    filing = svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
     body = _body(("filing", "lock_version"))
     inputs = _filing_input(body, required=True)
     svc.update_draft(
@@ -154,7 +154,7 @@ def submit_filing(filing_id: str) -> Response:
     """Submit a draft: 422 with field errors if incomplete, 409 if not a draft."""
     user, company = _caller()
     session = get_session()
-    filing = svc.get_filing(session, filing_id=filing_id, company_id=company.id)  # type: ignore[arg-type]
+    filing = svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
     body = _body(("lock_version",), optional=True)
     svc.submit(
         session,
@@ -175,7 +175,7 @@ def revise_filing(filing_id: str) -> Response:
     """Start the draft that will supersede a submitted or decided filing (201)."""
     user, company = _caller()
     session = get_session()
-    filing = svc.get_filing(session, filing_id=filing_id, company_id=company.id)  # type: ignore[arg-type]
+    filing = svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
     body = _body(("lock_version",), optional=True)
     draft = svc.revise(session, filing=filing, actor_id=user.id, lock_version=_lock_version(body))
     session.commit()

@@ -8,7 +8,7 @@ import secrets
 from sqlmodel import Session, select
 
 from hub.db import utcnow
-from hub.models import ApiToken, User
+from hub.models import ApiToken, User, stored_id
 
 TOKEN_PREFIX = "hub_"
 
@@ -22,7 +22,7 @@ def issue_token(session: Session, *, user: User, name: str) -> tuple[ApiToken, s
     """Create a token for ``user``; returns the row and the plaintext (show it once)."""
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=stored_id(user),
         name=name.strip()[:100] or "token",
         token_hash=hash_token(plaintext),
         prefix=plaintext[: len(TOKEN_PREFIX) + 6],

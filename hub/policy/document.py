@@ -37,7 +37,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from . import expr
-from .money import DEFAULT_ROUNDING, MODES, Rounding, to_decimal
+from .money import DEFAULT_ROUNDING, MODES, Rounding, RoundingMode, to_decimal
 
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -351,7 +351,7 @@ class RoundingRule(DocumentPart):
     ] = float(DEFAULT_ROUNDING.unit)
     """The amount savings are rounded to, in KZT (0.01: the tiyn)."""
     mode: Annotated[
-        Literal[MODES],  # type: ignore[valid-type]
+        RoundingMode,
         Field(json_schema_extra=_message(f"must be one of {', '.join(MODES)}")),
     ] = DEFAULT_ROUNDING.mode
     """``half_up``: halves away from zero; ``half_even``: halves to the even unit."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from . import expr
 from .evaluate import ARITH, Missing
@@ -32,14 +32,15 @@ CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, Emax=999, E
 
 #: rounding modes a policy may name, in words; "half_up" rounds halves away from zero, as
 #: tax offices do (0.005 -> 0.01, -0.005 -> -0.01)
-MODE_WORDS = {
+RoundingMode = Literal["half_up", "half_even", "half_down", "up", "down"]
+MODE_WORDS: dict[RoundingMode, str] = {
     "half_up": "half up (halves away from zero)",
     "half_even": "half to even (halves to the even neighbour)",
     "half_down": "half down (halves towards zero)",
     "up": "up (away from zero)",
     "down": "down (towards zero)",
 }
-MODES = tuple(MODE_WORDS)
+MODES: tuple[RoundingMode, ...] = tuple(MODE_WORDS)
 
 _D = Decimal
 ZERO = Decimal(0)
@@ -137,7 +138,7 @@ class Rounding:
     is held as a whole number of units ("steps": tiyn by default), so sums are exact."""
 
     unit: Decimal = Decimal("0.01")
-    mode: str = "half_up"
+    mode: RoundingMode = "half_up"
     _ratio: tuple[int, int] = field(init=False, repr=False, compare=False, default=(1, 100))
 
     def __post_init__(self) -> None:

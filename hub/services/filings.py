@@ -49,7 +49,7 @@ from sqlmodel import Session, col, select
 from hub import audit
 from hub.db import utcnow
 from hub.errors import ApiError
-from hub.models import Assessment, Company, Filing, FilingStatus
+from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
 from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy import validate_filing as _validate_filing
 
@@ -286,7 +286,7 @@ def create_draft(
             given.setdefault(policy.applicability_input, company.activity)
     values = check_draft_inputs(policy, given, company=company)
     filing = Filing(
-        company_id=company.id,  # type: ignore[arg-type]
+        company_id=stored_id(company),
         status=DRAFT,
         inputs=values,
         created_by_id=actor_id,

@@ -373,7 +373,7 @@ def save_draft(
         )
         .values(lock_version=lock_version + 1)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
         raise ConflictError(
             f"Someone else saved version {record.version} at the same moment. Your text is "
@@ -719,7 +719,7 @@ def publish(
         )
         .values(lock_version=record.lock_version + 1)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
         raise ConflictError(f"Version {record.version} changed while it was being published.")
     session.refresh(record)

@@ -23,7 +23,7 @@ from hub.auth.tokens import issue_token, revoke_token
 from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
-from hub.models import ApiToken, Company, Filing, Role
+from hub.models import ApiToken, Company, Filing, Role, stored_id
 from hub.policy import NoVersionInForce, Policy
 from hub.services import filings as svc
 from hub.web.assess import policy_url
@@ -52,7 +52,7 @@ def _company(session: Session) -> Company:
 
 def _filing(session: Session, filing_id: int) -> tuple[Company, Filing]:
     company = _company(session)
-    return company, svc.get_filing(session, filing_id=filing_id, company_id=company.id)  # type: ignore[arg-type]
+    return company, svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
 
 
 def _lock_version() -> int:
@@ -108,7 +108,7 @@ def index() -> str:
     """The company's filings with status, tier claimed and the reviewer's message."""
     session = get_session()
     company = _company(session)
-    filings = svc.list_filings(session, company_id=company.id)  # type: ignore[arg-type]
+    filings = svc.list_filings(session, company_id=stored_id(company))
     successors = {f.supersedes_id: f.id for f in filings if f.supersedes_id is not None}
     return render_template(
         "filings/list.html",

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from hub import audit
 from hub.clock import Clock
 from hub.db import update_if_unchanged, utcnow
-from hub.models import CriterionOverride, Filing
+from hub.models import CriterionOverride, Filing, stored_id
 from hub.policy import PolicyRegistry
 from hub.services import filings as svc
 from hub.services.filings import FilingConflict
@@ -132,7 +132,7 @@ def override_criterion(
         raise _conflict(session, filing)
     session.refresh(filing)
     row = CriterionOverride(
-        filing_id=filing.id,  # type: ignore[arg-type]
+        filing_id=stored_id(filing),
         criterion_id=criterion_id,
         engine_status=engine_status,
         previous_status=previous,

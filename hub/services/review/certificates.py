@@ -90,7 +90,7 @@ def check_certificate(session: Session, *, code: str, clock: Clock) -> Certifica
             .where(
                 Filing.company_id == filing.company_id,
                 col(Filing.decided_at) > filing.decided_at,
-                Filing.status.in_([APPROVED, SUPERSEDED]),  # type: ignore[attr-defined]
+                col(Filing.status).in_([APPROVED, SUPERSEDED]),
             )
             .order_by(col(Filing.decided_at))
         ).first()
