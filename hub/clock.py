@@ -19,6 +19,8 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,14 +39,34 @@ def system_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def load_zone(name: str | None) -> ZoneInfo:
-    """The IANA zone called ``name`` (blank: ``DEFAULT_TIMEZONE``).
+@cache
+def iana_zones() -> frozenset[str]:
+    """The zone names of the IANA time zone database, as the ``tzdata`` package lists them
+    (its ``zones`` file; case-sensitive, links such as ``US/Eastern`` included).
 
-    Raises ConfigError naming ``HUB_TIMEZONE`` for a name the zone database
-    (the system's, else the ``tzdata`` package) does not know.
+    Not ``zoneinfo.available_timezones()``: that also lists whatever files the system's
+    zone directory holds, such as ``localtime`` (the server's own zone), ``posixrules``
+    and ``Factory``, which are not zones a hub can mean.
+    """
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in listed.splitlines() if line.strip()) - {
+        "Factory",
+        "localtime",
+        "posixrules",
+    }
+
+
+def load_zone(name: str | None) -> ZoneInfo:
+    """The IANA zone called ``name`` (blank: ``DEFAULT_TIMEZONE``), spelt exactly as the
+    database spells it (``asia/almaty`` is refused, as are the system's ``localtime``,
+    ``posixrules`` and ``Factory``: see :func:`iana_zones`).
+
+    Raises ConfigError naming ``HUB_TIMEZONE`` for any other name.
     """
     text = (name or "").strip() or DEFAULT_TIMEZONE
     try:
+        if text not in iana_zones():
+            raise ZoneInfoNotFoundError(text)
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(
