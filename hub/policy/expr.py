@@ -107,10 +107,11 @@ Node = Lit | Name | Index | Call | Neg | Not | Arith | Compare | BoolOp | ListLi
 
 # --- tokenizer -------------------------------------------------------------
 
+# [0-9], not \d: \d takes other scripts' digits ("٩٥"), which int() and float() read as 95
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<num>\d[\d_]*(?:\.\d+)?)
+  | (?P<num>[0-9][0-9_]*(?:\.[0-9]+)?)
   | (?P<str>'[^'\\\n]*'|"[^"\\\n]*")
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)

@@ -17,7 +17,8 @@ from typing import Any
 from .codegen import make_function, name_literal
 from .model import InputSpec, Policy, bound_text
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# [0-9], not \d (which takes "２０２６" too); \Z, not $ (which takes a trailing "\n")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SHOWN = 40  # how much of a rejected value an error message echoes
 

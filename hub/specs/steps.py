@@ -23,8 +23,9 @@ from .registry import StepRegistry
 REGISTRY = StepRegistry()
 step = REGISTRY.step
 
-NUM = r"-?\d[\d,]*(?:\.\d+)?"
-DATE = r"\d{4}-\d{2}-\d{2}"
+# [0-9], not \d: \d takes other scripts' digits ("٩٥"), which int() and float() read as 95
+NUM = r"-?[0-9][0-9,]*(?:\.[0-9]+)?"
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 ID = r"[a-z][a-z0-9_]*"
 
 
@@ -239,7 +240,7 @@ _register_phrases()
 # --- the company ---------------------------------------------------------------
 
 
-@step(rf'an? (?P<activity>{ACTIVITY_RE}) "(?P<name>[^"]+)" with BIN (?P<bin>\d+)')
+@step(rf'an? (?P<activity>{ACTIVITY_RE}) "(?P<name>[^"]+)" with BIN (?P<bin>[0-9]+)')
 def new_company(ctx: SpecContext, activity: str, name: str, bin: str) -> None:
     """Start a fresh filing: the three required fields."""
     ctx.filing = {"bin": bin, "legal_name": name, "activity": ACTIVITIES[activity]}
@@ -256,7 +257,7 @@ def legal_name(ctx: SpecContext, name: str) -> None:
     ctx.filing["legal_name"] = name
 
 
-@step(r"its legal name is (?P<length>\d+) characters long", length=int)
+@step(r"its legal name is (?P<length>[0-9]+) characters long", length=int)
 def legal_name_length(ctx: SpecContext, length: int) -> None:
     ctx.filing["legal_name"] = ("Steppe Exchange " * 20)[:length]
 
@@ -385,7 +386,7 @@ def criterion_status(ctx: SpecContext, criterion: str, status: str) -> None:
         )
 
 
-@step(r"(?:the company|it) reaches tier (?P<tier>T\d+)")
+@step(r"(?:the company|it) reaches tier (?P<tier>T[0-9]+)")
 def reaches_tier(ctx: SpecContext, tier: str) -> None:
     got = ctx.require_decision()["tier"]
     if got != tier:

@@ -195,7 +195,7 @@ def suggest_version(session: Session, base: PolicyVersionRecord) -> str:
             select(PolicyVersionRecord).where(PolicyVersionRecord.policy_id == base.policy_id)
         )
     }
-    n = int(rest) + 1 if rest.isdigit() else 1
+    n = int(rest) + 1 if rest.isascii() and rest.isdigit() else 1
     while f"{year}.{n}" in taken:
         n += 1
     return f"{year}.{n}"

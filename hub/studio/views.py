@@ -178,7 +178,7 @@ def _render_editor(
         feature_lines.update(s["failing_line"] for s in specs["scenarios"] if s["failing_line"])
         for problem in specs["errors"]:
             # Gherkin's "(211:5): expected ..." - the first place it could not read.
-            found = re.search(r"\((\d+):\d+\)", problem)
+            found = re.search(r"\(([0-9]+):[0-9]+\)", problem)
             if found:
                 feature_lines.add(int(found.group(1)))
     return (

@@ -27,9 +27,11 @@ from hub.policy.model import InputSpec
 NONE_OF_THESE = "__none__"  # the "none of these" box of a set: an answer, unlike no box
 MAX_NUMBER_TEXT = 40
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$")
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+# [0-9], not \d: \d takes "٩٥" (Arabic-Indic) and "９５" (fullwidth), which float() and int()
+# then read as 95; \Z, not $ (which takes a trailing newline).
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\Z")
+_GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?\Z")
+_INTEGER = re.compile(r"^[+-]?[0-9]+(\.0*)?\Z")
 _SPACES = re.compile(r"[\s\u00a0\u202f_']")
 
 
@@ -266,7 +268,7 @@ def _parse_number(text: str, *, integer: bool) -> tuple[Any, str | None]:
     if _GROUPED.match(compact):
         compact = compact.replace(",", "")
     if not _NUMBER.match(compact):
-        hint = " Use a point for decimals." if re.fullmatch(r"[+-]?\d+,\d+", compact) else ""
+        hint = " Use a point for decimals." if re.fullmatch(r"[+-]?[0-9]+,[0-9]+", compact) else ""
         return None, f"Enter {kind}.{hint}"
     value = float(compact)
     if not math.isfinite(value):
