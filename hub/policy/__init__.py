@@ -8,7 +8,8 @@ from .decision import STATUSES, BenefitResult, CriterionResult, Decision, assess
 from .engine import EngineError, engine
 from .expr import ExprError, format_value
 from .filing import FilingInvalid, validate_bin, validate_filing
-from .model import Policy, PolicyError, digest_of, load_policy, load_policy_text
+from .loader import digest_of, load_policy, load_policy_text
+from .model import Policy, PolicyError
 from .registry import NoVersionInForce, PolicyRegistry
 
 __all__ = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .model import ID_RE
+from .document import ID_RE
 
 
 def name_literal(name: str) -> str:

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import Policy, PolicyError, load_policy
+from .loader import load_policy
+from .model import Policy, PolicyError
 
 
 class NoVersionInForce(LookupError):

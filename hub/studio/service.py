@@ -35,8 +35,8 @@ from hub.models import (
     User,
 )
 from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy, load_policy_text
+from hub.policy.document import VERSION_RE
 from hub.policy.impact import Subject, analyse
-from hub.policy.model import VERSION_RE
 from hub.specs import SpecSuite, read_features
 from hub.studio.features import copy_for_draft, features_digest, retag_text, split_features
 
