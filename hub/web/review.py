@@ -154,15 +154,19 @@ def _render_filing(
     company = session.get(Company, filing.company_id)
     policy = review_decision.policy_of(registry, filing)
     rows = review_queue.overrides(session, filing=filing)
+    unreadable = review_decision.unreadable(filing)
+    readable = filing.decision is not None and unreadable is None
     final = filing.final_decision or (
-        review_decision.final_decision(policy, filing, rows) if filing.decision else None
+        review_decision.final_decision(policy, filing, rows) if readable else None
     )
+    if unreadable is not None:
+        final = None
     reassessment = (
         review_decision.reassess(filing, registry=registry, today=clock.today())
-        if filing.decision
+        if readable
         else None
     )
-    traced = review_decision.trace_filing(filing, registry=registry)
+    traced = review_decision.trace_filing(filing, registry=registry) if readable else None
     trail = review_queue.audit_trail(session, filing=filing)
     actor_ids = {r.actor_id for r in trail} | {o.actor_id for o in rows} | {filing.decided_by_id}
     actor_ids.discard(None)
@@ -192,6 +196,7 @@ def _render_filing(
         override_statuses=review_actions.OVERRIDE_STATUSES,
         waited=review_queue.waited(filing, clock.app_clock().now()),
         error=error,
+        unreadable=unreadable,
         action=action,
         form=request.form if error else {},
         validity=review_certificates.validity(clock.today()),

@@ -24,7 +24,7 @@ from hub.services.review.common import (
     SUPERSEDED,
     ReviewInvalid,
 )
-from hub.services.review.decision import final_decision, policy_of
+from hub.services.review.decision import final_decision, policy_of, require_readable
 from hub.services.review.queue import effective_overrides, overrides
 
 #: Statuses a reviewer may set by override (``missing`` is a fact about the inputs).
@@ -112,6 +112,7 @@ def override_criterion(
     _check_seen(session, filing, lock_version)
     _must_be_submitted(filing, "have a criterion overridden")
     reason = _text(reason, "reason", "the reason for the override", minimum=MIN_REASON)
+    require_readable(filing)
     criteria = {c["id"]: c for c in (filing.decision or {}).get("criteria", [])}
     if criterion_id not in criteria:
         raise ReviewInvalid("criterion", f"filing {filing.id} has no criterion {criterion_id!r}")

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
 from hub.models import CriterionOverride, Filing
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy.decision import estimate_savings
@@ -14,6 +16,67 @@ from hub.policy.outcome import reach
 from hub.policy.trace import CriterionTrace, Trace, assess_traced
 from hub.services.review.common import ReviewInvalid
 from hub.services.review.queue import effective_overrides
+
+
+class _StoredCriterion(BaseModel):
+    """What the pages read of one stored criterion (the decision's other keys are kept)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: str
+    title: str
+    status: str
+    tier: str | None = None
+    values: dict[str, Any] | None = None
+
+
+class _StoredBenefit(BaseModel):
+    """What the pages read of one stored benefit."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: str
+    title: str
+
+
+class _StoredDecision(BaseModel):
+    """The shape of ``Filing.decision`` / ``final_decision`` as ``Decision.to_dict`` writes
+    it, as far as review reads it; anything else there is left alone."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    criteria: list[_StoredCriterion]
+    benefits: list[_StoredBenefit] = []
+    tier: str | None = None
+    as_of: str | None = None
+
+
+_STORED = TypeAdapter(_StoredDecision)
+
+
+def unreadable(filing: Filing) -> str | None:
+    """Why the filing's stored decision cannot be read (None when it can, or there is none).
+
+    A decision of another shape (a JSON list, criteria without ids, ...) can only come from
+    outside the hub (an edit in the database, an old release); the pages that show it say
+    so and show the inputs rather than failing.
+    """
+    for name in ("decision", "final_decision"):
+        document = getattr(filing, name)
+        if document is None:
+            continue
+        try:
+            _STORED.validate_python(document)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            place = ".".join(str(p) for p in first["loc"]) or "the whole document"
+            what = name.replace("_", " ")
+            return f"the stored {what} is not in the hub's shape ({place}: {first['msg']})"
+    return None
+
+
+def require_readable(filing: Filing) -> None:
+    """Raise ReviewInvalid (field ``decision``) when the stored decision is unreadable."""
+    problem = unreadable(filing)
+    if problem is not None:
+        raise ReviewInvalid("decision", f"Stored decision unreadable: {problem}.")
 
 
 def policy_of(registry: PolicyRegistry, filing: Filing) -> Policy | None:
@@ -69,6 +132,7 @@ def final_decision(
     ``override`` with its reason where one applies); ``engine`` keeps the engine's
     tier and benefits. Without overrides it is the frozen decision itself.
     """
+    require_readable(filing)
     stored = dict(filing.decision or {})
     active = effective_overrides(rows)
     criteria = []
