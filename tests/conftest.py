@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from sqlmodel import Session, SQLModel
 
 from hub import create_app
@@ -35,6 +36,15 @@ from hub.models import Company, Role, User
 # production's cost 0.1-1 s of CPU per hash or check (tests/functional/test_passwords.py
 # holds production to its parameters). The hasher reads it when it first hashes.
 os.environ.setdefault("HUB_PASSWORD_HASH", "fast")
+
+# Hypothesis: a quick, randomised profile for local runs ("dev": each run explores new
+# examples, failures are kept in .hypothesis/ and replayed first) and a reproducible one
+# for CI ("ci": the same examples every run, no example database, the full counts of
+# tests/unit/strategies.examples). .ci/run sets CI; HYPOTHESIS_PROFILE=ci|dev chooses.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+_IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _IN_CI else "dev"))
 
 DEFAULT_PASSWORD = "correct horse battery"
 

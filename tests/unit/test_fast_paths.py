@@ -3,7 +3,8 @@
 Validation, the fact sent to the engine and a decision's JSON each have a fast
 path for the common case (see hub/policy/codegen.py and the benchmark). Each is
 checked here against the general path on the same inputs, including the
-unusual ones that must fall back to it.
+unusual ones that must fall back to it; the many varied inputs are Hypothesis's
+(``tests/unit/strategies.py``), so a difference is shown on the smallest filing.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import datetime as dt
 import importlib
 import json
 import math
-import random
+import operator
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.policy import FilingInvalid, Policy, assess, engine, validate_filing
 from hub.policy.codegen import make_function, name_literal
 from hub.policy.compiler import compile_policy
 
 from .core_support import AS_OF, P2026, P2027, exchange, miner
-from .test_engine_oracle import random_filing
+from .strategies import as_of_dates, examples, filings
 
 # The module, not the function hub.policy re-exports under the same name.
 engine_module = importlib.import_module("hub.policy.engine")
@@ -97,15 +100,18 @@ def test_unusual_filings_validate_as_the_general_path_says(
         both_ways(policy, exchange(policy.version, **change), monkeypatch)
 
 
+@pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
 def test_random_filings_validate_as_the_general_path_says(
-    monkeypatch: pytest.MonkeyPatch,
+    policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rnd = random.Random(7)
-    for policy in (P2026, P2027):
-        for _ in range(1500):
-            both_ways(policy, random_filing(policy, rnd), monkeypatch)
-    both_ways(P2026, [exchange()], monkeypatch)  # not an object
-    both_ways(P2026, dict, monkeypatch)
+    @examples(ci=1500, dev=200)
+    @given(filings(policy, AS_OF, wild_values=True))
+    def agree(case: tuple[dict[str, Any], dt.date]) -> None:
+        both_ways(policy, case[0], monkeypatch)
+
+    agree()
+    both_ways(policy, [exchange(policy.version)], monkeypatch)  # not an object
+    both_ways(policy, dict, monkeypatch)
 
 
 def test_a_dict_subclass_is_validated_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,19 +135,26 @@ def test_the_fact_is_the_filing_with_positional_numbers() -> None:
 
 @pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
 def test_decision_json_is_the_dict_on_varied_filings(policy: Policy) -> None:
-    rnd = random.Random(11)
-    for i in range(1500):
-        filing = random_filing(policy, rnd) if i % 3 else exchange(policy.version)
+    @examples(ci=1500, dev=200)
+    @given(
+        st.one_of(
+            # the compliant exchange on many dates: a requirement that reads as_of names it
+            st.tuples(st.just(exchange(policy.version)), as_of_dates()),
+            filings(policy),
+        )
+    )
+    def agree(case: tuple[dict[str, Any], dt.date]) -> None:
+        filing, as_of = case
         try:
             clean = validate_filing(policy, filing)
         except FilingInvalid:
-            continue
-        # Two dates: the texts of a requirement that reads as_of name the date.
-        as_of = policy.effective_from + dt.timedelta(days=i % 400)
+            return
         d = assess(policy, clean, as_of)
         text = d.to_json()
         assert text == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS), filing
         assert json.loads(text) == d.to_dict()
+
+    agree()
 
 
 def test_the_dated_requirement_is_memoised_per_date() -> None:
@@ -205,18 +218,24 @@ def test_benefits_that_read_inputs_and_set_items_agree_with_the_reference() -> N
         ),
         source="draft.yaml",
     )
-    rnd = random.Random(5)
     granted = set()
-    for i in range(600):
-        filing = random_filing(draft, rnd) if i % 2 else exchange()
-        if i % 3 == 0:
-            filing["officers_appointed"] = rnd.choice([["SEO", "CITO"], ["SEO"], []])
+
+    @examples(ci=600, dev=150)
+    @given(
+        st.one_of(st.just(exchange()), filings(draft, AS_OF).map(operator.itemgetter(0))),
+        st.one_of(st.none(), st.sampled_from([["SEO", "CITO"], ["SEO"], []])),
+    )
+    def agree(filing: dict[str, Any], officers: list[str] | None) -> None:
+        if officers is not None:
+            filing = {**filing, "officers_appointed": officers}
         try:
             d = assess(draft, filing, AS_OF)
         except FilingInvalid:
-            continue
+            return
         assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
         granted.add("dividend_exemption" in d.benefit_ids)
+
+    agree()
     assert granted == {True, False}  # the changed benefit is both granted and refused
 
 
@@ -259,13 +278,17 @@ def test_the_json_memo_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(decision, "WRITER_MEMO", 50)
     fresh = load_policy_text(P2026.text, source="fresh.yaml")  # memos of its own
-    rnd = random.Random(3)
-    for _ in range(300):
+
+    @examples(ci=300, dev=150)
+    @given(filings(fresh, AS_OF))
+    def agree(case: tuple[dict[str, Any], dt.date]) -> None:
         try:
-            d = assess(fresh, random_filing(fresh, rnd), AS_OF)
+            d = assess(fresh, case[0], AS_OF)
         except FilingInvalid:
-            continue
+            return
         assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS)
+
+    agree()
     for writer in compile_policy(fresh).writers.values():
         memos = [v for k, v in writer.__globals__.items() if k.startswith("M") and k[1:].isdigit()]
         assert sum(len(by_key) for memo in memos for by_key in memo.values()) <= 50
