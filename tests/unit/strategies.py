@@ -228,23 +228,25 @@ def as_of_dates() -> st.SearchStrategy[dt.date]:
     )
 
 
-_GROUPS: dict[tuple[str, str], list[tuple[InputSpec, ...]]] = {}
+_GROUPS: dict[tuple[str, str], list[list[tuple[InputSpec, ...]]]] = {}
 
 
-def _groups(policy: Policy, activity: str) -> list[tuple[InputSpec, ...]]:
-    """What a change to a compliant company of ``activity`` changes together: the inputs
-    of one criterion that applies to it, or one input no such criterion reads (savings)."""
+def _groups(policy: Policy, activity: str) -> list[list[tuple[InputSpec, ...]]]:
+    """What a change to a compliant company of ``activity`` changes together, by kind:
+    per tier, the inputs of each criterion of that tier that applies to the activity;
+    last, each input no such criterion reads (savings). Drawing a kind first makes a
+    company that fails only a criterion of the top tier as likely as any other."""
     key = (policy.key, activity)
     if key not in _GROUPS:
         specs = policy.inputs_by_name
-        read = [
-            tuple(specs[n] for n in c.inputs if n not in IDENTITY)
-            for c in policy.criteria
-            if activity in c.applies_to
-        ]
-        named = {spec.name for group in read for spec in group}
+        kinds: dict[str, list[tuple[InputSpec, ...]]] = {}
+        for c in policy.criteria:
+            group = tuple(specs[n] for n in c.inputs if n not in IDENTITY)
+            if activity in c.applies_to and group:
+                kinds.setdefault(c.tier, []).append(group)
+        named = {spec.name for groups in kinds.values() for group in groups for spec in group}
         others = [(s,) for s in policy.inputs if s.name not in named and s.name not in IDENTITY]
-        _GROUPS[key] = [g for g in read if g] + others
+        _GROUPS[key] = [*kinds.values(), *([others] if others else [])]
     return _GROUPS[key]
 
 
@@ -281,7 +283,8 @@ def filings(
         if "licence_expires_on" in filing:  # still licensed on the day, whichever it is
             filing["licence_expires_on"] = (day + dt.timedelta(days=365)).isoformat()
         for _ in range(draw(st.integers(1, 3))):
-            for spec in draw(st.sampled_from(_groups(policy, activity))):
+            kind = draw(st.sampled_from(_groups(policy, activity)))
+            for spec in draw(st.sampled_from(kind)):
                 if draw(ONE_IN_FOUR):
                     filing.pop(spec.name, None)  # left out
                 else:
