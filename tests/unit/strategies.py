@@ -218,26 +218,39 @@ WILD: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+#: Decision dates: the usual one, every version's effective day and its neighbours, and
+#: any day from the first version's start to two years after the last's.
+AS_OF_DATES: st.SearchStrategy[dt.date] = st.one_of(
+    st.sampled_from([AS_OF, *EFFECTIVE_DAYS]),
+    st.dates(EFFECTIVE_DAYS[0], EFFECTIVE_DAYS[-1] + dt.timedelta(days=730)),
+)
+
+
 def as_of_dates() -> st.SearchStrategy[dt.date]:
-    """Decision dates: the usual one, every version's effective day and its neighbours,
-    and any day from the first version's start to two years after the last's."""
-    first, last = EFFECTIVE_DAYS[0], EFFECTIVE_DAYS[-1]
-    return st.one_of(
-        st.sampled_from([AS_OF, *EFFECTIVE_DAYS]),
-        st.dates(first, last + dt.timedelta(days=730)),
-    )
+    """:data:`AS_OF_DATES`, the decision dates the differential tests spread over."""
+    return AS_OF_DATES
 
 
-_GROUPS: dict[tuple[str, str], list[list[tuple[InputSpec, ...]]]] = {}
+#: How many criteria a change to a compliant company touches.
+CHANGES = st.integers(1, 3)
 
 
-def _groups(policy: Policy, activity: str) -> list[list[tuple[InputSpec, ...]]]:
-    """What a change to a compliant company of ``activity`` changes together, by kind:
-    per tier, the inputs of each criterion of that tier that applies to the activity;
-    last, each input no such criterion reads (savings). Drawing a kind first makes a
-    company that fails only a criterion of the top tier as likely as any other."""
-    key = (policy.key, activity)
-    if key not in _GROUPS:
+class _Shapes:
+    """The strategies :func:`filings` draws from for one policy, built once (building a
+    strategy costs more than drawing from it)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.specs = [s for s in policy.inputs if s.name not in IDENTITY]
+        self.activities = st.sampled_from(policy.activities)
+        self.names = st.lists(st.sampled_from([s.name for s in policy.inputs]), max_size=2)
+        self.changes = {a: self._changes(policy, a) for a in policy.activities}
+
+    @staticmethod
+    def _changes(policy: Policy, activity: str) -> st.SearchStrategy[tuple[InputSpec, ...]]:
+        """What a change to a compliant company of ``activity`` changes together, by kind:
+        per tier, the inputs of one criterion of that tier that applies to the activity;
+        last, one input no such criterion reads (savings). Drawing the kind first makes a
+        company that fails only a criterion of the top tier as likely as any other."""
         specs = policy.inputs_by_name
         kinds: dict[str, list[tuple[InputSpec, ...]]] = {}
         for c in policy.criteria:
@@ -246,8 +259,16 @@ def _groups(policy: Policy, activity: str) -> list[list[tuple[InputSpec, ...]]]:
                 kinds.setdefault(c.tier, []).append(group)
         named = {spec.name for groups in kinds.values() for group in groups for spec in group}
         others = [(s,) for s in policy.inputs if s.name not in named and s.name not in IDENTITY]
-        _GROUPS[key] = [*kinds.values(), *([others] if others else [])]
-    return _GROUPS[key]
+        return st.one_of(*(st.sampled_from(k) for k in [*kinds.values(), others] if k))
+
+
+_SHAPES: dict[str, _Shapes] = {}
+
+
+def _shapes(policy: Policy) -> _Shapes:
+    if policy.key not in _SHAPES:
+        _SHAPES[policy.key] = _Shapes(policy)
+    return _SHAPES[policy.key]
 
 
 @st.composite
@@ -263,16 +284,15 @@ def filings(
     Two times in three a compliant company (licensed for a year after the day) with the
     inputs of one to three criteria changed or (one time in four) left out: what failures
     shrink to. Otherwise every input drawn (:func:`quick_value`), each left out about one
-    time in twelve. With
-    ``wild_values`` up to two inputs take a :data:`WILD` value (the filing may then be
-    invalid).
+    time in twelve. With ``wild_values`` up to two inputs take a :data:`WILD` value (the
+    filing may then be invalid).
     """
-    day: dt.date = as_of if as_of is not None else draw(as_of_dates())
-    activity = draw(st.sampled_from(policy.activities))
-    specs = [s for s in policy.inputs if s.name not in IDENTITY]
+    shapes = _shapes(policy)
+    day: dt.date = as_of if as_of is not None else draw(AS_OF_DATES)
+    activity = draw(shapes.activities)
     if draw(ONE_IN_THREE):
         filing = {"bin": "940140000385", "legal_name": "Random LLP", "activity": activity}
-        for spec in specs:
+        for spec in shapes.specs:
             drawn = draw(quick_value(policy, spec))  # one choice per input: cheap to draw
             if drawn is not ABSENT:
                 filing[spec.name] = (
@@ -282,14 +302,13 @@ def filings(
         filing = compliant(policy, activity)
         if "licence_expires_on" in filing:  # still licensed on the day, whichever it is
             filing["licence_expires_on"] = (day + dt.timedelta(days=365)).isoformat()
-        for _ in range(draw(st.integers(1, 3))):
-            kind = draw(st.sampled_from(_groups(policy, activity)))
-            for spec in draw(st.sampled_from(kind)):
+        for _ in range(draw(CHANGES)):
+            for spec in draw(shapes.changes[activity]):
                 if draw(ONE_IN_FOUR):
                     filing.pop(spec.name, None)  # left out
                 else:
                     filing[spec.name] = _draw_value(draw, policy, spec, day)
     if wild_values:
-        for name in draw(st.lists(st.sampled_from([s.name for s in policy.inputs]), max_size=2)):
+        for name in draw(shapes.names):
             filing[name] = draw(WILD)
     return filing, day
