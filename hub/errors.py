@@ -6,10 +6,12 @@ HTML requests get one error page in the site layout; anything under
     {"errors": [{"field": "kyc_verified_clients_pct", "message": "must be <= 100"}]}
 
 ``field`` names the offending input, or is ``null`` for an error that is not
-about one field (a malformed body, a missing token, a rate limit). Views and
-services raise ``ApiError`` (or any werkzeug ``HTTPException``) and never
-build error responses themselves. Unexpected exceptions become a logged 500,
-without details leaking to the client.
+about one field (a malformed body, a missing token, a rate limit). Services raise
+the domain's errors (``hub.services.errors``: ``NotFound`` 404, ``Conflict`` 409,
+``Invalid`` 422, ``Forbidden`` 403; see ``STATUS``); views and the API raise
+``ApiError`` (or any werkzeug ``HTTPException``) for what is about HTTP itself.
+Nobody builds error responses themselves. Unexpected exceptions become a logged
+500, without details leaking to the client.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any, TypedDict
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from hub.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 # Plain-words explanations for the error page and for JSON errors without a description.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -64,6 +68,20 @@ class ApiError(Exception):
         ]
         self.headers = dict(headers or {})
         super().__init__(self.errors[0]["message"] if self.errors else str(status))
+
+
+#: The status each kind of domain error answers with, on the API and on the error page.
+STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    Forbidden: 403,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error: that of its kind in ``STATUS`` (422 for none)."""
+    return next((status for kind, status in STATUS.items() if isinstance(exc, kind)), 422)
 
 
 def is_api_request() -> bool:
@@ -132,6 +150,14 @@ def handle_api_error(exc: ApiError) -> Response:
     return _html_error(exc.status, exc.errors[0]["message"] if exc.errors else "", exc.headers)
 
 
+def handle_domain_error(exc: DomainError) -> Response:
+    """A service's refusal: its field errors in JSON under /api/; the page shows the first."""
+    status = status_of(exc)
+    if is_api_request():
+        return error_response(status, list(exc.errors))
+    return _html_error(status, exc.message)
+
+
 def handle_unexpected(exc: Exception) -> Response:
     """A bug: log it with the traceback, answer 500 without details."""
     if isinstance(exc, HTTPException):
@@ -159,4 +185,5 @@ def init_app(app: Flask) -> None:
     app.before_request(reject_nul_bytes)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

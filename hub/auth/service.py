@@ -13,17 +13,16 @@ from sqlmodel import Session, func, select
 from hub import audit
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.models import Company, Role, User
+from hub.services.errors import Invalid
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
-class AccountError(ValueError):
-    """A refused account operation, with the form field it is about."""
+class AccountError(Invalid):
+    """A refused account operation, with the form field it is about (``field``, ``message``)."""
 
     def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def normalise_email(email: str) -> str:

@@ -66,12 +66,13 @@ def import_(directory: Path | None, app: Flask) -> None:
 def export(version: str, out: Path | None, app: Flask) -> None:
     """Write a stored VERSION back to a policy file, and its scenarios beside the others."""
     from hub.db import session_scope
-    from hub.studio.service import StudioError, export_version, get_record
+    from hub.services.errors import DomainError
+    from hub.studio.service import export_version, get_record
 
     with session_scope(app) as session:
         try:
             record = get_record(session, version)
-        except StudioError as exc:
+        except DomainError as exc:
             raise click.ClickException(exc.message) from None
         if out is None and record.state == "draft":
             raise click.ClickException(
@@ -89,7 +90,8 @@ def export(version: str, out: Path | None, app: Flask) -> None:
 def _candidate(ref: str, app: Flask) -> Policy:
     from hub.catalogue import catalogue
     from hub.db import session_scope
-    from hub.studio.service import StudioError, compiled_policy, get_record
+    from hub.services.errors import DomainError, NotFound
+    from hub.studio.service import compiled_policy, get_record
 
     found = policy_file(ref)
     if found is not None:
@@ -97,8 +99,8 @@ def _candidate(ref: str, app: Flask) -> Policy:
     with session_scope(app) as session:
         try:
             return compiled_policy(get_record(session, ref))
-        except StudioError as exc:
-            if exc.status != 404:
+        except DomainError as exc:
+            if not isinstance(exc, NotFound):
                 raise click.ClickException(exc.message) from None
     try:
         return catalogue().registry().get(ref)

@@ -31,9 +31,10 @@ Transactions: functions flush and never commit. The caller commits once, so a
 submission (filing, Assessment, predecessor superseded, audit record) is stored
 entirely or not at all; the request teardown rolls back whatever is not committed.
 
-Errors are ``ApiError`` subclasses (404 ``FilingNotFound``, 409 ``FilingConflict``,
-422 ``FilingRejected`` with field errors), so they render in the one JSON shape or the
-one error page without translation; views catch them only to show them in a form.
+Errors are domain errors (``hub.services.errors``: ``FilingNotFound`` a ``NotFound``,
+``FilingConflict`` a ``Conflict``, ``FilingRejected`` an ``Invalid`` with field errors),
+which ``hub.errors`` renders as 404, 409 and 422 in the one JSON shape or the one error
+page; views catch them only to show them in a form.
 A filing of another company is "not found", never "forbidden".
 """
 
@@ -48,10 +49,10 @@ from sqlmodel import Session, col, select
 
 from hub import audit
 from hub.db import utcnow
-from hub.errors import ApiError
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
 from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy import validate_filing as _validate_filing
+from hub.services.errors import Conflict, Invalid, NotFound
 
 DRAFT = FilingStatus.DRAFT.value
 SUBMITTED = FilingStatus.SUBMITTED.value
@@ -87,29 +88,29 @@ STATUS_WORDS = {
 # --- errors ------------------------------------------------------------------------------
 
 
-class FilingNotFound(ApiError):
+class FilingNotFound(NotFound):
     """No such filing for this company (also when it belongs to another one)."""
 
     def __init__(self, filing_id: Any) -> None:
-        super().__init__(404, f"there is no filing {filing_id} for your company", field="id")
+        super().__init__(f"there is no filing {filing_id} for your company", field="id")
 
 
-class FilingConflict(ApiError):
+class FilingConflict(Conflict):
     """The filing is not in the state the caller saw (wrong status or stale lock_version).
 
     ``filing`` is the filing as it is now, so a view can show the current version.
     """
 
     def __init__(self, message: str, *, filing: Filing | None = None) -> None:
-        super().__init__(409, message)
+        super().__init__(message)
         self.filing = filing
 
 
-class FilingRejected(ApiError):
+class FilingRejected(Invalid):
     """The inputs cannot be saved or submitted; ``errors`` name each offending field."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(422, errors)
+        super().__init__(errors)
 
 
 def _stale(filing: Filing) -> FilingConflict:

@@ -2,8 +2,9 @@
 
 Views and commands call these with an explicit session; nothing here reads
 Flask globals except the job launcher, which needs the app to open sessions
-from its thread. Refusals raise :class:`StudioError` with a message written
-for the author who made the wrong move.
+from its thread. Refusals raise the domain's errors (``hub.services.errors``:
+``NotFound``, ``Invalid``, ``Conflict``) with a message written for the author who
+made the wrong move.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from hub.models import (
 from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy, load_policy_text
 from hub.policy.document import VERSION_RE
 from hub.policy.impact import Subject, analyse
+from hub.services.errors import Conflict, Invalid, NotFound
 from hub.specs import SpecSuite, read_features
 from hub.studio.features import copy_for_draft, features_digest, retag_text, split_features
 
@@ -47,20 +49,8 @@ VERSION_LINE_RE = re.compile(r"^version:[ \t]*(?P<value>[^\n#]*?)[ \t]*(?:#.*)?$
 STALE_AFTER = dt.timedelta(minutes=10)
 
 
-class StudioError(Exception):
-    """A refused step, with a message for the author and an HTTP status for the web."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class ConflictError(StudioError):
-    """Someone saved the draft since this author opened it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, 409)
+class DraftChanged(Conflict):
+    """Someone saved the draft since this author opened it (its ``lock_version`` moved)."""
 
 
 # --- loading stored versions --------------------------------------------------------------
@@ -182,7 +172,7 @@ def get_record(session: Session, version: str, policy_id: str | None = None) -> 
         query = query.where(PolicyVersionRecord.policy_id == policy_id)
     record = session.exec(query).first()
     if record is None:
-        raise StudioError(f"There is no policy version {version!r}.", 404)
+        raise NotFound(f"There is no policy version {version!r}.", field="version")
     return record
 
 
@@ -204,7 +194,7 @@ def suggest_version(session: Session, base: PolicyVersionRecord) -> str:
 def _set_line(regex: re.Pattern[str], text: str, key: str, value: str) -> str:
     new, count = regex.subn(f"{key}: {value}", text, count=1)
     if not count:
-        raise StudioError(f"The policy text has no top-level '{key}:' line to set.")
+        raise Invalid(f"The policy text has no top-level '{key}:' line to set.")
     return new
 
 
@@ -231,7 +221,7 @@ def create_draft(
     """A new draft whose text and scenarios are copies of ``base``'s, renumbered ``version``."""
     version = version.strip()
     if not VERSION_RE.match(version):
-        raise StudioError(
+        raise Invalid(
             f"{version!r} is not a version number: write the year, a dot and a number "
             "(for example 2026.2)."
         )
@@ -242,8 +232,9 @@ def create_draft(
         )
     ).first()
     if existing is not None:
-        raise StudioError(
-            f"Version {version} already exists ({existing.state}). Choose another number.", 409
+        raise Conflict(
+            f"Version {version} already exists ({existing.state}). Choose another number.",
+            field="version",
         )
     text = _set_line(VERSION_LINE_RE, base.text, "version", f'"{version}"')
     features, _problems = base_features(base, version, features_dir)
@@ -262,8 +253,8 @@ def create_draft(
         session.flush()
     except sa.exc.IntegrityError:
         session.rollback()
-        raise StudioError(
-            f"Version {version} already exists. Choose another number.", 409
+        raise Conflict(
+            f"Version {version} already exists. Choose another number.", field="version"
         ) from None
     audit.append(
         session,
@@ -334,10 +325,9 @@ def policy_of_text(record: PolicyVersionRecord) -> Policy:
 
 def require_draft(record: PolicyVersionRecord) -> None:
     if record.state != PolicyState.DRAFT.value:
-        raise StudioError(
+        raise Conflict(
             f"Version {record.version} is {record.state} and can no longer be changed. "
-            "Create a draft from it to make a new version.",
-            409,
+            "Create a draft from it to make a new version."
         )
 
 
@@ -354,7 +344,7 @@ def save_draft(
     return the validation errors; refuse a save over a newer one."""
     require_draft(record)
     if lock_version != record.lock_version:
-        raise ConflictError(
+        raise DraftChanged(
             f"Someone else saved version {record.version} after you opened it (your copy is "
             f"revision {lock_version}, the stored one is revision {record.lock_version}). "
             "Your text is below, not saved: copy your changes, reload the draft, and apply "
@@ -375,7 +365,7 @@ def save_draft(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
-        raise ConflictError(
+        raise DraftChanged(
             f"Someone else saved version {record.version} at the same moment. Your text is "
             "below, not saved: reload the draft and apply your changes again."
         )
@@ -422,7 +412,7 @@ def compiled_policy(record: PolicyVersionRecord) -> Policy:
     if errors:
         first = errors[0]
         where = f"line {first['line']}: " if first["line"] else ""
-        raise StudioError(
+        raise Invalid(
             f"Version {record.version} does not compile ({len(errors)} error"
             f"{'s' if len(errors) != 1 else ''}; first: {where}{first['message']}). "
             "Fix the text and save it before testing or publishing."
@@ -653,7 +643,7 @@ def check_publication(
     require_draft(record)
     compiled_policy(record)
     if effective_from < today:
-        raise StudioError(
+        raise Invalid(
             f"The effective date {effective_from.isoformat()} is in the past: decisions have "
             f"already been made on that date. Choose today ({today.isoformat()}) or later."
         )
@@ -661,14 +651,14 @@ def check_publication(
         select(sa.func.max(Assessment.as_of)).where(col(Assessment.policy_id) == record.policy_id)
     ).one()
     if decided is not None and decided >= effective_from:
-        raise StudioError(
+        raise Invalid(
             f"Decisions have already been made for {decided.isoformat()}, on or after "
             f"{effective_from.isoformat()}; a new version may only take effect after them. "
             f"Choose {(decided + dt.timedelta(days=1)).isoformat()} or later."
         )
     for p in catalogue:
         if p.id == record.policy_id and p.effective_from == effective_from:
-            raise StudioError(
+            raise Invalid(
                 f"Version {p.version} already takes effect on {effective_from.isoformat()}; "
                 "two versions cannot start on the same day. Choose another date."
             )
@@ -698,7 +688,7 @@ def publish(
 ) -> Policy:
     """Publish a draft from ``effective_from``: refused while any scenario fails."""
     if lock_version is not None and lock_version != record.lock_version:
-        raise ConflictError(
+        raise Conflict(
             f"Version {record.version} was saved again after you reviewed it; review the "
             "new text and its results before publishing."
         )
@@ -706,7 +696,7 @@ def publish(
         session, record=record, effective_from=effective_from, today=today, catalogue=catalogue
     )
     if not check.ok:
-        raise StudioError(
+        raise Invalid(
             f"Version {record.version} cannot be published: " + "; ".join(check.problems) + ". "
             "Fix the rules or the scenarios until every scenario passes."
         )
@@ -721,7 +711,7 @@ def publish(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
-        raise ConflictError(f"Version {record.version} changed while it was being published.")
+        raise Conflict(f"Version {record.version} changed while it was being published.")
     session.refresh(record)
     record.text = check.text
     record.digest = check.policy.digest

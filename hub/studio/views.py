@@ -1,7 +1,7 @@
 """Pages of the policy studio under /policies (authors write; administrators read).
 
 Thin: each view parses the form, calls a use case in ``hub.studio.service``
-and renders. Refusals come back as ``StudioError`` and are shown where the
+and renders. Refusals come back as domain errors and are shown where the
 author is (the editor keeps the unsaved text on a conflict).
 """
 
@@ -35,6 +35,7 @@ from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import PolicyError
 from hub.policy.diff import diff_policies
 from hub.policy.impact import rows_to_csv
+from hub.services.errors import DomainError
 from hub.specs import default_features_dir
 from hub.studio import service as svc
 from hub.studio.features import features_digest
@@ -51,10 +52,8 @@ def _user() -> User:
 
 
 def _record(version: str) -> PolicyVersionRecord:
-    try:
-        return svc.get_record(get_session(), version)
-    except svc.StudioError as exc:
-        raise ApiError(exc.status, exc.message) from None
+    """The stored version, or the 404 page (``NotFound``, mapped by ``hub.errors``)."""
+    return svc.get_record(get_session(), version)
 
 
 def _authors(session: Any, records: list[PolicyVersionRecord]) -> dict[int, str]:
@@ -145,7 +144,7 @@ def create_draft(version: str) -> BaseResponse:
             features_dir=current_app.config.get("FEATURES_DIR") or default_features_dir(),
         )
         session.commit()
-    except svc.StudioError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("studio.show", version=version))
@@ -235,7 +234,7 @@ def save(version: str) -> Any:
             author=_user(),
         )
         session.commit()
-    except svc.ConflictError as exc:
+    except svc.DraftChanged as exc:
         session.rollback()
         record = _record(version)
         return _render_editor(
@@ -247,7 +246,7 @@ def save(version: str) -> Any:
             conflict=exc.message,
             status=409,
         )
-    except svc.StudioError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("studio.show", version=version))
@@ -274,7 +273,7 @@ def delete(version: str) -> BaseResponse:
     try:
         svc.delete_draft(session, record=record, actor=_user())
         session.commit()
-    except svc.StudioError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("studio.show", version=version))
@@ -295,7 +294,7 @@ def _start(version: str, kind: str) -> BaseResponse:
             record=record,
             user=_user(),
         )
-    except svc.StudioError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(exc.message, "error")
         target = "studio.edit" if record.state == PolicyState.DRAFT.value else "studio.show"
@@ -394,7 +393,7 @@ def diff() -> Any:
             a = svc.compiled_policy(_record(old))
             b = svc.compiled_policy(_record(new))
             result = diff_policies(a, b)
-        except svc.StudioError as exc:
+        except DomainError as exc:
             problem = exc.message
     return render_template(
         "studio/diff.html", versions=versions, old=old, new=new, diff=result, problem=problem
@@ -429,7 +428,7 @@ def publish_confirm(version: str) -> Any:
                     today=today,
                     catalogue=catalogue().registry().versions(record.policy_id),
                 )
-            except svc.StudioError as exc:
+            except DomainError as exc:
                 problem = exc.message
     impact_job = svc.latest_job(session, record, "impact")
     return render_template(
@@ -475,7 +474,7 @@ def publish(version: str) -> Any:
             lock_version=lock if lock >= 0 else None,  # a form without one: unchecked
         )
         session.commit()
-    except svc.StudioError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))

@@ -21,10 +21,11 @@ from hub import clock
 from hub.auth.guards import get_owned_or_404, roles_required
 from hub.catalogue import catalogue
 from hub.db import get_session
-from hub.errors import ApiError
+from hub.errors import ApiError, status_of
 from hub.extensions import limiter
 from hub.models import Company, Filing, Role, User
 from hub.policy.trace import parameter_texts, value_texts
+from hub.services.errors import DomainError
 from hub.services.review import actions as review_actions
 from hub.services.review import certificates as review_certificates
 from hub.services.review import dashboard as review_dashboard
@@ -146,7 +147,7 @@ def _render_filing(
     session: Session,
     filing: Filing,
     *,
-    error: ApiError | None = None,
+    error: DomainError | None = None,
     action: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -197,6 +198,7 @@ def _render_filing(
         waited=review_queue.waited(filing, clock.app_clock().now()),
         error=error,
         unreadable=unreadable,
+        error_status=status_of(error) if error else None,
         action=action,
         form=request.form if error else {},
         validity=review_certificates.validity(clock.today()),
@@ -256,11 +258,11 @@ def _act(filing_id: int, action: str) -> BaseResponse | tuple[str, int]:
                 f"{STATUS_TEXT.get(row.status, row.status).lower()} (the engine said "
                 f"{STATUS_TEXT.get(row.engine_status, row.engine_status).lower()})."
             )
-    except ApiError as exc:
+    except DomainError as exc:
         session.rollback()
         current = review_queue.get_filing(session, filing_id=filing_id)
         session.refresh(current)
-        return _render_filing(session, current, error=exc, action=action, status=exc.status)
+        return _render_filing(session, current, error=exc, action=action, status=status_of(exc))
     session.commit()
     flash(done, "success")
     if action == "approve":
