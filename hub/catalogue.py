@@ -186,7 +186,7 @@ def import_shipped(engine: Engine, directory: str | Path) -> bool:
             conn.execute(sa.text("SELECT 1 FROM policy_version WHERE 1 = 0"))
     except sa.exc.SQLAlchemyError:
         return False
-    from hub.studio.service import import_files
+    from hub.studio.versions import import_files
 
     session = Session(engine, expire_on_commit=False)
     try:

@@ -37,7 +37,7 @@ def import_(directory: Path | None, app: Flask) -> None:
     different text is refused (published versions never change): exit 1.
     """
     from hub.db import session_scope
-    from hub.studio.service import import_files
+    from hub.studio.versions import import_files
 
     with session_scope(app) as session:
         report = import_files(session, directory or app.config["POLICY_DIR"])
@@ -67,7 +67,8 @@ def export(version: str, out: Path | None, app: Flask) -> None:
     """Write a stored VERSION back to a policy file, and its scenarios beside the others."""
     from hub.db import session_scope
     from hub.services.errors import DomainError
-    from hub.studio.service import export_version, get_record
+    from hub.studio.drafts import get_record
+    from hub.studio.versions import export_version
 
     with session_scope(app) as session:
         try:
@@ -91,7 +92,7 @@ def _candidate(ref: str, app: Flask) -> Policy:
     from hub.catalogue import catalogue
     from hub.db import session_scope
     from hub.services.errors import DomainError, NotFound
-    from hub.studio.service import compiled_policy, get_record
+    from hub.studio.drafts import compiled_policy, get_record
 
     found = policy_file(ref)
     if found is not None:
@@ -138,7 +139,7 @@ def impact(
     from hub.catalogue import catalogue
     from hub.clock import app_clock
     from hub.db import session_scope
-    from hub.studio.service import impact_as_of, latest_filings, subjects_of
+    from hub.studio.jobs import impact_as_of, latest_filings, subjects_of
 
     policy = _candidate(candidate, app)
     registry = catalogue().registry()

@@ -1,6 +1,6 @@
 """Pages of the policy studio under /policies (authors write; administrators read).
 
-Thin: each view parses the form, calls a use case in ``hub.studio.service``
+Thin: each view parses the form, calls a use case of ``hub.studio`` (drafts, jobs, publishing)
 and renders. Refusals come back as domain errors and are shown where the
 author is (the editor keeps the unsaved text on a conflict).
 """
@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from hub import clock
 from hub.auth.guards import roles_required
 from hub.catalogue import catalogue
-from hub.db import get_session
+from hub.db import get_engine, get_session
 from hub.errors import ApiError
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import PolicyError
@@ -37,7 +37,10 @@ from hub.policy.diff import diff_policies
 from hub.policy.impact import rows_to_csv
 from hub.services.errors import DomainError
 from hub.specs import default_features_dir
-from hub.studio import service as svc
+from hub.studio import drafts as studio_drafts
+from hub.studio import jobs as studio_jobs
+from hub.studio import publishing as studio_publishing
+from hub.studio import versions as studio_versions
 from hub.studio.features import features_digest
 from hub.web.params import ascii_int
 
@@ -53,7 +56,7 @@ def _user() -> User:
 
 def _record(version: str) -> PolicyVersionRecord:
     """The stored version, or the 404 page (``NotFound``, mapped by ``hub.errors``)."""
-    return svc.get_record(get_session(), version)
+    return studio_drafts.get_record(get_session(), version)
 
 
 def _authors(session: Any, records: list[PolicyVersionRecord]) -> dict[int, str]:
@@ -111,20 +114,20 @@ def show(version: str) -> str:
     policy = None
     errors: list[dict[str, Any]] = []
     try:
-        policy = svc.policy_of(record) if record.digest else None
+        policy = studio_versions.policy_of(record) if record.digest else None
     except PolicyError:
         policy = None
     if policy is None:
-        errors = svc.validation_errors(record)
+        errors = studio_drafts.validation_errors(record)
     return render_template(
         "studio/show.html",
         record=record,
         policy=policy.to_dict() if policy else None,
         errors=errors,
         authors=_authors(session, [record]),
-        suggested=svc.suggest_version(session, record),
-        specs_job=svc.latest_job(session, record, "specs"),
-        impact_job=svc.latest_job(session, record, "impact"),
+        suggested=studio_drafts.suggest_version(session, record),
+        specs_job=studio_jobs.latest_job(session, record, "specs"),
+        impact_job=studio_jobs.latest_job(session, record, "impact"),
     )
 
 
@@ -136,7 +139,7 @@ def create_draft(version: str) -> BaseResponse:
     base = _record(version)
     new_version = (request.form.get("version") or "").strip()
     try:
-        record = svc.create_draft(
+        record = studio_drafts.create_draft(
             session,
             base=base,
             version=new_version,
@@ -169,8 +172,8 @@ def _render_editor(
 ) -> tuple[str, int]:
     session = get_session()
     if errors is None:
-        errors = svc.validation_errors(record)
-    specs_job = svc.latest_job(session, record, "specs")
+        errors = studio_drafts.validation_errors(record)
+    specs_job = studio_jobs.latest_job(session, record, "specs")
     specs = specs_job.result if specs_job and specs_job.state == "done" else None
     feature_lines: set[int] = set()
     if specs:
@@ -225,7 +228,7 @@ def save(version: str) -> Any:
     if lock_version < 0:
         raise ApiError(400, "The form is missing its revision number: reload the page.")
     try:
-        errors = svc.save_draft(
+        errors = studio_drafts.save_draft(
             session,
             record=record,
             text=text,
@@ -234,7 +237,7 @@ def save(version: str) -> Any:
             author=_user(),
         )
         session.commit()
-    except svc.DraftChanged as exc:
+    except studio_drafts.DraftChanged as exc:
         session.rollback()
         record = _record(version)
         return _render_editor(
@@ -271,7 +274,7 @@ def delete(version: str) -> BaseResponse:
     session = get_session()
     record = _record(version)
     try:
-        svc.delete_draft(session, record=record, actor=_user())
+        studio_drafts.delete_draft(session, record=record, actor=_user())
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -285,11 +288,11 @@ def _start(version: str, kind: str) -> BaseResponse:
     session = get_session()
     record = _record(version)
     try:
-        job = svc.start_job(
-            # The app behind the proxy (a job's thread outlives the request); Flask types
-            # current_app as the app itself, which has no such method.
-            current_app._get_current_object(),  # type: ignore[attr-defined]
+        job = studio_jobs.start_job(
             session,
+            engine=get_engine(),
+            clock=clock.app_clock(),
+            registry=catalogue().registry,
             kind=kind,
             record=record,
             user=_user(),
@@ -346,7 +349,7 @@ def job(job_id: int) -> str:
     return render_template(
         "studio/job.html",
         job=job,
-        view=svc.job_view(job),
+        view=studio_jobs.job_view(job),
         record=record,
         current=current,
         result=result,
@@ -358,7 +361,7 @@ def job(job_id: int) -> str:
 @bp.route("/jobs/<int:job_id>.json", methods=["GET"])
 @roles_required(*READERS)
 def job_json(job_id: int) -> BaseResponse:
-    return jsonify(svc.job_view(_job(job_id)))
+    return jsonify(studio_jobs.job_view(_job(job_id)))
 
 
 @bp.route("/jobs/<int:job_id>.csv", methods=["GET"])
@@ -390,8 +393,8 @@ def diff() -> Any:
     problem = None
     if old and new:
         try:
-            a = svc.compiled_policy(_record(old))
-            b = svc.compiled_policy(_record(new))
+            a = studio_drafts.compiled_policy(_record(old))
+            b = studio_drafts.compiled_policy(_record(new))
             result = diff_policies(a, b)
         except DomainError as exc:
             problem = exc.message
@@ -421,7 +424,7 @@ def publish_confirm(version: str) -> Any:
             problem = f"{raw!r} is not a date: write it as YYYY-MM-DD."
         if effective is not None:
             try:
-                check = svc.check_publication(
+                check = studio_publishing.check_publication(
                     session,
                     record=record,
                     effective_from=effective,
@@ -430,7 +433,7 @@ def publish_confirm(version: str) -> Any:
                 )
             except DomainError as exc:
                 problem = exc.message
-    impact_job = svc.latest_job(session, record, "impact")
+    impact_job = studio_jobs.latest_job(session, record, "impact")
     return render_template(
         "studio/publish.html",
         record=record,
@@ -455,7 +458,7 @@ def publish(version: str) -> Any:
         flash(f"{raw!r} is not a date: write it as YYYY-MM-DD.", "error")
         return redirect(url_for("studio.publish_confirm", version=version))
     lock = ascii_int(request.form.get("lock_version"), default=-1)
-    impact_job = svc.latest_job(session, record, "impact")
+    impact_job = studio_jobs.latest_job(session, record, "impact")
     if impact_job is None or impact_job.state != "done":
         flash(
             "Run the impact analysis of this text first: publishing is confirmed after "
@@ -464,7 +467,7 @@ def publish(version: str) -> Any:
         )
         return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))
     try:
-        svc.publish(
+        studio_publishing.publish(
             session,
             record=record,
             effective_from=effective,

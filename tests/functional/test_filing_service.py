@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from hub import audit
+from hub.errors import status_of
 from hub.models import Assessment, AuditRecord, Filing
 from hub.policy import PolicyRegistry
 from hub.services import filings as svc
@@ -92,7 +93,7 @@ def test_a_draft_may_be_partial_but_not_wrong(db_session, company, company_user,
         )
     fields = {e["field"] for e in caught.value.errors}
     assert fields == {"kyc_verified_clients_pct", "kyc_typo"}  # activity absent is fine
-    assert caught.value.status == 422
+    assert status_of(caught.value) == 422
 
 
 def test_the_bin_of_a_draft_is_the_companys(db_session, company, company_user, registry):
@@ -130,7 +131,7 @@ def test_update_draft_bumps_the_lock_and_refuses_a_stale_version(
             registry=registry,
             today=TODAY,
         )
-    assert caught.value.status == 409
+    assert status_of(caught.value) == 409
     assert "changed" in caught.value.errors[0]["message"]
 
 

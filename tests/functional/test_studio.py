@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from hub.catalogue import catalogue
+from hub.catalogue import EXTENSION, catalogue
 from hub.models import (
     Assessment,
     AuditRecord,
@@ -51,6 +51,11 @@ def record(db: Session, version: str) -> PolicyVersionRecord:
     rec = found.first()
     assert rec is not None, f"no stored version {version}"
     return rec
+
+
+def catalogue_of(app: Flask) -> Any:
+    """The app's catalogue, read without an app context."""
+    return app.extensions[EXTENSION]
 
 
 def html(response: Any) -> str:
@@ -361,6 +366,46 @@ def test_specs_run_in_the_background_and_report_failures(author_client, db_sessi
     assert 'id="failed-scenarios"' in page and "data-goto-line" in page
 
 
+def test_a_job_runs_with_an_engine_a_clock_and_a_registry_and_no_app(
+    app, author_client, author, db_session
+):
+    """What a worker process or a command does: no app, no app context, no request."""
+    from flask import has_app_context
+
+    from hub.clock import Clock
+    from hub.db import get_engine
+    from hub.studio.drafts import compiled_policy
+    from hub.studio.jobs import start_job
+
+    new_draft(author_client)
+    rec = record(db_session, "2026.2")
+    engine, registry = get_engine(app), catalogue_of(app).registry
+    reads: list[int] = []
+
+    def versions() -> Any:
+        reads.append(1)
+        return registry()
+
+    assert not has_app_context()
+    day = dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC)
+    job = start_job(
+        db_session,
+        engine=engine,
+        clock=Clock.fixed(day, "Asia/Almaty"),
+        registry=versions,
+        kind="impact",
+        record=rec,
+        user=author,
+    )
+    view = wait_job(author_client, job.id)
+    assert view["state"] == "done", view
+    db_session.expire_all()
+    done = db_session.get(StudioJob, job.id)
+    assert done is not None and done.result is not None and reads == [1]
+    starts = compiled_policy(rec).effective_from
+    assert done.result["as_of"] == max(dt.date(2026, 12, 1), starts).isoformat()
+
+
 def test_updated_scenarios_run_green(author_client, db_session):
     green_draft(author_client, db_session)
 
@@ -530,7 +575,7 @@ def test_impact_analysis_matches_a_direct_computation(app, author_client, db_ses
 
 
 def catalogue_policy_of(app: Flask, rec: PolicyVersionRecord) -> Any:
-    from hub.studio.service import policy_of_text
+    from hub.studio.drafts import policy_of_text
 
     return policy_of_text(rec)
 

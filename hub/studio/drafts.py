@@ -1,0 +1,296 @@
+"""Drafts of the policy studio: create, validate, save (optimistic locking), delete, compile.
+
+Refusals raise the domain's errors (``hub.services.errors``): ``NotFound``, ``Invalid``,
+``Conflict`` (``DraftChanged`` when someone saved the draft since the author opened it),
+with a message written for the author who made the wrong move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from hub import audit
+from hub.db import utcnow
+from hub.models import (
+    PolicyState,
+    PolicyVersionRecord,
+    StudioJob,
+    User,
+)
+from hub.policy import Policy, PolicyError, load_policy_text
+from hub.policy.document import VERSION_RE
+from hub.services.errors import Conflict, Invalid, NotFound
+from hub.specs import read_features
+from hub.studio.features import copy_for_draft, retag_text
+
+log = logging.getLogger(__name__)
+
+VERSION_LINE_RE = re.compile(r"^version:[ \t]*(?P<value>[^\n#]*?)[ \t]*(?:#.*)?$", re.M)
+
+
+class DraftChanged(Conflict):
+    """Someone saved the draft since this author opened it (its ``lock_version`` moved)."""
+
+
+# --- drafts ---------------------------------------------------------------------------------
+
+
+def get_record(session: Session, version: str, policy_id: str | None = None) -> PolicyVersionRecord:
+    query = select(PolicyVersionRecord).where(PolicyVersionRecord.version == version)
+    if policy_id:
+        query = query.where(PolicyVersionRecord.policy_id == policy_id)
+    record = session.exec(query).first()
+    if record is None:
+        raise NotFound(f"There is no policy version {version!r}.", field="version")
+    return record
+
+
+def suggest_version(session: Session, base: PolicyVersionRecord) -> str:
+    """The next free version number of the base's year: 2026.1 -> 2026.2."""
+    year, _, rest = base.version.partition(".")
+    taken = {
+        r.version
+        for r in session.exec(
+            select(PolicyVersionRecord).where(PolicyVersionRecord.policy_id == base.policy_id)
+        )
+    }
+    n = int(rest) + 1 if rest.isascii() and rest.isdigit() else 1
+    while f"{year}.{n}" in taken:
+        n += 1
+    return f"{year}.{n}"
+
+
+def set_line(regex: re.Pattern[str], text: str, key: str, value: str) -> str:
+    new, count = regex.subn(f"{key}: {value}", text, count=1)
+    if not count:
+        raise Invalid(f"The policy text has no top-level '{key}:' line to set.")
+    return new
+
+
+def base_features(
+    base: PolicyVersionRecord, version: str, features_dir: str | Path
+) -> tuple[str, list[str]]:
+    """The scenarios a new draft starts with: the base's from features/, else its stored ones."""
+    directory = Path(features_dir)
+    files = read_features(directory) if directory.exists() else []
+    text, problems = copy_for_draft(files, base.version, version)
+    if not text.strip() and base.features_text:
+        text = retag_text(base.features_text, base.version, version)
+    return text, problems
+
+
+def create_draft(
+    session: Session,
+    *,
+    base: PolicyVersionRecord,
+    version: str,
+    author: User,
+    features_dir: str | Path,
+) -> PolicyVersionRecord:
+    """A new draft whose text and scenarios are copies of ``base``'s, renumbered ``version``."""
+    version = version.strip()
+    if not VERSION_RE.match(version):
+        raise Invalid(
+            f"{version!r} is not a version number: write the year, a dot and a number "
+            "(for example 2026.2)."
+        )
+    existing = session.exec(
+        select(PolicyVersionRecord).where(
+            PolicyVersionRecord.policy_id == base.policy_id,
+            PolicyVersionRecord.version == version,
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Version {version} already exists ({existing.state}). Choose another number.",
+            field="version",
+        )
+    text = set_line(VERSION_LINE_RE, base.text, "version", f'"{version}"')
+    features, _problems = base_features(base, version, features_dir)
+    record = PolicyVersionRecord(
+        policy_id=base.policy_id,
+        version=version,
+        state=PolicyState.DRAFT.value,
+        text=text,
+        features_text=features,
+        base_version=base.version,
+        author_id=author.id,
+    )
+    _validate_into(record)
+    session.add(record)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise Conflict(
+            f"Version {version} already exists. Choose another number.", field="version"
+        ) from None
+    audit.append(
+        session,
+        action="policy.draft_created",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=author.id,
+        after={"version": version, "base_version": base.version},
+        policy_version=version,
+    )
+    return record
+
+
+def validation_errors(record: PolicyVersionRecord) -> list[dict[str, Any]]:
+    """The draft's problems as ``{"line": n or None, "message": ...}`` for the editor."""
+    try:
+        policy = load_policy_text(record.text, source=f"{record.version}.yaml")
+    except PolicyError as exc:
+        return [_located(e) for e in exc.errors]
+    errors = []
+    if policy.id != record.policy_id:
+        errors.append(
+            {
+                "line": _line_of(record.text, "id"),
+                "message": f"id must stay {record.policy_id!r}: a draft belongs to its policy",
+            }
+        )
+    if policy.version != record.version:
+        errors.append(
+            {
+                "line": _line_of(record.text, "version"),
+                "message": f"version must stay {record.version!r} (this draft's number); "
+                "create a new draft for another number",
+            }
+        )
+    return errors
+
+
+def _line_of(text: str, key: str) -> int | None:
+    m = re.search(rf"^{key}:", text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+_LOCATED = re.compile(r"^[^:\s]+:(?P<line>\d+): (?P<message>.*)$", re.S)
+
+
+def _located(error: str) -> dict[str, Any]:
+    m = _LOCATED.match(error)
+    if m:
+        return {"line": int(m.group("line")), "message": m.group("message")}
+    return {"line": None, "message": error.split(": ", 1)[-1] if ": " in error else error}
+
+
+def _validate_into(record: PolicyVersionRecord) -> list[dict[str, Any]]:
+    errors = validation_errors(record)
+    if errors:
+        record.digest = None
+        return errors
+    policy = policy_of_text(record)
+    record.digest = policy.digest
+    record.effective_from = policy.effective_from
+    return []
+
+
+def policy_of_text(record: PolicyVersionRecord) -> Policy:
+    return load_policy_text(record.text, source=f"{record.version}.yaml")
+
+
+def require_draft(record: PolicyVersionRecord) -> None:
+    if record.state != PolicyState.DRAFT.value:
+        raise Conflict(
+            f"Version {record.version} is {record.state} and can no longer be changed. "
+            "Create a draft from it to make a new version."
+        )
+
+
+def save_draft(
+    session: Session,
+    *,
+    record: PolicyVersionRecord,
+    text: str,
+    features_text: str | None,
+    lock_version: int,
+    author: User,
+) -> list[dict[str, Any]]:
+    """Store the author's text (even when it does not validate, so no work is lost) and
+    return the validation errors; refuse a save over a newer one."""
+    require_draft(record)
+    if lock_version != record.lock_version:
+        raise DraftChanged(
+            f"Someone else saved version {record.version} after you opened it (your copy is "
+            f"revision {lock_version}, the stored one is revision {record.lock_version}). "
+            "Your text is below, not saved: copy your changes, reload the draft, and apply "
+            "them again."
+        )
+    text = text.replace("\r\n", "\n")
+    if features_text is not None:
+        features_text = features_text.replace("\r\n", "\n")
+    # Compare-and-set in the database too, so two servers cannot both win the race.
+    result = session.execute(
+        sa.update(PolicyVersionRecord)
+        .where(
+            col(PolicyVersionRecord.id) == record.id,
+            col(PolicyVersionRecord.lock_version) == lock_version,
+            col(PolicyVersionRecord.state) == PolicyState.DRAFT.value,
+        )
+        .values(lock_version=lock_version + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+        session.rollback()
+        raise DraftChanged(
+            f"Someone else saved version {record.version} at the same moment. Your text is "
+            "below, not saved: reload the draft and apply your changes again."
+        )
+    session.refresh(record)
+    record.text = text
+    if features_text is not None:
+        record.features_text = features_text
+    record.updated_at = utcnow()
+    errors = _validate_into(record)
+    session.add(record)
+    session.flush()
+    return errors
+
+
+def delete_draft(session: Session, *, record: PolicyVersionRecord, actor: User) -> None:
+    """Discard a draft (and its compiled rules)."""
+    require_draft(record)
+    from hub.policy import engine
+
+    if record.digest:
+        with contextlib.suppress(PolicyError):
+            engine().forget(policy_of_text(record).key)
+    for job in session.exec(
+        select(StudioJob).where(
+            StudioJob.policy_id == record.policy_id, StudioJob.version == record.version
+        )
+    ):
+        session.delete(job)
+    session.delete(record)
+    audit.append(
+        session,
+        action="policy.draft_deleted",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=actor.id,
+        before={"version": record.version},
+        policy_version=record.version,
+    )
+
+
+def compiled_policy(record: PolicyVersionRecord) -> Policy:
+    """The draft's policy, or a refusal naming why it cannot be used."""
+    errors = validation_errors(record)
+    if errors:
+        first = errors[0]
+        where = f"line {first['line']}: " if first["line"] else ""
+        raise Invalid(
+            f"Version {record.version} does not compile ({len(errors)} error"
+            f"{'s' if len(errors) != 1 else ''}; first: {where}{first['message']}). "
+            "Fix the text and save it before testing or publishing."
+        )
+    return policy_of_text(record)

@@ -1,0 +1,257 @@
+"""Scenario runs and impact analyses of a draft, as background jobs (a row each)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from hub.clock import Clock
+from hub.db import utcnow
+from hub.models import (
+    Company,
+    Filing,
+    PolicyVersionRecord,
+    StudioJob,
+    User,
+)
+from hub.policy import Policy, PolicyRegistry
+from hub.policy.impact import Subject, analyse
+from hub.specs import SpecSuite
+from hub.studio.drafts import compiled_policy
+from hub.studio.features import features_digest, split_features
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+# --- spec runs and impact analyses ---------------------------------------------------------
+
+
+def run_draft_specs(
+    policy: Policy, features_text: str | None, catalogue: Sequence[Policy]
+) -> dict[str, Any]:
+    """Run a draft's scenarios against it; the report as a dict (what jobs store)."""
+    suite = SpecSuite.from_texts(split_features(features_text))
+    report = suite.run(policy, catalogue=list(catalogue))
+    return report.to_dict()
+
+
+def latest_filings(session: Session) -> list[tuple[Filing, Company]]:
+    """The latest decided filing of each company (the population impact analyses use)."""
+    latest = (
+        select(col(Filing.company_id), sa.func.max(col(Filing.id)).label("id"))
+        .where(col(Filing.policy_version).is_not(None), col(Filing.decision).is_not(None))
+        .group_by(col(Filing.company_id))
+        .subquery()
+    )
+    query = (
+        select(Filing, Company)
+        .join(latest, col(Filing.id) == latest.c.id)
+        .join(Company, col(Company.id) == col(Filing.company_id))
+        .order_by(Company.legal_name, col(Company.id))
+    )
+    return list(session.exec(query).all())
+
+
+def subjects_of(
+    rows: Iterable[tuple[Filing, Company]], registry: PolicyRegistry
+) -> tuple[list[Subject], list[str]]:
+    """Impact subjects, and the filings left out because their version is unknown here."""
+    subjects, skipped = [], []
+    for filing, company in rows:
+        try:
+            policy = registry.get(filing.policy_version or "", filing.policy_id)
+        except LookupError:
+            skipped.append(f"{company.bin}: version {filing.policy_version} is not available")
+            continue
+        subjects.append(
+            Subject(
+                key=company.bin,
+                label=company.legal_name,
+                inputs=dict(filing.inputs),
+                policy=policy,
+            )
+        )
+    return subjects, skipped
+
+
+def impact_as_of(candidate: Policy, today: dt.date) -> dt.date:
+    """Both sides are assessed on the day the candidate would first apply."""
+    return max(today, candidate.effective_from)
+
+
+#: What a job reads the policy versions from: called once per job, so a long-lived
+#: worker sees versions published since it started (``PolicyCatalogue.registry``).
+RegistrySource = Callable[[], PolicyRegistry]
+
+
+def start_job(
+    session: Session,
+    *,
+    engine: Engine,
+    clock: Clock,
+    registry: RegistrySource,
+    kind: str,
+    record: PolicyVersionRecord,
+    user: User | None,
+    against: str | None = None,
+) -> StudioJob:
+    """Record a job (committed in ``session``) and run it in a background thread.
+
+    The thread opens its own sessions on ``engine``, dates the impact analysis by
+    ``clock`` and reads the versions from ``registry``: no Flask app is needed, so a
+    worker process or a command can start jobs too. Raises ``Invalid`` when the
+    draft does not compile.
+    """
+    policy = compiled_policy(record)
+    job = StudioJob(
+        kind=kind,
+        policy_id=record.policy_id,
+        version=record.version,
+        digest=policy.digest,
+        features_digest=features_digest(record.features_text) if kind == "specs" else None,
+        against=against,
+        state="queued",
+        created_by_id=user.id if user else None,
+    )
+    session.add(job)
+    session.commit()
+    features_text = record.features_text
+    job_id = job.id
+    assert job_id is not None
+    runner = _Runner(engine, clock, registry, job_id)
+    thread = threading.Thread(
+        target=runner.run,
+        args=(kind, policy, features_text),
+        name=f"studio-{kind}-{job_id}",
+        daemon=True,
+    )
+    thread.start()
+    return job
+
+
+# At most two runs at a time per process: the engine's C calls hold the GIL, so more
+# threads would only slow every request of this server down, not finish sooner.
+_SLOTS = threading.BoundedSemaphore(2)
+
+
+@dataclass
+class _Runner:
+    """One job's background part, with what it needs passed in."""
+
+    engine: Engine
+    clock: Clock
+    registry: RegistrySource
+    job_id: int
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session of its own: commit on success, roll back on error."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def update(self, **values: Any) -> None:
+        """Set columns of the job's row (and its ``updated_at``) in a transaction of its own."""
+        with self.session() as session:
+            job = session.get(StudioJob, self.job_id)
+            if job is None:
+                return
+            for key, value in values.items():
+                setattr(job, key, value)
+            job.updated_at = utcnow()
+            session.add(job)
+
+    def run(self, kind: str, policy: Policy, features_text: str | None) -> None:
+        """The background part: never raises (a failed job says why in its row)."""
+        with _SLOTS:
+            self._run(kind, policy, features_text)
+
+    def _run(self, kind: str, policy: Policy, features_text: str | None) -> None:
+        job_id = self.job_id
+        try:
+            registry = self.registry()
+            if kind == "specs":
+                self.update(state="running", total=1)
+                result = run_draft_specs(policy, features_text, registry.versions(policy.id))
+                summary = result["summary"]
+                self.update(
+                    state="done",
+                    done=summary["total"],
+                    total=summary["total"],
+                    result=result,
+                    finished_at=utcnow(),
+                )
+                return
+            with self.session() as session:
+                rows = latest_filings(session)
+                subjects, skipped = subjects_of(rows, registry)
+            total = len(subjects)
+            self.update(state="running", total=total)
+            as_of = impact_as_of(policy, self.clock.today())
+            report = analyse(
+                subjects,
+                policy,
+                as_of,
+                progress=lambda done: self.update(done=done),
+                every=max(1, min(200, total // 20 or 1)),
+            )
+            result = report.to_dict()
+            result["skipped"] = skipped
+            self.update(state="done", done=total, result=result, finished_at=utcnow())
+        except Exception as exc:  # a job must leave a readable failure, never a dead thread
+            log.exception("studio job %s failed", job_id)
+            try:
+                self.update(state="failed", error=f"{type(exc).__name__}: {exc}",
+                            finished_at=utcnow())  # fmt: skip
+            except Exception:
+                log.exception("studio job %s: could not record the failure", job_id)
+
+
+def job_view(job: StudioJob) -> dict[str, Any]:
+    """A job as the browser polls it (a job whose server stopped is reported failed)."""
+    state, error = job.state, job.error
+    if state in ("queued", "running") and utcnow() - job.updated_at > STALE_AFTER:
+        state, error = "failed", "the server running this job stopped; start it again"
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "version": job.version,
+        "state": state,
+        "done": job.done,
+        "total": job.total,
+        "error": error,
+        "finished": state in ("done", "failed"),
+    }
+
+
+def latest_job(
+    session: Session, record: PolicyVersionRecord, kind: str, *, current_only: bool = True
+) -> StudioJob | None:
+    """The newest job of a kind for this version (for its current text, by default)."""
+    query = select(StudioJob).where(
+        StudioJob.kind == kind,
+        StudioJob.policy_id == record.policy_id,
+        StudioJob.version == record.version,
+    )
+    if current_only:
+        query = query.where(StudioJob.digest == (record.digest or "-"))
+        if kind == "specs":
+            query = query.where(StudioJob.features_digest == features_digest(record.features_text))
+    return session.exec(query.order_by(col(StudioJob.id).desc()).limit(1)).first()
