@@ -17,13 +17,13 @@ Nobody builds error responses themselves. Unexpected exceptions become a logged
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from hub.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from hub.services.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound
 
 # Plain-words explanations for the error page and for JSON errors without a description.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -41,16 +41,9 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
-class FieldError(TypedDict):
-    """One entry of the API's error document: the field at fault (None: the whole
-    request) and what is wrong with it."""
-
-    field: str | None
-    message: str
-
-
 class ApiError(Exception):
-    """An error with an HTTP status and field-level messages, for API views and services."""
+    """An error with an HTTP status and field-level messages, for views and the API (services
+    raise the domain errors of ``hub.services.errors`` instead)."""
 
     def __init__(
         self,
