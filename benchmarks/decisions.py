@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hub.policy import PolicyRegistry, assess, decide, validate_filing  # noqa: E402
+from hub.policy.engine import tune_allocator  # noqa: E402
 from tests.unit.core_support import exchange, miner  # noqa: E402
 
 LICENCE = {"exchange": "trading_facility", "mining": "mining", "software": "none"}
@@ -84,6 +85,7 @@ def rate(label: str, n: int, clock: Clock, target: int | None = None) -> None:
 
 
 def main() -> None:
+    tune_allocator()  # as `hub serve` does: the in-process figures are a server's
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     registry = PolicyRegistry.from_directory(ROOT / "policies")
     policy = registry.get("2026.1")

@@ -215,6 +215,9 @@ def _safe_url(url: str) -> str:
 def _serve(app: Flask, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
+    from hub.policy.engine import tune_allocator
+
+    tune_allocator()  # a long-running server: keep the engine's heap pages (see its docstring)
     click.echo(f"Serving on http://{host}:{port} (press Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
 

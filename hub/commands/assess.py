@@ -16,7 +16,7 @@ import orjson
 from hub.commands import hub_today, load_registry, policies_option
 from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, jsondoc
 from hub.policy.compiler import compile_policy
-from hub.policy.engine import engine
+from hub.policy.engine import engine, tune_allocator
 from hub.policy.money import format_money
 from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date, trace_request
 from hub.policy.trace import Trace, criterion_lines, decision_lines, with_trace
@@ -267,6 +267,7 @@ def _run_batch(
     and answers written as bytes: a line that is not UTF-8 gets its own error instead of
     stopping the batch, and a decision's JSON goes out as orjson wrote it (decoding and
     re-encoding cost as much as deciding)."""
+    tune_allocator()  # before the first decision, so forked workers inherit it too
     _BATCH.update(registry=registry, today=today, as_of=as_of, version=version, traced=traced)
     for policy in registry.versions():
         decide_warmup(policy)

@@ -1,82 +1,44 @@
-"""The only module that touches durable-rules.
+"""The rules engine the core decides with, as an interface: :class:`DecisionEngine`.
 
-It drives the C engine directly instead of ``durable.engine.Host``: the Host's
-background dispatcher can steal the actions of an evaluation in progress
-(wrong results, measured in the notes), and it starts timer threads that never
-stop. Each evaluation asserts one fact with a fresh id into the ruleset's one
-long-lived state, drains every action synchronously, and retracts the fact, so
-live sids never pile up (1024 of them is a MemoryError). Each state is primed
-with a fact that only the catch-all rule ``z`` matches, so a state is never
-deleted before an action ran on it (that can segfault). One lock serialises
-evaluations: the C engine's thread-safety is undocumented, and its calls hold
-the GIL anyway, so the lock costs nothing.
+The core (``decision.py``, the studio, ``hub assess``) reaches the engine only through
+:func:`engine`, which gives the process's one engine, built on first use. The engine
+in use is durable-rules (:mod:`.durable_engine`, the only module that imports it).
+Importing this module has no process-wide effect: :func:`tune_allocator`, which changes
+how the C allocator keeps memory, is called by the commands that serve and that assess
+in batches (``hub serve``, ``hub demo``, ``hub assess --batch``), not by importers.
 """
 
 from __future__ import annotations
 
 import ctypes
-import itertools
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-import durable_rules_engine as _dre
-
-from .compiler import CompiledPolicy, rules_json
+if TYPE_CHECKING:
+    from .compiler import CompiledPolicy
 
 
 class EngineError(RuntimeError):
     """The rules engine refused a ruleset or a fact (a bug here, never the client's)."""
 
 
-class _Ruleset:
-    """The two engine rulesets of one compiled policy (filing phase, summary phase)."""
+class DecisionEngine(Protocol):
+    """Runs the compiled rules of policy versions over filing facts.
 
-    __slots__ = ("facts", "name", "summary")
+    A compiled policy (:class:`~hub.policy.compiler.CompiledPolicy`) carries two rulesets
+    named after its policy key (``id@version@digest``): the filing phase (``rules``) and
+    the summary phase (``summary_rules``). Rulesets are held side by side, so decisions
+    under several versions (and drafts) interleave. Implementations are thread-safe.
+    """
 
-    def __init__(self, name: str, facts: int, summary: int) -> None:
-        self.name = name
-        self.facts = facts
-        self.summary = summary
+    def ruleset(self, compiled: CompiledPolicy) -> object:
+        """Load ``compiled``'s two rulesets now if they are not held (a warm-up: ``fire``
+        loads them on first use too). Returns the engine's handle of them (opaque).
 
-
-class RulesEngine:
-    """Holds compiled rulesets side by side, keyed by policy key (id@version@digest)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rulesets: dict[str, _Ruleset] = {}
-        self._ids = itertools.count(1)
-
-    def ruleset(self, compiled: CompiledPolicy) -> _Ruleset:
-        rs = self._rulesets.get(compiled.name)
-        if rs is not None:
-            return rs
-        with self._lock:
-            rs = self._rulesets.get(compiled.name)
-            if rs is None:
-                try:
-                    facts = _dre.create_ruleset(compiled.name, rules_json(compiled.rules))
-                    summary = _dre.create_ruleset(
-                        compiled.name + "#summary", rules_json(compiled.summary_rules)
-                    )
-                except _dre.error as exc:
-                    raise EngineError(f"ruleset {compiled.name}: {exc}") from exc
-                rs = _Ruleset(compiled.name, facts, summary)
-                self._prime(facts)
-                self._prime(summary)
-                self._rulesets[compiled.name] = rs
-        return rs
-
-    def forget(self, name: str) -> None:
-        """Free a ruleset (a discarded draft); later use recompiles it."""
-        with self._lock:
-            rs = self._rulesets.pop(name, None)
-            if rs is not None:
-                _dre.delete_ruleset(rs.facts)
-                _dre.delete_ruleset(rs.summary)
-
-    def loaded(self) -> list[str]:
-        return sorted(self._rulesets)
+        Raises EngineError when the engine refuses the rules.
+        """
+        ...
 
     def fire(
         self,
@@ -84,80 +46,58 @@ class RulesEngine:
         fact_body: str,
         then: Callable[[list[str]], str | None] | None = None,
     ) -> list[str]:
-        """Assert the filing fact (JSON without its leading '{') and drain the rules that
-        fire; then, if ``then`` builds a summary fact from them, assert it in the summary
-        ruleset (host-driven chaining: deterministic, no background dispatcher).
-        Returns every rule fired, in order."""
-        rs = self._rulesets.get(compiled.name) or self.ruleset(compiled)
-        fired: list[str] = []
-        with self._lock:
-            self._run(compiled, rs.facts, fact_body, fired)
-            if then is not None:
-                second = then(fired)
-                if second is not None:
-                    self._run(compiled, rs.summary, second, fired)
-        return fired
+        """Assert one filing fact and return the names of every rule that fired, in order.
 
-    def _run(self, compiled: CompiledPolicy, handle: int, body: str, fired: list[str]) -> None:
-        # One long-lived state per ruleset: each fact gets a fresh id and is retracted
-        # once its actions are drained. Measured: 2.4x faster than a state per
-        # evaluation (creating a state zeroes megabytes), the same results on 3,000
-        # varied filings, and flat memory over 60,000 evaluations. It also keeps the
-        # live-sid count at one, far from the 1024 that ends in MemoryError.
-        # (One function, no helpers: it runs twice per decision.)
-        ident = '{"sid":"0","id":"' + str(next(self._ids)) + '"'
-        try:
-            state = _assert_fact(handle, ident + "," + body)[1]
-        except _dre.error as exc:
-            raise EngineError(f"fact refused by {compiled.name}: {exc}") from exc
-        try:
-            started = _start_action(handle, state)
-            if started:
-                message = started[1]
-                append = fired.append
-                next_action = _complete_and_start
-                while message:
-                    # '{"name":{...' - read the rule name without parsing the fact.
-                    append(message[2 : message.index('"', 2)])
-                    message = next_action(handle, state)
-            # The engine finds a fact to retract by its sid and id alone (events.c reads
-            # nothing else), so it need not parse the whole fact again: 2.5 us saved.
-            _retract_fact(handle, ident + "}")
-        except BaseException:
-            # A state in an unknown condition is dropped, and a new one primed. (It was
-            # primed, so an action has run on it and deleting it is safe: see the notes.)
-            _dre.delete_state(handle, "0")
-            self._prime(handle)
-            raise
+        ``fact_body`` is the fact's JSON object without its leading ``{`` (as
+        ``CompiledPolicy.fact`` writes it; the engine adds the fact's identity). When
+        ``then`` is given it is called with the rules fired so far and may return a
+        summary fact body (same shape), which is asserted in the summary ruleset; the
+        rules that fire there are appended. Facts are retracted once their rules ran,
+        so no state grows between calls.
 
-    def _prime(self, handle: int) -> None:
-        """Run one action on the ruleset's state: the primer fact, which only ``z`` matches
-        (the state is created by this first assertion)."""
-        ident = '{"sid":"0","id":"#p' + str(next(self._ids)) + '"'
-        state = _dre.assert_fact(handle, ident + ',"#t":"p"}')[1]
-        started = _dre.start_action_for_state(handle, state)
-        if not started:
-            raise EngineError("the engine did not run the primer's action")
-        while _dre.complete_and_start_action(handle, state):
-            pass
-        _dre.retract_fact(handle, ident + "}")
+        Raises EngineError when the engine refuses the rules or the fact (a bug in the
+        compiler or the encoding, never a client's input).
+        """
+        ...
+
+    def forget(self, name: str) -> None:
+        """Free the rulesets named ``name`` (a policy key, e.g. a discarded draft's); a
+        later ``fire`` with that policy loads them again. Unknown names are ignored."""
+        ...
+
+    def loaded(self) -> list[str]:
+        """The names (policy keys) of the rulesets held, sorted."""
+        ...
 
 
-_assert_fact = _dre.assert_fact
-_start_action = _dre.start_action_for_state
-_complete_and_start = _dre.complete_and_start_action
-_retract_fact = _dre.retract_fact
+_ENGINE: DecisionEngine | None = None
+_ENGINE_LOCK = threading.Lock()
 
 
-def _tune_allocator() -> None:
+def engine() -> DecisionEngine:
+    """The process-wide engine (one per process; rulesets are compiled on first use)."""
+    global _ENGINE
+    if _ENGINE is None:
+        with _ENGINE_LOCK:
+            if _ENGINE is None:
+                from .durable_engine import RulesEngine
+
+                _ENGINE = RulesEngine()
+    return _ENGINE
+
+
+def tune_allocator() -> None:
     """Keep glibc from trimming and re-mapping the heap around every assertion.
 
-    Measured (benchmarks/decisions.py): depending on what else the process holds,
-    ``assert_fact`` went from ~20 us to ~100 us, because the engine's per-state
-    buffers crossed glibc's dynamic mmap and trim thresholds and each evaluation paid
-    for fresh pages. Fixed thresholds (the same as MALLOC_TRIM_THRESHOLD_ and
-    MALLOC_MMAP_THRESHOLD_) keep it flat. Freed memory then stays in the process
-    for reuse, which suits a long-running server. No-op off glibc.
+    Process-wide (it sets glibc's ``M_TRIM_THRESHOLD`` to 512 MiB and
+    ``M_MMAP_THRESHOLD`` to 32 MiB through ``mallopt``), so only the commands that
+    serve or assess in batches call it, once, before their first decision. Measured
+    (benchmarks/decisions.py): depending on what else the process holds,
+    ``assert_fact`` went from ~20 us to ~100 us, because the engine's per-state buffers
+    crossed glibc's dynamic mmap and trim thresholds and each evaluation paid for fresh
+    pages. Fixed thresholds (the same as MALLOC_TRIM_THRESHOLD_ and
+    MALLOC_MMAP_THRESHOLD_) keep it flat. Freed memory then stays in the process for
+    reuse, which suits a long-running server. Forked workers inherit it. No-op off glibc.
     """
     try:
         libc = ctypes.CDLL(None)
@@ -167,12 +107,3 @@ def _tune_allocator() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
     mallopt(m_trim_threshold, 512 * 1024 * 1024)
     mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-
-
-_tune_allocator()
-_ENGINE = RulesEngine()
-
-
-def engine() -> RulesEngine:
-    """The process-wide engine (one per process; rulesets are compiled on first use)."""
-    return _ENGINE

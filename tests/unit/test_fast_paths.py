@@ -29,7 +29,7 @@ from .core_support import AS_OF, P2026, P2027, exchange, miner
 from .strategies import as_of_dates, examples, filings
 
 # The module, not the function hub.policy re-exports under the same name.
-engine_module = importlib.import_module("hub.policy.engine")
+engine_module = importlib.import_module("hub.policy.durable_engine")
 
 
 def general_validation(policy: Policy, raw: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
