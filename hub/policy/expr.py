@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
+from .exact import inexact
+
 MAX_LENGTH = 4000
 _WIDE = Context(prec=1000, Emax=999_999, Emin=-999_999)  # exact roundings of any double
 MAX_DEPTH = 40
@@ -254,7 +256,11 @@ class _Parser:
         tok = self.take()
         if tok.kind == "num":
             text = tok.text.replace("_", "")
-            return Lit(float(text) if "." in text else int(text))
+            value = float(text) if "." in text else int(text)
+            why = inexact(tok.text, value)
+            if why is not None:
+                raise ExprError(why, tok.col)
+            return Lit(value)
         if tok.kind == "str":
             return Lit(tok.text[1:-1])
         if tok.kind == "op" and tok.text == "(":

@@ -12,13 +12,13 @@ from functools import cached_property
 from typing import Any
 
 from . import expr
+from .exact import MAX_EXACT_INTEGER
 from .expr import Node
 from .money import DEFAULT_ROUNDING, Rounding
 
-#: The largest whole number a double holds with every smaller one (2^53 - 1): the
-#: engine compares numbers as doubles, so integers beyond it would compare wrongly
-#: (10^18 and 10^18 - 1 are the same double).
-MAX_EXACT_INTEGER = 2**53 - 1
+#: MAX_EXACT_INTEGER (hub/policy/exact.py): the largest whole number a double holds with
+#: every smaller one (2^53 - 1): the engine compares numbers as doubles, so integers
+#: beyond it would compare wrongly (10^18 and 10^18 - 1 are the same double).
 #: Units of money amounts. An amount is meant to the tiyn (cent): 15 significant
 #: digits, 13 before the point and 2 after, which a double always holds and gives
 #: back as written. (Not 2^53 / 100: at 9 * 10^13 doubles are 1/64 apart, and

@@ -37,6 +37,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver, Resolver
 
+from .exact import inexact
+
 STR_TAG = "tag:yaml.org,2002:str"
 MAP_TAG = "tag:yaml.org,2002:map"
 SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -80,7 +82,8 @@ MAX_VALUES = 100_000
 
 
 class AmbiguousYaml(ValueError):
-    """Plain scalars that YAML 1.1 and YAML 1.2 read differently.
+    """Plain scalars that YAML 1.1 and YAML 1.2 read differently, or numbers the engine
+    cannot hold exactly (:func:`hub.policy.exact.inexact`).
 
     ``problems`` lists ``(line, message)``, line 1-based, in document order;
     each message names the field and says what to write instead.
@@ -264,6 +267,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
             raise _unsupported(node)
         value = core_value(node.value)
         why = ambiguity(node.value, value)
+        if why is None and isinstance(value, int | float):
+            why = inexact(node.value, value)
         if why is not None:
             problems[(node.start_mark.line + 1, f"{field_name(path)}: {why}")] = None
         return value
