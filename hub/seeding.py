@@ -20,11 +20,11 @@ from sqlmodel import Session, func, select
 
 import hub
 from hub.auth.passwords import hash_password
-from hub.auth.service import AccountError, create_user, get_or_create_company, get_user_by_email
+from hub.auth.service import create_user, get_or_create_company, get_user_by_email
 from hub.clock import Clock
-from hub.errors import ApiError
 from hub.models import Company, Filing, FilingStatus, Role
 from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc, yaml12
+from hub.services.errors import DomainError
 
 DEFAULT_SEED_DIR = Path(hub.__file__).resolve().parent.parent / "seeds"
 
@@ -196,14 +196,11 @@ def load_seeds(
 class _Refused(Exception):
     """A seed entry the use cases refused: ``where`` in the entry, the message by field."""
 
-    def __init__(self, where: str, exc: ApiError | AccountError) -> None:
-        errors = getattr(exc, "errors", None) or [
-            {"field": getattr(exc, "field", None), "message": str(exc)}
-        ]
+    def __init__(self, where: str, exc: DomainError) -> None:
         super().__init__(
             "; ".join(
                 f"{e['field']}: {e['message']}" if e.get("field") else str(e["message"])
-                for e in errors
+                for e in exc.errors
             )
         )
         self.where = where
@@ -226,7 +223,7 @@ def _seed_company(
             company = get_or_create_company(
                 session, bin=bin_, legal_name=entry["legal_name"], activity=entry.get("activity")
             )
-        except (ApiError, AccountError) as exc:
+        except DomainError as exc:
             raise _Refused("", exc) from None
         report.companies += 1
     has_filings = session.exec(
@@ -247,7 +244,7 @@ def _seed_company(
                 today=today,
                 salt=n,
             )
-        except (ApiError, AccountError) as exc:  # refused by the use cases, by field
+        except DomainError as exc:  # refused by the use cases, by field
             raise _Refused(f".filings[{n}]", exc) from None
         report.filings += 1
 
