@@ -20,7 +20,8 @@ Two phases, two rulesets, chained by the host (no background dispatcher):
    is reached, ``b:<j>:`` when benefit j is granted.
 
 In both, ``z`` fires for the engine wrapper's primer fact only: the engine's
-state must never be deleted before an action ran on it (see the notes), and
+state must never be deleted before an action ran on it (that can crash the C
+engine: ``hub/policy/durable_engine.py``), and
 priming each state once is as safe as an action on every fact but costs
 nothing per decision (measured: 1.5 us less per filing fact, whose every
 action message carries the whole fact).

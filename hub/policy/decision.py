@@ -24,17 +24,40 @@ STATUSES = ("met", "not_met", "not_applicable", "missing")
 WRITER_MEMO = 4_096
 
 
+#: The value a criterion's input is compared with: a number (in the input's unit), a
+#: choice or date text, true/false, or a list of choices; None when the condition is not
+#: one comparison with an input (or the criterion does not apply).
+Threshold = int | float | bool | str | list[str] | None
+
+
 class CriterionResult(NamedTuple):
+    """One criterion of a decision, as the API's ``criteria[i]`` shows it.
+
+    ``status`` is one of ``met``, ``not_met``, ``missing`` (an input it reads was not
+    given) or ``not_applicable`` (not for the filing's activity). ``values`` maps each
+    input the condition reads to the filing's value (None when not given).
+    ``explanation`` says why, in words with the values; ``fix`` is a concrete change
+    that would meet it (None when met, not applicable, or none can be said).
+    ``threshold`` is the value the input is compared with (see :data:`Threshold`),
+    ``requirement`` the condition with parameters filled in ("fte_in_zone >= 10"), None
+    when not applicable.
+    """
+
     id: str
     status: str
     values: dict[str, Any]
     explanation: str
     fix: str | None
-    threshold: Any
+    threshold: Threshold
     requirement: str | None
 
 
 class BenefitResult(NamedTuple):
+    """A benefit granted by a decision: its id and title, its standard rate in words
+    (``20%``, ``0 KZT``), and ``saving``, the estimated saving in KZT (the policy's
+    saving formula over the filing, rounded by its ``rounding``; None when the benefit
+    has no formula, an input it reads was not given, or it divides by zero)."""
+
     id: str
     title: str
     standard_rate: str

@@ -15,6 +15,10 @@ from .model import Policy
 
 @dataclass(frozen=True)
 class Change:
+    """One difference between two versions: in ``section``, the entry ``id`` was ``added``,
+    ``removed`` or ``changed`` (``kind``); for a change, ``field`` and its ``old`` and
+    ``new`` values."""
+
     section: str  # meta | inputs | parameters | tiers | criteria | benefits
     id: str
     kind: str  # added | removed | changed
@@ -35,6 +39,8 @@ class Change:
 
 @dataclass
 class PolicyDiff:
+    """What changed from ``old`` to ``new``, as a list of :class:`Change` in policy order."""
+
     old: Policy
     new: Policy
     changes: list[Change] = field(default_factory=list)

@@ -3,7 +3,7 @@ module that touches durable-rules.
 
 It drives the C engine directly instead of ``durable.engine.Host``: the Host's
 background dispatcher can steal the actions of an evaluation in progress
-(wrong results, measured in the notes), and it starts timer threads that never
+(measured: wrong results when decisions run side by side), and it starts timer threads that never
 stop. Each evaluation asserts one fact with a fresh id into the ruleset's one
 long-lived state, drains every action synchronously, and retracts the fact, so
 live sids never pile up (1024 of them is a MemoryError). Each state is primed
@@ -127,7 +127,8 @@ class RulesEngine:
             _retract_fact(handle, ident + "}")
         except BaseException:
             # A state in an unknown condition is dropped, and a new one primed. (It was
-            # primed, so an action has run on it and deleting it is safe: see the notes.)
+            # primed, so an action has run on it and deleting it is safe: deleting a
+            # state on which no action ran can crash the C engine.)
             _dre.delete_state(handle, "0")
             self._prime(handle)
             raise

@@ -138,6 +138,8 @@ def specialise(node: Node, consts: dict[str, Any]) -> Node:
 
 
 def compare(op: str, a: Any, b: Any) -> bool:
+    """``a op b`` for a comparison operator of :class:`~hub.policy.expr.Compare` (values
+    already read; ``contains`` takes one choice or a list, all of which must be held)."""
     if op == "in":
         return a in b
     if op == "notin":

@@ -50,38 +50,53 @@ class ExprError(ValueError):
 
 @dataclass(frozen=True)
 class Lit:
+    """A literal: a number (int or float, as written), a text in quotes, or true/false."""
+
     value: Any  # int | float | str | bool | tuple
 
 
 @dataclass(frozen=True)
 class Name:
+    """A name: an input, a parameter, ``as_of`` (the assessment date), ``tier`` or a tier id,
+    or a criterion id inside ``met(...)``."""
+
     id: str
 
 
 @dataclass(frozen=True)
 class Index:
+    """A mapping parameter looked up by a choice: ``base[key]``."""
+
     base: Name
     key: Node
 
 
 @dataclass(frozen=True)
 class Call:
+    """A built-in function called on ``args``: ``min(a, b)``, ``max(a, b)``, ``met(id)``."""
+
     func: str
     args: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Neg:
+    """``-operand``: a number negated."""
+
     operand: Node
 
 
 @dataclass(frozen=True)
 class Not:
+    """``not operand``: a condition negated."""
+
     operand: Node
 
 
 @dataclass(frozen=True)
 class Arith:
+    """``left op right`` on numbers, ``op`` one of ``+ - * /``."""
+
     op: str  # + - * /
     left: Node
     right: Node
@@ -89,6 +104,9 @@ class Arith:
 
 @dataclass(frozen=True)
 class Compare:
+    """``left op right``, ``op`` one of ``== != < <= > >=``, ``in``, ``notin``
+    (written ``not in``) or ``contains``; yes/no."""
+
     op: str  # == != < <= > >= in notin contains
     left: Node
     right: Node
@@ -96,12 +114,16 @@ class Compare:
 
 @dataclass(frozen=True)
 class BoolOp:
+    """``values`` joined by ``and`` or ``or`` (``op``); yes/no."""
+
     op: str  # and | or
     values: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class ListLit:
+    """A list of choices in brackets: ``['a', 'b']``."""
+
     items: tuple[Node, ...]
 
 
@@ -349,18 +371,20 @@ def names(node: Node) -> set[str]:
 
 
 def children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, Index):
-        return (node.base, node.key)
-    if isinstance(node, Call):
-        return node.args
-    if isinstance(node, Neg | Not):
-        return (node.operand,)
-    if isinstance(node, Arith | Compare):
-        return (node.left, node.right)
-    if isinstance(node, BoolOp):
-        return node.values
-    if isinstance(node, ListLit):
-        return node.items
+    """The direct sub-expressions of ``node``, left to right (none for names and literals)."""
+    match node:
+        case Index(base=base, key=key):
+            return (base, key)
+        case Call(args=args):
+            return args
+        case Neg(operand=operand) | Not(operand=operand):
+            return (operand,)
+        case Arith(left=left, right=right) | Compare(left=left, right=right):
+            return (left, right)
+        case BoolOp(values=values):
+            return values
+        case ListLit(items=items):
+            return items
     return ()
 
 

@@ -46,6 +46,25 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class InputSpec:
+    """One question of a policy's filing form (policy field ``inputs.<name>``).
+
+    ``type`` is one of ``number`` (a real number), ``integer`` (a whole number),
+    ``string`` (a line of text), ``bool`` (yes/no), ``date`` (YYYY-MM-DD), ``enum`` (one
+    of ``choices``) or ``set`` (several of ``choices``, a list). ``unit`` is the unit of
+    a number as the policy names it: ``KZT``, ``USD`` and ``EUR`` are money (exact to
+    the tiyn, at most ``MAX_MONEY``), anything else (``%``, ``people``, "") is words
+    shown beside the value. ``min``/``max`` are inclusive bounds in that unit, as
+    declared (None: not declared); the bounds actually enforced are :attr:`lowest` and
+    :attr:`highest`. ``min_length``/``max_length`` bound a string's length in
+    characters, inclusive. ``format`` is ``"bin"`` for a Kazakh business
+    identification number (12 digits with its check digit) or None. ``choice_labels``
+    maps a choice to the label shown (a choice without one shows itself). ``saving``
+    marks a number a benefit's saving formula may read (a figure of the savings
+    estimate rather than of eligibility, e.g. payroll in KZT). ``required``: a filing
+    without the value is invalid (an optional one left out makes the criteria that
+    read it ``missing``).
+    """
+
     name: str
     type: str
     label: str
@@ -98,6 +117,15 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Parameter:
+    """A named constant of a policy (policy field ``parameters.<name>``), read by
+    conditions and saving formulas.
+
+    ``value`` is a number (int or float, as the YAML wrote it), a list of choice
+    values, or a mapping of choice value to text; ``unit`` names what a number means
+    (``rate`` is a fraction: 0.2 is shown as 20 %; ``KZT`` is money; "" or other words
+    are shown beside the value); ``description`` says where it comes from.
+    """
+
     name: str
     value: Any
     unit: str = ""
@@ -106,6 +134,9 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Tier:
+    """A tier of eligibility (``T1``, ``T2``, ...); ``rank`` is its 1-based order (tiers
+    are cumulative: reaching a tier needs the criteria of every tier up to it)."""
+
     id: str
     title: str
     rank: int
@@ -114,6 +145,17 @@ class Tier:
 
 @dataclass(frozen=True)
 class Criterion:
+    """A condition a company must meet to reach ``tier`` (policy field ``criteria[i]``).
+
+    ``applies_to`` holds the activities it applies to, expanded from activity groups and
+    ``all``/``all_except``, in the order of the activity input's choices (for other
+    activities it is ``not_applicable``). ``condition`` is the yes/no expression as
+    written and ``ast`` its parsed, type-checked tree. ``citation`` names the rule of
+    the normative text it comes from and ``basis`` the regime; ``fix_hint`` is the
+    author's advice to a company that does not meet it. ``line`` is the 1-based line
+    of the entry in the policy file (None when unknown).
+    """
+
     id: str
     title: str
     tier: str
@@ -136,6 +178,19 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Benefit:
+    """A tax benefit granted when ``requires`` holds (policy field ``benefits[i]``).
+
+    ``requires`` is a yes/no expression over ``tier`` (``tier >= T2``), ``met(id)`` of
+    criteria, inputs and parameters; ``requires_ast`` its parsed tree.
+    ``standard_rate`` names the parameter holding the rate (or amount) the benefit
+    relieves, shown with its unit. ``saving`` is the number expression that estimates
+    the benefit's value to the company: an amount in KZT per year of the filing's
+    figures, the tax not paid under the benefit, computed exactly from the numbers as
+    written and rounded by the policy's ``rounding`` (None: no estimate).
+    ``saving_ast`` is its tree. ``line`` is the 1-based line of the entry (None when
+    unknown).
+    """
+
     id: str
     title: str
     requires: str
@@ -150,6 +205,8 @@ class Benefit:
 
 @dataclass(frozen=True)
 class Group:
+    """A heading the form shows inputs under (policy field ``groups[i]``)."""
+
     id: str
     title: str
 

@@ -24,6 +24,8 @@ class RequestInvalid(FilingInvalid):
 
 
 def parse_date(value: Any, field: str) -> dt.date:
+    """``value`` read as a date written YYYY-MM-DD; raises RequestInvalid naming ``field``
+    when it is not such a text or not a real date."""
     if not isinstance(value, str) or not DATE_RE.match(value):
         raise RequestInvalid([{"field": field, "message": "must be a date written YYYY-MM-DD"}])
     try:

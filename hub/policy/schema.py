@@ -13,6 +13,7 @@ from .model import InputSpec, Policy
 
 
 def input_schema(spec: InputSpec) -> dict[str, Any]:
+    """The JSON Schema of one input's value (numbers with the bounds enforced, inclusive)."""
     schema: dict[str, Any]
     if spec.type in ("number", "integer"):
         # The bounds accepted: declared, narrowed to where numbers compare exactly.
