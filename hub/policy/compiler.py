@@ -30,7 +30,6 @@ action message carries the whole fact).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,11 +169,8 @@ class CompiledPolicy:
             for name in drop:
                 doc.pop(name, None)
         if not self._renamed:
-            try:
-                text = orjson.dumps(doc)
-            except orjson.JSONEncodeError:  # a lone surrogate in some text: the slow path
-                text = None
-            if text is not None and _EXPONENT.search(text) is None:
+            text = orjson.dumps(doc)  # validated text: never a lone surrogate
+            if _EXPONENT.search(text) is None:
                 return head + ("," + text[1:].decode() if len(text) > 2 else "}")
         return head + _encode(doc, self._renamed)
 
@@ -743,7 +739,20 @@ def rules_json(value: Any) -> str:
 
 
 def _str_json(s: str) -> str:
-    return json.dumps(s)  # ASCII with escapes: a lone surrogate cannot reach the engine raw
+    """A string for the engine, written exactly as orjson writes the facts' strings.
+
+    durable-rules never decodes a JSON escape: it compares and hashes the bytes between
+    the quotes (measured in tests/unit/test_engine_text.py). So rules and facts must
+    spell every string alike, and the one writer is orjson: raw UTF-8, escaping only
+    quotes, backslashes and control characters. (``json.dumps`` wrote ``\\u043c`` for
+    ``м`` in the rules while orjson wrote ``м`` in the facts: no Cyrillic choice ever
+    matched.) Text that orjson refuses, a lone surrogate, is refused by filing validation
+    and by the policy loader; reaching here it is a bug, and raises ValueError."""
+    try:
+        return orjson.dumps(s).decode()
+    except orjson.JSONEncodeError:
+        shown = s.encode("utf-8", "backslashreplace")
+        raise ValueError(f"text the engine cannot compare: {shown!r}") from None
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -11,6 +11,7 @@ kyc_baseline: unknown input 'kyc_pct'"). Loads are memoised on the text.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from . import document, expr, validation, yaml12
+from . import text as _text
 from .checker import TypeEnv
 from .compiler import compile_policy
 from .expr import ExprError, Node
@@ -87,6 +89,23 @@ def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     return yaml12.load_with_lines(text)
 
 
+def _decomposed(value: str) -> str:
+    """The first run of a letter and the marks that NFC would compose with it, named:
+    "'и' + U+0306 is 'й'"."""
+    start = 0
+    for i, c in enumerate(value):
+        if not unicodedata.combining(c):
+            start = i
+        elif not unicodedata.is_normalized("NFC", value[start : i + 1]):
+            end = i + 1
+            while end < len(value) and unicodedata.combining(value[end]):
+                end += 1
+            run = value[start:end]
+            marks = " + ".join(f"U+{ord(m):04X}" for m in run[1:])
+            return f"{run[0]!r} + {marks} is {unicodedata.normalize('NFC', run)!r}"
+    return "characters NFC writes otherwise"
+
+
 class _Builder:
     """Builds a :class:`Policy` from a document whose structure :mod:`.document` checked:
     what the structure cannot say (names that refer to each other, unique ids, expressions
@@ -106,7 +125,42 @@ class _Builder:
         where = f"{self.source}:{line}" if line else self.source
         self.errors.append(f"{where}: {message}")
 
+    def text_forms(self, value: Any, path: tuple[Any, ...]) -> None:
+        """Every key and text of the file in NFC (composed) form, none a lone surrogate.
+
+        Filings are compared in NFC (see text.py), and the engine compares bytes, so an
+        id, choice or activity written decomposed ("и" + U+0306 for "й") could never
+        match. Such text is refused, with its line, rather than silently rewritten: the
+        file is the normative text, and what it says is what is stored and shown."""
+        items: Any = ()
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        elif isinstance(value, str):
+            self._text_form(value, path, path)
+        for key, item in items:
+            if isinstance(key, str):
+                self._text_form(key, (*path, key), path)
+            self.text_forms(item, (*path, key))
+
+    def _text_form(self, value: str, path: tuple[Any, ...], shown_at: tuple[Any, ...]) -> None:
+        if value.isascii():
+            return
+        where = ".".join(_text.shown(unicodedata.normalize("NFC", str(p))) for p in shown_at)
+        where = f"{where}: " if where else ""
+        if _text.has_lone_surrogate(value):
+            self.err(path, f"{where}{_text.shown(value)!r} holds a lone surrogate, not text")
+        elif not unicodedata.is_normalized("NFC", value):
+            self.err(
+                path,
+                f"{where}{unicodedata.normalize('NFC', value)!r} is written in decomposed "
+                f"form ({_decomposed(value)}); write it composed (Unicode NFC), as every "
+                "id, choice and text of a policy must be",
+            )
+
     def build(self, data: Any, text: str) -> Policy | None:
+        self.text_forms(data, ())
         doc, problems = validation.validate(data)
         for path, message in problems:
             self.err(path, message)
