@@ -9,6 +9,7 @@ from flask import request
 
 from hub.errors import ApiError
 from hub.policy import jsondoc
+from hub.policy.requests import lone_surrogate_errors
 
 
 def json_object() -> dict[str, Any]:
@@ -24,12 +25,14 @@ def json_body() -> Any:
 
     A body that parses but names a key twice, at any depth, or holds a number with
     more significant digits than can be compared exactly gets 422 with one error per
-    key or number, its path as the field (``filing.kyc_verified_clients_pct``)."""
+    key or number, its path as the field (``filing.kyc_verified_clients_pct``). Text
+    holding a lone surrogate (``"\\ud800"``: valid JSON, but not text that can be
+    stored or shown) gets 422 naming its field as validation names it."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object")
     try:
-        return jsondoc.loads(raw)
+        body = jsondoc.loads(raw)
     except jsondoc.DocumentRefused as exc:  # a key given twice, a number read inexactly
         raise ApiError(422, exc.errors) from None
     except UnicodeDecodeError:
@@ -42,3 +45,6 @@ def json_body() -> Any:
         raise ApiError(
             400, "the request body is not valid JSON (nested too deep, or a number too long)"
         ) from None
+    if errors := lone_surrogate_errors(body, raw):
+        raise ApiError(422, errors)
+    return body

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
-from hub.auth.service import normalise_email, validate_email
+from hub.auth.service import AccountError, clean_name, normalise_email, validate_email
 from hub.models import Activity, Role
 from hub.policy.filing import validate_bin
 
@@ -36,6 +36,14 @@ def _bin_check(_form: FlaskForm, field: StringField) -> None:
     # The one BIN rule lives in the domain core (format, resident digit, check digit).
     if (error := validate_bin(field.data)) is not None:
         raise ValidationError(f"This BIN {error}.")
+
+
+def _name_check(_form: FlaskForm, field: StringField) -> None:
+    # One rule for names a person types (NFC, visible, no control or bidi characters).
+    try:
+        field.data = clean_name(field.data or "", field=field.name)
+    except AccountError as exc:
+        raise ValidationError(exc.message) from None
 
 
 def _password_field(label: str) -> PasswordField:
@@ -71,8 +79,7 @@ class RegisterForm(FlaskForm):
     )
     legal_name = StringField(
         "Registered legal name",
-        validators=[DataRequired(), Length(min=1, max=200)],
-        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired(), _name_check],
     )
     activity = SelectField(
         "Principal licensed activity",

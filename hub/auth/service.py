@@ -13,7 +13,10 @@ from sqlmodel import Session, func, select
 from hub import audit
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.models import Company, Role, User
+from hub.policy.text import clean_text, nfc, text_problem
 from hub.services.errors import Invalid
+
+MAX_NAME = 200  # a company's legal name, as the filing's legal_name input allows
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -26,15 +29,31 @@ class AccountError(Invalid):
 
 
 def normalise_email(email: str) -> str:
-    """E-mail addresses are compared case-insensitively and without spaces."""
-    return email.strip().lower()
+    """E-mail addresses are compared case-insensitively, in NFC and without spaces."""
+    return nfc(email.strip().lower())
 
 
 def validate_email(email: str) -> str | None:
     """An error message for an address that cannot be one, else None."""
-    if not email or len(email) > 254 or not _EMAIL.match(email):
+    if not email or len(email) > 254 or not _EMAIL.match(email) or text_problem(email):
         return "Enter a valid e-mail address, such as name@example.kz."
     return None
+
+
+def clean_name(value: str, *, field: str = "legal_name", maximum: int = MAX_NAME) -> str:
+    """A name a person typed, as it is kept: NFC, trimmed, one line of visible text.
+
+    Raises AccountError naming ``field`` for a lone surrogate, control or bidirectional
+    override characters, nothing visible, or more than ``maximum`` characters (counted
+    after NFC, so a name typed composed or decomposed has one length)."""
+    text, problem = clean_text(value if isinstance(value, str) else "")
+    if problem is not None:
+        raise AccountError(field, f"The name {problem}.")
+    if not text:
+        raise AccountError(field, "Enter the name.")
+    if len(text) > maximum:
+        raise AccountError(field, f"Use at most {maximum} characters (got {len(text)}).")
+    return text
 
 
 def get_user_by_email(session: Session, *, email: str) -> User | None:
@@ -83,10 +102,11 @@ def create_user(
 def get_or_create_company(
     session: Session, *, bin: str, legal_name: str, activity: str | None
 ) -> Company:
-    """The company with this BIN, created if the hub does not know it yet."""
+    """The company with this BIN, created if the hub does not know it yet (its legal name
+    checked by ``clean_name``: AccountError on ``legal_name``)."""
     company = session.exec(select(Company).where(Company.bin == bin)).first()
     if company is None:
-        company = Company(bin=bin, legal_name=legal_name.strip(), activity=activity)
+        company = Company(bin=bin, legal_name=clean_name(legal_name), activity=activity)
         session.add(company)
         session.flush()
     return company

@@ -18,7 +18,15 @@ from hub.policy import Decision, FilingInvalid, Policy, PolicyRegistry, jsondoc
 from hub.policy.compiler import compile_policy
 from hub.policy.engine import engine, tune_allocator
 from hub.policy.money import format_money
-from hub.policy.requests import REQUEST_FIELDS, assess_request, parse_date, trace_request
+from hub.policy.requests import (
+    REQUEST_FIELDS,
+    RequestInvalid,
+    assess_request,
+    lone_surrogate_errors,
+    parse_date,
+    trace_request,
+)
+from hub.policy.text import has_lone_surrogate
 from hub.policy.trace import Trace, criterion_lines, decision_lines, with_trace
 
 STATUS_MARK = {"met": "ok", "not_met": "NOT MET", "missing": "MISSING", "not_applicable": "n/a"}
@@ -134,6 +142,9 @@ def assess(
     decision, or {"errors": [...]}), in order; the exit code is 1 if any line
     was rejected.
     """
+    for option, value in (("--version", version), ("--as-of", as_of)):
+        if value is not None and has_lone_surrogate(value):  # bytes not UTF-8 in argv
+            raise click.BadParameter("must be valid UTF-8 text", param_hint=option)
     registry = load_registry(policies_dir)
     today = hub_today()
     if batch is not None:
@@ -156,6 +167,8 @@ def assess(
     body = _request_from_file(data, as_of, version)
     trace = None
     try:
+        if errors := lone_surrogate_errors(body):
+            raise RequestInvalid(errors)
         if traced:
             decision, trace = trace_request(registry, body, today)
         else:
@@ -199,6 +212,8 @@ def _answer(registry: PolicyRegistry, line: bytes, today: dt.date, as_of: str | 
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         error = {"field": None, "message": f"not valid JSON: {exc}"}
         return _dumps({"errors": [error]}), False
+    if errors := lone_surrogate_errors(body, line):  # "\ud800": valid JSON, not text
+        return _dumps({"errors": errors}), False
     if isinstance(body, dict):
         if as_of is not None:
             body.setdefault("as_of", as_of)

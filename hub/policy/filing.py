@@ -3,6 +3,12 @@
 The engine compares whatever it is given, and silently wrongly (a string
 against a number compares as text, ``true`` counts as 1, NaN never matches),
 so nothing reaches it that has not passed through here.
+
+Text (see ``text.py``): every string is put in NFC before any check, so a choice or
+a length is judged on composed text, and the clean filing holds NFC text only. A
+string input is one line of text, a name: lone surrogates, control characters
+(tabs and line breaks included), bidirectional overrides and isolates, and text made
+only of invisible characters are refused. Messages never echo such characters raw.
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from . import text as _text
 from .codegen import make_function, name_literal
 from .model import InputSpec, Policy, bound_text
 
 # [0-9], not \d (which takes "２０２６" too); \Z, not $ (which takes a trailing "\n")
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SHOWN = 40  # how much of a rejected value an error message echoes
 
 
@@ -67,7 +73,15 @@ def _describe(value: Any) -> str:
 
 
 def _short(value: str) -> str:
-    return repr(value if len(value) <= SHOWN else value[:SHOWN] + "…")
+    """A refused value as a message quotes it: cut, and nothing unprintable shown raw."""
+    return "'" + _text.shown(value, SHOWN) + "'"
+
+
+def field_name(key: Any) -> str:
+    """A field name a client sent, safe to put in an error (cut, escaped)."""
+    if isinstance(key, str) and len(key) <= SHOWN and _text.shown(key) == key:
+        return key
+    return _short(str(key))
 
 
 def _check_number(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
@@ -89,6 +103,14 @@ def _check_number(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
 
 
 def _check_value(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str):
+        if _text.has_lone_surrogate(value):
+            return None, _text.text_problem(value)
+        value = _text.nfc(value)
+    elif isinstance(value, list) and spec.type == "set":
+        if any(isinstance(v, str) and _text.has_lone_surrogate(v) for v in value):
+            return None, "may hold only valid Unicode text (an item holds a lone surrogate)"
+        value = _text.nfc(value)
     t = spec.type
     if t in ("number", "integer"):
         return _check_number(spec, value)
@@ -128,9 +150,9 @@ def _check_value(spec: InputSpec, value: Any) -> tuple[Any, str | None]:
     if spec.format == "bin":
         problem = validate_bin(value)
         return (value, None) if problem is None else (None, problem)
-    text = value.strip()
-    if CONTROL_RE.search(text):
-        return None, "must not contain control characters"
+    text, problem = _text.clean_text(value)
+    if problem is not None:
+        return None, problem
     if spec.min_length is not None and len(text) < spec.min_length:
         return None, "must not be empty" if spec.min_length == 1 else (
             f"must be at least {spec.min_length} characters"
@@ -211,11 +233,14 @@ def _set_checker(spec: InputSpec) -> Callable[[Any], list[str] | None]:
 
 def _text_checker(spec: InputSpec) -> Callable[[str], bool]:
     """Text the general path keeps as it is: no edge spaces to trim, printable (so no
-    control characters), and within the length bounds."""
+    control characters), and within the length bounds. Other than ASCII, the general
+    path's own text rule decides (NFC already, nothing to refuse)."""
     shortest = max(spec.min_length or 0, 1)
     longest = spec.max_length if spec.max_length is not None else float("inf")
 
     def plain(v: str) -> bool:
+        if not v.isascii():  # NFC, and free of invisible and bidirectional characters
+            return _text.clean_text(v) == (v, None) and shortest <= len(v) <= longest
         return (
             shortest <= len(v) <= longest
             and v.isprintable()
@@ -270,10 +295,7 @@ def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:
     specs = policy.inputs_by_name
     if not raw.keys() <= specs.keys():
         unknown = [
-            {
-                "field": key if isinstance(key, str) and len(key) <= SHOWN else _short(str(key)),
-                "message": f"unknown field for policy {policy.version}",
-            }
+            {"field": field_name(key), "message": f"unknown field for policy {policy.version}"}
             for key in raw
             if key not in specs
         ]

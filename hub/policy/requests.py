@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from . import text as _text
 from .decision import Decision, assess
-from .filing import DATE_RE, FilingInvalid
+from .filing import DATE_RE, FilingInvalid, field_name
 from .model import Policy
 from .registry import NoVersionInForce, PolicyRegistry
 from .trace import Trace, assess_traced
@@ -21,6 +22,32 @@ REQUEST_FIELDS = ("filing", "as_of", "policy_version")
 
 class RequestInvalid(FilingInvalid):
     """The request around the filing is wrong (same error shape, answered with 422)."""
+
+
+def lone_surrogate_errors(body: Any, raw: bytes | None = None) -> list[dict[str, Any]]:
+    """The field error for a lone surrogate anywhere in a parsed JSON body (a ``\\ud800``
+    escape that pairs with nothing), or no error. Such text cannot be stored, shown or
+    written back as UTF-8, so a body holding one is refused whole, before anything reads
+    it. The field is named as validation names it: an input of the filing by its own
+    name, any other field by its key.
+
+    ``raw``, the body's bytes, saves the walk when it cannot hold one: a lone surrogate
+    comes from an escape (``\\u``) or from the bytes ED A0-BF that Python's JSON reader
+    lets through (``surrogatepass``)."""
+    if raw is not None and b"\\u" not in raw and b"\xed" not in raw:
+        return []
+    path = _text.find_lone_surrogate(body)
+    if path is None:
+        return []
+    if len(path) > 1 and path[0] == "filing":
+        path = path[1:]
+    name = path[0] if path else None
+    return [
+        {
+            "field": None if name is None else field_name(name),
+            "message": "must be valid Unicode text (it holds a lone surrogate, such as \\ud800)",
+        }
+    ]
 
 
 def parse_date(value: Any, field: str) -> dt.date:
@@ -72,7 +99,10 @@ def _read_request(
     if not isinstance(body, dict):
         raise RequestInvalid([{"field": None, "message": "the body must be a JSON object"}])
     errors = [
-        {"field": str(k)[:40], "message": "unknown field (expected filing, as_of, policy_version)"}
+        {
+            "field": field_name(k),
+            "message": "unknown field (expected filing, as_of, policy_version)",
+        }
         for k in body
         if k not in REQUEST_FIELDS
     ]

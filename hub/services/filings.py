@@ -52,6 +52,8 @@ from hub.db import utcnow
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
 from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy import validate_filing as _validate_filing
+from hub.policy.filing import field_name
+from hub.policy.text import nfc
 from hub.services.errors import Conflict, Invalid, NotFound
 
 DRAFT = FilingStatus.DRAFT.value
@@ -187,16 +189,17 @@ def check_draft_inputs(policy: Policy, inputs: Any, *, company: Company) -> dict
     A draft is work in progress, so absent inputs (required ones included) are fine;
     a value that is present but wrong (a typo'd field, text in a number, 150 %) is
     refused now rather than at submission. The BIN is always the company's own.
-    Returns the inputs with absent (None) values dropped, as the client gave them.
+    Returns the inputs with absent (None) values dropped, as the client gave them but
+    for text, which is kept in NFC (composed), the form validation compares it in.
     """
     if not isinstance(inputs, Mapping):
         raise FilingRejected([{"field": "filing", "message": "must be a JSON object"}])
-    values = {k: v for k, v in inputs.items() if v is not None}
+    values = {k: nfc(v) for k, v in inputs.items() if v is not None}
     # Unknown names first and on our own: the core may skip that check when it
     # already has other errors (it counts them to decide whether to look).
     known = policy.inputs_by_name
     errors: list[dict[str, Any]] = [
-        {"field": str(k)[:40], "message": f"unknown field for policy {policy.version}"}
+        {"field": field_name(k), "message": f"unknown field for policy {policy.version}"}
         for k in values
         if k not in known
     ]

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from hub import clock
 from hub.auth.guards import company_scope, roles_required
+from hub.auth.service import AccountError, clean_name
 from hub.auth.tokens import issue_token, revoke_token
 from hub.catalogue import catalogue
 from hub.db import get_session
@@ -365,10 +366,12 @@ def tokens() -> BaseResponse | tuple[str, int] | str:
     _company(session)
     error = None
     if request.method == "POST":
-        name = request.form.get("name", "").strip()
-        if not name or len(name) > 100:
-            error = "Give the token a name of 1 to 100 characters, such as 'ERP export'."
-        else:
+        try:  # one rule for names a person types: NFC, visible, no control characters
+            name = clean_name(request.form.get("name", ""), field="name", maximum=100)
+        except AccountError as exc:
+            name = ""
+            error = f"Give the token a name of 1 to 100 characters, such as 'ERP export'. {exc}"
+        if name:
             row, plaintext = issue_token(session, user=current_user, name=name)
             session.commit()
             response = Response(

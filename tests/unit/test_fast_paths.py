@@ -57,8 +57,20 @@ def both_ways(policy: Policy, raw: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 UNUSUAL: list[dict[str, Any]] = [
     {"fte_declared": 20.0},  # a whole number written as a float: converted to 20
     {"legal_name": "  Steppe Exchange LLP "},  # trimmed
-    {"legal_name": "Steppe\tExchange"},  # a tab is allowed, but not printable
+    {"legal_name": "Steppe\tExchange"},  # a tab is refused in a name
     {"legal_name": "Steppe\x00Exchange"},  # a control character is refused
+    {"legal_name": "Steppe \ud800 LLP"},  # a lone surrogate is refused
+    {"legal_name": "Caf\u00e9 LLP"},  # composed: kept
+    {"legal_name": "Cafe\u0301 LLP"},  # decomposed: composed, then kept
+    {"legal_name": "\u0421\u0442\u0435\u043f\u044c \u049a\u0430\u0437\u0430\u049b"},
+    {"legal_name": "Steppe \u202eLLP"},  # a bidirectional override
+    {"legal_name": "\u200b"},  # invisible only
+    {"legal_name": "\u3164\u3000"},  # a blank letter and an ideographic space
+    {"legal_name": " \u00a0Steppe\u00a0"},  # no-break spaces at the edges: trimmed
+    {"legal_name": "Steppe\x85LLP"},  # a C1 control
+    {"licence_type": "trading\ud800"},  # a lone surrogate where a choice is expected
+    {"officers_appointed": ["SEO", "\udfff"]},
+    {"\ud800": 1},  # an unknown field named with a lone surrogate
     {"legal_name": ""},
     {"officers_appointed": ["MLRO", "SEO", "FO", "CO", "CITO"]},  # put in policy order
     {"officers_appointed": ["SEO", "SEO"]},
@@ -307,19 +319,25 @@ def test_long_hostile_text_never_enters_the_validation_caches() -> None:
     assert after == before
 
 
-def test_a_lone_surrogate_in_text_the_rules_read_takes_the_slow_encoding() -> None:
+def test_text_the_rules_read_is_compared_composed_and_never_a_lone_surrogate() -> None:
     from hub.policy import load_policy_text
 
     from .test_engine_oracle import reference
 
     draft = load_policy_text(
         P2026.text.replace(
-            "condition: registered_in_hub == true", "condition: legal_name != 'Blocked LLP'"
+            "condition: registered_in_hub == true", "condition: legal_name != 'Blocked Café LLP'"
         ),
         source="draft.yaml",
     )
-    # orjson refuses a lone surrogate; the fact must still carry every field.
-    for name in ("Steppe \ud800 LLP", "Blocked LLP"):
+    # The same name composed and decomposed is the same text, and fails the criterion.
+    for name in ("Blocked Café LLP", "Blocked Cafe\u0301 LLP", "Open LLP", "Открытое ТОО"):
         filing = exchange(legal_name=name, kyc_verified_clients_pct=90)
         d = assess(draft, filing, AS_OF)
         assert (d.statuses, d.tier, d.benefit_ids) == reference(draft, d.filing, AS_OF)
+        (i,) = [n for n, c in enumerate(draft.criteria) if "legal_name" in c.condition]
+        assert d.statuses[i] == ("not_met" if "Blocked" in name else "met")
+    # orjson refuses a lone surrogate, and so does validation: it never reaches the engine.
+    with pytest.raises(FilingInvalid) as caught:
+        assess(draft, exchange(legal_name="Steppe \ud800 LLP"), AS_OF)
+    assert caught.value.errors[0]["field"] == "legal_name"

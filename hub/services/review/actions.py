@@ -13,6 +13,7 @@ from hub.clock import Clock
 from hub.db import update_if_unchanged, utcnow
 from hub.models import CriterionOverride, Filing, stored_id
 from hub.policy import PolicyRegistry
+from hub.policy.text import clean_text
 from hub.services import filings as svc
 from hub.services.filings import FilingConflict
 from hub.services.review.certificates import new_certificate_code, validity
@@ -34,7 +35,11 @@ MIN_REASON = 10
 
 
 def _text(value: Any, field_name: str, what: str, *, minimum: int = 1) -> str:
-    text = value.strip() if isinstance(value, str) else ""
+    # Several lines of text: NFC, and nothing that cannot be stored or shown (a NUL,
+    # other control characters than tabs and line breaks, a lone surrogate).
+    text, problem = clean_text(value if isinstance(value, str) else "", multiline=True, name=False)
+    if problem is not None:
+        raise ReviewInvalid(field_name, f"{what} {problem}")
     if not text:
         raise ReviewInvalid(field_name, f"write {what}: it is required and kept on record")
     if len(text) < minimum:
@@ -277,7 +282,10 @@ def approve(
             f"filing {filing.id} reaches no tier, so there is nothing to certify: reject it, "
             "request changes, or override the criteria the engine got wrong",
         )
-    text = note.strip()[:MAX_TEXT] if isinstance(note, str) and note.strip() else None
+    written, problem = clean_text(note if isinstance(note, str) else "", multiline=True, name=False)
+    if problem is not None:
+        raise ReviewInvalid("note", f"the note {problem}")
+    text = written[:MAX_TEXT] or None
     valid_from, valid_until = validity(clock.date_of(now))
     code = new_certificate_code()
     earlier = session.exec(

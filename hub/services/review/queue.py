@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, func, or_, select
 
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, FilingStatus
+from hub.policy.text import CONTROL_RE
 from hub.services import filings as svc
 from hub.services.review.common import SUBMITTED, ReviewNotFound
 
@@ -73,7 +74,7 @@ class QueueFilters:
             activity=args.get("activity", "").strip()[:32],
             tier=args.get("tier", "").strip()[:8],
             version=args.get("version", "").strip()[:50],
-            q=args.get("q", "").strip()[:200],
+            q=CONTROL_RE.sub("", args.get("q", "")).strip()[:200],  # NUL: no SQL text
             order=order if order in {"oldest", "newest"} else "oldest",
         )
 
