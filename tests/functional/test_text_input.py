@@ -244,3 +244,21 @@ def test_hub_assess_batch_refuses_only_the_line_with_bad_text(tmp_path: Path) ->
     assert answers[1]["errors"][0]["field"] == "legal_name"
     assert answers[2]["errors"][0]["field"] == "legal_name"
     assert answers[0] == answers[3]
+
+
+def test_surrogates_written_as_raw_bytes_are_refused_too(client, tmp_path: Path) -> None:
+    # Python's JSON reader lets the bytes ED A0 80 through as a lone surrogate.
+    body = json.dumps({"filing": exchange(), "as_of": "2026-09-01"}).encode()
+    body = body.replace(b"Steppe Exchange", b"Steppe \xed\xa0\x80 Exchange")
+    response = client.post("/api/v1/assessments", data=body, content_type="application/json")
+    assert response.status_code in (400, 422), response.get_data(as_text=True)
+    if response.status_code == 422:
+        assert [e["field"] for e in response.json["errors"]] == ["legal_name"]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(body + b"\n")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["assess", "--batch", str(source), "--out", str(out),
+                                       "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    (answer,) = [json.loads(line) for line in out.read_bytes().splitlines()]
+    assert answer["errors"][0]["field"] in ("legal_name", None)

@@ -128,10 +128,13 @@ def test_a_cyrillic_draft_decides_as_the_policy_reads() -> None:
         d = assess(draft, unmetered, AS_OF)
         assert status(d, "metered_power") == "not_met" and d.tier is None
         assert d.benefit_ids == ()
-        # ...and a number written in exponent form elsewhere changes nothing.
-        for opex in (1e16, 7e7, 1.0000001e8):
-            e = assess(draft, {**unmetered, "opex_in_zone_kzt": opex}, AS_OF)
-            assert (e.statuses, e.tier, e.benefit_ids) == (d.statuses, d.tier, d.benefit_ids)
+        # ...and a number written in exponent form elsewhere changes nothing (orjson
+        # writes 1e-07 so, which sends the fact down the encoder's other path).
+        low = assess(draft, {**unmetered, "renewable_energy_pct": 0}, AS_OF)
+        for pct in (1e-07, 2.5e-06):
+            e = assess(draft, {**unmetered, "renewable_energy_pct": pct}, AS_OF)
+            assert (e.statuses, e.tier, e.benefit_ids) == (low.statuses, low.tier, ())
+        assert status(low, "metered_power") == "not_met"
         metered = assess(draft, renamed_filing(miner(), names), AS_OF)
         assert status(metered, "metered_power") == "met" and metered.tier == "T3"
     finally:
@@ -143,11 +146,11 @@ def test_rules_and_facts_spell_non_ascii_text_alike() -> None:
     compiled = compile_policy(draft)
     rules = rules_json(compiled.rules) + rules_json(compiled.summary_rules)
     assert "майнинг" in rules and "биржевая_лицензия" in rules and "\\u" not in rules
-    filing = renamed_filing(miner(opex_in_zone_kzt=1e16), {**CYRILLIC_LICENCES, **CYRILLIC})
+    filing = renamed_filing(miner(renewable_energy_pct=1e-07), {**CYRILLIC_LICENCES, **CYRILLIC})
     clean = assess(draft, filing, AS_OF).filing
     fact = compiled.fact(clean, "майнинг", AS_OF.isoformat())  # the exponent's slow path
     assert '"activity":"майнинг"' in fact and "\\u" not in fact
-    fast = compiled.fact({**clean, "opex_in_zone_kzt": 7e7}, "майнинг", AS_OF.isoformat())
+    fast = compiled.fact({**clean, "renewable_energy_pct": 60}, "майнинг", AS_OF.isoformat())
     assert '"activity":"майнинг"' in fast
     _, summary = compiled.plan("майнинг").summarise(clean, [])
     assert '"activity":"майнинг"' in summary
@@ -179,12 +182,12 @@ def nfd(value: Any) -> Any:
     return value
 
 
-EXPONENT_NUMBERS = {  # inputs with room for a value orjson writes in exponent form
-    "opex_in_zone_kzt": 1e16,
-    "regulatory_capital_usd": 1e17,
+EXPONENT_NUMBERS = {  # values orjson writes in exponent form, within the inputs' bounds
+    "renewable_energy_pct": 1e-07,
     "kyc_verified_clients_pct": 1e-07,
     "flagged_flow_pct": 2.5e-08,
-    "qualifying_profit_kzt": 1e16,
+    "independent_directors_pct": 5e-06,
+    "cold_storage_pct": 1e-06,
 }
 
 
