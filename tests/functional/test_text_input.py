@@ -262,3 +262,45 @@ def test_surrogates_written_as_raw_bytes_are_refused_too(client, tmp_path: Path)
     assert result.exit_code == 1, result.output
     (answer,) = [json.loads(line) for line in out.read_bytes().splitlines()]
     assert answer["errors"][0]["field"] in ("legal_name", None)
+
+
+# --- a reviewer's texts, and policy files -------------------------------------------------
+
+
+def test_reviewers_texts_may_span_lines_but_hold_no_other_controls(
+    client, login, make_user, db_session
+) -> None:
+    from .test_review import _post, _reload  # the reviewer's form, as its tests post it
+
+    member = make_user("company")
+    _, plaintext = issue_token(db_session, user=member, name="t")
+    db_session.commit()
+    auth = {"Authorization": f"Bearer {plaintext}"}
+    created = client.post("/api/v1/filings", json={"filing": t1_exchange()}, headers=auth).json
+    assert client.post(f"/api/v1/filings/{created['id']}/submit", headers=auth).status_code == 200
+    filing = db_session.get(Filing, created["id"])
+    login(client, make_user("admin"))
+    for message in ("Raise opex\x1b to 50m.", "Raise opex\x85 to 50m.", "Raise\u0007 opex."):
+        response = _post(client, filing, "request-changes", message=message)
+        assert response.status_code == 422, message
+        assert "must not contain control characters" in response.get_data(as_text=True)
+        assert _reload(db_session, filing).status == "submitted"
+    decomposed = unicodedata.normalize("NFD", "Увеличьте расходы.\n\tСпасибо, Қазақ")
+    response = _post(client, filing, "request-changes", message=decomposed)
+    assert response.status_code == 302
+    assert _reload(db_session, filing).reviewer_message == unicodedata.normalize("NFC", decomposed)
+
+
+def test_policy_check_refuses_a_decomposed_choice_with_its_line(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "policies/astana-crypto-hub/2026.1.yaml"
+    text = source.read_text(encoding="utf-8").replace(
+        "      none: No licence\n", "      " + unicodedata.normalize("NFD", "нет_й") + ": None\n"
+    )
+    line = text[: text.index(": None\n")].count("\n") + 1
+    draft = tmp_path / "2026.1.yaml"
+    draft.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["policy", "check", str(draft)])
+    assert result.exit_code == 1
+    assert f"2026.1.yaml:{line}: inputs.licence_type.choices: 'нет_й' is written in " in (
+        result.output
+    )
