@@ -10,6 +10,7 @@ scripts, against the reference reading of the policy.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import random
@@ -26,7 +27,32 @@ from hub.policy import FilingInvalid, Policy, PolicyError, assess, engine, load_
 from hub.policy.compiler import compile_policy, rules_json
 
 from .core_support import AS_OF, P2026, exchange, miner
-from .test_engine_oracle import random_filing, reference
+from .test_engine_oracle import reference
+
+
+def random_filing(policy: Policy, rnd: random.Random) -> dict[str, Any]:
+    """Values clustered at the policy's own thresholds, where mistakes hide."""
+    params = [v for v in policy.parameter_values.values() if isinstance(v, int | float)]
+    filing: dict[str, Any] = {"bin": "940140000385", "legal_name": "Random LLP"}
+    for spec in policy.inputs:
+        if spec.name in filing or (not spec.required and rnd.random() < 0.08):
+            continue
+        if spec.type in ("number", "integer"):
+            value: Any = rnd.choice([*params, 0, 1, 10, 100]) + rnd.choice([-1, -0.1, 0, 0.1, 1])
+            lo = spec.min if spec.min is not None else 0
+            hi = spec.max if spec.max is not None else 1e12
+            value = min(max(value, lo), hi)
+            filing[spec.name] = int(value) if spec.type == "integer" else value
+        elif spec.type == "bool":
+            filing[spec.name] = rnd.random() < 0.8
+        elif spec.type == "enum":
+            filing[spec.name] = rnd.choice(spec.choices)
+        elif spec.type == "set":
+            filing[spec.name] = [c for c in spec.choices if rnd.random() < 0.85]
+        elif spec.type == "date":
+            filing[spec.name] = (AS_OF + dt.timedelta(rnd.randint(-3, 3))).isoformat()
+    return filing
+
 
 ACTIVITIES = ("exchange", "broker", "custody", "payments", "mining", "software")
 LICENCES = ("none", "trading_facility", "service_provider", "mining")
