@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import expr
 from .expr import ExprError, Node
-from .model import InputSpec, Parameter, Tier
+from .model import InputSpec, Parameter, Tier, bound_text
 
 _NUMERIC = {"number", "integer"}
 
@@ -191,4 +191,48 @@ class TypeEnv:
             raise ExprError(f"true/false can only be compared with == or !=, not {n.op}")
         if lt in ("set", "list", "mapping"):
             raise ExprError(f"a {lt} cannot be compared with {n.op}")
+        if lt == "number":
+            self._check_bounds(n.left, n.right)
+            self._check_bounds(n.right, n.left)
         return "bool"
+
+    def _thresholds(self, node: Node) -> list[tuple[str, int | float]]:
+        """The numbers ``node`` stands for, each with how it is written (a literal, a
+        parameter, a parameter's mapping's values); [] for anything computed."""
+        match node:
+            case expr.Lit(value=int() | float() as v) if not isinstance(v, bool):
+                return [(expr.format_value(v), v)]
+            case expr.Neg(operand=expr.Lit(value=int() | float() as v)):
+                return [(expr.format_value(-v), -v)]
+            case expr.Name(id=ident) if ident in self.params:
+                pv = self.params[ident].value
+                if isinstance(pv, int | float) and not isinstance(pv, bool):
+                    return [(f"{ident} ({expr.format_value(pv)})", pv)]
+            case expr.Index(base=expr.Name(id=ident)) if ident in self.params:
+                pv = self.params[ident].value
+                if isinstance(pv, dict):
+                    return [
+                        (f"{ident}[{key}] ({expr.format_value(v)})", v)
+                        for key, v in pv.items()
+                        if isinstance(v, int | float) and not isinstance(v, bool)
+                    ]
+        return []
+
+    def _check_bounds(self, node: Node, other: Node) -> None:
+        """Refuse a threshold no accepted value of the input it is compared with can reach
+        (a money threshold above the money ceiling): the comparison would be constant."""
+        if not (isinstance(node, expr.Name) and node.id in self.inputs):
+            return
+        spec = self.inputs[node.id]
+        lo, hi = spec.lowest, spec.highest
+        for written, v in self._thresholds(other):
+            if hi is not None and v > hi:
+                raise ExprError(
+                    f"the threshold {written} is above the highest value {node.id} accepts "
+                    f"({bound_text(hi)}): the comparison could never change"
+                )
+            if lo is not None and v < lo:
+                raise ExprError(
+                    f"the threshold {written} is below the lowest value {node.id} accepts "
+                    f"({bound_text(lo)}): the comparison could never change"
+                )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.policy import NoVersionInForce, assess, engine, load_policy_text
+from hub.policy import NoVersionInForce, PolicyError, assess, engine, load_policy_text
 
 from .core_support import AS_OF, P2026, P2027, REGISTRY, exchange, miner
 
@@ -374,19 +374,24 @@ def test_thresholds_in_exponent_form_compile_and_decide() -> None:
     draft = load_policy_text(
         P2026.text.replace(
             "max_flagged_flow_pct_t3: {value: 2,", "max_flagged_flow_pct_t3: {value: 1e-05,"
-        ).replace(
-            "min_opex_in_zone_kzt: {value: 50000000", "min_opex_in_zone_kzt: {value: 1.0e+16"
         ),
         source="draft.yaml",
     )
     text = rules_json(compile_policy(draft).rules)
-    assert "e-05" not in text and "e+16" not in text and "0.00001" in text
-    # An amount of 10^16 KZT is above the money ceiling (9,999,999,999,999.99), so the
-    # largest accepted amount decides against the 1e+16 threshold.
+    assert "e-05" not in text and "0.00001" in text
     top = 9_999_999_999_999.99
     at = statuses(assess(draft, exchange(flagged_flow_pct=0.00001, opex_in_zone_kzt=top), AS_OF))
-    assert at["illicit_exposure_minimal"] == "met" and at["local_opex"] == "not_met"
+    assert at["illicit_exposure_minimal"] == "met"
     above = statuses(
         assess(draft, exchange(flagged_flow_pct=0.000011, opex_in_zone_kzt=top), AS_OF)
     )
-    assert above["illicit_exposure_minimal"] == "not_met" and above["local_opex"] == "not_met"
+    assert above["illicit_exposure_minimal"] == "not_met"
+    # An amount of 10^16 KZT is above the money ceiling (9,999,999,999,999.99): no accepted
+    # amount could reach a 1e+16 threshold, and the checker says so at its line.
+    with pytest.raises(PolicyError, match="above the highest value opex_in_zone_kzt accepts"):
+        load_policy_text(
+            P2026.text.replace(
+                "min_opex_in_zone_kzt: {value: 50000000", "min_opex_in_zone_kzt: {value: 1.0e+16"
+            ),
+            source="draft.yaml",
+        )

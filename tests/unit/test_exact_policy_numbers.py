@@ -74,13 +74,12 @@ def test_a_literal_in_a_condition_the_engine_cannot_hold_is_refused(literal: str
         expr.parse(f"x <= {literal}")
 
 
-@pytest.mark.parametrize(
-    "number", ["95", "94.9", "0.1", "5e1", "1e-300", "9007199254740991", "-9007199254740991"]
-)
+@pytest.mark.parametrize("number", ["95", "94.9", "0.1", "5e1", "1e-300", "9007199254740991"])
 def test_numbers_the_engine_holds_load(number: str) -> None:
     text = TEXT.replace(PARAM, PARAM.replace("value: 24", f"value: {number}"))
     load_policy_text(text, source="draft.yaml")
     assert inexact(number, float(number) if "." in number or "e" in number else int(number)) is None
+    assert inexact("-9007199254740991", -MAX_EXACT_INTEGER) is None
 
 
 def test_hub_policy_check_names_the_number(tmp_path) -> None:
@@ -92,3 +91,44 @@ def test_hub_policy_check_names_the_number(tmp_path) -> None:
     result = CliRunner().invoke(main, ["policy", "check", str(path)])
     assert result.exit_code != 0
     assert "94.99999999999999999" in result.output + (result.stderr or "")
+
+
+@pytest.mark.parametrize(
+    ("condition", "named"),
+    [
+        # above the money ceiling (9,999,999,999,999.99 KZT)
+        ("tax_arrears_kzt <= 20000000000000", "20,000,000,000,000"),
+        ("20000000000000 >= tax_arrears_kzt", "20,000,000,000,000"),
+        # below the declared min: 0
+        ("tax_arrears_kzt >= -1", "-1"),
+        # above the declared max: 100
+        ("independent_directors_pct >= 101", "101"),
+    ],
+)
+def test_a_threshold_outside_its_input_s_bounds_is_an_error_naming_both(
+    condition: str, named: str
+) -> None:
+    text = TEXT.replace(CONDITION, f"condition: {condition}")
+    errors = errors_of(text)
+    line = line_of(TEXT, CONDITION)
+    found = [e for e in errors if e.startswith(f"draft.yaml:{line}:")]
+    assert found, errors
+    assert named in found[0] and condition.split()[0 if condition[0].isalpha() else 2] in found[0]
+
+
+def test_a_parameter_threshold_outside_the_bounds_is_an_error_naming_both() -> None:
+    start = TEXT.index("  max_tax_arrears_kzt:")
+    at = TEXT.index("    value: 0\n", start)
+    changed = TEXT[:at] + "    value: 10000000000000\n" + TEXT[at + len("    value: 0\n") :]
+    errors = errors_of(changed)
+    assert any("max_tax_arrears_kzt" in e and "tax_arrears_kzt accepts" in e for e in errors), (
+        errors
+    )
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["tax_arrears_kzt <= 9999999999999.99", "tax_arrears_kzt >= 0", "tax_arrears_kzt <= 0"],
+)
+def test_thresholds_at_the_bounds_load(condition: str) -> None:
+    load_policy_text(TEXT.replace(CONDITION, f"condition: {condition}"), source="draft.yaml")

@@ -82,7 +82,13 @@ def judge_all(path: Path, mutants: list[Mutant], elapsed: list[float]) -> list[M
     assert not [s for s in survivors if s not in EQUIVALENT], (
         f"{path.name}: the specs pass with these mutants: {survivors}"
     )
-    rejected = [f"{r.mutant.label} ({r.detail})" for r in results if r.killed is None]
+    # A threshold nudged past its input's bounds (max_tax_arrears_kzt 0 -> -1 against a
+    # min of 0) is refused by the checker: no author can ship it, so the checker kills it.
+    rejected = [
+        f"{r.mutant.label} ({r.detail})"
+        for r in results
+        if r.killed is None and "the comparison could never change" not in r.detail
+    ]
     assert not rejected, (
         f"{path.name}: mutants the loader refused (test them otherwise): {rejected}"
     )
