@@ -29,8 +29,9 @@ from typing import Any
 
 #: a code point of the surrogate range, which in a Python str is always unpaired
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
-#: C0 (all), DEL and C1 controls
-CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: C0 (all), DEL and C1 controls, and the line and paragraph separators (U+2028, U+2029:
+#: line breaks too, which a one-line text must not hold)
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: the same, except tab, line feed and carriage return (multi-line text)
 CONTROL_MULTILINE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: bidirectional embeddings, overrides and isolates

@@ -70,7 +70,17 @@ def test_a_lone_surrogate_in_a_field_name_is_a_422(client) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Steppe\u202eLLP", "\u200b", "Steppe\tLLP", "Steppe\x85LLP", " \u3000 "]
+    "name",
+    [
+        "Steppe\u202eLLP",
+        "\u200b",
+        "Steppe\tLLP",
+        "Steppe\x85LLP",
+        " \u3000 ",
+        # LINE SEPARATOR and PARAGRAPH SEPARATOR: line breaks outside C0/C1
+        "Steppe\u2028LLP",
+        "Steppe\u2029LLP",
+    ],
 )
 def test_names_that_cannot_be_shown_are_refused_by_the_api(client, name) -> None:
     body = {"filing": exchange(legal_name=name), "as_of": "2026-09-01"}
@@ -179,7 +189,9 @@ REGISTRATION = {
 }
 
 
-@pytest.mark.parametrize("name", ["Steppe \u202eLLP", "\u200b", "Step\x85pe", "Step\x1bpe"])
+@pytest.mark.parametrize(
+    "name", ["Steppe \u202eLLP", "\u200b", "Step\x85pe", "Step\x1bpe", "Step\u2028pe"]
+)
 def test_registration_refuses_names_that_cannot_be_shown(client, db_session, name) -> None:
     response = client.post("/register", data={**REGISTRATION, "legal_name": name})
     assert response.status_code == 200  # the form again, with the error
