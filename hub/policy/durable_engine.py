@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import durable_rules_engine as _dre
 
-from .compiler import CompiledPolicy, rules_json
 from .engine import EngineError
+from .facts import CompiledPolicy, rules_json
 
 
 class _Ruleset:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .compiler import CompiledPolicy
+    from .facts import CompiledPolicy
 
 
 class EngineError(RuntimeError):
@@ -26,7 +26,7 @@ class EngineError(RuntimeError):
 class DecisionEngine(Protocol):
     """Runs the compiled rules of policy versions over filing facts.
 
-    A compiled policy (:class:`~hub.policy.compiler.CompiledPolicy`) carries two rulesets
+    A compiled policy (:class:`~hub.policy.facts.CompiledPolicy`) carries two rulesets
     named after its policy key (``id@version@digest``): the filing phase (``rules``) and
     the summary phase (``summary_rules``). Rulesets are held side by side, so decisions
     under several versions (and drafts) interleave. Implementations are thread-safe.

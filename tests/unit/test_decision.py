@@ -369,7 +369,8 @@ def test_an_edited_draft_gets_its_own_rules_beside_the_published_ones() -> None:
 
 def test_thresholds_in_exponent_form_compile_and_decide() -> None:
     # json.dumps writes 1e-05 and 1e+16, which durable-rules refuses (error 204).
-    from hub.policy.compiler import compile_policy, rules_json
+    from hub.policy.compiler import compile_policy
+    from hub.policy.facts import rules_json
 
     draft = load_policy_text(
         P2026.text.replace(

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.policy import FilingInvalid, Policy, PolicyError, assess, engine, load_policy_text
-from hub.policy.compiler import compile_policy, rules_json
+from hub.policy.compiler import compile_policy
+from hub.policy.facts import rules_json
 
 from .core_support import AS_OF, P2026, exchange, miner
 from .test_engine_oracle import reference
