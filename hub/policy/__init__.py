@@ -6,11 +6,12 @@ service, the CLI and the specs need is importable from here.
 
 from .decision import STATUSES, BenefitResult, CriterionResult, Decision, assess, decide
 from .engine import EngineError, engine
-from .expr import ExprError, format_value
+from .expr import ExprError
 from .filing import FilingInvalid, validate_bin, validate_filing
 from .loader import digest_of, load_policy, load_policy_text
 from .model import Policy, PolicyError
 from .registry import NoVersionInForce, PolicyRegistry
+from .shown import format_value
 
 __all__ = [
     "STATUSES",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import expr
 from .expr import ExprError, Node
 from .model import InputSpec, Parameter, Tier, bound_text
+from .shown import format_value
 
 _NUMERIC = {"number", "integer"}
 
@@ -201,18 +202,18 @@ class TypeEnv:
         parameter, a parameter's mapping's values); [] for anything computed."""
         match node:
             case expr.Lit(value=int() | float() as v) if not isinstance(v, bool):
-                return [(expr.format_value(v), v)]
+                return [(format_value(v), v)]
             case expr.Neg(operand=expr.Lit(value=int() | float() as v)):
-                return [(expr.format_value(-v), -v)]
+                return [(format_value(-v), -v)]
             case expr.Name(id=ident) if ident in self.params:
                 pv = self.params[ident].value
                 if isinstance(pv, int | float) and not isinstance(pv, bool):
-                    return [(f"{ident} ({expr.format_value(pv)})", pv)]
+                    return [(f"{ident} ({format_value(pv)})", pv)]
             case expr.Index(base=expr.Name(id=ident)) if ident in self.params:
                 pv = self.params[ident].value
                 if isinstance(pv, dict):
                     return [
-                        (f"{ident}[{key}] ({expr.format_value(v)})", v)
+                        (f"{ident}[{key}] ({format_value(v)})", v)
                         for key, v in pv.items()
                         if isinstance(v, int | float) and not isinstance(v, bool)
                     ]

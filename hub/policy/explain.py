@@ -13,8 +13,9 @@ from typing import Any
 
 from . import expr
 from .evaluate import FLIP, Missing, to_callable
-from .expr import Node, format_value, shown_pair, shown_together
+from .expr import Node
 from .model import Criterion, InputSpec, Policy
+from .shown import format_value, shown_pair, shown_together
 
 Env = dict[str, Any]
 _NUMBERS = ("number", "integer")

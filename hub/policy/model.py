@@ -15,6 +15,7 @@ from . import expr
 from .exact import MAX_EXACT_INTEGER
 from .expr import Node
 from .money import DEFAULT_ROUNDING, Rounding
+from .shown import format_number, format_value
 
 #: MAX_EXACT_INTEGER (hub/policy/exact.py): the largest whole number a double holds with
 #: every smaller one (2^53 - 1): the engine compares numbers as doubles, so integers
@@ -323,7 +324,7 @@ class Policy:
         p = self.parameters.get(name)
         if p is None or isinstance(p.value, dict):
             return None
-        return expr.format_number(p.value)  # a threshold as written: 95.00000001, not 95
+        return format_number(p.value)  # a threshold as written: 95.00000001, not 95
 
     def rate_text(self, benefit: Benefit) -> str:
         """A standard rate as people read it: 0.2 with unit 'rate' is '20%'."""
@@ -338,8 +339,8 @@ class Policy:
         if p is None:
             return benefit.standard_rate
         if p.unit == "rate" and isinstance(p.value, int | float):
-            return f"{expr.format_value(round(p.value * 100, 6))}%"
-        return f"{expr.format_value(p.value)} {p.unit}".strip()
+            return f"{format_value(round(p.value * 100, 6))}%"
+        return f"{format_value(p.value)} {p.unit}".strip()
 
 
 def _input_dict(i: InputSpec) -> dict[str, Any]:

@@ -54,10 +54,11 @@ from . import expr
 from .compiler import compile_policy
 from .decision import Decision, decide
 from .evaluate import specialise
-from .expr import Node, format_number
+from .expr import Node
 from .filing import validate_filing
 from .model import Policy
 from .outcome import SATISFIED
+from .shown import format_number
 
 
 class CriterionTrace(TypedDict):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.policy import Policy
-from hub.policy.expr import format_number, gap_text, shown_value
 from hub.policy.money import format_money
+from hub.policy.shown import format_number, gap_text, shown_value
 
 STATUS_ORDER = {"not_met": 0, "missing": 1, "met": 2, "not_applicable": 3}
 STATUS_TEXT = {

@@ -7,6 +7,7 @@ import pytest
 from hub.policy import expr
 from hub.policy.evaluate import Missing, specialise, to_callable
 from hub.policy.expr import ExprError, parse
+from hub.policy.shown import format_value
 
 
 @pytest.mark.parametrize(
@@ -98,4 +99,4 @@ def test_error_points_at_the_column() -> None:
      (True, "true"), (["SEO", "FO"], "SEO, FO"), (1e16, "10,000,000,000,000,000")],
 )  # fmt: skip
 def test_format_value(value: object, shown: str) -> None:
-    assert expr.format_value(value) == shown
+    assert format_value(value) == shown

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.policy import assess, load_policy_text
-from hub.policy.expr import format_number, gap_text, shown_pair, shown_value
+from hub.policy.shown import format_number, gap_text, shown_pair, shown_value
 from hub.web.present import decision_view, value_texts
 
 from .core_support import AS_OF, P2026, P2027, exchange
