@@ -91,60 +91,63 @@ class _Compiler:
 
     def operand(self, node: Node) -> Any:
         """A right-hand side: a constant, another field, or arithmetic over them."""
-        if isinstance(node, expr.Lit):
-            v = node.value
-            if isinstance(v, int | float) and not isinstance(v, bool):
+        match node:
+            case expr.Lit(value=bool() as v):
+                return v
+            case expr.Lit(value=int() | float() as v):
                 return Num(v)
-            return v
-        if isinstance(node, expr.Name):
-            return {"$m": self.key(node.id)}
-        if isinstance(node, expr.Neg):
-            return {"$mul": {"$l": self.operand(node.operand), "$r": Num(-1)}}
-        if isinstance(node, expr.Arith):
-            op = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[node.op]
-            return {op: {"$l": self.operand(node.left), "$r": self.operand(node.right)}}
+            case expr.Lit(value=v):
+                return v
+            case expr.Name(id=name):
+                return {"$m": self.key(name)}
+            case expr.Neg(operand=operand):
+                return {"$mul": {"$l": self.operand(operand), "$r": Num(-1)}}
+            case expr.Arith(op=op, left=left, right=right):
+                key = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}[op]
+                return {key: {"$l": self.operand(left), "$r": self.operand(right)}}
         raise PolicyError([f"{self.p.source}: the engine cannot compare {expr.to_text(node)}"])
 
     def cond(self, node: Node, negate: bool = False) -> Any:
         """Translate a specialised boolean expression into a durable-rules condition."""
-        if isinstance(node, expr.Name) and node.id in self.inlined:
-            # a tier or met() inlined into a benefit's requirement: its compiled flags
-            if negate:
-                raise PolicyError(
-                    [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
-                )
-            parts = self.inlined[node.id]
-            return {"$and": parts} if parts else None
-        if isinstance(node, expr.Lit):
-            if bool(node.value) != negate:
-                return None  # no constraint
-            raise _Never
-        if isinstance(node, expr.Not):
-            return self.cond(node.operand, not negate)
-        if isinstance(node, expr.BoolOp):
-            is_and = (node.op == "and") != negate
-            parts = []
-            for v in node.values:
-                try:
-                    c = self.cond(v, negate)
-                except _Never:
-                    if is_and:
-                        raise
-                    continue
-                if c is None:
-                    if not is_and:
-                        return None
-                    continue
-                parts.append(c)
-            if not parts:
-                if is_and:
-                    return None
+        match node:
+            case expr.Name(id=name) if name in self.inlined:
+                # a tier or met() inlined into a benefit's requirement: its compiled flags
+                if negate:
+                    raise PolicyError(
+                        [f"{self.p.source}: a benefit cannot require a tier or criterion to fail"]
+                    )
+                flags = self.inlined[name]
+                return {"$and": flags} if flags else None
+            case expr.Lit(value=value):
+                if bool(value) != negate:
+                    return None  # no constraint
                 raise _Never
-            return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
-        if isinstance(node, expr.Compare):
-            return self.compare(node, negate)
-        if isinstance(node, expr.Name) and node.id in self.inputs:
-            return {self.key(node.id): not negate}  # a yes/no input used as a condition
+            case expr.Not(operand=operand):
+                return self.cond(operand, not negate)
+            case expr.BoolOp(op=op, values=values):
+                is_and = (op == "and") != negate
+                parts = []
+                for v in values:
+                    try:
+                        c = self.cond(v, negate)
+                    except _Never:
+                        if is_and:
+                            raise
+                        continue
+                    if c is None:
+                        if not is_and:
+                            return None
+                        continue
+                    parts.append(c)
+                if not parts:
+                    if is_and:
+                        return None
+                    raise _Never
+                return parts[0] if len(parts) == 1 else {"$and" if is_and else "$or": parts}
+            case expr.Compare():
+                return self.compare(node, negate)
+            case expr.Name(id=name) if name in self.inputs:
+                return {self.key(name): not negate}  # a yes/no input used as a condition
         raise PolicyError([f"{self.p.source}: cannot compile {expr.to_text(node)}"])
 
     def compare(self, node: expr.Compare, negate: bool) -> Any:

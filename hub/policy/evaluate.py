@@ -72,68 +72,69 @@ def _constant_and_input(
 
 def specialise(node: Node, consts: dict[str, Any]) -> Node:
     """Substitute known names (parameters, the activity) and fold what becomes constant."""
-    if isinstance(node, expr.Name):
-        if node.id in consts:
-            v = consts[node.id]
-            return expr.Lit(tuple(v) if isinstance(v, list) else v)
-        return node
-    if isinstance(node, expr.Lit):
-        return node
-    if isinstance(node, expr.ListLit):
-        items = [specialise(i, consts) for i in node.items]
-        lits = [i for i in items if isinstance(i, expr.Lit)]
-        if len(lits) == len(items):
-            return expr.Lit(tuple(i.value for i in lits))
-        return expr.ListLit(tuple(items))
-    if isinstance(node, expr.Index):
-        base = consts.get(node.base.id)
-        key = specialise(node.key, consts)
-        if isinstance(base, dict) and isinstance(key, expr.Lit):
-            # A choice absent from the mapping matches nothing.
-            return expr.Lit(base.get(key.value, "\x00none"))
-        return expr.Index(node.base, key)
-    if isinstance(node, expr.Neg):
-        inner = specialise(node.operand, consts)
-        return expr.Lit(-inner.value) if isinstance(inner, expr.Lit) else expr.Neg(inner)
-    if isinstance(node, expr.Arith):
-        left, right = specialise(node.left, consts), specialise(node.right, consts)
-        if isinstance(left, expr.Lit) and isinstance(right, expr.Lit):
-            try:
-                return expr.Lit(_arith(node.op, left.value, right.value))
-            except Missing:
-                pass
-        return expr.Arith(node.op, left, right)
-    if isinstance(node, expr.Not):
-        inner = specialise(node.operand, consts)
-        if isinstance(inner, expr.Lit):
-            return expr.Lit(not inner.value)
-        return expr.Not(inner)
-    if isinstance(node, expr.Compare):
-        left, right = specialise(node.left, consts), specialise(node.right, consts)
-        if isinstance(left, expr.Lit) and isinstance(right, expr.Lit):
-            return expr.Lit(compare(node.op, left.value, right.value))
-        return expr.Compare(node.op, left, right)
-    if isinstance(node, expr.BoolOp):
-        values: list[Node] = []
-        for v in node.values:
-            s = specialise(v, consts)
-            if isinstance(s, expr.Lit):
-                if node.op == "and" and not s.value:
-                    return expr.Lit(False)
-                if node.op == "or" and s.value:
-                    return expr.Lit(True)
-                continue
-            values.append(s)
-        if not values:
-            return expr.Lit(node.op == "and")
-        return values[0] if len(values) == 1 else expr.BoolOp(node.op, tuple(values))
-    if isinstance(node, expr.Call):
-        args = tuple(specialise(a, consts) for a in node.args)
-        lits = [a for a in args if isinstance(a, expr.Lit)]
-        if node.func in ("min", "max") and len(lits) == len(args):
-            fn = min if node.func == "min" else max
-            return expr.Lit(fn(*(a.value for a in lits)))
-        return expr.Call(node.func, args)
+    match node:
+        case expr.Name(id=name):
+            if name in consts:
+                v = consts[name]
+                return expr.Lit(tuple(v) if isinstance(v, list) else v)
+            return node
+        case expr.Lit():
+            return node
+        case expr.ListLit(items=raw_items):
+            items = [specialise(i, consts) for i in raw_items]
+            lits = [i for i in items if isinstance(i, expr.Lit)]
+            if len(lits) == len(items):
+                return expr.Lit(tuple(i.value for i in lits))
+            return expr.ListLit(tuple(items))
+        case expr.Index(base=base_name, key=raw_key):
+            base = consts.get(base_name.id)
+            key = specialise(raw_key, consts)
+            if isinstance(base, dict) and isinstance(key, expr.Lit):
+                # A choice absent from the mapping matches nothing.
+                return expr.Lit(base.get(key.value, "\x00none"))
+            return expr.Index(base_name, key)
+        case expr.Neg(operand=operand):
+            inner = specialise(operand, consts)
+            return expr.Lit(-inner.value) if isinstance(inner, expr.Lit) else expr.Neg(inner)
+        case expr.Arith(op=op, left=raw_left, right=raw_right):
+            left, right = specialise(raw_left, consts), specialise(raw_right, consts)
+            if isinstance(left, expr.Lit) and isinstance(right, expr.Lit):
+                try:
+                    return expr.Lit(_arith(op, left.value, right.value))
+                except Missing:
+                    pass
+            return expr.Arith(op, left, right)
+        case expr.Not(operand=operand):
+            inner = specialise(operand, consts)
+            if isinstance(inner, expr.Lit):
+                return expr.Lit(not inner.value)
+            return expr.Not(inner)
+        case expr.Compare(op=op, left=raw_left, right=raw_right):
+            left, right = specialise(raw_left, consts), specialise(raw_right, consts)
+            if isinstance(left, expr.Lit) and isinstance(right, expr.Lit):
+                return expr.Lit(compare(op, left.value, right.value))
+            return expr.Compare(op, left, right)
+        case expr.BoolOp(op=op, values=raw_values):
+            values: list[Node] = []
+            for v in raw_values:
+                s = specialise(v, consts)
+                if isinstance(s, expr.Lit):
+                    if op == "and" and not s.value:
+                        return expr.Lit(False)
+                    if op == "or" and s.value:
+                        return expr.Lit(True)
+                    continue
+                values.append(s)
+            if not values:
+                return expr.Lit(op == "and")
+            return values[0] if len(values) == 1 else expr.BoolOp(op, tuple(values))
+        case expr.Call(func=func, args=raw_args):
+            args = tuple(specialise(a, consts) for a in raw_args)
+            lits = [a for a in args if isinstance(a, expr.Lit)]
+            if func in ("min", "max") and len(lits) == len(args):
+                fn = min if func == "min" else max
+                return expr.Lit(fn(*(a.value for a in lits)))
+            return expr.Call(func, args)
     return node
 
 
@@ -152,57 +153,54 @@ def compare(op: str, a: Any, b: Any) -> bool:
 
 def to_callable(node: Node) -> Callable[[dict[str, Any]], Any]:
     """A closure computing a (specialised) value expression; raises Missing on absent input."""
-    if isinstance(node, expr.Lit):
-        value = node.value
-        return lambda env: value
-    if isinstance(node, expr.Name):
-        name = node.id
+    match node:
+        case expr.Lit(value=value):
+            return lambda env: value
+        case expr.Name(id=name):
 
-        def read(env: dict[str, Any]) -> Any:
-            v = env.get(name)
-            if v is None:
-                raise Missing(name)
-            return v
+            def read(env: dict[str, Any]) -> Any:
+                v = env.get(name)
+                if v is None:
+                    raise Missing(name)
+                return v
 
-        return read
-    if isinstance(node, expr.Neg):
-        inner = to_callable(node.operand)
-        return lambda env: -inner(env)
-    if isinstance(node, expr.Arith):
-        if (
-            node.op in _OPS
-            and isinstance(node.left, expr.Lit)
-            and isinstance(node.right, expr.Name)
+            return read
+        case expr.Neg(operand=operand):
+            inner = to_callable(operand)
+            return lambda env: -inner(env)
+        case expr.Arith(op=op, left=expr.Lit(value=constant), right=expr.Name(id=name)) if (
+            op in _OPS
         ):
             # "rate * amount", the shape of most savings: one closure instead of four calls
-            return _constant_and_input(_OPS[node.op], node.left.value, node.right.id)
-        left, right, op = to_callable(node.left), to_callable(node.right), node.op
-        return lambda env: _arith(op, left(env), right(env))
-    if isinstance(node, expr.Index):
-        base, key = to_callable(node.base), to_callable(node.key)
-        return lambda env: base(env).get(key(env))
-    if isinstance(node, expr.Call) and node.func == "met":
-        # Benefit requirements: env["met"] holds the ids of the criteria met.
-        match node.args:
-            case (expr.Name(id=target),):
-                return lambda env: target in env["met"]
-        raise TypeError(f"met() takes one criterion id: {expr.to_text(node)}")
-    if isinstance(node, expr.Call) and node.func in ("min", "max"):
-        fn = min if node.func == "min" else max
-        args = [to_callable(a) for a in node.args]
-        return lambda env: fn(a(env) for a in args)
-    if isinstance(node, expr.ListLit):
-        items = [to_callable(i) for i in node.items]
-        return lambda env: tuple(i(env) for i in items)
-    if isinstance(node, expr.Compare):
-        left, right, op = to_callable(node.left), to_callable(node.right), node.op
-        return lambda env: compare(op, left(env), right(env))
-    if isinstance(node, expr.Not):
-        inner = to_callable(node.operand)
-        return lambda env: not inner(env)
-    if isinstance(node, expr.BoolOp):
-        parts = [to_callable(v) for v in node.values]
-        if node.op == "and":
+            return _constant_and_input(_OPS[op], constant, name)
+        case expr.Arith(op=op, left=raw_left, right=raw_right):
+            left, right = to_callable(raw_left), to_callable(raw_right)
+            return lambda env: _arith(op, left(env), right(env))
+        case expr.Index(base=raw_base, key=raw_key):
+            base, key = to_callable(raw_base), to_callable(raw_key)
+            return lambda env: base(env).get(key(env))
+        case expr.Call(func="met", args=(expr.Name(id=target),)):
+            # Benefit requirements: env["met"] holds the ids of the criteria met.
+            return lambda env: target in env["met"]
+        case expr.Call(func="met"):
+            raise TypeError(f"met() takes one criterion id: {expr.to_text(node)}")
+        case expr.Call(func="min" | "max" as func, args=raw_args):
+            fn = min if func == "min" else max
+            args = [to_callable(a) for a in raw_args]
+            return lambda env: fn(a(env) for a in args)
+        case expr.ListLit(items=raw_items):
+            items = [to_callable(i) for i in raw_items]
+            return lambda env: tuple(i(env) for i in items)
+        case expr.Compare(op=op, left=raw_left, right=raw_right):
+            left, right = to_callable(raw_left), to_callable(raw_right)
+            return lambda env: compare(op, left(env), right(env))
+        case expr.Not(operand=operand):
+            inner = to_callable(operand)
+            return lambda env: not inner(env)
+        case expr.BoolOp(op="and", values=values):
+            parts = [to_callable(v) for v in values]
             return lambda env: all(p(env) for p in parts)
-        return lambda env: any(p(env) for p in parts)
+        case expr.BoolOp(values=values):
+            parts = [to_callable(v) for v in values]
+            return lambda env: any(p(env) for p in parts)
     raise TypeError(f"cannot evaluate {node!r}")

@@ -405,39 +405,42 @@ def to_text(node: Node, show: Callable[[str], str | None] | None = None) -> str:
     """Render an expression for people; ``show`` may replace a name by a rendering."""
 
     def r(n: Node, parent_prec: int = 0) -> str:
-        if isinstance(n, Lit):
-            return format_number(n.value)
-        if isinstance(n, Name):
-            if show is not None:
-                shown = show(n.id)
-                if shown is not None:
-                    return shown
-            return n.id
-        if isinstance(n, ListLit):
-            return "[" + ", ".join(r(i) for i in n.items) + "]"
-        if isinstance(n, Index):
-            return f"{r(n.base)}[{r(n.key)}]"
-        if isinstance(n, Call):
-            return f"{n.func}(" + ", ".join(r(a) for a in n.args) + ")"
-        if isinstance(n, Neg):
-            return "-" + r(n.operand, 9)
-        if isinstance(n, Not):
-            return "not " + r(n.operand, 3)
-        if isinstance(n, Arith):
-            prec = 6 if n.op in "+-" else 7
-            sym = {"*": "×", "/": "÷"}.get(n.op, n.op)
-            text = f"{r(n.left, prec)} {sym} {r(n.right, prec + 1)}"
-            return f"({text})" if prec < parent_prec else text
-        if isinstance(n, Compare):
-            sym = {"in": "is one of", "notin": "is not one of", "contains": "contains all of"}.get(
-                n.op, _SYMBOL.get(n.op, n.op)
-            )
-            text = f"{r(n.left, 5)} {sym} {r(n.right, 5)}"
-            return f"({text})" if parent_prec > 4 else text
-        if isinstance(n, BoolOp):
-            prec = 1 if n.op == "or" else 2
-            text = f" {n.op} ".join(r(v, prec + 1) for v in n.values)
-            return f"({text})" if prec < parent_prec else text
+        match n:
+            case Lit(value=value):
+                return format_number(value)
+            case Name(id=ident):
+                if show is not None:
+                    shown = show(ident)
+                    if shown is not None:
+                        return shown
+                return ident
+            case ListLit(items=items):
+                return "[" + ", ".join(r(i) for i in items) + "]"
+            case Index(base=base, key=key):
+                return f"{r(base)}[{r(key)}]"
+            case Call(func=func, args=args):
+                return f"{func}(" + ", ".join(r(a) for a in args) + ")"
+            case Neg(operand=operand):
+                return "-" + r(operand, 9)
+            case Not(operand=operand):
+                return "not " + r(operand, 3)
+            case Arith(op=op, left=left, right=right):
+                prec = 6 if op in "+-" else 7
+                sym = {"*": "×", "/": "÷"}.get(op, op)
+                text = f"{r(left, prec)} {sym} {r(right, prec + 1)}"
+                return f"({text})" if prec < parent_prec else text
+            case Compare(op=op, left=left, right=right):
+                sym = {
+                    "in": "is one of",
+                    "notin": "is not one of",
+                    "contains": "contains all of",
+                }.get(op, _SYMBOL.get(op, op))
+                text = f"{r(left, 5)} {sym} {r(right, 5)}"
+                return f"({text})" if parent_prec > 4 else text
+            case BoolOp(op=op, values=values):
+                prec = 1 if op == "or" else 2
+                text = f" {op} ".join(r(v, prec + 1) for v in values)
+                return f"({text})" if prec < parent_prec else text
         raise TypeError(n)
 
     return r(node)
