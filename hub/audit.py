@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from hub.db import utcnow
 from hub.models import AuditRecord
+from hub.storage import utcnow
 
 GENESIS_HASH = "0" * 64
 # Any constant works: it only names the PostgreSQL advisory lock that

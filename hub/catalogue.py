@@ -1,12 +1,13 @@
 """The policy versions the service uses: the shipped files plus the versions published
 in the database.
 
-One catalogue per app. At most once a second it looks at two cheap markers,
-the files' timestamps and the database's count and latest ``published_at``
-of published versions, and rebuilds the registry when either changed, so every
-app server picks up a version published from the studio (or a new file)
-without a restart. Without a ``policy_version`` table (a bare database, or
-the command line's folder-only mode) it is the folder alone, as before.
+One catalogue per app (held by ``hub.app_catalogue``, the Flask glue). At most
+once a second it looks at two cheap markers, the files' timestamps and the
+database's count and latest ``published_at`` of published versions, and
+rebuilds the registry when either changed, so every app server picks up a
+version published from the studio (or a new file) without a restart. Without
+a ``policy_version`` table (a bare database, or the command line's folder-only
+mode) it is the folder alone, as before.
 
 A file that does not load is a start-up error; at run time the last good set
 is kept and the error logged. A shipped file wins over a stored version of the
@@ -24,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 
 from hub.policy import Policy, PolicyError, PolicyRegistry
 
 log = logging.getLogger(__name__)
-EXTENSION = "hub.catalogue"
 
 _MARKER_SQL = sa.text(
     "SELECT count(*), max(published_at) FROM policy_version WHERE state = 'published'"
@@ -202,20 +201,3 @@ def import_shipped(engine: Engine, directory: str | Path) -> bool:
     finally:
         session.close()
     return True
-
-
-def init_app(app: Flask) -> None:
-    directory = Path(app.config["POLICY_DIR"])
-    if not directory.is_dir():
-        raise PolicyError([f"{directory}: the policy folder does not exist (HUB_POLICY_DIR)"])
-    from hub.db import get_engine
-
-    app.extensions[EXTENSION] = PolicyCatalogue(
-        directory,
-        engine=get_engine(app),
-        import_files=app.config.get("POLICY_IMPORT_AT_START", True),
-    )
-
-
-def catalogue() -> PolicyCatalogue:
-    return current_app.extensions[EXTENSION]

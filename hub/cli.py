@@ -82,7 +82,8 @@ def db() -> None:
 @with_app
 def db_upgrade(revision: str, app: Flask) -> None:
     """Apply the schema migrations (creates the schema on an empty database)."""
-    from hub.db import current_revision, get_engine, upgrade_database
+    from hub.db import get_engine
+    from hub.storage import current_revision, upgrade_database
 
     upgrade_database(app.config["DATABASE_URL"], revision=revision)
     click.echo(f"Database at revision {current_revision(get_engine(app))}.")
@@ -92,7 +93,8 @@ def db_upgrade(revision: str, app: Flask) -> None:
 @with_app
 def db_current(app: Flask) -> None:
     """Print the schema revision the database is at."""
-    from hub.db import current_revision, get_engine
+    from hub.db import get_engine
+    from hub.storage import current_revision
 
     click.echo(current_revision(get_engine(app)) or "empty (no migrations applied)")
 
@@ -193,7 +195,7 @@ def _check_bin(value: str) -> None:
 @with_app
 def seed(seed_dir: Path | None, app: Flask) -> None:
     """Load the demo companies and filings from seeds/ (safe to run twice)."""
-    from hub.clock import app_clock
+    from hub.app_clock import app_clock
     from hub.db import session_scope
     from hub.seeding import SeedFileError, load_seeds
 
@@ -229,7 +231,8 @@ def _serve(app: Flask, host: str, port: int, threads: int) -> None:
 @with_app
 def serve(host: str, port: int, threads: int, app: Flask) -> None:
     """Serve the app with waitress (a production WSGI server)."""
-    from hub.db import current_revision, get_engine
+    from hub.db import get_engine
+    from hub.storage import current_revision
 
     if current_revision(get_engine(app)) is None:
         click.echo("Warning: the database is empty; run `hub db upgrade` first.", err=True)
@@ -247,9 +250,10 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     The demo accounts' password is HUB_DEMO_PASSWORD when set, else a random
     one printed below (and not stored anywhere else).
     """
-    from hub.clock import app_clock
-    from hub.db import session_scope, upgrade_database
+    from hub.app_clock import app_clock
+    from hub.db import session_scope
     from hub.seeding import DEMO_USERS, demo_password, ensure_demo_users, load_seeds
+    from hub.storage import upgrade_database
 
     upgrade_database(app.config["DATABASE_URL"])
     # The app was built before the schema existed: store the shipped policy versions now,

@@ -6,7 +6,8 @@ A licence that expires today is valid today on every server, in the API, the
 CLI, the web pages, review, certificates, the studio and seeding.
 
 One ``Clock`` per app (``app.extensions["hub.clock"]``, built from the
-settings by ``create_app``); the command line builds one from the same
+settings by ``create_app``; ``hub.app_clock`` is that Flask glue, so this module
+needs no web framework); the command line builds one from the same
 setting (``clock_from_environ``). Services take a clock, or the ``today`` it
 gave, as an argument and never read the system clock themselves; the domain
 core (``hub/policy/``) never reads a clock at all: its callers pass ``as_of``.
@@ -21,17 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.config import ConfigError
 
-if TYPE_CHECKING:
-    from flask import Flask
-
 #: The hub's time zone unless ``HUB_TIMEZONE`` says otherwise (UTC+5 all year).
 DEFAULT_TIMEZONE = "Asia/Almaty"
-EXTENSION_KEY = "hub.clock"
 
 
 def system_now() -> dt.datetime:
@@ -96,7 +92,7 @@ class Clock:
         return cls(zone if isinstance(zone, ZoneInfo) else load_zone(zone), lambda: at)
 
     def now(self) -> dt.datetime:
-        """The current instant, timezone-aware UTC (the kind ``hub.db`` stores)."""
+        """The current instant, timezone-aware UTC (the kind ``hub.storage`` stores)."""
         return self.source().astimezone(dt.UTC)
 
     def today(self) -> dt.date:
@@ -112,46 +108,3 @@ def clock_from_environ(environ: Mapping[str, str] | None = None) -> Clock:
     """The system clock in the zone ``HUB_TIMEZONE`` names (ConfigError if unknown)."""
     env = os.environ if environ is None else environ
     return Clock(load_zone(env.get("HUB_TIMEZONE")))
-
-
-def init_app(app: Flask, clock: Clock | None = None) -> None:
-    """Hold ``clock`` (default: the system clock in the app's ``TIMEZONE``) on the app, and
-    give templates the ``hub_date`` filter (see :func:`hub_date`)."""
-    app.extensions[EXTENSION_KEY] = clock or Clock(load_zone(app.config.get("TIMEZONE")))
-    app.add_template_filter(hub_date, "hub_date")
-
-
-def hub_date(instant: dt.datetime | None) -> str:
-    """A stored instant as the hub's date ``YYYY-MM-DD`` by the current app's clock ("" for
-    None): the day a page shows for "submitted" or "decided" is the day the certificate
-    and the decision count from, not the UTC date (at 20:00 UTC it is already tomorrow
-    in Almaty)."""
-    return "" if instant is None else app_clock().date_of(instant).isoformat()
-
-
-def app_clock(app: Flask | None = None) -> Clock:
-    """The clock of ``app`` (default: the current app)."""
-    if app is None:
-        from flask import current_app
-
-        clock: Clock = current_app.extensions[EXTENSION_KEY]
-        return clock
-    found: Clock = app.extensions[EXTENSION_KEY]
-    return found
-
-
-def today() -> dt.date:
-    """The hub's date by the current app's clock, for views and background jobs.
-
-    Within a request it is read once and kept (in the request's WSGI environ), so
-    every part of one request (the form's default date, the version in force, the
-    decision) agrees even when the request straddles midnight.
-    """
-    from flask import has_request_context, request
-
-    if not has_request_context():
-        return app_clock().today()
-    day: dt.date | None = request.environ.get("hub.today")
-    if day is None:
-        day = request.environ["hub.today"] = app_clock().today()
-    return day

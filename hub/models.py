@@ -7,7 +7,7 @@ service. Enumerations are stored as short strings (portable across SQLite
 and PostgreSQL, and cheap to extend in a migration); the StrEnums below are
 the allowed values.
 
-Every datetime is timezone-aware UTC (``hub.db.UTCDateTime``). JSON columns
+Every datetime is timezone-aware UTC (``hub.storage.UTCDateTime``). JSON columns
 use SQLAlchemy's portable ``JSON`` type.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from hub.db import UTCDateTime, utcnow
+from hub.storage import UTCDateTime, utcnow
 
 
 def stored_id(row: SQLModel) -> int:

@@ -151,7 +151,7 @@ def _registry() -> PolicyRegistry:
     from flask import has_app_context
 
     if has_app_context():
-        from hub.catalogue import catalogue
+        from hub.app_catalogue import catalogue
 
         return catalogue().registry()
     return PolicyRegistry.from_directory(DEFAULT_SEED_DIR.parent / "policies")

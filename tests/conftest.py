@@ -26,11 +26,13 @@ from hypothesis import settings
 from sqlmodel import Session, SQLModel
 
 from hub import create_app
+from hub.app_clock import EXTENSION_KEY as CLOCK_KEY
+from hub.app_clock import app_clock
 from hub.auth.passwords import hash_password
-from hub.clock import EXTENSION_KEY as CLOCK_KEY
-from hub.clock import Clock, app_clock
-from hub.db import get_engine, make_engine, upgrade_database
+from hub.clock import Clock
+from hub.db import get_engine
 from hub.models import Company, Role, User
+from hub.storage import make_engine, upgrade_database
 
 # Cheap argon2 parameters for the whole run, CLI and server subprocesses included:
 # production's cost 0.1-1 s of CPU per hash or check (tests/functional/test_passwords.py

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from hub import clock
+from hub import app_clock as clock
 from hub.api import bp
 from hub.api.common import json_object
-from hub.catalogue import catalogue
+from hub.app_catalogue import catalogue
 from hub.errors import ApiError
 from hub.extensions import limiter
 from hub.policy import FilingInvalid

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from hub import clock
+from hub import app_clock as clock
 from hub.api import bp
-from hub.catalogue import catalogue
+from hub.app_catalogue import catalogue
 from hub.policy import PolicyRegistry
 from hub.policy.schema import filing_schema
 from hub.policy.trace import CriterionTrace

@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
 
-from hub import clock
+from hub import app_clock as clock
 from hub.api import bp
 from hub.api.common import json_object
 from hub.api.docs import error_responses, path_provider
+from hub.app_catalogue import catalogue
 from hub.auth.guards import api_roles_required, company_scope, current_api_user
-from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import limiter

@@ -7,8 +7,8 @@ import secrets
 
 from sqlmodel import Session, select
 
-from hub.db import utcnow
 from hub.models import ApiToken, User, stored_id
+from hub.storage import utcnow
 
 TOKEN_PREFIX = "hub_"
 

@@ -89,7 +89,7 @@ def export(version: str, out: Path | None, app: Flask) -> None:
 
 
 def _candidate(ref: str, app: Flask) -> Policy:
-    from hub.catalogue import catalogue
+    from hub.app_catalogue import catalogue
     from hub.db import session_scope
     from hub.services.errors import DomainError, NotFound
     from hub.studio.drafts import compiled_policy, get_record
@@ -136,8 +136,8 @@ def impact(
     Re-assesses the latest decided filing of every company, under the version
     it was decided with (or --against) and under CANDIDATE, on the same date.
     """
-    from hub.catalogue import catalogue
-    from hub.clock import app_clock
+    from hub.app_catalogue import catalogue
+    from hub.app_clock import app_clock
     from hub.db import session_scope
     from hub.studio.jobs import impact_as_of, latest_filings, subjects_of
 

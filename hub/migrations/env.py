@@ -1,6 +1,6 @@
 """Alembic environment: migrations of the hub's own schema.
 
-The URL comes from the Alembic config (set by ``hub.db.alembic_config``) or,
+The URL comes from the Alembic config (set by ``hub.storage.alembic_config``) or,
 failing that, from the app's settings (``HUB_DATABASE_URL`` or the SQLite
 file in the instance folder). SQLite needs batch mode to alter tables.
 """
@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 import hub.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from hub.db import UTCDateTime, make_engine
+from hub.storage import UTCDateTime, make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -48,13 +48,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from hub import audit
-from hub.db import utcnow
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
 from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy import validate_filing as _validate_filing
 from hub.policy.filing import field_name
 from hub.policy.text import nfc
 from hub.services.errors import Conflict, Invalid, NotFound
+from hub.storage import utcnow
 
 DRAFT = FilingStatus.DRAFT.value
 SUBMITTED = FilingStatus.SUBMITTED.value

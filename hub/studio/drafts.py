@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from hub import audit
-from hub.db import utcnow
 from hub.models import (
     PolicyState,
     PolicyVersionRecord,
@@ -28,6 +27,7 @@ from hub.policy import Policy, PolicyError, load_policy_text
 from hub.policy.document import VERSION_RE
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.specs import read_features
+from hub.storage import utcnow
 from hub.studio.features import copy_for_draft, retag_text
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub.clock import Clock
-from hub.db import utcnow
 from hub.models import (
     Company,
     Filing,
@@ -26,6 +25,7 @@ from hub.models import (
 from hub.policy import Policy, PolicyRegistry
 from hub.policy.impact import Subject, analyse
 from hub.specs import SpecSuite
+from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import features_digest, split_features
 

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from hub import audit
-from hub.db import utcnow
 from hub.models import (
     Assessment,
     PolicyState,
@@ -22,6 +21,7 @@ from hub.models import (
 )
 from hub.policy import Policy, load_policy_text
 from hub.services.errors import Conflict, Invalid
+from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy, require_draft, set_line
 from hub.studio.jobs import run_draft_specs
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from hub.db import utcnow
 from hub.models import (
     PolicyState,
     PolicyVersionRecord,
 )
 from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy, load_policy_text
+from hub.storage import utcnow
 from hub.studio.features import split_features
 
 log = logging.getLogger(__name__)

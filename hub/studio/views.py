@@ -26,9 +26,9 @@ from flask_login import current_user
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import clock
+from hub import app_clock as clock
+from hub.app_catalogue import catalogue
 from hub.auth.guards import roles_required
-from hub.catalogue import catalogue
 from hub.db import get_engine, get_session
 from hub.errors import ApiError
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User

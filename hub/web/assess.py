@@ -12,8 +12,8 @@ import datetime as dt
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import NotFound
 
-from hub import clock
-from hub.catalogue import catalogue
+from hub import app_clock as clock
+from hub.app_catalogue import catalogue
 from hub.extensions import limiter
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy.requests import RequestInvalid, parse_date

@@ -17,11 +17,11 @@ from flask_login import current_user
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import clock
+from hub import app_clock as clock
+from hub.app_catalogue import catalogue
 from hub.auth.guards import company_scope, roles_required
 from hub.auth.service import AccountError, clean_name
 from hub.auth.tokens import issue_token, revoke_token
-from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.models import ApiToken, Company, Filing, Role, stored_id

@@ -17,9 +17,9 @@ from flask_login import current_user
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import clock
+from hub import app_clock as clock
+from hub.app_catalogue import catalogue
 from hub.auth.guards import get_owned_or_404, roles_required
-from hub.catalogue import catalogue
 from hub.db import get_session
 from hub.errors import ApiError, status_of
 from hub.extensions import limiter

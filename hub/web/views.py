@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlmodel import col, func, select
 from werkzeug.wrappers import Response
 
-from hub import clock
+from hub import app_clock as clock
 from hub.auth.forms import StaffUserForm
 from hub.auth.guards import company_scope, get_owned_or_404, roles_required
 from hub.auth.service import AccountError, create_user
@@ -67,7 +67,7 @@ def tiers_overview(policy: Policy) -> list[dict[str, Any]]:
 
 @bp.route("/")
 def index() -> str:
-    from hub.catalogue import catalogue
+    from hub.app_catalogue import catalogue
 
     registry = catalogue().registry()
     today = clock.today()

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from hub.catalogue import catalogue
+from hub.app_catalogue import catalogue
 from hub.services import filings as filing_svc
 from tests.functional.filing_support import t1_exchange
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from hub.catalogue import catalogue
+from hub.app_catalogue import catalogue
 from hub.models import Role
 from tests.conftest import DEFAULT_PASSWORD
 from tests.functional.test_studio import KYC_OUTLINE, population, update_kyc_scenarios

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlmodel import func, select
 
 from hub.cli import main
-from hub.db import make_engine
 from hub.models import Company, Filing, User
 from hub.seeding import DEFAULT_SEED_DIR
+from hub.storage import make_engine
 
 
 def _walk(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -68,7 +68,7 @@ def test_db_upgrade(cli_env):
     assert "revision" in result.output
     from alembic.script import ScriptDirectory
 
-    from hub.db import alembic_config
+    from hub.storage import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert _run("db", "current").output.strip() == head

@@ -28,8 +28,9 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from hub import create_app
-from hub.catalogue import catalogue
-from hub.clock import Clock, app_clock, clock_from_environ, load_zone
+from hub.app_catalogue import catalogue
+from hub.app_clock import app_clock
+from hub.clock import Clock, clock_from_environ, load_zone
 from hub.config import ConfigError, load_settings
 from hub.db import get_engine
 from hub.models import Company, Filing, User

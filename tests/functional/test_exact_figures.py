@@ -151,7 +151,7 @@ def test_the_filing_page_the_printable_page_and_the_reviewers_page(
     db_session.expire_all()
     filing = db_session.get(Filing, filing_id)
     with app.app_context():
-        from hub.catalogue import catalogue
+        from hub.app_catalogue import catalogue
 
         registry: PolicyRegistry = catalogue().registry()
     final = review_decision.final_decision(

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from hub.db import downgrade_database, make_engine, upgrade_database
+from hub.storage import downgrade_database, make_engine, upgrade_database
 
 TABLES = {
     "company",

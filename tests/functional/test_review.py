@@ -22,9 +22,10 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from hub import audit
-from hub.catalogue import catalogue
-from hub.clock import Clock, app_clock
-from hub.db import get_engine, utcnow
+from hub.app_catalogue import catalogue
+from hub.app_clock import app_clock
+from hub.clock import Clock
+from hub.db import get_engine
 from hub.models import AuditRecord, Company, CriterionOverride, Filing, User
 from hub.policy import PolicyRegistry
 from hub.services import filings as filing_svc
@@ -33,6 +34,7 @@ from hub.services.review import certificates as review_certificates
 from hub.services.review import decision as review_decision
 from hub.services.review import export as review_export
 from hub.services.review import queue as review_queue
+from hub.storage import utcnow
 from tests.functional.filing_support import t1_exchange
 
 ALL_T1 = t1_exchange()  # reaches T1, misses T2 on local_opex only

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlmodel import Session
 
-from hub.db import get_engine, update_if_unchanged
+from hub.db import get_engine
 from hub.models import Filing, FilingStatus
+from hub.storage import update_if_unchanged
 
 
 def test_datetimes_come_back_aware_in_utc(app, make_company, db_session):

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from hub.catalogue import EXTENSION, catalogue
+from hub.app_catalogue import EXTENSION, catalogue
 from hub.models import (
     Assessment,
     AuditRecord,

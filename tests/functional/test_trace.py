@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from hub.catalogue import catalogue
+from hub.app_catalogue import catalogue
+from hub.app_clock import app_clock
 from hub.cli import main
-from hub.clock import app_clock
 from hub.models import Company, Filing, User
 from hub.policy import assess
 from hub.policy.trace import assess_traced, trace_json, with_trace

@@ -19,7 +19,7 @@ Decisions a reviewer can take on a ``submitted`` filing::
 
 Optimistic locking: every action names the ``lock_version`` the reviewer's page
 showed. The change is a compare-and-set on it (``transition`` in the filing
-service, ``hub.db.update_if_unchanged`` for overrides), so of two reviewers acting
+service, ``hub.storage.update_if_unchanged`` for overrides), so of two reviewers acting
 on the same page the second gets ``FilingConflict`` (409) and nothing is
 overwritten; PostgreSQL makes the second UPDATE wait for the first and then
 re-check its WHERE clause, so this holds under true concurrency too.

@@ -10,7 +10,6 @@ from sqlmodel import Session, col, select
 
 from hub import audit
 from hub.clock import Clock
-from hub.db import update_if_unchanged, utcnow
 from hub.models import CriterionOverride, Filing, stored_id
 from hub.policy import PolicyRegistry
 from hub.policy.text import clean_text
@@ -27,6 +26,7 @@ from hub.services.review.common import (
 )
 from hub.services.review.decision import final_decision, policy_of, require_readable
 from hub.services.review.queue import effective_overrides, overrides
+from hub.storage import update_if_unchanged, utcnow
 
 #: Statuses a reviewer may set by override (``missing`` is a fact about the inputs).
 OVERRIDE_STATUSES = ("met", "not_met", "not_applicable")
