@@ -95,7 +95,7 @@ def _must_be_submitted(filing: Filing, doing: str) -> None:
             CHANGES_REQUESTED: ": it is back with the company, waiting for a revision",
             SUPERSEDED: ": a later filing of the company replaces it",
         }.get(filing.status, "")
-        raise svc._wrong_status(filing, doing, hint=hint)
+        raise svc.wrong_status(filing, doing, hint=hint)
 
 
 def override_criterion(

@@ -1,0 +1,347 @@
+"""Changing filings: create, update and submit drafts, revise, and move a filing along
+the state machine (``transition``), each a compare-and-set on ``lock_version`` that
+flushes and never commits (see ``hub.services.filings``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from hub import audit
+from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
+from hub.policy import PolicyRegistry
+from hub.services.filings.reading import (
+    assess_filing,
+    check_draft_inputs,
+    policy_in_force,
+    successor_of,
+)
+from hub.services.filings.states import (
+    DRAFT,
+    PENDING,
+    REVISABLE,
+    STATUS_WORDS,
+    SUBMITTED,
+    SUPERSEDED,
+    TRANSITIONS,
+    FilingConflict,
+    stale,
+    wrong_status,
+)
+from hub.storage import utcnow
+
+
+def _compare_and_set(
+    session: Session,
+    filing: Filing,
+    *,
+    lock_version: int,
+    status: str,
+    values: Mapping[str, Any],
+) -> None:
+    """Apply ``values`` only if the row still has ``status`` and ``lock_version``; bump it.
+
+    Raises FilingConflict (after reloading ``filing``) when someone changed it first.
+    """
+    session.flush()
+    statement = (
+        sa.update(Filing)
+        .where(
+            col(Filing.id) == filing.id,
+            col(Filing.status) == status,
+            col(Filing.lock_version) == lock_version,
+        )
+        .values(**values, lock_version=lock_version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    result = session.exec(statement)
+    session.refresh(filing)
+    if result.rowcount != 1:
+        raise stale(filing)
+
+
+def _check_seen(filing: Filing, lock_version: int | None) -> int:
+    """The lock_version the change is based on (the caller's, else the loaded one)."""
+    if lock_version is None:
+        return filing.lock_version
+    if lock_version != filing.lock_version:
+        raise stale(filing)
+    return lock_version
+
+
+def create_draft(
+    session: Session,
+    *,
+    company: Company,
+    actor_id: int | None,
+    inputs: Mapping[str, Any] | None,
+    registry: PolicyRegistry,
+    today: dt.date,
+) -> Filing:
+    """Start a filing for ``company``: BIN from the account, name and activity prefilled."""
+    policy = policy_in_force(registry, today)
+    given = {} if inputs is None else dict(inputs) if isinstance(inputs, Mapping) else inputs
+    if isinstance(given, dict):
+        given.setdefault("legal_name", company.legal_name)
+        if company.activity and company.activity in policy.activities:
+            given.setdefault(policy.applicability_input, company.activity)
+    values = check_draft_inputs(policy, given, company=company)
+    filing = Filing(
+        company_id=stored_id(company),
+        status=DRAFT,
+        inputs=values,
+        created_by_id=actor_id,
+    )
+    session.add(filing)
+    session.flush()
+    audit.append(
+        session,
+        action="filing.created",
+        entity_type="filing",
+        entity_id=filing.id,
+        actor_id=actor_id,
+        after={"status": DRAFT, "company_id": company.id, "lock_version": filing.lock_version},
+    )
+    return filing
+
+
+def update_draft(
+    session: Session,
+    *,
+    filing: Filing,
+    company: Company,
+    actor_id: int | None,
+    inputs: Mapping[str, Any],
+    lock_version: int | None,
+    registry: PolicyRegistry,
+    today: dt.date,
+) -> Filing:
+    """Replace a draft's inputs (partial inputs allowed); 409 unless it is a draft as seen."""
+    if filing.status != DRAFT:
+        raise wrong_status(
+            filing, "be edited", hint=": start a revision, which creates a new draft"
+        )
+    seen = _check_seen(filing, lock_version)
+    values = check_draft_inputs(policy_in_force(registry, today), inputs, company=company)
+    before = dict(filing.inputs or {})
+    changed = sorted(k for k in before.keys() | values.keys() if before.get(k) != values.get(k))
+    _compare_and_set(session, filing, lock_version=seen, status=DRAFT, values={"inputs": values})
+    audit.append(
+        session,
+        action="filing.draft_saved",
+        entity_type="filing",
+        entity_id=filing.id,
+        actor_id=actor_id,
+        before={"lock_version": seen},
+        after={"lock_version": filing.lock_version, "changed": changed},
+    )
+    return filing
+
+
+def submit(
+    session: Session,
+    *,
+    filing: Filing,
+    actor_id: int | None,
+    lock_version: int | None,
+    registry: PolicyRegistry,
+    today: dt.date,
+) -> Filing:
+    """Submit a draft for review: validate, assess, freeze, and record it, atomically.
+
+    Writes (all in the caller's transaction) the frozen filing, an ``Assessment``
+    row, the ``superseded`` status of the filing it revises when that one was still
+    pending, and the audit records. 422 with field errors if the inputs are not
+    complete and valid; 409 if it is not a draft (submitting twice) or is stale.
+    """
+    if filing.status != DRAFT:
+        raise wrong_status(filing, "be submitted again")
+    seen = _check_seen(filing, lock_version)
+    decision = assess_filing(filing, registry=registry, today=today)
+    document = decision.to_dict()
+    clean = dict(decision.filing)
+    policy = decision.policy
+    now = utcnow()
+    _compare_and_set(
+        session,
+        filing,
+        lock_version=seen,
+        status=DRAFT,
+        values={
+            "status": SUBMITTED,
+            "inputs": clean,
+            "decision": document,
+            "policy_id": policy.id,
+            "policy_version": policy.version,
+            "policy_digest": policy.digest,
+            "tier_claimed": decision.tier,
+            "submitted_at": now,
+        },
+    )
+    assessment = Assessment(
+        filing_id=filing.id,
+        company_id=filing.company_id,
+        inputs=clean,
+        as_of=today,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        decision=document,
+        tier=decision.tier,
+        created_by_id=actor_id,
+    )
+    session.add(assessment)
+    session.flush()
+    if filing.supersedes_id is not None:
+        _supersede_predecessor(session, filing=filing, actor_id=actor_id)
+    audit.append(
+        session,
+        action="filing.submitted",
+        entity_type="filing",
+        entity_id=filing.id,
+        actor_id=actor_id,
+        before={"status": DRAFT, "lock_version": seen},
+        after={
+            "status": SUBMITTED,
+            "lock_version": filing.lock_version,
+            "tier": decision.tier,
+            "as_of": today.isoformat(),
+            "assessment_id": assessment.id,
+            "supersedes_id": filing.supersedes_id,
+        },
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+    )
+    return filing
+
+
+def _supersede_predecessor(session: Session, *, filing: Filing, actor_id: int | None) -> None:
+    previous = session.get(Filing, filing.supersedes_id)
+    if previous is None or previous.company_id != filing.company_id:
+        return
+    session.refresh(previous)
+    if previous.status == SUPERSEDED:
+        raise FilingConflict(
+            f"filing {previous.id}, which this draft revises, has already been replaced by "
+            "another revision; start again from the newest filing",
+            filing=previous,
+        )
+    if previous.status not in PENDING:
+        return  # approved or rejected: the decision stays on record
+    try:
+        transition(
+            session,
+            filing=previous,
+            to=SUPERSEDED,
+            lock_version=previous.lock_version,
+            actor_id=actor_id,
+            action="filing.superseded",
+            details={"superseded_by": filing.id},
+        )
+    except FilingConflict:
+        raise FilingConflict(
+            f"filing {previous.id}, which this draft revises, changed while you were "
+            "submitting (a reviewer acted on it). Submit again.",
+            filing=previous,
+        ) from None
+
+
+def revise(
+    session: Session,
+    *,
+    filing: Filing,
+    actor_id: int | None,
+    lock_version: int | None = None,
+) -> Filing:
+    """Start a new draft that revises a submitted or decided filing (inputs copied).
+
+    If a draft revising it is already open, that draft is returned instead of a second.
+    """
+    if filing.status == DRAFT:
+        raise wrong_status(filing, "be revised", hint=": edit the draft itself")
+    if filing.status not in REVISABLE:
+        newer = successor_of(session, filing=filing)
+        hint = f": filing {newer.id} replaces it, revise that one" if newer else ""
+        raise wrong_status(filing, "be revised", hint=hint)
+    _check_seen(filing, lock_version)
+    existing = session.exec(
+        select(Filing).where(
+            Filing.supersedes_id == filing.id,
+            Filing.company_id == filing.company_id,
+            Filing.status == DRAFT,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    draft = Filing(
+        company_id=filing.company_id,
+        status=DRAFT,
+        inputs=dict(filing.inputs or {}),
+        supersedes_id=filing.id,
+        created_by_id=actor_id,
+    )
+    session.add(draft)
+    session.flush()
+    audit.append(
+        session,
+        action="filing.created",
+        entity_type="filing",
+        entity_id=draft.id,
+        actor_id=actor_id,
+        after={
+            "status": DRAFT,
+            "company_id": filing.company_id,
+            "supersedes_id": filing.id,
+            "lock_version": draft.lock_version,
+        },
+    )
+    return draft
+
+
+def transition(
+    session: Session,
+    *,
+    filing: Filing,
+    to: str,
+    lock_version: int,
+    actor_id: int | None,
+    action: str,
+    values: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Filing:
+    """Move a filing to status ``to`` if allowed and unchanged since ``lock_version``.
+
+    The building block for review decisions: ``values`` sets further columns
+    (``reviewer_message``, ``decided_by_id``, ``valid_from``...), ``details`` go into
+    the audit record's ``after``. 409 for a transition not in ``TRANSITIONS`` or a
+    stale ``lock_version``. Inputs and the frozen decision cannot be changed this way.
+    """
+    to = FilingStatus(to).value
+    extra = dict(values or {})
+    frozen = {"inputs", "decision", "policy_id", "policy_version", "policy_digest", "status"}
+    if frozen & extra.keys():
+        raise ValueError(f"transition() cannot change {sorted(frozen & extra.keys())}")
+    seen_status = filing.status
+    if to not in TRANSITIONS.get(seen_status, frozenset()):
+        raise wrong_status(filing, f"become {STATUS_WORDS.get(to, to)}")
+    seen = _check_seen(filing, lock_version)
+    _compare_and_set(
+        session, filing, lock_version=seen, status=seen_status, values={"status": to, **extra}
+    )
+    audit.append(
+        session,
+        action=action,
+        entity_type="filing",
+        entity_id=filing.id,
+        actor_id=actor_id,
+        before={"status": seen_status, "lock_version": seen},
+        after={"status": to, "lock_version": filing.lock_version, **dict(details or {})},
+        policy_version=filing.policy_version,
+        policy_digest=filing.policy_digest,
+    )
+    return filing
