@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,13 @@ class PolicyCatalogue:
         check_every: float = 1.0,
         engine: Engine | None = None,
         import_files: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = Path(directory)
         self.check_every = check_every
+        #: the time source of the check every ``check_every`` seconds (a test may replace
+        #: it to step time instead of sleeping)
+        self.monotonic = monotonic
         self.engine = engine
         # Import the shipped files at start-up, or as soon as the schema exists
         # (`hub demo` creates the app before it migrates the database).
@@ -86,7 +90,7 @@ class PolicyCatalogue:
         self._files = PolicyRegistry.from_directory(self.directory)
         self._marker = self._db_marker()
         self._registry = self._merged()
-        self._checked = time.monotonic()
+        self._checked = self.monotonic()
 
     def _import(self) -> None:
         if self._to_import and self.engine is not None:
@@ -141,7 +145,7 @@ class PolicyCatalogue:
             self._rebuild(force=True)
 
     def _rebuild(self, force: bool = False) -> None:
-        self._checked = time.monotonic()
+        self._checked = self.monotonic()
         signature = self._scan()
         if force or signature != self._signature:
             try:
@@ -160,11 +164,11 @@ class PolicyCatalogue:
                 log.error("policy registry not rebuilt: %s", exc)
 
     def registry(self) -> PolicyRegistry:
-        now = time.monotonic()
+        now = self.monotonic()
         if now - self._checked < self.check_every:
             return self._registry
         with self._lock:
-            if time.monotonic() - self._checked >= self.check_every:
+            if self.monotonic() - self._checked >= self.check_every:
                 self._rebuild()
         return self._registry
 
