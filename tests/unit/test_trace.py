@@ -9,7 +9,6 @@ and asking for a trace never changes the decision's bytes.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
@@ -30,81 +29,19 @@ from hub.policy.trace import (
 )
 
 from .core_support import AS_OF, P2026, P2027, exchange, miner
+from .strategies import filings
 
 POLICIES = {"2026.1": P2026, "2027.1": P2027}
 
 
-def _numbers(policy: Policy, spec: Any) -> st.SearchStrategy[Any]:
-    """Values at, just under and just over the policy's thresholds, and anywhere."""
-    params = sorted(
-        {v for v in policy.parameter_values.values() if type(v) in (int, float)} | {0, 1, 100}
-    )
-    lo = spec.min if spec.min is not None else 0
-    hi = spec.max if spec.max is not None else 10**12
-    near = st.builds(
-        lambda centre, step: centre + step,
-        st.sampled_from(params),
-        st.sampled_from([-1, -0.5, -1e-6, 0, 0, 1e-6, 0.5, 1]),
-    )
-    if spec.type == "integer":
-        anywhere: st.SearchStrategy[Any] = st.integers(int(lo), int(min(hi, 10**12)))
-        near = near.map(round)
-    else:
-        anywhere = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
-    return st.one_of(near, anywhere).map(lambda v: min(max(v, lo), hi))
-
-
-def _value(policy: Policy, spec: Any) -> st.SearchStrategy[Any]:
-    if spec.type in ("number", "integer"):
-        return _numbers(policy, spec)
-    if spec.type == "bool":
-        return st.booleans()
-    if spec.type == "enum":
-        return st.sampled_from(spec.choices)
-    if spec.type == "set":
-        return st.lists(st.sampled_from(spec.choices), unique=True)
-    if spec.type == "date":
-        return st.integers(-3, 3).map(lambda d: (AS_OF + dt.timedelta(days=d)).isoformat())
-    raise AssertionError(spec.type)
-
-
-def _compliant(policy: Policy, activity: str) -> dict[str, Any]:
-    if activity == "mining":
-        return miner()
-    licence = {"exchange": "trading_facility", "software": "none"}
-    return exchange(
-        policy.version, activity=activity, licence_type=licence.get(activity, "service_provider")
-    )
-
-
-def _changes(policy: Policy) -> st.SearchStrategy[dict[str, Any]]:
-    """Some inputs changed (a value, or None to leave the input out)."""
-    values = {
-        spec.name: st.one_of(_value(policy, spec), _value(policy, spec), st.none())
-        for spec in policy.inputs
-        if spec.name not in ("bin", "legal_name", "activity")
-    }
-    return st.lists(st.sampled_from(sorted(values)), max_size=10, unique=True).flatmap(
-        lambda names: st.fixed_dictionaries({n: values[n] for n in names})
-    )
-
-
 def _case(policy: Policy) -> st.SearchStrategy[tuple[Policy, dict[str, Any]]]:
-    def build(activity: str, changes: dict[str, Any]) -> tuple[Policy, dict[str, Any]]:
-        filing = _compliant(policy, activity)
-        for name, value in changes.items():
-            if value is None:
-                filing.pop(name, None)
-            else:
-                filing[name] = value
-        return policy, validate_filing(policy, filing)
-
-    return st.builds(build, st.sampled_from(policy.activities), _changes(policy))
+    """A filing of ``policy`` from the shared strategy, validated, decided on AS_OF."""
+    return filings(policy, AS_OF).map(lambda case: (policy, validate_filing(policy, case[0])))
 
 
 #: A valid filing under one of the shipped policies: a compliant company of any activity
-#: with up to ten inputs changed to values at, near or far from the thresholds, or
-#: left out.
+#: with some criteria's inputs changed to values at, near or far from the thresholds, or
+#: left out, or every input drawn (tests/unit/strategies.py).
 FILINGS = st.one_of(_case(P2026), _case(P2027))
 
 
