@@ -327,8 +327,13 @@ class ApiTokenPublic(SQLModel):
 class PolicyVersionRecord(SQLModel, table=True):
     """A stored policy version: its text, Gherkin specs, state and digest.
 
-    Published versions are immutable; drafts are edited with ``lock_version``
-    compared on save so one author cannot silently overwrite another.
+    The catalogue's system of record: a ``draft`` is edited (``lock_version``
+    compared on save so one author cannot silently overwrite another),
+    approved by a second person (``approved_by_id`` at revision
+    ``approved_revision``; any later save voids it), published from
+    ``effective_from`` and, once ``retired``, stops applying from
+    ``retired_from`` (decisions made under it keep it). Published and retired
+    texts never change.
     """
 
     __tablename__ = "policy_version"
@@ -348,6 +353,15 @@ class PolicyVersionRecord(SQLModel, table=True):
     created_at: datetime = _created_at()
     updated_at: datetime = _created_at()
     published_at: datetime | None = _optional_dt()
+    published_by_id: int | None = Field(default=None, foreign_key="user.id")
+    #: the second person who approved the draft, and the ``lock_version`` they approved
+    approved_by_id: int | None = Field(default=None, foreign_key="user.id")
+    approved_at: datetime | None = _optional_dt()
+    approved_revision: int | None = Field(default=None)
+    #: the first day the version no longer applies (set when it is retired)
+    retired_from: date | None = Field(default=None)
+    retired_at: datetime | None = _optional_dt()
+    retired_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 # --- policy studio jobs ----------------------------------------------------------------
@@ -380,3 +394,8 @@ class StudioJob(SQLModel, table=True):
     created_at: datetime = _created_at()
     updated_at: datetime = _created_at()
     finished_at: datetime | None = _optional_dt()
+    #: impact analyses: the day both sides are assessed on
+    as_of: date | None = Field(default=None)
+    #: written periodically by the process running the job; a job whose heartbeat
+    #: stopped is marked failed (its process died) and can be run again
+    heartbeat_at: datetime | None = _optional_dt()
