@@ -10,7 +10,7 @@ from .expr import ExprError
 from .filing import FilingInvalid, validate_bin, validate_filing
 from .loader import digest_of, load_policy, load_policy_text
 from .model import Policy, PolicyError
-from .registry import NoVersionInForce, PolicyRegistry
+from .registry import NoVersionInForce, Period, PolicyRegistry
 from .shown import format_value
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ExprError",
     "FilingInvalid",
     "NoVersionInForce",
+    "Period",
     "Policy",
     "PolicyError",
     "PolicyRegistry",

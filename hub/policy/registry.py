@@ -1,9 +1,17 @@
-"""Several policy versions side by side, and the choice of the one in force on a date."""
+"""Several policy versions side by side, and the choice of the one in force on a date.
+
+A version is in force from its ``effective_from`` (inclusive) until the next
+version's ``effective_from`` or, when it is retired, its retirement date
+(exclusive), whichever comes first. On a date after a retirement, the latest
+other version already in effect applies again; ``PolicyRegistry.timeline``
+spells the result out period by period.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .loader import load_policy
@@ -19,10 +27,40 @@ class NoVersionInForce(LookupError):
         self.field = field
 
 
-class PolicyRegistry:
-    """An immutable set of versions of one or more policies."""
+@dataclass(frozen=True)
+class Period:
+    """A stretch of days on which one version (or none) is in force.
 
-    def __init__(self, policies: Iterable[Policy]) -> None:
+    ``start`` is inclusive, ``end`` exclusive (None: open-ended); ``policy`` is
+    None for a gap in which no version applies (before the first version, or
+    after a retirement that nothing replaces).
+    """
+
+    start: dt.date
+    end: dt.date | None
+    policy: Policy | None
+
+    def covers(self, day: dt.date) -> bool:
+        """True when ``day`` falls in this period."""
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+class PolicyRegistry:
+    """An immutable set of versions of one or more policies.
+
+    ``retired`` maps ``(policy id, version)`` to the first day that version no
+    longer applies (its retirement date); versions not in it never stop
+    applying except where a later version takes over.
+
+    Raises ``PolicyError`` when two different texts claim the same version.
+    """
+
+    def __init__(
+        self,
+        policies: Iterable[Policy],
+        retired: Mapping[tuple[str, str], dt.date] | None = None,
+    ) -> None:
+        self._retired: dict[tuple[str, str], dt.date] = dict(retired or {})
         self._by_version: dict[tuple[str, str], Policy] = {}
         for p in policies:
             key = (p.id, p.version)
@@ -52,6 +90,37 @@ class PolicyRegistry:
             raise PolicyError(errors)
         return cls(policies)
 
+    def retired_from(self, policy: Policy) -> dt.date | None:
+        """The first day ``policy`` no longer applies because it was retired, or None."""
+        return self._retired.get((policy.id, policy.version))
+
+    def retirements(self) -> dict[tuple[str, str], dt.date]:
+        """Every retirement, ``(policy id, version) -> first day no longer applied`` (a copy)."""
+        return dict(self._retired)
+
+    def with_versions(
+        self,
+        policies: Iterable[Policy],
+        retired: Mapping[tuple[str, str], dt.date] | None = None,
+    ) -> PolicyRegistry:
+        """A new registry: these versions and retirements added to (or replacing) ours.
+
+        What-if questions use it: the timeline with a draft published on a date,
+        or with a version retired from a date. Raises ``PolicyError`` like the
+        constructor.
+        """
+        merged = {(p.id, p.version): p for p in self._sorted}
+        for p in policies:
+            merged[(p.id, p.version)] = p
+        return PolicyRegistry(merged.values(), {**self._retired, **(retired or {})})
+
+    def applies_on(self, policy: Policy, as_of: dt.date) -> bool:
+        """True when ``policy`` has taken effect by ``as_of`` and is not retired on it."""
+        if policy.effective_from > as_of:
+            return False
+        retired = self._retired.get((policy.id, policy.version))
+        return retired is None or as_of < retired
+
     def versions(self, policy_id: str | None = None) -> list[Policy]:
         """Oldest first."""
         return list(self._of(policy_id))
@@ -72,12 +141,54 @@ class PolicyRegistry:
     def select(
         self, as_of: dt.date, version: str | None = None, policy_id: str | None = None
     ) -> Policy:
-        """The named version, or the one with the latest effective_from on or before as_of."""
+        """The named version, or the one in force on ``as_of``: of the versions in effect
+        by then and not retired on it, the one with the latest effective_from.
+
+        Raises ``NoVersionInForce`` (field ``policy_version`` for an unknown name,
+        ``as_of`` when nothing applies on the date).
+        """
         if version is not None:
             return self.get(version, policy_id)
-        in_force = [p for p in self._of(policy_id) if p.effective_from <= as_of]
+        in_force = [p for p in self._of(policy_id) if self.applies_on(p, as_of)]
         if not in_force:
-            first = min((p.effective_from for p in self._of(policy_id)), default=None)
-            since = f"; the first takes effect on {first.isoformat()}" if first else ""
-            raise NoVersionInForce(f"no policy version is in force on {as_of.isoformat()}{since}")
+            raise NoVersionInForce(self._nothing_in_force(as_of, policy_id))
         return max(in_force, key=lambda p: (p.effective_from, p.version))
+
+    def _nothing_in_force(self, as_of: dt.date, policy_id: str | None) -> str:
+        versions = self._of(policy_id)
+        message = f"no policy version is in force on {as_of.isoformat()}"
+        started = [p for p in versions if p.effective_from <= as_of]
+        if started:
+            last = max(started, key=lambda p: (p.effective_from, p.version))
+            retired = self._retired.get((last.id, last.version))
+            if retired is not None:
+                return f"{message}: version {last.version} was retired from {retired.isoformat()}"
+        first = min((p.effective_from for p in versions), default=None)
+        return message + (f"; the first takes effect on {first.isoformat()}" if first else "")
+
+    def timeline(self, policy_id: str | None = None) -> list[Period]:
+        """The days of one policy cut into periods, oldest first, each with the version in
+        force (None for a gap), consecutive periods always differing in version.
+
+        The first period starts on the earliest effective date; the last is
+        open-ended. A version that never applies (replaced before it starts, or
+        retired on its first day) appears in no period. Empty without versions.
+        """
+        versions = self._of(policy_id)
+        if not versions:
+            return []
+        first = min(p.effective_from for p in versions)
+        days = {p.effective_from for p in versions}
+        days |= {d for p in versions if (d := self.retired_from(p)) is not None and d > first}
+        periods: list[Period] = []
+        for day in sorted(days):
+            try:
+                policy: Policy | None = self.select(day, policy_id=policy_id)
+            except NoVersionInForce:
+                policy = None
+            if periods and periods[-1].policy is policy:
+                continue
+            if periods:
+                periods[-1] = Period(periods[-1].start, day, periods[-1].policy)
+            periods.append(Period(day, None, policy))
+        return periods
