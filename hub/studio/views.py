@@ -7,8 +7,10 @@ author is (the editor keeps the unsaved text on a conflict).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import (
@@ -32,7 +34,7 @@ from hub.auth.guards import roles_required
 from hub.db import get_engine, get_session
 from hub.errors import ApiError
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
-from hub.policy import PolicyError
+from hub.policy import Policy, PolicyError, PolicyRegistry
 from hub.policy.diff import diff_policies
 from hub.policy.impact import rows_to_csv
 from hub.services.errors import DomainError
@@ -60,7 +62,14 @@ def _record(version: str) -> PolicyVersionRecord:
 
 
 def _authors(session: Any, records: list[PolicyVersionRecord]) -> dict[int, str]:
-    ids = {r.author_id for r in records if r.author_id}
+    """E-mail by user id of everyone named on these records (author, approver, publisher,
+    retirer)."""
+    ids = {
+        i
+        for r in records
+        for i in (r.author_id, r.approved_by_id, r.published_by_id, r.retired_by_id)
+        if i
+    }
     if not ids:
         return {}
     users = session.exec(select(User).where(col(User.id).in_(ids))).all()
@@ -74,6 +83,146 @@ def _can_write() -> bool:
 @bp.app_context_processor
 def studio_context() -> dict[str, Any]:
     return {"studio_can_write": _can_write}
+
+
+# --- the timeline ------------------------------------------------------------------------
+
+#: how far the bar draws an open-ended period past the last date it names
+_OPEN_END = dt.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One period of the timeline as the page shows it.
+
+    ``start`` is the first day, ``last_day`` the last one (None: no end date);
+    ``version`` None is a gap in which no version applies. ``starts``/``ends``
+    say in words why the period begins and ends; ``when`` is past, today or
+    future; ``share`` is the period's width on the bar (a weight, not a unit).
+    """
+
+    start: dt.date
+    last_day: dt.date | None
+    version: str | None
+    starts: str
+    ends: str
+    when: str
+    share: int
+
+
+@dataclass
+class PolicyTimeline:
+    """The timeline of one policy: its periods, and what the periods leave out.
+
+    ``never``: published versions in force on no day, with why; ``retired``:
+    (version, first day no longer applied); ``today_at``: where today falls on
+    the bar, in percent (None when before the first period).
+    """
+
+    policy_id: str
+    rows: list[TimelineRow]
+    never: list[tuple[str, str]] = field(default_factory=list)
+    retired: list[tuple[str, dt.date]] = field(default_factory=list)
+    today_at: float | None = None
+
+    def of(self, version: str) -> list[TimelineRow]:
+        """The periods in which ``version`` is in force, oldest first."""
+        return [r for r in self.rows if r.version == version]
+
+
+def timeline_view(registry: PolicyRegistry, policy_id: str, today: dt.date) -> PolicyTimeline:
+    """``registry.timeline(policy_id)`` spelt out for the page (see ``TimelineRow``)."""
+    periods = registry.timeline(policy_id)
+    versions = registry.versions(policy_id)
+    out = PolicyTimeline(policy_id, [])
+    if not periods:
+        return out
+    horizon = max(periods[-1].start, today) + _OPEN_END
+    seen: set[str] = set()
+    previous: Policy | None = None
+    for i, period in enumerate(periods):
+        policy = period.policy
+        following = periods[i + 1].policy if i + 1 < len(periods) else None
+        prev_retired = previous is not None and registry.retired_from(previous) == period.start
+        why_prev = (
+            f"{previous.version} is retired from {period.start.isoformat()}"
+            if previous is not None and prev_retired
+            else ""
+        )
+        if policy is None:
+            starts = "No version applies" + (f": {why_prev}" if why_prev else "")
+        elif policy.version in seen:
+            starts = f"{policy.version} applies again from {period.start.isoformat()}" + (
+                f" ({why_prev})" if why_prev else ""
+            )
+        else:
+            starts = f"{policy.version} takes effect on {period.start.isoformat()}"
+        ends = ""
+        if period.end is not None:
+            day = period.end.isoformat()
+            if policy is not None and registry.retired_from(policy) == period.end:
+                ends = f"retired from {day}"
+            elif following is not None:
+                ends = f"replaced by {following.version} from {day}"
+        if period.covers(today):
+            when = "today"
+        elif period.end is not None and period.end <= today:
+            when = "past"
+        else:
+            when = "future"
+        out.rows.append(
+            TimelineRow(
+                start=period.start,
+                last_day=period.end - dt.timedelta(days=1) if period.end else None,
+                version=policy.version if policy else None,
+                starts=starts,
+                ends=ends,
+                when=when,
+                share=max(1, ((period.end or horizon) - period.start).days),
+            )
+        )
+        if policy is not None:
+            seen.add(policy.version)
+        previous = policy
+    for p in versions:
+        retired = registry.retired_from(p)
+        if retired is not None:
+            out.retired.append((p.version, retired))
+        if p.version in seen:
+            continue
+        if retired is not None and retired <= p.effective_from:
+            out.never.append((p.version, f"retired from {retired.isoformat()}, its first day"))
+        else:
+            later = [q for q in versions if q.effective_from == p.effective_from and q is not p]
+            by = later[-1].version if later else "a later version"
+            out.never.append(
+                (p.version, f"{by} takes effect on the same day, {p.effective_from.isoformat()}")
+            )
+    first = periods[0].start
+    if today >= first:
+        out.today_at = round(100 * (today - first).days / max(1, (horizon - first).days), 2)
+    return out
+
+
+def _timelines(
+    registry: PolicyRegistry, policy_ids: list[str], today: dt.date
+) -> list[PolicyTimeline]:
+    return [timeline_view(registry, pid, today) for pid in policy_ids]
+
+
+def approval_of(record: PolicyVersionRecord, emails: dict[int, str]) -> str:
+    """A draft's approval state in words: approved by whom at which revision, voided by a
+    later save, or not yet approved."""
+    if record.approved_by_id is None:
+        return "not approved yet"
+    who = emails.get(record.approved_by_id, "?")
+    at = record.approved_at.strftime("%Y-%m-%d %H:%M UTC") if record.approved_at else "?"
+    if record.approved_revision == record.lock_version:
+        return f"approved by {who} at revision {record.approved_revision} ({at})"
+    return (
+        f"approval by {who} at revision {record.approved_revision} voided by a later save "
+        f"(now revision {record.lock_version})"
+    )
 
 
 @bp.route("", methods=["GET"])
@@ -92,16 +241,22 @@ def index() -> str:
         ).all()
     )
     registry = catalogue().registry()
-    try:
-        in_force = registry.select(clock.today()).version
-    except LookupError:
-        in_force = None
+    today = clock.today()
+    policy_ids = sorted({r.policy_id for r in records} | {p.id for p in registry.versions()})
+    in_force = set()
+    for pid in policy_ids:
+        with contextlib.suppress(LookupError):
+            in_force.add(registry.select(today, policy_id=pid).version)
+    emails = _authors(session, records)
     return render_template(
         "studio/index.html",
         records=records,
-        authors=_authors(session, records),
+        drafts=[r for r in records if r.state == PolicyState.DRAFT.value],
+        authors=emails,
+        approvals={r.id: approval_of(r, emails) for r in records},
         in_force=in_force,
-        today=clock.today(),
+        timelines=_timelines(registry, policy_ids, today),
+        today=today,
     )
 
 
@@ -119,12 +274,15 @@ def show(version: str) -> str:
         policy = None
     if policy is None:
         errors = studio_drafts.validation_errors(record)
+    emails = _authors(session, [record])
     return render_template(
         "studio/show.html",
         record=record,
         policy=policy.to_dict() if policy else None,
         errors=errors,
-        authors=_authors(session, [record]),
+        authors=emails,
+        approval=approval_of(record, emails),
+        timeline=timeline_view(catalogue().registry(), record.policy_id, clock.today()),
         suggested=studio_drafts.suggest_version(session, record),
         specs_job=studio_jobs.latest_job(session, record, "specs"),
         impact_job=studio_jobs.latest_job(session, record, "impact"),
