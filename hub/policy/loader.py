@@ -35,16 +35,27 @@ from .model import (
 )
 from .money import DEFAULT_ROUNDING
 
+#: The longest policy text accepted, in UTF-8 bytes: a shipped version is about 20 KB.
+MAX_TEXT_BYTES = 256 * 1024
+#: At most this many problems are listed; the rest are counted in a last line.
+MAX_ERRORS = 100
+
 
 def load_policy(path: str | Path) -> Policy:
     """Load, validate and compile the UTF-8 policy file at ``path``.
 
-    Raises PolicyError when the file cannot be read, is not UTF-8, or is not a valid
-    policy (every problem listed, each with its file name and line).
+    Raises PolicyError when the file cannot be read, is not UTF-8, is longer than
+    ``MAX_TEXT_BYTES`` (refused without reading it all), or is not a valid policy
+    (every problem listed, each with its file name and line).
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as handle:
+            head = handle.read(MAX_TEXT_BYTES + 1)
+        if len(head) > MAX_TEXT_BYTES:
+            raise PolicyError([_too_long(p.name, head, p.stat().st_size)])
+        # Universal newlines, as reading in text mode gives.
+        text = head.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except OSError as exc:
         raise PolicyError([f"{p}: cannot read the file: {exc.strerror or exc}"]) from exc
     except UnicodeDecodeError as exc:
@@ -67,6 +78,10 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
     Errors are not memoised.
     """
     name = Path(source).name if source and not source.startswith("<") else source
+    if len(text) * 4 > MAX_TEXT_BYTES:  # at most 4 bytes a character: short texts skip this
+        raw = text.encode("utf-8", "surrogatepass")
+        if len(raw) > MAX_TEXT_BYTES:
+            raise PolicyError([_too_long(name, raw, len(raw))])
     try:
         data, lines = _yaml_with_lines(text)
     except yaml.YAMLError as exc:
@@ -79,9 +94,26 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
     builder = _Builder(name, lines)
     policy = builder.build(data, text)
     if builder.errors or policy is None:
-        raise PolicyError(builder.errors)
+        raise PolicyError(_capped(builder.errors, name))
     compile_policy(policy)  # compile errors belong to loading, not to the first assessment
     return policy
+
+
+def _too_long(name: str, raw: bytes, size: int) -> str:
+    """The refusal of a text of ``size`` bytes, at the line where it passes the limit."""
+    line = raw[:MAX_TEXT_BYTES].count(b"\n") + 1
+    return (
+        f"{name}:{line}: the policy text is {size:,} bytes long, more than the "
+        f"{MAX_TEXT_BYTES:,} bytes ({MAX_TEXT_BYTES // 1024} KB) a policy may hold (it passes "
+        "the limit on this line): a policy is a few dozen KB; split it or shorten it"
+    )
+
+
+def _capped(errors: list[str], name: str) -> list[str]:
+    """The first ``MAX_ERRORS`` problems, and a last line counting the rest."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    return [*errors[:MAX_ERRORS], f"{name}: ... and {len(errors) - MAX_ERRORS:,} more problems"]
 
 
 def _yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:

@@ -94,9 +94,7 @@ def test_every_ambiguous_scalar_is_reported_at_once_with_its_own_line() -> None:
 
 
 def test_merge_and_value_keys_are_refused_with_advice() -> None:
-    bad = TEXT.replace(
-        PARAM, "hours: &hours {unit: hours}\n  max_str_median_hours: {<<: *hours, value: 24}"
-    )
+    bad = TEXT.replace(PARAM, "max_str_median_hours: {<<: {unit: hours}, value: 24}")
     errors = errors_of(bad)
     assert any(
         e.startswith(f"draft.yaml:{line_of(bad, '{<<:')}: parameters.max_str_median_hours.<<: ")
@@ -212,32 +210,59 @@ def test_policy_show_and_diff_refuse_an_ambiguous_file(tmp_path: Path, command: 
     assert "010 means 8 in YAML 1.1" in result.output + result.stderr
 
 
-def test_an_alias_to_a_value_is_read_as_that_value() -> None:
-    data, _ = load_with_lines("a: &h {value: 24}\nb: *h\nc: [&n 3, *n]\n")
-    assert data == {"a": {"value": 24}, "b": {"value": 24}, "c": [3, 3]}
-
-
 @pytest.mark.parametrize(
-    "written",
+    ("written", "first"),
     [
-        "self: &r {value: 24, again: *r}",  # a mapping holding itself
-        "self: &r [1, [2, *r]]",  # a list, one level down
-        "self: &r {? *r : 1}",  # a key holding its own mapping
+        ("a: &h {value: 24}\nb: *h\n", "an anchor (&h)"),
+        ("c: [&n 3, *n]\n", "an anchor (&n)"),
+        ("self: &r {value: 24, again: *r}\n", "an anchor (&r)"),  # a mapping holding itself
+        ("unused: &u 3\n", "an anchor (&u)"),
     ],
 )
-def test_an_alias_inside_its_own_anchor_is_refused_at_its_line(written: str) -> None:
-    text = TEXT.replace(PARAM, f"{PARAM}\n  {written}")
+def test_anchors_and_aliases_are_refused_at_their_line(written: str, first: str) -> None:
+    with pytest.raises(yaml.YAMLError, match="are not accepted in a policy"):
+        load_with_lines(written)
+    text = TEXT.replace(PARAM, f"{PARAM}\n  {written.splitlines()[0]}")
     (error,) = errors_of(text)
-    assert error.startswith(f"draft.yaml:{line_of(text, written)}: not valid YAML: "), error
-    assert "an alias (*name) used inside its own anchor (&name)" in error
+    line = line_of(text, written.splitlines()[0])
+    assert error.startswith(f"draft.yaml:{line}: not valid YAML: {first}: "), error
 
 
-def test_aliases_that_expand_to_millions_of_values_are_refused_at_once() -> None:
+def test_an_alias_bomb_is_refused_before_anything_expands() -> None:
     # "Billion laughs": nine levels of nine aliases each would be 387 million values.
     bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
     )
-    with pytest.raises(yaml.YAMLError, match="more than 100,000 values once its aliases"):
-        load_with_lines(bomb)
     (error,) = errors_of(bomb + TEXT)
-    assert "not valid YAML: the document holds more than 100,000 values" in error
+    assert error.startswith("draft.yaml:1: not valid YAML: an anchor (&a0)"), error
+
+
+def test_a_text_of_thousands_of_ambiguous_values_gives_a_short_answer() -> None:
+    many = "many: [" + ", ".join(["yes"] * 5000) + "]\n"
+    errors = errors_of(many + TEXT)
+    assert len(errors) == 101
+    assert errors[-1] == "draft.yaml:1: ... and 4,900 more values written the same ambiguous way"
+
+
+def test_values_nested_too_deep_are_refused_not_a_crash() -> None:
+    deep = "deep: " + "[" * 500 + "]" * 500 + "\n"
+    (error,) = errors_of(deep + TEXT)
+    assert "values nested more than 40 levels deep are not accepted" in error
+
+
+def test_a_text_over_the_size_limit_is_refused_at_the_line_it_passes_it(tmp_path: Path) -> None:
+    from hub.policy.loader import MAX_TEXT_BYTES
+
+    padding = "".join(f"# {'é' * 60}\n" for _ in range(MAX_TEXT_BYTES // 100))
+    big = TEXT + padding
+    size = len(big.encode())
+    assert size > MAX_TEXT_BYTES > len(big) // 2
+    (error,) = errors_of(big)
+    line = big.encode()[:MAX_TEXT_BYTES].count(b"\n") + 1
+    assert error.startswith(f"draft.yaml:{line}: the policy text is {size:,} bytes long"), error
+    assert "more than the 262,144 bytes (256 KB)" in error
+    path = tmp_path / "2026.1.yaml"
+    path.write_text(big, encoding="utf-8")
+    result = CliRunner().invoke(main, ["policy", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"2026.1.yaml:{line}: the policy text is {size:,} bytes long" in result.output
