@@ -3,13 +3,22 @@
 Refusals raise the domain's errors (``hub.services.errors``): ``NotFound``, ``Invalid``,
 ``Conflict`` (``DraftChanged`` when someone saved the draft since the author opened it),
 with a message written for the author who made the wrong move.
+
+Parsing and compiling a text happen before any write: a save validates first, then
+writes in one short compare-and-set, so a slow text never holds the database's write
+lock (on SQLite, every other writer would wait for it). A text's validation errors
+are remembered by its digest, so viewing a draft that does not compile does not
+parse it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +34,11 @@ from hub.models import (
 )
 from hub.policy import Policy, PolicyError, load_policy_text
 from hub.policy.document import VERSION_RE
+from hub.policy.loader import MAX_TEXT_BYTES
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.specs import read_features
 from hub.storage import utcnow
-from hub.studio.features import copy_for_draft, retag_text
+from hub.studio.features import check_features_text, copy_for_draft, retag_text
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +154,35 @@ def create_draft(
     return record
 
 
+#: Validation errors of recent texts that do not compile, by (policy, version, text digest);
+#: texts that compile are memoised by ``load_policy_text`` itself.
+_ERRORS: OrderedDict[tuple[str, str, str], list[dict[str, Any]]] = OrderedDict()
+_ERRORS_LOCK = threading.Lock()
+_ERRORS_KEPT = 64
+
+
 def validation_errors(record: PolicyVersionRecord) -> list[dict[str, Any]]:
-    """The draft's problems as ``{"line": n or None, "message": ...}`` for the editor."""
+    """The draft's problems as ``{"line": n or None, "message": ...}`` for the editor.
+
+    Remembered by the text's digest (64 texts): a draft that does not compile is
+    parsed once, not on every view."""
+    digest = hashlib.sha256(record.text.encode("utf-8", "surrogatepass")).hexdigest()
+    key = (record.policy_id, record.version, digest)
+    with _ERRORS_LOCK:
+        hit = _ERRORS.get(key)
+        if hit is not None:
+            _ERRORS.move_to_end(key)
+            return [dict(e) for e in hit]
+    errors = _validation_errors(record)
+    if errors:
+        with _ERRORS_LOCK:
+            _ERRORS[key] = [dict(e) for e in errors]
+            while len(_ERRORS) > _ERRORS_KEPT:
+                _ERRORS.popitem(last=False)
+    return errors
+
+
+def _validation_errors(record: PolicyVersionRecord) -> list[dict[str, Any]]:
     try:
         policy = load_policy_text(record.text, source=f"{record.version}.yaml")
     except PolicyError as exc:
@@ -207,6 +244,21 @@ def require_draft(record: PolicyVersionRecord) -> None:
         )
 
 
+def check_sizes(text: str, features_text: str | None) -> None:
+    """Refuse (``Invalid``, naming the field and the limit) a policy text longer than
+    ``MAX_TEXT_BYTES`` or scenarios beyond the limits of ``check_features_text``; such a
+    text is not stored at all (a text that merely does not compile is)."""
+    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > MAX_TEXT_BYTES else 0
+    if size > MAX_TEXT_BYTES:
+        raise Invalid(
+            f"The policy text is {size:,} bytes long, more than the {MAX_TEXT_BYTES:,} bytes "
+            f"({MAX_TEXT_BYTES // 1024} KB) a policy may hold. It was not saved: a policy is "
+            "a few dozen KB; shorten it.",
+            field="text",
+        )
+    check_features_text(features_text)
+
+
 def save_draft(
     session: Session,
     *,
@@ -217,7 +269,12 @@ def save_draft(
     author: User,
 ) -> list[dict[str, Any]]:
     """Store the author's text (even when it does not validate, so no work is lost) and
-    return the validation errors; refuse a save over a newer one."""
+    return the validation errors; refuse a save over a newer one (``DraftChanged``) and a
+    text beyond the size limits (``Invalid``, see :func:`check_sizes`; nothing stored).
+
+    The text is validated and compiled before anything is written; the write is one
+    compare-and-set UPDATE, left for the caller to commit at once.
+    """
     require_draft(record)
     if lock_version != record.lock_version:
         raise DraftChanged(
@@ -229,6 +286,26 @@ def save_draft(
     text = text.replace("\r\n", "\n")
     if features_text is not None:
         features_text = features_text.replace("\r\n", "\n")
+    check_sizes(text, features_text)
+    # Validate (and compile) first, outside any write transaction.
+    candidate = PolicyVersionRecord(
+        policy_id=record.policy_id,
+        version=record.version,
+        state=record.state,
+        text=text,
+        features_text=record.features_text if features_text is None else features_text,
+    )
+    errors = _validate_into(candidate)
+    values: dict[str, Any] = {
+        "lock_version": lock_version + 1,
+        "text": text,
+        "digest": candidate.digest,
+        "updated_at": utcnow(),
+    }
+    if not errors:
+        values["effective_from"] = candidate.effective_from
+    if features_text is not None:
+        values["features_text"] = features_text
     # Compare-and-set in the database too, so two servers cannot both win the race.
     result = session.execute(
         sa.update(PolicyVersionRecord)
@@ -237,7 +314,7 @@ def save_draft(
             col(PolicyVersionRecord.lock_version) == lock_version,
             col(PolicyVersionRecord.state) == PolicyState.DRAFT.value,
         )
-        .values(lock_version=lock_version + 1)
+        .values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
@@ -246,13 +323,6 @@ def save_draft(
             "below, not saved: reload the draft and apply your changes again."
         )
     session.refresh(record)
-    record.text = text
-    if features_text is not None:
-        record.features_text = features_text
-    record.updated_at = utcnow()
-    errors = _validate_into(record)
-    session.add(record)
-    session.flush()
     return errors
 
 

@@ -24,10 +24,9 @@ from hub.models import (
 )
 from hub.policy import Policy, PolicyRegistry
 from hub.policy.impact import Subject, analyse
-from hub.specs import SpecSuite
 from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
-from hub.studio.features import features_digest, split_features
+from hub.studio.features import check_features_text, features_digest, spec_suite
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ def run_draft_specs(
     policy: Policy, features_text: str | None, catalogue: Sequence[Policy]
 ) -> dict[str, Any]:
     """Run a draft's scenarios against it; the report as a dict (what jobs store)."""
-    suite = SpecSuite.from_texts(split_features(features_text))
+    suite = spec_suite(features_text)
     report = suite.run(policy, catalogue=list(catalogue))
     return report.to_dict()
 
@@ -114,6 +113,8 @@ def start_job(
     draft does not compile.
     """
     policy = compiled_policy(record)
+    if kind == "specs":
+        check_features_text(record.features_text)  # stored before the limits: refused here
     job = StudioJob(
         kind=kind,
         policy_id=record.policy_id,

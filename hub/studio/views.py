@@ -37,7 +37,7 @@ from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import Policy, PolicyError, PolicyRegistry
 from hub.policy.diff import diff_policies
 from hub.policy.impact import rows_to_csv
-from hub.services.errors import DomainError
+from hub.services.errors import DomainError, Invalid
 from hub.specs import default_features_dir
 from hub.studio import drafts as studio_drafts
 from hub.studio import jobs as studio_jobs
@@ -326,6 +326,7 @@ def _render_editor(
     lock_version: int | None = None,
     errors: list[dict[str, Any]] | None = None,
     conflict: str | None = None,
+    refused: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = get_session()
@@ -351,6 +352,7 @@ def _render_editor(
             errors=errors,
             error_lines=sorted({e["line"] for e in errors if e["line"]}),
             conflict=conflict,
+            refused=refused,
             specs_job=specs_job,
             specs=specs,
             feature_error_lines=sorted(feature_lines),
@@ -406,6 +408,17 @@ def save(version: str) -> Any:
             errors=[],
             conflict=exc.message,
             status=409,
+        )
+    except Invalid as exc:  # too long to store: refused, the text kept on screen
+        session.rollback()
+        return _render_editor(
+            _record(version),
+            text=text,
+            features_text=features_text,
+            lock_version=lock_version,
+            errors=[],
+            refused=exc.message,
+            status=422,
         )
     except DomainError as exc:
         session.rollback()

@@ -10,7 +10,13 @@ import pytest
 from hub.policy import assess, load_policy, load_policy_text
 from hub.policy.impact import Subject, analyse, rows_to_csv
 from hub.specs import SpecSuite
-from hub.studio.features import copy_for_draft, join_features, select_version, split_features
+from hub.studio.features import (
+    copy_for_draft,
+    join_features,
+    select_version,
+    spec_suite,
+    split_features,
+)
 
 POLICIES = Path(__file__).parents[2] / "policies" / "astana-crypto-hub"
 
@@ -172,10 +178,17 @@ def test_the_features_text_keeps_the_editors_line_numbers():
     combined = join_features([("one.feature", FEATURE), ("two.feature", FEATURE)])
     files = split_features(combined)
     assert [name for name, _ in files] == ["one.feature", "two.feature"]
-    suite = SpecSuite.from_texts(files)
+    suite = spec_suite(combined)
+    assert {sc.uri for sc in suite.scenarios} == {"one.feature", "two.feature"}
     lines = combined.split("\n")
     for sc in suite.scenarios:
         assert "Scenario" in lines[sc.line - 1] or "|" in lines[sc.line - 1]
+        for step in sc.steps:
+            assert step.text.split()[0] in lines[step.line - 1]
+    broken = combined + "  Scenario: unfinished\n    Given x\n    this line is not Gherkin\n"
+    (error,) = spec_suite(broken).errors
+    at = len(combined.split("\n")) + 2
+    assert error.startswith("two.feature: ") and f"({at}:" in error, error
 
 
 def test_every_shipped_version_copies_into_a_passing_draft():
@@ -186,5 +199,5 @@ def test_every_shipped_version_copies_into_a_passing_draft():
         assert not problems
         source = (POLICIES / f"{version}.yaml").read_text()
         policy = load_policy_text(source.replace(f'version: "{version}"', f'version: "{new}"'))
-        report = run_specs(policy, split_features(text))
+        report = run_specs(policy, spec_suite(text))
         assert report.ok, report.summary()
