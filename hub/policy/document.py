@@ -392,6 +392,15 @@ class PolicyDocument(DocumentPart):
         ),
     ]
     """The version, as text: ``"2026.1"`` (quoted: 2026.10 unquoted is the number 2026.1)."""
+    based_on: Annotated[
+        str | None,
+        Field(
+            pattern=VERSION_PATTERN,
+            json_schema_extra=_message('must look like "2026.1" (in quotes)'),
+        ),
+    ] = None
+    """The version this text was drafted from (``"2026.1"``), if any: publishing checks
+    that it is the version the new one replaces on its effective date."""
     title: Text
     """The policy's name."""
     description: Text | None = None

@@ -198,6 +198,12 @@ class _Builder:
             self.err(path, message)
         if doc is None:
             return None
+        if doc.based_on is not None and doc.based_on == doc.version:
+            self.err(
+                ("based_on",),
+                f"policy: based_on {doc.based_on!r} is this version's own number; name the "
+                "version it was drafted from",
+            )
         groups = [Group(g.id, g.title) for g in doc.groups]
         inputs = self.inputs(doc.inputs, {g.id for g in groups})
         by_name = {i.name: i for i in inputs}
@@ -237,6 +243,7 @@ class _Builder:
             source=self.source,
             description=doc.description or "",
             citation=doc.citation or "",
+            based_on=doc.based_on,
             rounding=doc.rounding.to_rounding() if doc.rounding else DEFAULT_ROUNDING,
         )
 

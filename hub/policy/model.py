@@ -233,6 +233,8 @@ class Policy:
     source: str
     description: str = ""
     citation: str = ""
+    #: the version this text was drafted from (policy field ``based_on``), if any
+    based_on: str | None = None
     #: how savings are rounded (policy field ``rounding``; default half up to the tiyn)
     rounding: Rounding = DEFAULT_ROUNDING
     _compiled: Any = field(default=None, repr=False)

@@ -137,3 +137,20 @@ def test_hub_policy_schema_prints_and_writes_the_schema(tmp_path: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8")) == SCHEMA
     refused = CliRunner().invoke(main, ["policy", "schema", "--out", str(tmp_path / "no" / "x")])
     assert refused.exit_code == 1 and "cannot write the schema" in refused.output
+
+
+def test_based_on_names_the_version_a_text_was_drafted_from() -> None:
+    assert SCHEMA["properties"]["based_on"]["description"].startswith("The version this text")
+    text = TEXT.replace('version: "2026.1"', 'version: "2026.2"\nbased_on: "2026.1"')
+    assert load_policy_text(text, source="draft.yaml").based_on == "2026.1"
+    assert list(VALIDATOR.iter_errors(data_of(text))) == []
+    assert P2026.based_on is None  # the shipped files need none
+    line = line_of(TEXT, 'version: "2026.1"') + 1
+    for wrong, message in [
+        ("based_on: 2026.1", 'based_on must be quoted text, e.g. "2026.1"'),
+        ('based_on: "last"', "based_on 'last' must look like \"2026.1\" (in quotes)"),
+        ('based_on: "2026.2"', "based_on '2026.2' is this version's own number"),
+    ]:
+        bad = TEXT.replace('version: "2026.1"', f'version: "2026.2"\n{wrong}')
+        (error,) = errors_of(bad)
+        assert error.startswith(f"draft.yaml:{line}: policy: {message}"), error
