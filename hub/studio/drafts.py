@@ -38,11 +38,17 @@ from hub.policy.loader import MAX_TEXT_BYTES
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.specs import read_features
 from hub.storage import utcnow
-from hub.studio.features import check_features_text, copy_for_draft, retag_text
+from hub.studio.features import (
+    check_features_text,
+    copy_for_draft,
+    features_digest,
+    retag_text,
+)
 
 log = logging.getLogger(__name__)
 
 VERSION_LINE_RE = re.compile(r"^version:[ \t]*(?P<value>[^\n#]*?)[ \t]*(?:#.*)?$", re.M)
+BASED_ON_RE = re.compile(r"^based_on:[ \t]*(?P<value>[^\n#]*?)[ \t]*(?:#.*)?$", re.M)
 
 
 class DraftChanged(Conflict):
@@ -84,6 +90,19 @@ def set_line(regex: re.Pattern[str], text: str, key: str, value: str) -> str:
     return new
 
 
+def set_based_on(text: str, base_version: str) -> str:
+    """The text with its top-level ``based_on:`` line set to ``base_version`` (added after
+    the ``version:`` line when there is none)."""
+    value = f'based_on: "{base_version}"'
+    new, count = BASED_ON_RE.subn(value, text, count=1)
+    if count:
+        return new
+    m = VERSION_LINE_RE.search(text)
+    if m is None:
+        raise Invalid("The policy text has no top-level 'version:' line.")
+    return text[: m.end()] + "\n" + value + text[m.end() :]
+
+
 def base_features(
     base: PolicyVersionRecord, version: str, features_dir: str | Path
 ) -> tuple[str, list[str]]:
@@ -123,6 +142,7 @@ def create_draft(
             field="version",
         )
     text = set_line(VERSION_LINE_RE, base.text, "version", f'"{version}"')
+    text = set_based_on(text, base.version)
     features, _problems = base_features(base, version, features_dir)
     record = PolicyVersionRecord(
         policy_id=base.policy_id,
@@ -229,6 +249,7 @@ def _validate_into(record: PolicyVersionRecord) -> list[dict[str, Any]]:
     policy = policy_of_text(record)
     record.digest = policy.digest
     record.effective_from = policy.effective_from
+    record.base_version = policy.based_on  # the text says what it was drafted from
     return []
 
 
@@ -304,6 +325,7 @@ def save_draft(
     }
     if not errors:
         values["effective_from"] = candidate.effective_from
+        values["base_version"] = candidate.base_version  # the text says what it is based on
     if features_text is not None:
         values["features_text"] = features_text
     # Compare-and-set in the database too, so two servers cannot both win the race.
@@ -323,6 +345,22 @@ def save_draft(
             "below, not saved: reload the draft and apply your changes again."
         )
     session.refresh(record)
+    audit.append(
+        session,
+        action="policy.draft_saved",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=author.id,
+        after={
+            "version": record.version,
+            "revision": record.lock_version,
+            "digest": record.digest,
+            "features_digest": features_digest(record.features_text),
+            "base_version": record.base_version,
+        },
+        policy_version=record.version,
+        policy_digest=record.digest,
+    )
     return errors
 
 

@@ -1,12 +1,30 @@
-"""Publishing a draft: the checks, the effective date, the published version."""
+"""Approving, publishing and retiring stored policy versions: the checks and the audit.
+
+A draft goes ``draft -> published -> retired``. Before it is published a second
+person (an author or administrator who did not edit it) approves the revision
+they read; any later save voids that approval. Publishing never runs the
+scenarios itself: it reads the newest finished spec run of the draft's current
+text and scenarios (a studio job, or the run ``hub policy publish`` records
+through :func:`record_spec_run`). It refuses a date in the past, a date on or
+before decisions already made, a day another version starts on, and a draft
+whose base is not the version that would otherwise be in force on the
+effective date unless the author confirms every criterion, input and benefit
+it drops or changes against that version.
+
+Every function takes its session and collaborators (the registry of versions,
+today's date, the acting user) as arguments; refusals raise
+``hub.services.errors``: ``Invalid`` (with the problems named), ``Conflict``
+(the version is not in the state the caller saw), ``Forbidden`` (the actor may
+not do this). Nothing here commits: the caller does.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,81 +33,408 @@ from sqlmodel import Session, col, select
 from hub import audit
 from hub.models import (
     Assessment,
+    AuditRecord,
     PolicyState,
     PolicyVersionRecord,
+    Role,
+    StudioJob,
     User,
 )
-from hub.policy import Policy, load_policy_text
-from hub.services.errors import Conflict, Invalid
+from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy_text
+from hub.policy.diff import Change, diff_policies
+from hub.policy.registry import NoVersionInForce, Period
+from hub.services.errors import Conflict, Forbidden, Invalid
 from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy, require_draft, set_line
+from hub.studio.features import features_digest
 from hub.studio.jobs import run_draft_specs
 
 log = logging.getLogger(__name__)
 
 EFFECTIVE_RE = re.compile(r"^effective_from:[ \t]*(?P<value>[^\n#]*?)[ \t]*(?:#.*)?$", re.M)
 
+#: The audit actions that make a user an editor of a draft (who may then not approve it).
+EDIT_ACTIONS = ("policy.draft_created", "policy.draft_saved", "policy.draft_imported")
 
-# --- publishing ----------------------------------------------------------------------------
+#: Who may approve, publish and retire versions.
+APPROVER_ROLES = (Role.AUTHOR.value, Role.ADMIN.value)
+
+#: The sections of a policy whose changes a confirmation must name, and their nouns.
+_CONFIRMED_SECTIONS = {"inputs": "input", "criteria": "criterion", "benefits": "benefit"}
+
+#: How a changed field of a diff reads in a sentence.
+_FIELD_WORDS = {"condition_text": "condition", "requires_text": "requirement"}
+
+
+# --- who edited, who approved ----------------------------------------------------------------
+
+
+def editors_of(session: Session, record: PolicyVersionRecord) -> set[int]:
+    """The ids of the users who created, imported or saved ``record`` (from the audit trail),
+    and its author: none of them may approve it."""
+    query = select(AuditRecord.actor_id).where(
+        col(AuditRecord.entity_type) == "policy_version",
+        col(AuditRecord.entity_id) == str(record.id),
+        col(AuditRecord.policy_version) == record.version,
+        col(AuditRecord.action).in_(EDIT_ACTIONS),
+        col(AuditRecord.actor_id).is_not(None),
+    )
+    editors = {actor for actor in session.exec(query).all() if actor is not None}
+    if record.author_id is not None:
+        editors.add(record.author_id)
+    return editors
+
+
+def _require_role(actor: User, doing: str) -> None:
+    if actor.role not in APPROVER_ROLES:
+        raise Forbidden(
+            f"{actor.email} is not an author or administrator and may not {doing}.", field="by"
+        )
+
+
+def is_approved(record: PolicyVersionRecord) -> bool:
+    """True when a second person approved the draft's current revision (no save since)."""
+    return record.approved_by_id is not None and record.approved_revision == record.lock_version
+
+
+def latest_spec_result(session: Session, record: PolicyVersionRecord) -> StudioJob | None:
+    """The newest *finished* spec run (``done`` or ``failed``) of the draft's current text
+    and scenarios (its digest and features digest), or None when there is none."""
+    if not record.digest:
+        return None
+    query = (
+        select(StudioJob)
+        .where(
+            col(StudioJob.kind) == "specs",
+            col(StudioJob.policy_id) == record.policy_id,
+            col(StudioJob.version) == record.version,
+            col(StudioJob.digest) == record.digest,
+            col(StudioJob.features_digest) == features_digest(record.features_text),
+            col(StudioJob.state).in_(("done", "failed")),
+        )
+        .order_by(col(StudioJob.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def _spec_problems(job: StudioJob | None) -> list[str]:
+    """Why a spec run does not allow publishing (empty when every scenario passed)."""
+    if job is None:
+        return [
+            "no finished scenario run for the current text and scenarios: run the "
+            "scenarios and wait for the result"
+        ]
+    if job.state != "done" or not job.result:
+        return [f"the latest scenario run failed: {job.error or 'it left no result'}"]
+    problems = []
+    summary = job.result.get("summary", {})
+    errors = job.result.get("errors") or []
+    if errors:
+        problems.append(f"{len(errors)} feature file(s) do not parse")
+    if summary.get("failed"):
+        problems.append(f"{summary['failed']} scenario(s) fail")
+    if not summary.get("passed"):
+        problems.append("no scenario ran: a version without passing scenarios proves nothing")
+    return problems
+
+
+def _spec_summary(job: StudioJob | None) -> dict[str, Any] | None:
+    if job is None:
+        return None
+    summary = dict((job.result or {}).get("summary") or {})
+    return {"job": job.id, "state": job.state, **summary}
+
+
+def approve(
+    session: Session, *, record: PolicyVersionRecord, actor: User, lock_version: int
+) -> None:
+    """Approve revision ``lock_version`` of a draft as its second person.
+
+    Raises ``Forbidden`` when ``actor`` is not an author or administrator or
+    edited the draft, ``Conflict`` when it is not a draft, was saved since the
+    approver read revision ``lock_version``, or is already approved at this
+    revision, ``Invalid`` when it does not compile. Audited as ``policy.approved``
+    with the revision, digests and the latest spec run seen.
+    """
+    require_draft(record)
+    _require_role(actor, "approve a draft")
+    if actor.id in editors_of(session, record):
+        raise Forbidden(
+            f"{actor.email} edited version {record.version} and cannot approve it: a second "
+            "person (an author or administrator who did not edit it) must approve.",
+            field="by",
+        )
+    if lock_version != record.lock_version:
+        raise Conflict(
+            f"Version {record.version} was saved again after you read it (you read revision "
+            f"{lock_version}, the stored one is revision {record.lock_version}): read the new "
+            "text before approving it.",
+            field="lock_version",
+        )
+    if is_approved(record):
+        raise Conflict(f"Revision {record.lock_version} of version {record.version} is already "
+                       "approved.")  # fmt: skip
+    policy = compiled_policy(record)
+    job = latest_spec_result(session, record)
+    record.approved_by_id = actor.id
+    record.approved_at = utcnow()
+    record.approved_revision = record.lock_version
+    session.add(record)
+    session.flush()
+    audit.append(
+        session,
+        action="policy.approved",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=actor.id,
+        after={
+            "policy_id": record.policy_id,
+            "version": record.version,
+            "revision": record.lock_version,
+            "digest": policy.digest,
+            "features_digest": features_digest(record.features_text),
+            "base_version": record.base_version,
+            "specs": _spec_summary(job),
+        },
+        policy_version=record.version,
+        policy_digest=policy.digest,
+    )
+
+
+# --- spec runs the command line records --------------------------------------------------------
+
+
+def record_spec_run(
+    session: Session, *, record: PolicyVersionRecord, registry: PolicyRegistry, actor: User | None
+) -> StudioJob:
+    """Run the draft's scenarios here and now (the studio job's own runner,
+    ``run_draft_specs``) and store the run as a finished spec job, as the studio's
+    background job would; ``latest_spec_result`` then finds it. Raises ``Invalid``
+    when the draft does not compile."""
+    policy = compiled_policy(record)
+    job = StudioJob(
+        kind="specs",
+        policy_id=record.policy_id,
+        version=record.version,
+        digest=policy.digest,
+        features_digest=features_digest(record.features_text),
+        state="running",
+        created_by_id=actor.id if actor else None,
+    )
+    try:
+        result = run_draft_specs(policy, record.features_text, registry.versions(policy.id))
+    except Exception as exc:  # a run that breaks is recorded failed, with why
+        log.exception("scenario run of %s failed", record.version)
+        job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+    else:
+        total = result["summary"]["total"]
+        job.state, job.result, job.done, job.total = "done", result, total, total
+    job.finished_at = job.updated_at = utcnow()
+    session.add(job)
+    session.flush()
+    return job
+
+
+# --- publication -------------------------------------------------------------------------------
+
+
+def _in_force(registry: PolicyRegistry, day: dt.date, policy_id: str) -> Policy | None:
+    try:
+        return registry.select(day, policy_id=policy_id)
+    except NoVersionInForce:
+        return None
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def change_words(old: Policy, new: Policy) -> list[str]:
+    """Every input, criterion and benefit ``new`` drops, adds or changes against ``old``,
+    one sentence each, in policy order."""
+    titles: dict[str, str] = {}
+    for p in (new, old):
+        titles.update({c.id: c.title for c in p.criteria})
+        titles.update({b.id: b.title for b in p.benefits})
+    out = []
+    change: Change
+    for change in diff_policies(old, new).changes:
+        noun = _CONFIRMED_SECTIONS.get(change.section)
+        if noun is None:
+            continue
+        name = f"{noun} {change.id}"
+        if change.section != "inputs" and change.id in titles:
+            name += f" ({titles[change.id]})"
+        if change.kind == "removed":
+            was = f": {_value(change.old)}" if change.old else ""
+            out.append(f"drops {name} of {old.version}{was}")
+        elif change.kind == "added":
+            now = f": {_value(change.new)}" if change.new else ""
+            out.append(f"adds {name}, not in {old.version}{now}")
+        else:
+            out.append(
+                f"changes {name}, {_FIELD_WORDS.get(change.field or '', change.field)} "
+                f"{_value(change.old)} in {old.version} -> "
+                f"{_value(change.new)}"
+            )
+    return out
+
+
+def _confirmation(replaced: Policy | None, changes: list[str]) -> str:
+    text = "\n".join([replaced.digest if replaced else "-", *changes])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclass
-class PublishCheck:
-    """What the confirmation page shows: the final text and its spec results."""
+class PublicationPlan:
+    """What publishing a draft on ``effective_from`` would do, and what stands in the way.
 
+    ``policy``/``text``: the draft with its effective date set (what would be
+    stored); ``replaced``: the version that would otherwise be in force on that
+    date (None when none would be); ``base_matches``: that version is the draft's
+    base (or there is none); ``changes``: every input, criterion and benefit the
+    draft drops, adds or changes against ``replaced``, in words; ``until`` and
+    ``until_from``: the later version that takes over from the draft, and its
+    date (None: the draft stays in force); ``timeline``: the periods in force
+    with the draft published; ``problems``: what refuses publication (dates,
+    approval, the scenario run); ``spec_job``: the run read; ``confirmation``: a
+    short digest of ``changes`` the author echoes back to confirm them.
+    """
+
+    record: PolicyVersionRecord
+    effective_from: dt.date
     policy: Policy
     text: str
-    specs: dict[str, Any]
+    replaced: Policy | None
+    base_matches: bool
+    changes: list[str]
+    until: Policy | None
+    until_from: dt.date | None
+    timeline: list[Period]
     problems: list[str]
+    spec_job: StudioJob | None
+    confirmation: str
+    specs: dict[str, Any] | None = field(default=None)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True when the draft's base is not the version it replaces and the rules differ."""
+        return not self.base_matches and bool(self.changes)
 
     @property
     def ok(self) -> bool:
+        """No problem refuses it (a needed confirmation is asked for separately)."""
         return not self.problems
 
+    def shadow_message(self) -> str:
+        """The sentence naming the replaced version and every change to confirm."""
+        replaced = self.replaced.version if self.replaced else "none"
+        base = self.record.base_version or "none"
+        return (
+            f"From {self.effective_from.isoformat()} version {self.record.version} would "
+            f"replace {replaced}, which is not its base ({base}); against {replaced} it "
+            + "; ".join(self.changes)
+            + "."
+        )
 
-def check_publication(
+
+def _date_problems(
     session: Session,
-    *,
     record: PolicyVersionRecord,
     effective_from: dt.date,
     today: dt.date,
-    catalogue: Sequence[Policy],
-) -> PublishCheck:
-    """Everything that must hold before ``record`` is published on ``effective_from``."""
-    require_draft(record)
-    compiled_policy(record)
+    registry: PolicyRegistry,
+) -> list[str]:
+    problems = []
     if effective_from < today:
-        raise Invalid(
-            f"The effective date {effective_from.isoformat()} is in the past: decisions have "
-            f"already been made on that date. Choose today ({today.isoformat()}) or later."
+        problems.append(
+            f"the effective date {effective_from.isoformat()} is in the past: decisions have "
+            f"already been made on that date. Choose today ({today.isoformat()}) or later"
         )
     decided = session.exec(
         select(sa.func.max(Assessment.as_of)).where(col(Assessment.policy_id) == record.policy_id)
     ).one()
     if decided is not None and decided >= effective_from:
-        raise Invalid(
+        problems.append(
             f"Decisions have already been made for {decided.isoformat()}, on or after "
             f"{effective_from.isoformat()}; a new version may only take effect after them. "
-            f"Choose {(decided + dt.timedelta(days=1)).isoformat()} or later."
+            f"Choose {(decided + dt.timedelta(days=1)).isoformat()} or later"
         )
-    for p in catalogue:
-        if p.id == record.policy_id and p.effective_from == effective_from:
-            raise Invalid(
+    for p in registry.versions(record.policy_id):
+        if p.effective_from == effective_from and p.version != record.version:
+            problems.append(
                 f"Version {p.version} already takes effect on {effective_from.isoformat()}; "
-                "two versions cannot start on the same day. Choose another date."
+                "two versions cannot start on the same day. Choose another date"
             )
+    return problems
+
+
+def plan_publication(
+    session: Session,
+    *,
+    record: PolicyVersionRecord,
+    effective_from: dt.date,
+    today: dt.date,
+    registry: PolicyRegistry,
+) -> PublicationPlan:
+    """Everything publishing ``record`` from ``effective_from`` would do and every problem.
+
+    ``registry`` is the current catalogue (retirements included). Raises
+    ``Conflict`` when ``record`` is not a draft and ``Invalid`` when it does not
+    compile; every other refusal is listed in the plan's ``problems``.
+    """
+    require_draft(record)
+    compiled_policy(record)
     text = set_line(EFFECTIVE_RE, record.text, "effective_from", effective_from.isoformat())
-    policy = load_policy_text(text, source=f"{record.version}.yaml")
-    specs = run_draft_specs(policy, record.features_text, catalogue)
-    problems = []
-    summary = specs["summary"]
-    if specs["errors"]:
-        problems.append(f"{len(specs['errors'])} feature file(s) do not parse")
-    if summary["failed"]:
-        problems.append(f"{summary['failed']} scenario(s) fail")
-    if not summary["passed"]:
-        problems.append("no scenario ran: a version without passing scenarios proves nothing")
-    return PublishCheck(policy, text, specs, problems)
+    try:
+        policy = load_policy_text(text, source=f"{record.version}.yaml")
+    except PolicyError as exc:  # cannot happen for a compiled draft; said plainly if it does
+        raise Invalid("; ".join(exc.errors), field="effective_from") from None
+    replaced = _in_force(registry, effective_from, record.policy_id)
+    if replaced is not None and replaced.version == record.version:
+        replaced = None  # a file of the draft's own number is not another version
+    base_matches = replaced is None or replaced.version == record.base_version
+    changes = change_words(replaced, policy) if replaced is not None else []
+    what_if = registry.with_versions([policy])
+    timeline = what_if.timeline(record.policy_id)
+    until = until_from = None
+    for period in timeline:
+        if period.start > effective_from and period.policy is not policy:
+            until, until_from = period.policy, period.start
+            break
+    problems = _date_problems(session, record, effective_from, today, registry)
+    if not is_approved(record):
+        if record.approved_by_id is not None:
+            problems.append(
+                f"its approval (of revision {record.approved_revision}) was voided by a later "
+                "save: a second person must approve the current text"
+            )
+        else:
+            problems.append(
+                "it has not been approved by a second person (an author or administrator "
+                "who did not edit it)"
+            )
+    job = latest_spec_result(session, record)
+    problems.extend(_spec_problems(job))
+    return PublicationPlan(
+        record=record,
+        effective_from=effective_from,
+        policy=policy,
+        text=text,
+        replaced=replaced,
+        base_matches=base_matches,
+        changes=changes,
+        until=until,
+        until_from=until_from,
+        timeline=timeline,
+        problems=problems,
+        spec_job=job,
+        confirmation=_confirmation(replaced, changes),
+        specs=job.result if job is not None and job.state == "done" else None,
+    )
 
 
 def publish(
@@ -98,23 +443,43 @@ def publish(
     record: PolicyVersionRecord,
     effective_from: dt.date,
     today: dt.date,
-    catalogue: Sequence[Policy],
+    registry: PolicyRegistry,
     actor: User,
-    lock_version: int | None = None,
+    lock_version: int | None,
+    confirmed: str | None,
 ) -> Policy:
-    """Publish a draft from ``effective_from``: refused while any scenario fails."""
+    """Publish a draft from ``effective_from`` and return the published policy.
+
+    Refused (``Invalid``, every problem named) unless a second person approved
+    the current revision, the newest finished scenario run of the current text
+    passed and the date is allowed; when the draft would replace a version that
+    is not its base, ``confirmed`` must equal the plan's ``confirmation``
+    (``Invalid`` with field ``confirmation`` naming every change otherwise).
+    ``Conflict`` when ``lock_version`` (None: not checked) moved or the draft
+    changed meanwhile; ``Forbidden`` for an actor who is not an author or
+    administrator. Audited as ``policy.published`` with the replaced version,
+    the confirmed changes, the approval and the scenario run.
+    """
+    _require_role(actor, "publish a version")
     if lock_version is not None and lock_version != record.lock_version:
         raise Conflict(
             f"Version {record.version} was saved again after you reviewed it; review the "
-            "new text and its results before publishing."
+            "new text and its results before publishing.",
+            field="lock_version",
         )
-    check = check_publication(
-        session, record=record, effective_from=effective_from, today=today, catalogue=catalogue
+    plan = plan_publication(
+        session, record=record, effective_from=effective_from, today=today, registry=registry
     )
-    if not check.ok:
+    if plan.problems:
         raise Invalid(
-            f"Version {record.version} cannot be published: " + "; ".join(check.problems) + ". "
-            "Fix the rules or the scenarios until every scenario passes."
+            f"Version {record.version} cannot be published: " + "; ".join(plan.problems) + ".",
+            field="effective_from",
+        )
+    if plan.needs_confirmation and confirmed != plan.confirmation:
+        raise Invalid(
+            plan.shadow_message() + " Publishing needs an explicit confirmation of these "
+            "changes (or a draft based on the version it replaces).",
+            field="confirmation",
         )
     result = session.execute(
         sa.update(PolicyVersionRecord)
@@ -128,12 +493,14 @@ def publish(
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being published.")
+    approved_revision = record.lock_version
     session.refresh(record)
-    record.text = check.text
-    record.digest = check.policy.digest
+    record.text = plan.text
+    record.digest = plan.policy.digest
     record.effective_from = effective_from
     record.state = PolicyState.PUBLISHED.value
     record.published_at = utcnow()
+    record.published_by_id = actor.id
     record.updated_at = record.published_at
     session.add(record)
     session.flush()
@@ -149,9 +516,186 @@ def publish(
             "effective_from": effective_from.isoformat(),
             "digest": record.digest,
             "base_version": record.base_version,
-            "specs": check.specs["summary"],
+            "replaces": plan.replaced.version if plan.replaced else None,
+            "until": plan.until.version if plan.until else None,
+            "confirmed_changes": plan.changes if plan.needs_confirmation else [],
+            "approved_by_id": record.approved_by_id,
+            "approved_revision": approved_revision,
+            "specs": _spec_summary(plan.spec_job),
         },
         policy_version=record.version,
         policy_digest=record.digest,
     )
-    return check.policy
+    return plan.policy
+
+
+# --- retirement --------------------------------------------------------------------------------
+
+
+@dataclass
+class RetirementPlan:
+    """What retiring a version from ``retired_from`` would do, and what stands in the way.
+
+    ``after``: the version that applies from ``retired_from`` (None: none
+    would, and assessments on those dates are refused); ``changes``: every
+    input, criterion and benefit that differs from ``after`` (in words);
+    ``timeline``: the periods in force with the retirement; ``problems``: what
+    refuses it.
+    """
+
+    record: PolicyVersionRecord
+    retired_from: dt.date
+    policy: Policy | None
+    after: Policy | None
+    changes: list[str]
+    timeline: list[Period]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """No problem refuses it."""
+        return not self.problems
+
+
+def _state_problem(record: PolicyVersionRecord) -> str | None:
+    if record.state == PolicyState.RETIRED.value:
+        when = record.retired_from.isoformat() if record.retired_from else "an earlier date"
+        return f"version {record.version} is already retired (from {when})"
+    if record.state != PolicyState.PUBLISHED.value:
+        return f"version {record.version} is a {record.state}, never published: discard it instead"
+    return None
+
+
+def plan_retirement(
+    session: Session,
+    *,
+    record: PolicyVersionRecord,
+    retired_from: dt.date,
+    today: dt.date,
+    registry: PolicyRegistry,
+) -> RetirementPlan:
+    """Everything retiring ``record`` from ``retired_from`` (the first day it no longer
+    applies) would do, and every problem: not published (a draft, or retired
+    already), a date in the past or before its effective date, decisions already
+    made under it on or after that date."""
+    problems = []
+    state = _state_problem(record)
+    if state:
+        problems.append(state)
+    try:
+        policy: Policy | None = registry.get(record.version, record.policy_id)
+    except NoVersionInForce:
+        try:
+            policy = load_policy_text(record.text, source=f"{record.version}.yaml")
+        except PolicyError:
+            policy = None
+    if retired_from < today:
+        problems.append(
+            f"the date {retired_from.isoformat()} is in the past: decisions may have been made "
+            f"under it then. Choose today ({today.isoformat()}) or later"
+        )
+    start = record.effective_from or (policy.effective_from if policy else None)
+    if start is not None and retired_from < start:
+        problems.append(
+            f"{retired_from.isoformat()} is before its effective date {start.isoformat()}"
+        )
+    decided = session.exec(
+        select(sa.func.max(Assessment.as_of)).where(
+            col(Assessment.policy_id) == record.policy_id,
+            col(Assessment.policy_version) == record.version,
+        )
+    ).one()
+    if decided is not None and decided >= retired_from:
+        problems.append(
+            f"decisions have already been made under {record.version} for "
+            f"{decided.isoformat()}, on or after {retired_from.isoformat()}. Choose "
+            f"{(decided + dt.timedelta(days=1)).isoformat()} or later"
+        )
+    after: Policy | None = None
+    changes: list[str] = []
+    timeline: list[Period] = []
+    if policy is not None:
+        what_if = registry.with_versions(
+            [policy], retired={(record.policy_id, record.version): retired_from}
+        )
+        after = _in_force(what_if, retired_from, record.policy_id)
+        timeline = what_if.timeline(record.policy_id)
+        if after is not None:
+            changes = change_words(policy, after)
+    return RetirementPlan(
+        record=record,
+        retired_from=retired_from,
+        policy=policy,
+        after=after,
+        changes=changes,
+        timeline=timeline,
+        problems=problems,
+    )
+
+
+def retire(
+    session: Session,
+    *,
+    record: PolicyVersionRecord,
+    retired_from: dt.date,
+    today: dt.date,
+    registry: PolicyRegistry,
+    actor: User,
+) -> None:
+    """Retire a published version: from ``retired_from`` on it no longer applies (the
+    latest other version in effect applies again); decisions made under it keep it.
+
+    Raises ``Forbidden`` for an actor who is not an author or administrator,
+    ``Conflict`` when it is not published (a draft, or retired already),
+    ``Invalid`` naming every problem of the date. Audited as ``policy.retired``
+    with the version applying afterwards and what changes.
+    """
+    _require_role(actor, "retire a version")
+    state = _state_problem(record)
+    if state:
+        raise Conflict(state[0].upper() + state[1:] + ".")
+    plan = plan_retirement(
+        session, record=record, retired_from=retired_from, today=today, registry=registry
+    )
+    if plan.problems:
+        raise Invalid(
+            f"Version {record.version} cannot be retired from {retired_from.isoformat()}: "
+            + "; ".join(plan.problems)
+            + ".",
+            field="retired_from",
+        )
+    result = session.execute(
+        sa.update(PolicyVersionRecord)
+        .where(
+            col(PolicyVersionRecord.id) == record.id,
+            col(PolicyVersionRecord.state) == PolicyState.PUBLISHED.value,
+        )
+        .values(lock_version=record.lock_version + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+        session.rollback()
+        raise Conflict(f"Version {record.version} changed while it was being retired.")
+    session.refresh(record)
+    record.state = PolicyState.RETIRED.value
+    record.retired_from = retired_from
+    record.retired_at = utcnow()
+    record.retired_by_id = actor.id
+    record.updated_at = record.retired_at
+    session.add(record)
+    session.flush()
+    audit.append(
+        session,
+        action="policy.retired",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=actor.id,
+        after={
+            "policy_id": record.policy_id,
+            "version": record.version,
+            "retired_from": retired_from.isoformat(),
+            "applies_after": plan.after.version if plan.after else None,
+            "changes": plan.changes,
+        },
+        policy_version=record.version,
+        policy_digest=record.digest,
+    )

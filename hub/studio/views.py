@@ -595,12 +595,12 @@ def publish_confirm(version: str) -> Any:
             problem = f"{raw!r} is not a date: write it as YYYY-MM-DD."
         if effective is not None:
             try:
-                check = studio_publishing.check_publication(
+                check = studio_publishing.plan_publication(
                     session,
                     record=record,
                     effective_from=effective,
                     today=today,
-                    catalogue=catalogue().registry().versions(record.policy_id),
+                    registry=catalogue().registry(),
                 )
             except DomainError as exc:
                 problem = exc.message
@@ -614,7 +614,7 @@ def publish_confirm(version: str) -> Any:
         problem=problem,
         impact_job=impact_job,
         impact=impact_job.result if impact_job and impact_job.state == "done" else None,
-    ), (422 if problem else 200)
+    ), (422 if problem or (check and not check.ok) else 200)
 
 
 @bp.route("/<version>/publish", methods=["POST"])
@@ -643,9 +643,10 @@ def publish(version: str) -> Any:
             record=record,
             effective_from=effective,
             today=clock.today(),
-            catalogue=catalogue().registry().versions(record.policy_id),
+            registry=catalogue().registry(),
             actor=_user(),
             lock_version=lock if lock >= 0 else None,  # a form without one: unchecked
+            confirmed=request.form.get("confirmation") or None,
         )
         session.commit()
     except DomainError as exc:

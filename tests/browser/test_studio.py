@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from hub.app_catalogue import catalogue
 from hub.models import Role
 from tests.conftest import DEFAULT_PASSWORD
+from tests.functional.publishing_support import approve_draft
 from tests.functional.test_studio import KYC_OUTLINE, population, update_kyc_scenarios
 
 __all__ = ["population"]  # the fixture, reused: six companies with decided filings
@@ -26,7 +27,7 @@ def shot(page, name: str) -> None:
 
 
 def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
-    page, app, make_user, population
+    page, app, make_user, population, db_session
 ):
     make_user(Role.AUTHOR, email="author@example.kz")
     page.goto("/login")
@@ -106,6 +107,9 @@ def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
     page.get_by_role("button", name="Save and run the scenarios").click()
     expect(page.locator("#spec-summary")).to_contain_text("scenarios pass", timeout=30_000)
     shot(page, "5-specs-pass")
+
+    # A second person approves the text (helper D's approval page will do it in the browser).
+    approve_draft(db_session, make_user, "2026.2")
 
     # Publish with a future date, after seeing the results and the impact.
     page.goto("/policies/2026.2/publish")

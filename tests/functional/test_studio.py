@@ -26,6 +26,7 @@ from hub.models import (
 )
 from hub.policy import assess
 from tests.functional.filing_support import t1_exchange
+from tests.functional.publishing_support import approve_draft
 
 KYC_OUTLINE = "kyc_baseline - identity-verified clients at and around the baseline"
 
@@ -664,7 +665,7 @@ def test_publishing_needs_an_impact_analysis(author_client, db_session):
 
 
 def test_publish_applies_from_its_date_and_other_servers_pick_it_up(
-    make_app, app, author_client, db_session, author
+    make_app, app, author_client, db_session, author, make_user
 ):
     other_server = make_app()  # started before the publication
     with other_server.app_context():
@@ -674,6 +675,7 @@ def test_publish_applies_from_its_date_and_other_servers_pick_it_up(
         catalogue().monotonic = lambda: now[0]
     green_draft(author_client, db_session)
     run_impact(author_client, db_session, "2026.2")
+    approve_draft(db_session, make_user, "2026.2")
     day = free_date(app, dt.date.today() + dt.timedelta(days=3))
     page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
     assert "All " in page and "scenarios pass" in page and 'id="confirm-publish"' in page

@@ -1,0 +1,367 @@
+"""Approving, publishing and retiring versions through hub.studio.publishing, on a real
+database: the second person, the scenario run, the shadow check and retirement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from hub.models import Assessment, AuditRecord, PolicyVersionRecord, Role, User
+from hub.policy import Policy, PolicyRegistry, load_policy_text
+from hub.services.errors import Conflict, Forbidden, Invalid
+from hub.specs import default_features_dir
+from hub.studio import drafts, publishing
+
+TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture
+def author(make_user: Callable[..., User]) -> User:
+    return make_user(Role.AUTHOR, email="author@example.kz")
+
+
+@pytest.fixture
+def reviewer(make_user: Callable[..., User]) -> User:
+    return make_user(Role.AUTHOR, email="reviewer@example.kz")
+
+
+def stored(db: Session, version: str) -> PolicyVersionRecord:
+    db.expire_all()
+    return db.exec(select(PolicyVersionRecord).where(PolicyVersionRecord.version == version)).one()
+
+
+def catalogue_registry(db: Session) -> PolicyRegistry:
+    """Every stored version that was published (retired ones with their date)."""
+    policies: list[Policy] = []
+    retired: dict[tuple[str, str], dt.date] = {}
+    for rec in db.exec(select(PolicyVersionRecord)).all():
+        if rec.state == "draft":
+            continue
+        policies.append(load_policy_text(rec.text, source=f"{rec.version}.yaml"))
+        if rec.retired_from:
+            retired[(rec.policy_id, rec.version)] = rec.retired_from
+    return PolicyRegistry(policies, retired)
+
+
+def audit(db: Session, action: str) -> list[AuditRecord]:
+    return list(db.exec(select(AuditRecord).where(AuditRecord.action == action)).all())
+
+
+def draft_from(db: Session, author: User, base: str, version: str) -> PolicyVersionRecord:
+    rec = drafts.create_draft(
+        db,
+        base=stored(db, base),
+        version=version,
+        author=author,
+        features_dir=default_features_dir(),
+    )
+    db.commit()
+    return rec
+
+
+def ready(db: Session, rec: PolicyVersionRecord, author: User, reviewer: User) -> None:
+    """A finished, passing scenario run and a second person's approval."""
+    job = publishing.record_spec_run(db, record=rec, registry=catalogue_registry(db), actor=author)
+    assert job.state == "done" and job.result and job.result["summary"]["ok"], job.error
+    publishing.approve(db, record=rec, actor=reviewer, lock_version=rec.lock_version)
+    db.commit()
+
+
+def test_a_draft_writes_its_base_into_its_text(app: Flask, db_session, author):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    assert 'version: "2026.2"\nbased_on: "2026.1"\n' in rec.text
+    assert rec.base_version == "2026.1"
+    # The base follows the text: an author who rebases the draft by hand says so in it.
+    text = rec.text.replace('based_on: "2026.1"', 'based_on: "2027.1"')
+    drafts.save_draft(
+        db_session,
+        record=rec,
+        text=text,
+        features_text=None,
+        lock_version=rec.lock_version,
+        author=author,
+    )
+    db_session.commit()
+    assert stored(db_session, "2026.2").base_version == "2027.1"
+
+
+def test_publishing_over_a_later_version_needs_a_confirmation_naming_what_it_drops(
+    app: Flask, db_session, author, reviewer
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    ready(db_session, rec, author, reviewer)
+    registry = catalogue_registry(db_session)
+    march = dt.date(2027, 3, 1)
+    plan = publishing.plan_publication(
+        db_session, record=rec, effective_from=march, today=TODAY, registry=registry
+    )
+    assert plan.ok and plan.replaced is not None and plan.replaced.version == "2027.1"
+    assert not plan.base_matches and plan.needs_confirmation and plan.until is None
+    dropped = [c for c in plan.changes if "unhosted_wallet_checks" in c]
+    assert dropped and dropped[0].startswith("drops criterion unhosted_wallet_checks")
+    assert any(c.startswith("drops input unhosted_wallet_verified_pct") for c in plan.changes)
+    assert [(p.start, p.policy.version if p.policy else None) for p in plan.timeline] == [
+        (dt.date(2026, 7, 1), "2026.1"),
+        (dt.date(2027, 1, 1), "2027.1"),
+        (march, "2026.2"),
+    ]
+
+    for confirmed in (None, "not-the-digest"):
+        with pytest.raises(Invalid) as refused:
+            publishing.publish(
+                db_session,
+                record=rec,
+                effective_from=march,
+                today=TODAY,
+                registry=registry,
+                actor=author,
+                lock_version=rec.lock_version,
+                confirmed=confirmed,
+            )
+        message = refused.value.message
+        assert refused.value.field == "confirmation"
+        assert "replace 2027.1, which is not its base (2026.1)" in message
+        assert "drops criterion unhosted_wallet_checks (Self-hosted wallet owners verified)" in (
+            message
+        )
+    db_session.rollback()
+    assert stored(db_session, "2026.2").state == "draft"
+    assert not audit(db_session, "policy.published")
+
+    published = publishing.publish(
+        db_session,
+        record=rec,
+        effective_from=march,
+        today=TODAY,
+        registry=registry,
+        actor=author,
+        lock_version=rec.lock_version,
+        confirmed=plan.confirmation,
+    )
+    db_session.commit()
+    rec = stored(db_session, "2026.2")
+    assert rec.state == "published" and rec.effective_from == march
+    assert rec.published_by_id == author.id and published.digest == rec.digest
+    (entry,) = audit(db_session, "policy.published")
+    assert entry.actor_id == author.id and entry.after is not None
+    assert entry.after["replaces"] == "2027.1"
+    assert entry.after["confirmed_changes"] == plan.changes
+    assert entry.after["approved_by_id"] == reviewer.id
+    assert entry.after["specs"]["failed"] == 0 and entry.after["specs"]["passed"] > 0
+    after = catalogue_registry(db_session)
+    assert after.select(march).version == "2026.2"
+    assert after.select(march - dt.timedelta(days=1)).version == "2027.1"
+
+
+def test_a_draft_on_its_base_needs_no_confirmation_and_runs_until_the_next_version(
+    app: Flask, db_session, author, reviewer
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    ready(db_session, rec, author, reviewer)
+    day = dt.date(2026, 12, 15)
+    plan = publishing.plan_publication(
+        db_session,
+        record=rec,
+        effective_from=day,
+        today=TODAY,
+        registry=catalogue_registry(db_session),
+    )
+    assert plan.ok and plan.base_matches and not plan.needs_confirmation
+    assert plan.replaced is not None and plan.replaced.version == "2026.1" and plan.changes == []
+    assert plan.until is not None and plan.until.version == "2027.1"
+    assert plan.until_from == dt.date(2027, 1, 1)
+    publishing.publish(
+        db_session,
+        record=rec,
+        effective_from=day,
+        today=TODAY,
+        registry=catalogue_registry(db_session),
+        actor=author,
+        lock_version=None,
+        confirmed=None,
+    )
+    db_session.commit()
+    assert stored(db_session, "2026.2").state == "published"
+
+
+def test_publishing_needs_a_second_persons_approval_of_the_current_text(
+    app: Flask, db_session, author, reviewer, make_user
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    registry = catalogue_registry(db_session)
+    job = publishing.record_spec_run(db_session, record=rec, registry=registry, actor=author)
+    assert publishing.latest_spec_result(db_session, rec) == job
+    day = dt.date(2026, 12, 15)
+
+    def publish() -> None:
+        publishing.publish(
+            db_session,
+            record=rec,
+            effective_from=day,
+            today=TODAY,
+            registry=registry,
+            actor=author,
+            lock_version=rec.lock_version,
+            confirmed=None,
+        )
+
+    with pytest.raises(Invalid, match="not been approved by a second person"):
+        publish()
+    # The editor cannot approve their own draft; a company user cannot approve at all.
+    with pytest.raises(Forbidden, match=r"edited version 2026\.2 and cannot approve it"):
+        publishing.approve(db_session, record=rec, actor=author, lock_version=rec.lock_version)
+    company_user = make_user(Role.COMPANY)
+    with pytest.raises(Forbidden, match="not an author or administrator"):
+        publishing.approve(
+            db_session, record=rec, actor=company_user, lock_version=rec.lock_version
+        )
+    # An approval of a revision the approver did not read is refused.
+    with pytest.raises(Conflict, match="saved again after you read it"):
+        publishing.approve(
+            db_session, record=rec, actor=reviewer, lock_version=rec.lock_version - 1
+        )
+    publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
+    db_session.commit()
+    assert publishing.is_approved(rec) and rec.approved_by_id == reviewer.id
+    (approved,) = audit(db_session, "policy.approved")
+    assert approved.actor_id == reviewer.id and approved.after is not None
+    assert approved.after["revision"] == rec.lock_version
+    assert approved.after["specs"]["job"] == job.id
+
+    # A save after the approval voids it (the same text: what was approved is a revision).
+    drafts.save_draft(
+        db_session,
+        record=rec,
+        text=rec.text,
+        features_text=None,
+        lock_version=rec.lock_version,
+        author=author,
+    )
+    db_session.commit()
+    assert not publishing.is_approved(rec)
+    assert publishing.editors_of(db_session, rec) == {author.id}
+    with pytest.raises(Invalid, match=r"approval .* was voided by a later save"):
+        publish()
+    # The reviewer who saves the draft becomes an editor and may no longer approve it.
+    drafts.save_draft(
+        db_session,
+        record=rec,
+        text=rec.text,
+        features_text=None,
+        lock_version=rec.lock_version,
+        author=reviewer,
+    )
+    db_session.commit()
+    assert publishing.editors_of(db_session, rec) == {author.id, reviewer.id}
+    with pytest.raises(Forbidden):
+        publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
+    admin = make_user(Role.ADMIN)
+    publishing.approve(db_session, record=rec, actor=admin, lock_version=rec.lock_version)
+    db_session.commit()
+    publish()
+    db_session.commit()
+    assert stored(db_session, "2026.2").state == "published"
+    saved = audit(db_session, "policy.draft_saved")
+    assert [(s.actor_id, s.after["revision"]) for s in saved if s.after] == [
+        (author.id, 2),
+        (reviewer.id, 3),
+    ]
+
+
+def test_publishing_reads_the_latest_finished_scenario_run_of_the_current_text(
+    app: Flask, db_session, author, reviewer
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
+    db_session.commit()
+    registry = catalogue_registry(db_session)
+    day = dt.date(2026, 12, 15)
+
+    def problems() -> list[str]:
+        return publishing.plan_publication(
+            db_session, record=rec, effective_from=day, today=TODAY, registry=registry
+        ).problems
+
+    assert problems() == [
+        "no finished scenario run for the current text and scenarios: run the scenarios "
+        "and wait for the result"
+    ]
+    # Scenarios that contradict the text: the run fails, and says how.
+    rec.features_text = (rec.features_text or "").replace(
+        "| 95   | met     |", "| 95   | not met |"
+    )
+    db_session.add(rec)
+    db_session.commit()
+    publishing.record_spec_run(db_session, record=rec, registry=registry, actor=author)
+    assert any(p.endswith("scenario(s) fail") for p in problems())
+
+
+def test_retiring_a_version(app: Flask, db_session, author):
+    later = stored(db_session, "2027.1")
+    registry = catalogue_registry(db_session)
+    june = dt.date(2027, 6, 1)
+
+    def plan(day: dt.date) -> publishing.RetirementPlan:
+        return publishing.plan_retirement(
+            db_session, record=later, retired_from=day, today=TODAY, registry=registry
+        )
+
+    assert "is in the past" in plan(TODAY - dt.timedelta(days=1)).problems[0]
+    assert "before its effective date 2027-01-01" in plan(dt.date(2026, 12, 31)).problems[0]
+    db_session.add(
+        Assessment(
+            as_of=dt.date(2027, 6, 3),
+            policy_id="astana-crypto-hub",
+            policy_version="2027.1",
+            policy_digest=later.digest or "",
+            inputs={},
+            decision={},
+        )
+    )
+    db_session.commit()
+    assert (
+        "decisions have already been made under 2027.1 for 2027-06-03" in (plan(june).problems[0])
+    )
+    with pytest.raises(Invalid, match="Choose 2027-06-04 or later"):
+        publishing.retire(
+            db_session, record=later, retired_from=june, today=TODAY, registry=registry,
+            actor=author,
+        )  # fmt: skip
+    day = dt.date(2027, 7, 1)
+    good = plan(day)
+    assert good.ok and good.after is not None and good.after.version == "2026.1"
+    assert any(c.startswith("drops criterion unhosted_wallet_checks") for c in good.changes)
+    assert [(p.start, p.policy.version if p.policy else None) for p in good.timeline] == [
+        (dt.date(2026, 7, 1), "2026.1"),
+        (dt.date(2027, 1, 1), "2027.1"),
+        (day, "2026.1"),
+    ]
+    publishing.retire(
+        db_session, record=later, retired_from=day, today=TODAY, registry=registry, actor=author
+    )
+    db_session.commit()
+    later = stored(db_session, "2027.1")
+    assert later.state == "retired" and later.retired_from == day
+    assert later.retired_by_id == author.id and later.retired_at is not None
+    (entry,) = audit(db_session, "policy.retired")
+    assert entry.actor_id == author.id and entry.after is not None
+    assert entry.after["retired_from"] == day.isoformat()
+    assert entry.after["applies_after"] == "2026.1"
+    after = catalogue_registry(db_session)
+    assert after.select(day).version == "2026.1"
+    assert after.select(day - dt.timedelta(days=1)).version == "2027.1"
+    assert after.get("2027.1").version == "2027.1"  # decisions made under it keep it
+    # Twice, or a draft: refused.
+    with pytest.raises(Conflict, match="already retired \\(from 2027-07-01\\)"):
+        publishing.retire(
+            db_session, record=later, retired_from=day, today=TODAY, registry=after, actor=author
+        )
+    draft = draft_from(db_session, author, "2026.1", "2026.2")
+    with pytest.raises(Conflict, match="never published"):
+        publishing.retire(
+            db_session, record=draft, retired_from=day, today=TODAY, registry=after, actor=author
+        )
