@@ -16,7 +16,7 @@ import click
 from hub.cli import with_app
 from hub.commands import policy_file
 from hub.policy import Policy
-from hub.policy.impact import Subject, analyse, rows_to_csv
+from hub.policy.impact import analyse, rows_to_csv
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -113,10 +113,15 @@ def _candidate(ref: str, app: Flask) -> Policy:
 @click.argument("candidate")
 @click.option(
     "--against",
-    help="Compare with this version for every company (default: the version each "
-    "company's latest filing was decided with).",
+    help="Compare with this version (a draft, a version or a policy file) instead of the "
+    "version otherwise in force on the as-of date.",
 )
-@click.option("--as-of", "as_of", help="Assessment date (default: the candidate's first day).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Assess both sides as of this date, YYYY-MM-DD (default: the candidate's effective "
+    "date, or today when that is past); the baseline is the version in force on it.",
+)
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write one CSV line per company here.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
@@ -133,30 +138,40 @@ def impact(
 ) -> None:
     """Who changes if CANDIDATE (a draft, a version or a policy file) is applied.
 
-    Re-assesses the latest decided filing of every company, under the version
-    it was decided with (or --against) and under CANDIDATE, on the same date.
+    Re-assesses the latest decided filing of every company under the version that
+    would otherwise be in force on the as-of date (or --against) and under
+    CANDIDATE, both as of that date. Exit 1 when no version is in force on it.
     """
     from hub.app_catalogue import catalogue
     from hub.app_clock import app_clock
     from hub.db import session_scope
-    from hub.studio.jobs import impact_as_of, latest_filings, subjects_of
+    from hub.policy.filing import DATE_RE
+    from hub.services.errors import Invalid
+    from hub.studio.jobs import latest_filings, plan_impact, subjects_of
 
-    policy = _candidate(candidate, app)
-    registry = catalogue().registry()
-    if as_of:
+    day: dt.date | None = None
+    if as_of is not None:
         try:
+            if not DATE_RE.match(as_of):
+                raise ValueError(as_of)
             day = dt.date.fromisoformat(as_of)
         except ValueError:
-            raise click.BadParameter("write the date as YYYY-MM-DD", param_hint="--as-of") from None
-    else:
-        day = impact_as_of(policy, app_clock(app).today())
+            raise click.BadParameter(
+                f"{as_of[:40]!r} is not a date: write it as YYYY-MM-DD", param_hint="--as-of"
+            ) from None
+    policy = _candidate(candidate, app)
+    base = _candidate(against, app) if against else None
+    try:
+        plan = plan_impact(
+            catalogue().registry(), policy, today=app_clock(app).today(), as_of=day, against=base
+        )
+    except Invalid as exc:
+        hint = " (or name a version with --against)" if as_of else " (--as-of D or --against V)"
+        raise click.ClickException(exc.message + hint) from None
     with session_scope(app) as session:
         rows = latest_filings(session)
-        subjects, skipped = subjects_of(rows, registry)
-    if against:
-        base = _candidate(against, app)
-        subjects = [Subject(s.key, s.label, s.inputs, base) for s in subjects]
-    report = analyse(subjects, policy, day)
+        subjects, skipped = subjects_of(rows, plan.against)
+    report = analyse(subjects, policy, plan.as_of, against=plan.against.version)
     data = report.to_dict()
     data["skipped"] = skipped
     if csv_out:
@@ -166,9 +181,15 @@ def impact(
         return
     t = data["totals"]
     click.echo(
-        f"Impact of {policy.id} {policy.version} on {t['companies']} companies, as of "
-        f"{day.isoformat()}" + (f", against {against}" if against else "")
+        f"Impact of {policy.id} {policy.version} on {t['companies']} companies: "
+        f"{policy.version} against {plan.against.version}, both as of {plan.as_of.isoformat()}"
     )
+    why = (
+        "named with --against"
+        if plan.named
+        else f"the version otherwise in force on {plan.as_of.isoformat()}"
+    )
+    click.echo(f"  {plan.against.version}: {why}")
     click.echo(f"  {t['changed']} change, {t['tier_changes']} change tier")
     click.echo(
         f"  estimated annual savings: {t['saving_before']:,.2f} -> {t['saving_after']:,.2f} KZT "

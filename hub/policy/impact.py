@@ -1,10 +1,13 @@
 """Impact analysis: who would be decided differently under a new policy version.
 
-Pure like the rest of the core: it takes a population of filings, each with
-the version it was decided with, and re-assesses every one twice on the same
-date, under that version ("before") and under the candidate ("after"), so the
-only thing that differs between the two decisions is the rules. The studio
-runs it as a background job and the CLI prints it; both read the same report.
+Pure like the rest of the core: it takes a population of filings and
+re-assesses every one twice on the same date, under the baseline ("before") and
+under the candidate ("after"), so the only thing that differs between the two
+decisions is the rules. The date is the candidate's effective date (not earlier
+than today) unless another is chosen, and the baseline is the version that
+would otherwise be in force on that date (``baseline_of``): what the candidate
+would replace, not the version it was drafted from. The studio runs it as a
+background job and the CLI prints it; both read the same report.
 
 Tiers are cumulative, so "gaining T2" counts a company that reaches T2 *or
 higher* after the change and did not before; a company moving from T1 to T3
@@ -25,13 +28,37 @@ from .decision import Decision, assess
 from .filing import FilingInvalid
 from .model import Policy
 from .outcome import tier_ranks
+from .registry import PolicyRegistry
 
 ABSENT = "absent"  # the criterion does not exist in that version
 
 
+def default_as_of(candidate: Policy, today: dt.date) -> dt.date:
+    """The day an impact analysis assesses on unless another is chosen: the candidate's
+    effective date, or ``today`` when that date is already past."""
+    return max(today, candidate.effective_from)
+
+
+def baseline_of(registry: PolicyRegistry, candidate: Policy, as_of: dt.date) -> Policy:
+    """The version that would otherwise be in force on ``as_of``: the one ``registry``
+    selects for the candidate's policy on that day (retirements included) with the
+    candidate's own version number left out (a published candidate is compared with
+    what it replaced, not with itself).
+
+    Raises ``NoVersionInForce`` (field ``as_of``) when no other version applies on that
+    day: there is nothing to compare with, and the analysis is refused rather than
+    shown as every company newly assessed.
+    """
+    others = PolicyRegistry(
+        (p for p in registry.versions(candidate.id) if p.version != candidate.version),
+        registry.retirements(),
+    )
+    return others.select(as_of, policy_id=candidate.id)
+
+
 @dataclass(frozen=True)
 class Subject:
-    """One company's latest filing and the version it was decided with."""
+    """One company's latest filing and the version it is compared under ("before")."""
 
     key: str
     label: str
@@ -131,11 +158,16 @@ def _outcome_dict(o: Outcome) -> dict[str, Any]:
 
 @dataclass
 class ImpactReport:
-    """Every company's row plus the totals reviewers look at first."""
+    """Every company's row plus the totals reviewers look at first.
+
+    ``against`` names the baseline version when every company was compared under
+    one (the studio's and the CLI's analyses always are).
+    """
 
     candidate: Policy
     as_of: dt.date
     rows: list[ImpactRow] = field(default_factory=list)
+    against: str | None = None
 
     @property
     def changed_rows(self) -> list[ImpactRow]:
@@ -204,6 +236,7 @@ class ImpactReport:
                 "digest": self.candidate.digest,
             },
             "as_of": self.as_of.isoformat(),
+            "against": self.against,
             "totals": self.totals(),
             "rows": [r.to_dict() for r in self.rows],
         }
@@ -294,9 +327,13 @@ def analyse(
     *,
     progress: Callable[[int], None] | None = None,
     every: int = 50,
+    against: str | None = None,
 ) -> ImpactReport:
-    """Re-assess every subject; ``progress(done)`` is called every ``every`` subjects."""
-    report = ImpactReport(candidate, as_of)
+    """Re-assess every subject; ``progress(done)`` is called every ``every`` subjects.
+
+    ``against`` is recorded in the report: the baseline version every subject carries.
+    """
+    report = ImpactReport(candidate, as_of, against=against)
     done = 0
     for subject in subjects:
         report.rows.append(compare(subject, candidate, as_of))

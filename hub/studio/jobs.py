@@ -22,8 +22,9 @@ from hub.models import (
     StudioJob,
     User,
 )
-from hub.policy import Policy, PolicyRegistry
-from hub.policy.impact import Subject, analyse
+from hub.policy import NoVersionInForce, Policy, PolicyRegistry
+from hub.policy.impact import Subject, analyse, baseline_of, default_as_of
+from hub.services.errors import Invalid
 from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import check_features_text, features_digest, spec_suite
@@ -63,30 +64,63 @@ def latest_filings(session: Session) -> list[tuple[Filing, Company]]:
 
 
 def subjects_of(
-    rows: Iterable[tuple[Filing, Company]], registry: PolicyRegistry
+    rows: Iterable[tuple[Filing, Company]], baseline: Policy
 ) -> tuple[list[Subject], list[str]]:
-    """Impact subjects, and the filings left out because their version is unknown here."""
+    """Impact subjects compared under ``baseline``, and the filings left out (decided
+    under another policy)."""
     subjects, skipped = [], []
     for filing, company in rows:
-        try:
-            policy = registry.get(filing.policy_version or "", filing.policy_id)
-        except LookupError:
-            skipped.append(f"{company.bin}: version {filing.policy_version} is not available")
+        if filing.policy_id is not None and filing.policy_id != baseline.id:
+            skipped.append(f"{company.bin}: decided under another policy ({filing.policy_id})")
             continue
         subjects.append(
             Subject(
                 key=company.bin,
                 label=company.legal_name,
                 inputs=dict(filing.inputs),
-                policy=policy,
+                policy=baseline,
             )
         )
     return subjects, skipped
 
 
-def impact_as_of(candidate: Policy, today: dt.date) -> dt.date:
-    """Both sides are assessed on the day the candidate would first apply."""
-    return max(today, candidate.effective_from)
+@dataclass(frozen=True)
+class ImpactPlan:
+    """What an impact analysis compares: the candidate with ``against`` (the version
+    otherwise in force on ``as_of``, or the one named), both assessed as of ``as_of``."""
+
+    as_of: dt.date
+    against: Policy
+    #: True when ``against`` was named rather than found in force on the date
+    named: bool = False
+
+
+def plan_impact(
+    registry: PolicyRegistry,
+    candidate: Policy,
+    *,
+    today: dt.date,
+    as_of: dt.date | None = None,
+    against: Policy | None = None,
+) -> ImpactPlan:
+    """The date and the baseline of an impact analysis of ``candidate``.
+
+    ``as_of`` defaults to the candidate's effective date (today when that is past);
+    ``against`` to the version that would otherwise be in force on that date in
+    ``registry``. Raises ``Invalid`` (field ``as_of``) when no version is in force on
+    that date: there is nothing to compare with.
+    """
+    day = as_of or default_as_of(candidate, today)
+    if against is not None:
+        return ImpactPlan(day, against, named=True)
+    try:
+        return ImpactPlan(day, baseline_of(registry, candidate, day))
+    except NoVersionInForce as exc:
+        raise Invalid(
+            f"Nothing to compare {candidate.version} with: {exc.message}. "
+            "Choose a date on which a version is in force.",
+            field="as_of",
+        ) from None
 
 
 #: What a job reads the policy versions from: called once per job, so a long-lived
@@ -103,25 +137,33 @@ def start_job(
     kind: str,
     record: PolicyVersionRecord,
     user: User | None,
-    against: str | None = None,
+    as_of: dt.date | None = None,
 ) -> StudioJob:
     """Record a job (committed in ``session``) and run it in a background thread.
 
-    The thread opens its own sessions on ``engine``, dates the impact analysis by
-    ``clock`` and reads the versions from ``registry``: no Flask app is needed, so a
-    worker process or a command can start jobs too. Raises ``Invalid`` when the
-    draft does not compile.
+    The thread opens its own sessions on ``engine``; no Flask app is needed, so a
+    worker process or a command can start jobs too. An impact analysis is planned
+    here (``plan_impact``: ``as_of`` or the draft's effective date by ``clock``, and
+    the version otherwise in force then, from one read of ``registry``) and both are
+    recorded on the row before it runs. Raises ``Invalid`` when the draft does not
+    compile, or (field ``as_of``) when no version is in force on the date.
     """
     policy = compiled_policy(record)
     if kind == "specs":
         check_features_text(record.features_text)  # stored before the limits: refused here
+    plan = None
+    if kind == "impact":
+        versions = registry()
+        plan = plan_impact(versions, policy, today=clock.today(), as_of=as_of)
+        registry = lambda: versions  # noqa: E731 - the job uses the versions it was planned on
     job = StudioJob(
         kind=kind,
         policy_id=record.policy_id,
         version=record.version,
         digest=policy.digest,
         features_digest=features_digest(record.features_text) if kind == "specs" else None,
-        against=against,
+        against=plan.against.version if plan else None,
+        as_of=plan.as_of if plan else None,
         state="queued",
         created_by_id=user.id if user else None,
     )
@@ -130,7 +172,7 @@ def start_job(
     features_text = record.features_text
     job_id = job.id
     assert job_id is not None
-    runner = _Runner(engine, clock, registry, job_id)
+    runner = _Runner(engine, clock, registry, job_id, plan)
     thread = threading.Thread(
         target=runner.run,
         args=(kind, policy, features_text),
@@ -154,6 +196,7 @@ class _Runner:
     clock: Clock
     registry: RegistrySource
     job_id: int
+    impact: ImpactPlan | None = None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -200,18 +243,19 @@ class _Runner:
                     finished_at=utcnow(),
                 )
                 return
+            plan = self.impact or plan_impact(registry, policy, today=self.clock.today())
             with self.session() as session:
                 rows = latest_filings(session)
-                subjects, skipped = subjects_of(rows, registry)
+                subjects, skipped = subjects_of(rows, plan.against)
             total = len(subjects)
             self.update(state="running", total=total)
-            as_of = impact_as_of(policy, self.clock.today())
             report = analyse(
                 subjects,
                 policy,
-                as_of,
+                plan.as_of,
                 progress=lambda done: self.update(done=done),
                 every=max(1, min(200, total // 20 or 1)),
+                against=plan.against.version,
             )
             result = report.to_dict()
             result["skipped"] = skipped

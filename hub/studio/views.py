@@ -36,7 +36,7 @@ from hub.errors import ApiError
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import Policy, PolicyError, PolicyRegistry
 from hub.policy.diff import diff_policies
-from hub.policy.impact import rows_to_csv
+from hub.policy.impact import default_as_of, rows_to_csv
 from hub.services.errors import DomainError, Invalid
 from hub.specs import default_features_dir
 from hub.studio import drafts as studio_drafts
@@ -44,7 +44,7 @@ from hub.studio import jobs as studio_jobs
 from hub.studio import publishing as studio_publishing
 from hub.studio import versions as studio_versions
 from hub.studio.features import features_digest
-from hub.web.params import ascii_int
+from hub.web.params import ascii_date, ascii_int
 
 bp = Blueprint("studio", __name__, url_prefix="/policies")
 
@@ -277,6 +277,7 @@ def show(version: str) -> str:
     emails = _authors(session, [record])
     return render_template(
         "studio/show.html",
+        impact_as_of=default_as_of(policy, clock.today()) if policy else None,
         record=record,
         policy=policy.to_dict() if policy else None,
         errors=errors,
@@ -455,7 +456,7 @@ def delete(version: str) -> BaseResponse:
     return redirect(url_for("studio.index"))
 
 
-def _start(version: str, kind: str) -> BaseResponse:
+def _start(version: str, kind: str, as_of: dt.date | None = None) -> Any:
     session = get_session()
     record = _record(version)
     try:
@@ -467,9 +468,12 @@ def _start(version: str, kind: str) -> BaseResponse:
             kind=kind,
             record=record,
             user=_user(),
+            as_of=as_of,
         )
     except DomainError as exc:
         session.rollback()
+        if exc.field == "as_of":
+            return _impact_form(record, as_of.isoformat() if as_of else "", exc.message)
         flash(exc.message, "error")
         target = "studio.edit" if record.state == PolicyState.DRAFT.value else "studio.show"
         return redirect(url_for(target, version=version))
@@ -483,11 +487,61 @@ def run_specs(version: str) -> BaseResponse:
     return _start(version, "specs")
 
 
+AS_OF_FORMAT = "Write the date as YYYY-MM-DD (for example 2027-03-01)."
+
+
+def _impact_form(record: PolicyVersionRecord, raw: str, error: str | None) -> Any:
+    """The impact form: the as-of date (``raw`` as typed), its error, and what it compares."""
+    today = clock.today()
+    plan, default, problem = None, None, None
+    try:
+        policy = studio_drafts.compiled_policy(record)
+    except DomainError as exc:
+        policy, problem = None, exc.message
+    if policy is not None:
+        default = default_as_of(policy, today)
+        day = ascii_date(raw) if raw else default
+        if error is None and day is None:
+            error = AS_OF_FORMAT
+        if error is None and day is not None:
+            try:
+                plan = studio_jobs.plan_impact(
+                    catalogue().registry(), policy, today=today, as_of=day
+                )
+            except DomainError as exc:
+                error = exc.message
+    page = render_template(
+        "studio/impact.html",
+        record=record,
+        raw=raw or (default.isoformat() if default else ""),
+        default=default,
+        error=error,
+        problem=problem,
+        plan=plan,
+        today=today,
+    )
+    return page, (422 if error or problem else 200)
+
+
+@bp.route("/<version>/impact", methods=["GET"])
+@roles_required(*READERS)
+def impact_form(version: str) -> Any:
+    """The impact form: choose the as-of date (?as_of=D) and see which version it is against."""
+    raw = request.args.get("as_of", "")
+    return _impact_form(_record(version), raw, None)
+
+
 @bp.route("/<version>/impact", methods=["POST"])
 @roles_required(Role.AUTHOR)
-def run_impact(version: str) -> BaseResponse:
-    """Re-assess every company's latest filing under this version, in the background."""
-    return _start(version, "impact")
+def run_impact(version: str) -> Any:
+    """Re-assess every company's latest filing under this version and under the version
+    otherwise in force on the as-of date (the form's ``as_of``; default: the draft's
+    effective date, or today when that is past), in the background."""
+    raw = request.form.get("as_of", "").strip()
+    as_of = ascii_date(raw)
+    if raw and as_of is None:
+        return _impact_form(_record(version), raw, AS_OF_FORMAT)
+    return _start(version, "impact", as_of)
 
 
 def _job(job_id: int) -> StudioJob:

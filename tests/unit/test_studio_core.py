@@ -201,3 +201,37 @@ def test_every_shipped_version_copies_into_a_passing_draft():
         policy = load_policy_text(source.replace(f'version: "{version}"', f'version: "{new}"'))
         report = run_specs(policy, spec_suite(text))
         assert report.ok, report.summary()
+
+
+def test_the_baseline_is_the_version_otherwise_in_force_on_the_date(v2026, v2027):
+    """A draft of 2026.1's rules effective 2027-03-01 replaces 2027.1 there, not 2026.1."""
+    import dataclasses
+
+    from hub.policy import NoVersionInForce, PolicyRegistry
+    from hub.policy.impact import baseline_of, default_as_of
+
+    draft = dataclasses.replace(
+        v2026, version="2026.2", effective_from=dt.date(2027, 3, 1), digest="sha256:draft"
+    )
+    registry = PolicyRegistry([v2026, v2027])
+    assert default_as_of(draft, dt.date(2026, 12, 1)) == dt.date(2027, 3, 1)
+    assert default_as_of(draft, dt.date(2027, 4, 1)) == dt.date(2027, 4, 1)  # never in the past
+    assert baseline_of(registry, draft, dt.date(2027, 3, 1)) is v2027
+    assert baseline_of(registry, draft, dt.date(2026, 12, 15)) is v2026
+    # A published candidate is compared with what it replaced, not with itself.
+    assert baseline_of(registry, v2027, dt.date(2027, 1, 1)) is v2026
+    # Retirements count: with 2027.1 retired from 2027-02-01, 2026.1 applies again.
+    retired = PolicyRegistry([v2026, v2027], retired={(v2027.id, "2027.1"): dt.date(2027, 2, 1)})
+    assert baseline_of(retired, draft, dt.date(2027, 3, 1)) is v2026
+    with pytest.raises(NoVersionInForce, match="no policy version is in force on 2026-01-01"):
+        baseline_of(registry, draft, dt.date(2026, 1, 1))
+    # The report names the baseline and the date.
+    report = analyse(
+        [Subject("940140000385", "Steppe Exchange LLP", exchange(), v2027)],
+        draft,
+        dt.date(2027, 3, 1),
+        against="2027.1",
+    )
+    data = report.to_dict()
+    assert (data["against"], data["as_of"]) == ("2027.1", "2027-03-01")
+    assert data["rows"][0]["before"]["version"] == "2027.1"
