@@ -39,7 +39,7 @@ def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
     page.get_by_role("link", name="Policy studio").click()
     expect(page.locator("#versions")).to_contain_text("2027.1")
     shot(page, "1-versions")
-    page.get_by_role("link", name="2026.1", exact=True).click()
+    page.locator("#versions").get_by_role("link", name="2026.1", exact=True).click()
     expect(page.locator("#criteria")).to_contain_text("kyc_baseline")
 
     # A draft from it: the editor with line numbers.
