@@ -204,3 +204,17 @@ def test_the_command_refuses_a_date_without_a_version_or_not_a_date(
     for typed in ("20261215", "2026-02-30", "２０２６-12-15"):
         result = run("policy", "impact", "2026.2", "--as-of", typed)
         assert result.exit_code == 2 and "--as-of" in result.output, typed
+
+
+def test_the_publish_page_runs_the_impact_as_of_the_date_being_published(
+    december, author_client, db_session, population
+):
+    draft_effective(author_client, db_session, dt.date(2027, 3, 1))
+    start_impact(author_client, db_session)
+    page = html(author_client.get("/policies/2026.2/publish?effective_from=2027-03-01"))
+    assert "assessed on 2027-03-01, 2026.2 against 2027.1" in page
+    assert 'id="impact-on-date"' not in page  # the analysis is of this very date
+    page = html(author_client.get("/policies/2026.2/publish?effective_from=2026-12-20"))
+    assert 'id="impact-on-date"' in page and 'name="as_of" value="2026-12-20"' in page
+    job = start_impact(author_client, db_session, as_of="2026-12-20")
+    assert (job.as_of, job.against) == (dt.date(2026, 12, 20), "2026.1")
