@@ -239,6 +239,36 @@ def serve(host: str, port: int, threads: int, app: Flask) -> None:
     _serve(app, host, port, threads)
 
 
+@main.command("worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Jobs run at once: 1 runs them in this process, more in as many child processes "
+    "(default: the number of CPUs).",
+)
+@click.option(
+    "--loglevel",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="What the worker logs.",
+)
+@with_app
+def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
+    """Run studio jobs from the task queue (HUB_BROKER_URL) until stopped.
+
+    Start any number, on any machine that reaches the broker and the database.
+    SIGTERM or Ctrl+C lets the job in hand finish; a worker killed outright leaves
+    its job to another worker.
+    """
+    import os
+
+    from hub.tasks import run_worker
+
+    run_worker(app, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel.upper())
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")

@@ -9,6 +9,7 @@ behind a load balancer against PostgreSQL (variables set by the operator).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,50 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    """A number of seconds (or a count) from ``name``; ConfigError naming it when it is not
+    a number of at least ``minimum``."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        raise ConfigError(f"{name}={text!r} is not a number of at least {minimum:g}")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from ``name``; ConfigError naming it otherwise."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def queue_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The task queue's settings (``hub.tasks``): broker, queue name, visibility timeout,
+    attempts and the delay between them. ConfigError naming the setting when one is wrong."""
+    queue = (env.get("HUB_QUEUE") or "").strip() or "hub"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", queue):
+        raise ConfigError(
+            f"HUB_QUEUE={queue!r} is not a queue name: use 1 to 100 letters, digits, '.', "
+            "'_' or '-'"
+        )
+    return {
+        # Empty: the embedded broker (files in the instance folder; see hub.tasks).
+        "BROKER_URL": (env.get("HUB_BROKER_URL") or "").strip(),
+        "QUEUE_NAME": queue,
+        "BROKER_VISIBILITY_TIMEOUT": _number(env, "HUB_BROKER_VISIBILITY_TIMEOUT", 600, minimum=1),
+        "JOB_ATTEMPTS": _count(env, "HUB_JOB_ATTEMPTS", 3),
+        "JOB_RETRY_DELAY": _number(env, "HUB_JOB_RETRY_DELAY", 10, minimum=0),
+    }
+
+
 def load_settings(
     instance_path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -111,6 +156,7 @@ def load_settings(
         "TIMEZONE": (env.get("HUB_TIMEZONE") or "").strip() or "Asia/Almaty",
         # Which argon2 parameters the process hashes passwords with (hub.auth.passwords).
         "PASSWORD_HASH": password_hash,
+        **queue_settings(env),
     }
 
 

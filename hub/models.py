@@ -399,3 +399,5 @@ class StudioJob(SQLModel, table=True):
     #: written periodically by the process running the job; a job whose heartbeat
     #: stopped is marked failed (its process died) and can be run again
     heartbeat_at: datetime | None = _optional_dt()
+    #: how many times a worker of the task queue took the job (``hub.studio.attempts``)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,43 @@ def fix_clock(app: Flask) -> Callable[..., Clock]:
         return fixed
 
     return fix
+
+
+@contextmanager
+def _worker_of(app: Flask) -> Iterator[Any]:
+    from celery.contrib.testing.worker import start_worker
+    from celery.worker import state
+
+    from hub.tasks import celery_of, dispatcher
+
+    with start_worker(
+        celery_of(app), pool="solo", perform_ping_check=False, loglevel="WARNING",
+        shutdown_timeout=60,
+    ) as worker:  # fmt: skip
+        yield worker
+        # Celery's synchronous loop looks at the stop flag between waits for a message,
+        # and waits once more after seeing it (2 s each): two deliveries of a job that
+        # does not exist (no-ops) end both waits at once.
+        state.should_terminate = 0
+        dispatch = dispatcher(app)
+        dispatch(0)
+        dispatch(0)
+
+
+@pytest.fixture
+def start_queue_worker() -> Callable[[Flask], Any]:
+    """``with start_queue_worker(app):`` a real Celery worker (Celery's test worker, in a
+    thread of this process) runs ``app``'s queue: its broker (the embedded one unless the
+    test set ``BROKER_URL``) and its database. It stops when the block ends, after the task
+    in hand."""
+    return _worker_of
+
+
+@pytest.fixture
+def queue_worker(app: Flask, start_queue_worker: Callable[[Flask], Any]) -> Iterator[Any]:
+    """A worker of the test app's queue (see ``start_queue_worker``) for the whole test."""
+    with start_queue_worker(app) as worker:
+        yield worker
 
 
 @pytest.fixture

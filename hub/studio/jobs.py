@@ -197,6 +197,9 @@ class _Runner:
     registry: RegistrySource
     job_id: int
     impact: ImpactPlan | None = None
+    #: failures to raise to the caller instead of recording them (the task queue tries
+    #: such a job again: ``hub.studio.attempts``); by default every failure is recorded
+    reraise: Callable[[BaseException], bool] | None = None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -223,7 +226,8 @@ class _Runner:
             session.add(job)
 
     def run(self, kind: str, policy: Policy, features_text: str | None) -> None:
-        """The background part: never raises (a failed job says why in its row)."""
+        """The background part: raises only what ``reraise`` picks (any other failure is
+        recorded in the job's row)."""
         with _SLOTS:
             self._run(kind, policy, features_text)
 
@@ -261,6 +265,8 @@ class _Runner:
             result["skipped"] = skipped
             self.update(state="done", done=total, result=result, finished_at=utcnow())
         except Exception as exc:  # a job must leave a readable failure, never a dead thread
+            if self.reraise is not None and self.reraise(exc):
+                raise
             log.exception("studio job %s failed", job_id)
             try:
                 self.update(state="failed", error=f"{type(exc).__name__}: {exc}",

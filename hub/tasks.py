@@ -1,0 +1,203 @@
+"""Background work on a task queue: Celery, one Celery app per Flask app.
+
+Flask's documented pattern ("Background Tasks with Celery"): ``init_app`` builds a
+Celery app from the Flask config, whose tasks run inside the Flask app's context,
+and keeps it in ``app.extensions["celery"]``. ``hub serve`` only sends tasks;
+``hub worker`` (``run_worker``) runs them, on any machine that reaches the broker
+and the database.
+
+The broker is ``BROKER_URL`` (``HUB_BROKER_URL``): Redis in production
+(``redis://host:6379/0``). Without one, the embedded broker is kombu's filesystem
+transport in the instance folder (``instance/queue/``), which needs no server:
+``hub demo`` starts one worker process beside the web server on it (the README
+says why this transport and not kombu's SQLAlchemy one).
+
+Every task is acknowledged late and rejected back to the queue when its worker is
+lost, and a worker takes one message at a time: a worker killed in the middle of a
+task leaves the task to another worker (on Redis, once the visibility timeout
+``HUB_BROKER_VISIBILITY_TIMEOUT`` has passed). The tasks are thin shells: they
+give the engine, the clock and the catalogue of their Flask app to a use case of
+``hub.studio.attempts``, which makes them idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from flask import Flask, current_app
+
+from hub.app_catalogue import catalogue
+from hub.app_clock import app_clock
+from hub.db import get_engine
+from hub.studio import attempts
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "celery"
+
+#: The task that runs a recorded studio job (a spec run or an impact analysis).
+RUN_STUDIO_JOB = "hub.studio.run_job"
+
+#: How often the embedded broker's worker looks for new messages (seconds).
+EMBEDDED_POLLING_INTERVAL = 0.1
+
+
+def embedded_folders(instance_path: str | Path) -> dict[str, str]:
+    """The embedded broker's folders in the instance folder (made if missing): messages
+    waiting (``queue/messages``), taken (``queue/processed``, emptied as they are taken)
+    and the worker's control messages (``queue/control``)."""
+    base = Path(instance_path) / "queue"
+    folders = {
+        "data_folder_in": base / "messages",
+        "data_folder_out": base / "messages",
+        "processed_folder": base / "processed",
+        "control_folder": base / "control",
+    }
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {key: str(folder) for key, folder in folders.items()}
+
+
+def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dict[str, Any]:
+    """Celery's settings from the Flask config (``BROKER_URL``, ``QUEUE_NAME``,
+    ``BROKER_VISIBILITY_TIMEOUT``; see ``hub.config.queue_settings``).
+
+    What makes a task survive its worker is Celery's own: late acknowledgement,
+    rejection when the worker is lost, one message per worker process at a time,
+    and on Redis the visibility timeout after which an unacknowledged message goes
+    back to the queue. Messages are JSON only. There is no result backend: a job's
+    result is its row (``StudioJob``), which every app server reads.
+    """
+    url = str(config.get("BROKER_URL") or "")
+    queue = str(config["QUEUE_NAME"])
+    timeout = float(config["BROKER_VISIBILITY_TIMEOUT"])
+    options: dict[str, Any]
+    if url:
+        options = {
+            "visibility_timeout": timeout,
+            # Look for messages of lost workers every half timeout (at most every 10 s),
+            # scanning each time: a short timeout then means a quick takeover.
+            "unacked_restore_interval": max(1, min(10, int(timeout // 2))),
+            "unacked_restore_throttle": 1,
+            # Deployments sharing one Redis keep their unacknowledged messages apart.
+            "unacked_key": f"{queue}.unacked",
+            "unacked_index_key": f"{queue}.unacked_index",
+            "unacked_mutex_key": f"{queue}.unacked_mutex",
+        }
+    else:
+        url = "filesystem://"
+        options = {
+            **embedded_folders(instance_path),
+            "polling_interval": EMBEDDED_POLLING_INTERVAL,
+        }
+    return {
+        "broker_url": url,
+        "broker_transport_options": options,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": queue,
+        "control_exchange": queue,
+        "event_exchange": f"{queue}.events",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def init_app(app: Flask) -> Celery:
+    """Give ``app`` its Celery app (``app.extensions["celery"]``), whose tasks run inside
+    ``app``'s context (Flask's documented pattern)."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery: Celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(celery_settings(app.config, app.instance_path))
+    celery.set_default()
+    app.extensions[EXTENSION] = celery
+    return celery
+
+
+def celery_of(app: Flask) -> Celery:
+    """The Celery app of ``app``."""
+    found: Celery = app.extensions[EXTENSION]
+    return found
+
+
+def dispatcher(app: Flask) -> Callable[[int], None]:
+    """What sends a recorded studio job to the queue (``start_job``'s ``dispatch``)."""
+    task = celery_of(app).tasks[RUN_STUDIO_JOB]
+
+    def dispatch(job_id: int) -> None:
+        task.apply_async(args=(job_id,))
+
+    return dispatch
+
+
+@shared_task(bind=True, name=RUN_STUDIO_JOB)
+def run_studio_job(self: Task, job_id: int) -> str:
+    """Run a recorded studio job if it is still to run (see ``hub.studio.attempts.run_job``).
+
+    A job that another worker runs with a live heartbeat is looked at again later; an
+    attempt that failed for a reason that may pass is tried again after
+    ``JOB_RETRY_DELAY`` seconds, until ``JOB_ATTEMPTS`` attempts have failed (then the
+    job is failed with the reason). Returns what happened (``done``, ``failed``,
+    ``finished``, ``gone``).
+    """
+    config = current_app.config
+    try:
+        return attempts.run_job(
+            get_engine(),
+            clock=app_clock(),
+            registry=catalogue().registry,
+            job_id=job_id,
+            max_attempts=int(config["JOB_ATTEMPTS"]),
+        )
+    except attempts.JobBusy as busy:
+        log.info("studio job %s: %s; looking again in %.0f s", job_id, busy, busy.retry_in)
+        raise self.retry(countdown=busy.retry_in, max_retries=None) from None
+    except attempts.AttemptFailed as failed:
+        log.warning("studio job %s: %s; trying again", job_id, failed)
+        raise self.retry(countdown=float(config["JOB_RETRY_DELAY"]), max_retries=None) from None
+
+
+def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a worker of ``app``'s queue in this process until it is stopped (SIGTERM or
+    Ctrl+C finish the task in hand first). One job at a time runs in the process
+    itself; more run in as many child processes (Celery's prefork pool), each with a
+    connection pool of its own."""
+    celery = celery_of(app)
+    if concurrency > 1:
+        from celery.signals import worker_process_init
+
+        def fresh_connections(**_: Any) -> None:
+            # A child must not reuse the connections its parent opened (SQLAlchemy's advice).
+            get_engine(app).dispose(close=False)
+
+        worker_process_init.connect(fresh_connections, weak=False)
+    celery.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={'prefork' if concurrency > 1 else 'solo'}",
+            f"--loglevel={loglevel}",
+            # Unique per process, so several workers may run on one machine.
+            f"--hostname={app.config['QUEUE_NAME']}.{os.getpid()}@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
