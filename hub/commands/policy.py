@@ -114,4 +114,5 @@ def schema(out: Path | None) -> None:
     click.echo(f"{out}: the policy schema written")
 
 
-import hub.commands.policy_studio  # noqa: E402, F401  (adds `hub policy import | export | impact`)
+import hub.commands.policy_studio  # noqa: E402  (adds `hub policy import | export | impact`)
+import hub.commands.policy_workflow  # noqa: E402, F401  (adds `hub policy draft|approve|publish|retire`)

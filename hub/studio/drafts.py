@@ -181,6 +181,105 @@ _ERRORS_LOCK = threading.Lock()
 _ERRORS_KEPT = 64
 
 
+def store_file_draft(
+    session: Session,
+    *,
+    text: str,
+    features_text: str | None,
+    author: User,
+    features_dir: str | Path,
+) -> tuple[PolicyVersionRecord, bool]:
+    """Store a policy file's text as a draft (``hub policy draft FILE``): its policy id,
+    version and base (``based_on``) are read from the text. Returns the record and
+    whether it is new.
+
+    A new draft takes ``features_text``, else its base's scenarios (as the studio's
+    new drafts do, from ``features_dir``); an existing draft of that number is
+    saved over by ``author`` (``save_draft``; ``features_text`` None keeps its
+    scenarios). Raises ``Invalid`` (every error at its line) for a text that does
+    not load or is too large, ``Conflict`` when the number is published or retired.
+    Audited as ``policy.draft_imported`` (new) or ``policy.draft_saved``.
+    """
+    text = text.replace("\r\n", "\n")
+    if features_text is not None:
+        features_text = features_text.replace("\r\n", "\n")
+    check_sizes(text, features_text)
+    try:
+        policy = load_policy_text(text, source="policy file")
+    except PolicyError as exc:
+        raise Invalid([("text", e) for e in exc.errors]) from None
+    existing = session.exec(
+        select(PolicyVersionRecord).where(
+            PolicyVersionRecord.policy_id == policy.id,
+            PolicyVersionRecord.version == policy.version,
+        )
+    ).first()
+    if existing is not None:
+        if existing.state != PolicyState.DRAFT.value:
+            raise Conflict(
+                f"Version {policy.version} is already {existing.state}, and published versions "
+                "never change: give the file a new version number (and based_on: "
+                f'"{policy.version}" if it is drafted from it).',
+                field="version",
+            )
+        save_draft(
+            session,
+            record=existing,
+            text=text,
+            features_text=features_text,
+            lock_version=existing.lock_version,
+            author=author,
+        )
+        return existing, False
+    if features_text is None:
+        features_text = ""
+        base = None
+        if policy.based_on:
+            base = session.exec(
+                select(PolicyVersionRecord).where(
+                    PolicyVersionRecord.policy_id == policy.id,
+                    PolicyVersionRecord.version == policy.based_on,
+                )
+            ).first()
+        if base is not None:
+            features_text, _problems = base_features(base, policy.version, features_dir)
+    record = PolicyVersionRecord(
+        policy_id=policy.id,
+        version=policy.version,
+        state=PolicyState.DRAFT.value,
+        text=text,
+        features_text=features_text,
+        author_id=author.id,
+    )
+    _validate_into(record)
+    session.add(record)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise Conflict(
+            f"Version {policy.version} was stored by someone else meanwhile; run the command "
+            "again to save over the draft.",
+            field="version",
+        ) from None
+    audit.append(
+        session,
+        action="policy.draft_imported",
+        entity_type="policy_version",
+        entity_id=record.id,
+        actor_id=author.id,
+        after={
+            "version": record.version,
+            "base_version": record.base_version,
+            "digest": record.digest,
+            "features_digest": features_digest(record.features_text),
+        },
+        policy_version=record.version,
+        policy_digest=record.digest,
+    )
+    return record, True
+
+
 def validation_errors(record: PolicyVersionRecord) -> list[dict[str, Any]]:
     """The draft's problems as ``{"line": n or None, "message": ...}`` for the editor.
 
