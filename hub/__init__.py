@@ -44,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from hub import app_catalogue, db, errors, tasks
+    from hub import app_catalogue, app_jobs, db, errors, tasks
     from hub import app_clock as hub_clock
     from hub.api import bp as api_bp
     from hub.auth import bp as auth_bp
@@ -85,6 +85,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     errors.init_app(app)
     app_catalogue.init_app(app)
     tasks.init_app(app)
+    app_jobs.init_app(app)
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)

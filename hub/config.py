@@ -108,6 +108,20 @@ def queue_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _positive_seconds(name: str, value: str | None, default: float) -> float:
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise ConfigError(
+            f"{name} must be a number of seconds above 0 and at most 3600, not {value!r}"
+        )
+    return seconds
+
+
 def load_settings(
     instance_path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -157,6 +171,10 @@ def load_settings(
         # Which argon2 parameters the process hashes passwords with (hub.auth.passwords).
         "PASSWORD_HASH": password_hash,
         **queue_settings(env),
+        # Seconds between two heartbeats of a running studio job (hub.studio.jobs).
+        "JOB_HEARTBEAT_SECONDS": _positive_seconds(
+            "HUB_JOB_HEARTBEAT_SECONDS", env.get("HUB_JOB_HEARTBEAT_SECONDS"), 5.0
+        ),
     }
 
 

@@ -1,4 +1,14 @@
-"""Scenario runs and impact analyses of a draft, as background jobs (a row each)."""
+"""Scenario runs and impact analyses of a draft, as background jobs (a row each).
+
+A job's process writes its ``heartbeat_at`` every few seconds while the job is queued
+or running (:class:`Heartbeat`, whatever runs the job: a thread of the web process
+today, a worker process tomorrow). A job whose heartbeat stopped for
+``STALE_BEATS`` beats is marked failed, with the time its process stopped
+(:func:`fail_stopped_jobs`, run at start-up and at most once a minute by
+:class:`StoppedJobSweeper`); a job with a live heartbeat is never shown failed,
+however long it runs. A failed job can be run again on the same text
+(:func:`rerun_job`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,10 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,14 +35,25 @@ from hub.models import (
 )
 from hub.policy import NoVersionInForce, Policy, PolicyRegistry
 from hub.policy.impact import Subject, analyse, baseline_of, default_as_of
-from hub.services.errors import Invalid
+from hub.services.errors import Conflict, Invalid
 from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import check_features_text, features_digest, spec_suite
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = dt.timedelta(minutes=10)
+#: Seconds between two heartbeats of a queued or running job (HUB_JOB_HEARTBEAT_SECONDS).
+HEARTBEAT_SECONDS = 5.0
+#: A job whose heartbeat is older than this many beats is failed: its process stopped.
+STALE_BEATS = 12  # 60 s by default: as long as hub.studio.attempts waits to take a job over
+#: Results shown on one page of a job (the CSV export holds every row).
+PAGE_SIZE = 100
+ACTIVE = ("queued", "running")
+
+
+def stale_after(heartbeat_seconds: float) -> dt.timedelta:
+    """How long a job's heartbeat may be silent before the job counts as stopped."""
+    return dt.timedelta(seconds=STALE_BEATS * heartbeat_seconds)
 
 
 # --- spec runs and impact analyses ---------------------------------------------------------
@@ -138,6 +160,7 @@ def start_job(
     record: PolicyVersionRecord,
     user: User | None,
     as_of: dt.date | None = None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> StudioJob:
     """Record a job (committed in ``session``) and run it in a background thread.
 
@@ -146,7 +169,9 @@ def start_job(
     here (``plan_impact``: ``as_of`` or the draft's effective date by ``clock``, and
     the version otherwise in force then, from one read of ``registry``) and both are
     recorded on the row before it runs. Raises ``Invalid`` when the draft does not
-    compile, or (field ``as_of``) when no version is in force on the date.
+    compile or its scenarios are beyond the limits, or (field ``as_of``) when no
+    version is in force on the date. The job's heartbeat is written every
+    ``heartbeat`` seconds from the start, queued or running.
     """
     policy = compiled_policy(record)
     if kind == "specs":
@@ -166,13 +191,14 @@ def start_job(
         as_of=plan.as_of if plan else None,
         state="queued",
         created_by_id=user.id if user else None,
+        heartbeat_at=utcnow(),
     )
     session.add(job)
     session.commit()
     features_text = record.features_text
     job_id = job.id
     assert job_id is not None
-    runner = _Runner(engine, clock, registry, job_id, plan)
+    runner = _Runner(engine, clock, registry, job_id, plan, heartbeat=heartbeat)
     thread = threading.Thread(
         target=runner.run,
         args=(kind, policy, features_text),
@@ -188,6 +214,215 @@ def start_job(
 _SLOTS = threading.BoundedSemaphore(2)
 
 
+class Heartbeat:
+    """Writes a job's ``heartbeat_at`` now and every ``every`` seconds until the block ends.
+
+    A context manager around the whole of a job's work, queued or running, in whatever
+    runs it (a thread of the web process, a worker process): the beats come from a
+    timer thread of their own, so a long call that never returns to Python between
+    beats still beats. A beat that cannot be written (the database busy) is logged and
+    retried at the next one.
+    """
+
+    def __init__(self, engine: Engine, job_id: int, every: float = HEARTBEAT_SECONDS) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> bool:
+        """Write one heartbeat; False when the job is no longer queued or running."""
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    sa.update(StudioJob)
+                    .where(col(StudioJob.id) == self.job_id, col(StudioJob.state).in_(ACTIVE))
+                    .values(heartbeat_at=utcnow())
+                )
+            return bool(result.rowcount)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("studio job %s: heartbeat not written: %s", self.job_id, exc)
+            return True
+
+    def _beating(self) -> None:
+        while not self._stop.wait(self.every):
+            self.beat()
+
+    def __enter__(self) -> Heartbeat:
+        self.beat()
+        self._thread = threading.Thread(
+            target=self._beating, name=f"studio-heartbeat-{self.job_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def fail_stopped_jobs(
+    session: Session, *, now: dt.datetime, heartbeat_seconds: float = HEARTBEAT_SECONDS
+) -> list[int]:
+    """Mark failed every queued or running job whose heartbeat stopped more than
+    ``STALE_BEATS`` beats ago (the process running it died); returns their ids.
+
+    Each row is changed only if its heartbeat is still the one read (a compare-and-set),
+    so a job that beats meanwhile is left running. The caller commits.
+    """
+    cutoff = now - stale_after(heartbeat_seconds)
+    last = sa.func.coalesce(col(StudioJob.heartbeat_at), col(StudioJob.updated_at))
+    stopped = session.exec(
+        select(StudioJob).where(col(StudioJob.state).in_(ACTIVE), last < cutoff)
+    ).all()
+    failed = []
+    for job in stopped:
+        seen = job.heartbeat_at or job.updated_at
+        result = session.execute(
+            sa.update(StudioJob)
+            .where(
+                col(StudioJob.id) == job.id,
+                col(StudioJob.state).in_(ACTIVE),
+                sa.func.coalesce(col(StudioJob.heartbeat_at), col(StudioJob.updated_at)) == seen,
+            )
+            .values(
+                state="failed",
+                error=(
+                    f"The process running this job stopped at {seen:%Y-%m-%d %H:%M:%S} UTC "
+                    "(its last heartbeat): the run did not finish. Run it again."
+                ),
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        if result.rowcount:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+            failed.append(job.id)
+            log.warning("studio job %s: its process stopped at %s; marked failed", job.id, seen)
+    return [i for i in failed if i is not None]
+
+
+class StoppedJobSweeper:
+    """Runs :func:`fail_stopped_jobs` on ``engine`` when asked, at most every ``every``
+    seconds (``maybe_sweep``), so pages can call it on each request."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        every: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.heartbeat_seconds = heartbeat_seconds
+        self.every = every
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def sweep(self) -> list[int]:
+        """Fail the stopped jobs now; [] (logged) when the database cannot be read yet."""
+        try:
+            with Session(self.engine) as session:
+                failed = fail_stopped_jobs(
+                    session, now=utcnow(), heartbeat_seconds=self.heartbeat_seconds
+                )
+                session.commit()
+                return failed
+        except sa.exc.SQLAlchemyError as exc:  # no table before `hub db upgrade`
+            log.warning("stopped studio jobs not checked: %s", exc)
+            return []
+
+    def maybe_sweep(self) -> list[int]:
+        """Sweep if the last sweep is ``every`` seconds old (or there was none)."""
+        now = self.monotonic()
+        with self._lock:
+            if self._last is not None and now - self._last < self.every:
+                return []
+            self._last = now
+        return self.sweep()
+
+
+def is_current(job: StudioJob, record: PolicyVersionRecord | None) -> bool:
+    """Whether the job ran the record's current text (and scenarios, for a spec run)."""
+    return bool(
+        record
+        and record.digest == job.digest
+        and (job.kind != "specs" or job.features_digest == features_digest(record.features_text))
+    )
+
+
+def rerun_job(
+    session: Session,
+    *,
+    job: StudioJob,
+    record: PolicyVersionRecord | None,
+    engine: Engine,
+    clock: Clock,
+    registry: RegistrySource,
+    user: User | None,
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> StudioJob:
+    """Start a failed job again, as a new job of the same kind on the same text.
+
+    Raises ``Conflict`` when the job did not fail or the text changed since (run the
+    current text from its page instead), ``Invalid`` as :func:`start_job` does.
+    """
+    if job.state != "failed":
+        raise Conflict(f"Run {job.id} is {job.state}: only a failed run can be run again.")
+    if record is None or not is_current(job, record):
+        raise Conflict(
+            f"Run {job.id} was made on an earlier text of {job.version}: run the current "
+            "text from the version's page instead."
+        )
+    return start_job(
+        session,
+        engine=engine,
+        clock=clock,
+        registry=registry,
+        kind=job.kind,
+        record=record,
+        user=user,
+        as_of=job.as_of,
+        heartbeat=heartbeat,
+    )
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a job's results: ``items``, the page ``number`` (1-based) of ``pages``,
+    out of ``total`` results."""
+
+    items: list[T]
+    number: int
+    pages: int
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"page": self.number, "pages": self.pages, "per_page": PAGE_SIZE,
+                "total": self.total, "items": self.items}  # fmt: skip
+
+
+def page_of(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
+    """Page ``number`` (1-based; out of range: the nearest page) of ``items``."""
+    pages = max(1, -(-len(items) // size))
+    number = min(max(1, number), pages)
+    start = (number - 1) * size
+    return Page(list(items[start : start + size]), number, pages, len(items))
+
+
+def failed_first(scenarios: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A spec run's scenario results, failed ones first (each group in run order)."""
+    return [s for s in scenarios if s["status"] == "failed"] + [
+        s for s in scenarios if s["status"] != "failed"
+    ]
+
+
 @dataclass
 class _Runner:
     """One job's background part, with what it needs passed in."""
@@ -200,6 +435,8 @@ class _Runner:
     #: failures to raise to the caller instead of recording them (the task queue tries
     #: such a job again: ``hub.studio.attempts``); by default every failure is recorded
     reraise: Callable[[BaseException], bool] | None = None
+    #: seconds between two heartbeats of the job (``Heartbeat``)
+    heartbeat: float = HEARTBEAT_SECONDS
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -227,8 +464,9 @@ class _Runner:
 
     def run(self, kind: str, policy: Policy, features_text: str | None) -> None:
         """The background part: raises only what ``reraise`` picks (any other failure is
-        recorded in the job's row)."""
-        with _SLOTS:
+        recorded in the job's row); its heartbeat beats while it waits for a slot and while
+        it runs."""
+        with Heartbeat(self.engine, self.job_id, self.heartbeat), _SLOTS:
             self._run(kind, policy, features_text)
 
     def _run(self, kind: str, policy: Policy, features_text: str | None) -> None:
@@ -276,10 +514,9 @@ class _Runner:
 
 
 def job_view(job: StudioJob) -> dict[str, Any]:
-    """A job as the browser polls it (a job whose server stopped is reported failed)."""
+    """A job as the browser polls it (a job whose process stopped is failed by
+    :func:`fail_stopped_jobs`, not by its age: a long job with a heartbeat runs on)."""
     state, error = job.state, job.error
-    if state in ("queued", "running") and utcnow() - job.updated_at > STALE_AFTER:
-        state, error = "failed", "the server running this job stopped; start it again"
     return {
         "id": job.id,
         "kind": job.kind,
@@ -288,6 +525,7 @@ def job_view(job: StudioJob) -> dict[str, Any]:
         "done": job.done,
         "total": job.total,
         "error": error,
+        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
         "finished": state in ("done", "failed"),
     }
 

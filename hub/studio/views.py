@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import app_clock as clock
+from hub import app_jobs
 from hub.app_catalogue import catalogue
 from hub.auth.guards import roles_required
 from hub.db import get_engine, get_session
@@ -43,7 +45,6 @@ from hub.studio import drafts as studio_drafts
 from hub.studio import jobs as studio_jobs
 from hub.studio import publishing as studio_publishing
 from hub.studio import versions as studio_versions
-from hub.studio.features import features_digest
 from hub.web.params import ascii_date, ascii_int
 
 bp = Blueprint("studio", __name__, url_prefix="/policies")
@@ -78,6 +79,12 @@ def _authors(session: Any, records: list[PolicyVersionRecord]) -> dict[int, str]
 
 def _can_write() -> bool:
     return bool(current_user.is_authenticated and current_user.role == Role.AUTHOR.value)
+
+
+@bp.before_request
+def _fail_stopped_jobs() -> None:
+    """Jobs whose process stopped are marked failed (at most once a minute)."""
+    app_jobs.sweep()
 
 
 @bp.app_context_processor
@@ -343,6 +350,9 @@ def _render_editor(
             found = re.search(r"\(([0-9]+):[0-9]+\)", problem)
             if found:
                 feature_lines.add(int(found.group(1)))
+        # The first page of results, failed first; the run's page holds the others.
+        first = studio_jobs.page_of(studio_jobs.failed_first(specs["scenarios"]), 1)
+        specs = {**specs, "scenarios": first.items}
     return (
         render_template(
             "studio/edit.html",
@@ -469,6 +479,7 @@ def _start(version: str, kind: str, as_of: dt.date | None = None) -> Any:
             record=record,
             user=_user(),
             as_of=as_of,
+            heartbeat=app_jobs.heartbeat_seconds(),
         )
     except DomainError as exc:
         session.rollback()
@@ -551,34 +562,52 @@ def _job(job_id: int) -> StudioJob:
     return job
 
 
+def _job_record(job: StudioJob) -> PolicyVersionRecord | None:
+    return (
+        get_session()
+        .exec(
+            select(PolicyVersionRecord).where(
+                PolicyVersionRecord.policy_id == job.policy_id,
+                PolicyVersionRecord.version == job.version,
+            )
+        )
+        .first()
+    )
+
+
+def _results_page(job: StudioJob, show_all: bool) -> studio_jobs.Page[dict[str, Any]]:
+    """The page (``?page=``) of a finished job's results: scenarios, failed first, or
+    the impact rows (only the companies that change unless ``show_all``)."""
+    result = job.result or {}
+    if job.kind == "specs":
+        items = studio_jobs.failed_first(result.get("scenarios", []))
+    else:
+        rows = result.get("rows", [])
+        items = rows if show_all else [r for r in rows if r["changed"]]
+    return studio_jobs.page_of(items, ascii_int(request.args.get("page"), default=1))
+
+
 @bp.route("/jobs/<int:job_id>", methods=["GET"])
 @roles_required(*READERS)
 def job(job_id: int) -> str:
-    """Progress while running; results (per scenario, or per company) when done."""
+    """Progress while running; results (per scenario, or per company) when done, a
+    page of 100 at a time."""
     job = _job(job_id)
-    session = get_session()
-    record = session.exec(
-        select(PolicyVersionRecord).where(
-            PolicyVersionRecord.policy_id == job.policy_id,
-            PolicyVersionRecord.version == job.version,
-        )
-    ).first()
-    current = bool(
-        record
-        and record.digest == job.digest
-        and (job.kind != "specs" or job.features_digest == features_digest(record.features_text))
-    )
+    record = _job_record(job)
     result = job.result or {}
-    rows = result.get("rows", [])
     show_all = request.args.get("all") == "1"
+    page = _results_page(job, show_all)
+    if job.kind == "specs" and result:
+        result = {**result, "scenarios": page.items}
     return render_template(
         "studio/job.html",
         job=job,
         view=studio_jobs.job_view(job),
         record=record,
-        current=current,
+        current=studio_jobs.is_current(job, record),
         result=result,
-        rows=rows if show_all else [r for r in rows if r["changed"]],
+        rows=page.items if job.kind == "impact" else [],
+        page=page,
         show_all=show_all,
     )
 
@@ -586,20 +615,57 @@ def job(job_id: int) -> str:
 @bp.route("/jobs/<int:job_id>.json", methods=["GET"])
 @roles_required(*READERS)
 def job_json(job_id: int) -> BaseResponse:
-    return jsonify(studio_jobs.job_view(_job(job_id)))
+    """The job's progress; once done, a page (``?page=``, 100 each) of its results
+    (``results.items``: scenarios, failed first, or impact rows; ``?all=1``: every
+    company, not only those that change)."""
+    job = _job(job_id)
+    view = studio_jobs.job_view(job)
+    if job.state == "done" and job.result:
+        view["results"] = _results_page(job, request.args.get("all") == "1").to_dict()
+    return jsonify(view)
+
+
+@bp.route("/jobs/<int:job_id>/rerun", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def rerun(job_id: int) -> BaseResponse:
+    """Run a failed job again on the same (still current) text."""
+    job = _job(job_id)
+    session = get_session()
+    try:
+        new = studio_jobs.rerun_job(
+            session,
+            job=job,
+            record=_job_record(job),
+            engine=get_engine(),
+            clock=clock.app_clock(),
+            registry=catalogue().registry,
+            user=_user(),
+            heartbeat=app_jobs.heartbeat_seconds(),
+        )
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("studio.job", job_id=job_id))
+    return redirect(url_for("studio.job", job_id=new.id))
 
 
 @bp.route("/jobs/<int:job_id>.csv", methods=["GET"])
 @roles_required(*READERS)
 def job_csv(job_id: int) -> BaseResponse:
-    """The impact of a finished analysis, one line per company."""
+    """The impact of a finished analysis, one line per company (streamed, 500 at a time)."""
     job = _job(job_id)
     if job.kind != "impact" or job.state != "done" or not job.result:
         raise ApiError(409, "This run has no impact result to download (yet).")
-    body = rows_to_csv(job.result["rows"])
+    rows = job.result["rows"]
+
+    def lines() -> Iterator[str]:
+        yield rows_to_csv(rows[:500])
+        for start in range(500, len(rows), 500):
+            yield rows_to_csv(rows[start : start + 500]).partition("\r\n")[2]  # no header
+
     name = f"impact-{job.policy_id}-{job.version}-{job.id}.csv"
     return Response(
-        body,
+        lines(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
