@@ -34,12 +34,12 @@ from hub import app_jobs
 from hub.app_catalogue import catalogue
 from hub.auth.guards import roles_required
 from hub.db import get_engine, get_session
-from hub.errors import ApiError
+from hub.errors import ApiError, status_of
 from hub.models import PolicyState, PolicyVersionRecord, Role, StudioJob, User
-from hub.policy import Policy, PolicyError, PolicyRegistry
+from hub.policy import Period, Policy, PolicyError, PolicyRegistry
 from hub.policy.diff import diff_policies
 from hub.policy.impact import default_as_of, rows_to_csv
-from hub.services.errors import DomainError, Invalid
+from hub.services.errors import DomainError, FieldError, Invalid
 from hub.specs import default_features_dir
 from hub.studio import drafts as studio_drafts
 from hub.studio import jobs as studio_jobs
@@ -137,9 +137,16 @@ class PolicyTimeline:
         return [r for r in self.rows if r.version == version]
 
 
-def timeline_view(registry: PolicyRegistry, policy_id: str, today: dt.date) -> PolicyTimeline:
-    """``registry.timeline(policy_id)`` spelt out for the page (see ``TimelineRow``)."""
-    periods = registry.timeline(policy_id)
+def timeline_view(
+    registry: PolicyRegistry,
+    policy_id: str,
+    today: dt.date,
+    periods: list[Period] | None = None,
+) -> PolicyTimeline:
+    """``registry.timeline(policy_id)`` (or ``periods`` already cut from ``registry``, as a
+    publication or retirement plan gives them) spelt out for the page (see ``TimelineRow``)."""
+    if periods is None:
+        periods = registry.timeline(policy_id)
     versions = registry.versions(policy_id)
     out = PolicyTimeline(policy_id, [])
     if not periods:
@@ -269,10 +276,16 @@ def index() -> str:
 
 @bp.route("/<version>", methods=["GET"])
 @roles_required(*READERS)
-def show(version: str) -> str:
-    """A version in words: inputs, criteria with conditions and citations, tiers, benefits."""
+def show(version: str) -> Any:
+    """A version in words: inputs, criteria with conditions and citations, tiers, benefits;
+    its place on the timeline; for a draft, its approval."""
+    return _render_show(_record(version))
+
+
+def _render_show(
+    record: PolicyVersionRecord, approve_errors: list[FieldError] | None = None, status: int = 200
+) -> tuple[str, int]:
     session = get_session()
-    record = _record(version)
     policy = None
     errors: list[dict[str, Any]] = []
     try:
@@ -282,6 +295,7 @@ def show(version: str) -> str:
     if policy is None:
         errors = studio_drafts.validation_errors(record)
     emails = _authors(session, [record])
+    may_approve, why_not = _may_approve(session, record)
     return render_template(
         "studio/show.html",
         impact_as_of=default_as_of(policy, clock.today()) if policy else None,
@@ -290,11 +304,16 @@ def show(version: str) -> str:
         errors=errors,
         authors=emails,
         approval=approval_of(record, emails),
+        approved=studio_publishing.is_approved(record),
+        may_approve=may_approve,
+        why_not_approve=why_not,
+        approve_errors=approve_errors or [],
         timeline=timeline_view(catalogue().registry(), record.policy_id, clock.today()),
         suggested=studio_drafts.suggest_version(session, record),
         specs_job=studio_jobs.latest_job(session, record, "specs"),
         impact_job=studio_jobs.latest_job(session, record, "impact"),
-    )
+        today=clock.today(),
+    ), status
 
 
 @bp.route("/<version>/drafts", methods=["POST"])
@@ -694,70 +713,171 @@ def diff() -> Any:
     )
 
 
-@bp.route("/<version>/publish", methods=["GET"])
-@roles_required(Role.AUTHOR)
-def publish_confirm(version: str) -> Any:
-    """The confirmation page: the date, the spec results on the final text, the impact."""
+# --- approval, publication, retirement -------------------------------------------------------
+
+
+def _may_approve(session: Any, record: PolicyVersionRecord) -> tuple[bool, str]:
+    """Whether the signed-in user may approve this draft now, and if not, why (in words)."""
+    user = _user()
+    if record.state != PolicyState.DRAFT.value:
+        return False, f"Version {record.version} is {record.state}: only drafts are approved."
+    if user.role not in (Role.AUTHOR.value, Role.ADMIN.value):
+        return False, "Only authors and administrators approve drafts."
+    if user.id in studio_publishing.editors_of(session, record):
+        return False, (
+            "You created or saved this draft, so you cannot approve it: a second person (an "
+            "author or administrator who did not edit it) must approve it before it can be "
+            "published."
+        )
+    if studio_publishing.is_approved(record):
+        return False, f"Revision {record.lock_version} is approved: nothing more to approve."
+    if not record.digest:
+        return False, "The text does not compile: it cannot be approved until it does."
+    return True, ""
+
+
+@bp.route("/<version>/approve", methods=["POST"])
+@roles_required(Role.AUTHOR, Role.ADMIN)
+def approve(version: str) -> Any:
+    """Approve the revision of a draft the approver read (the form's ``lock_version``)."""
     session = get_session()
     record = _record(version)
-    if record.state != PolicyState.DRAFT.value:
-        flash(f"Version {version} is already {record.state}.", "info")
-        return redirect(url_for("studio.show", version=version))
+    lock = ascii_int(request.form.get("lock_version"), default=-1)
+    try:
+        if lock < 0:
+            raise Invalid(
+                "The form is missing the revision you read: reload the page.", field="lock_version"
+            )
+        studio_publishing.approve(session, record=record, actor=_user(), lock_version=lock)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _render_show(_record(version), exc.errors, status_of(exc))
+    flash(
+        f"You approved revision {record.approved_revision} of {version}. Any later save voids "
+        "the approval.",
+        "success",
+    )
+    return redirect(url_for("studio.show", version=version))
+
+
+def _date_arg(raw: str | None, name: str, default: dt.date) -> tuple[dt.date, FieldError | None]:
+    """A date from a form or query field, or the default and the field's error."""
+    if raw is None or raw == "":
+        return default, None
+    try:
+        return dt.date.fromisoformat(raw), None
+    except ValueError:
+        return default, {
+            "field": name,
+            "message": f"{raw[:40]!r} is not a date: write it as YYYY-MM-DD.",
+        }
+
+
+def _render_publish(
+    record: PolicyVersionRecord,
+    raw: str | None,
+    errors: list[FieldError],
+    status: int = 200,
+) -> tuple[str, int]:
+    """The publish page: never runs anything, it reads the last finished run, the approval,
+    and the plan of publishing on the chosen date."""
+    session = get_session()
     today = clock.today()
-    raw = request.args.get("effective_from")
-    check = None
-    problem = None
-    effective = None
-    if raw:
-        try:
-            effective = dt.date.fromisoformat(raw)
-        except ValueError:
-            problem = f"{raw!r} is not a date: write it as YYYY-MM-DD."
-        if effective is not None:
-            try:
-                check = studio_publishing.plan_publication(
-                    session,
-                    record=record,
-                    effective_from=effective,
-                    today=today,
-                    registry=catalogue().registry(),
-                )
-            except DomainError as exc:
-                problem = exc.message
+    effective, date_error = _date_arg(raw, "effective_from", today + dt.timedelta(days=1))
+    if date_error:
+        errors = [date_error, *errors]
+    registry = catalogue().registry()
+    plan = None
+    try:
+        plan = studio_publishing.plan_publication(
+            session, record=record, effective_from=effective, today=today, registry=registry
+        )
+    except DomainError as exc:
+        errors = [*errors, *exc.errors]
+    after = None
+    if plan is not None:
+        after = timeline_view(
+            registry.with_versions([plan.policy]),
+            record.policy_id,
+            today,
+            periods=plan.timeline,
+        )
+    specs_job = studio_jobs.latest_job(session, record, "specs")
     impact_job = studio_jobs.latest_job(session, record, "impact")
+    spec_job = plan.spec_job if plan else studio_publishing.latest_spec_result(session, record)
+    emails = _authors(session, [record])
+    if status == 200 and (errors or (raw and plan is not None and not plan.ok)):
+        status = 422  # the date asked for (or the draft) cannot be published: said on the page
     return render_template(
         "studio/publish.html",
         record=record,
         today=today,
-        raw=raw or (today + dt.timedelta(days=1)).isoformat(),
-        check=check,
-        problem=problem,
+        effective=effective,
+        raw=raw if raw else effective.isoformat(),
+        plan=plan,
+        after=after,
+        until_last=plan.until_from - dt.timedelta(days=1) if plan and plan.until_from else None,
+        errors=errors,
+        approval=approval_of(record, emails),
+        approved=studio_publishing.is_approved(record),
+        spec_job=spec_job,
+        spec_summary=_summary(spec_job),
+        running=specs_job if specs_job and specs_job.state in ("queued", "running") else None,
         impact_job=impact_job,
         impact=impact_job.result if impact_job and impact_job.state == "done" else None,
-    ), (422 if problem or (check and not check.ok) else 200)
+    ), status
+
+
+def _summary(job: StudioJob | None) -> dict[str, Any] | None:
+    """What the publish page shows of a finished spec run: its summary, parse errors and at
+    most 20 failed scenarios (the job page has every one)."""
+    if job is None or job.state != "done" or not job.result:
+        return None
+    result = job.result
+    failed = [s for s in result.get("scenarios", []) if s.get("status") == "failed"]
+    return {
+        "summary": result.get("summary", {}),
+        "errors": result.get("errors") or [],
+        "failed": failed[:20],
+        "more_failed": max(0, len(failed) - 20),
+    }
+
+
+@bp.route("/<version>/publish", methods=["GET"])
+@roles_required(Role.AUTHOR)
+def publish_confirm(version: str) -> Any:
+    """The publish page: the last finished scenario run of the current text, the approval,
+    the effective date and what publishing on it does (the plan). Runs nothing."""
+    record = _record(version)
+    if record.state != PolicyState.DRAFT.value:
+        flash(f"Version {version} is already {record.state}.", "info")
+        return redirect(url_for("studio.show", version=version))
+    return _render_publish(record, request.args.get("effective_from"), [])
 
 
 @bp.route("/<version>/publish", methods=["POST"])
 @roles_required(Role.AUTHOR)
 def publish(version: str) -> Any:
+    """Publish through ``publishing.publish``; every refusal is shown on the publish page."""
     session = get_session()
     record = _record(version)
+    if record.state != PolicyState.DRAFT.value:
+        flash(f"Version {version} is already {record.state}.", "info")
+        return redirect(url_for("studio.show", version=version))
     raw = request.form.get("effective_from", "")
-    try:
-        effective = dt.date.fromisoformat(raw)
-    except ValueError:
-        flash(f"{raw!r} is not a date: write it as YYYY-MM-DD.", "error")
-        return redirect(url_for("studio.publish_confirm", version=version))
     lock = ascii_int(request.form.get("lock_version"), default=-1)
-    impact_job = studio_jobs.latest_job(session, record, "impact")
-    if impact_job is None or impact_job.state != "done":
-        flash(
-            "Run the impact analysis of this text first: publishing is confirmed after "
-            "seeing who changes.",
-            "error",
-        )
-        return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))
     try:
+        effective, date_error = _date_arg(raw, "effective_from", clock.today())
+        if date_error or not raw:
+            raise Invalid([date_error or {"field": "effective_from", "message": "Choose a date."}])
+        impact_job = studio_jobs.latest_job(session, record, "impact")
+        if impact_job is None or impact_job.state != "done":
+            raise Invalid(
+                "Run the impact analysis of this text first: publishing is confirmed after "
+                "seeing who changes.",
+                field="impact",
+            )
         studio_publishing.publish(
             session,
             record=record,
@@ -771,12 +891,93 @@ def publish(version: str) -> Any:
         session.commit()
     except DomainError as exc:
         session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("studio.publish_confirm", version=version, effective_from=raw))
+        return _render_publish(_record(version), raw, exc.errors, status_of(exc))
     catalogue().refresh()
     flash(
         f"Version {version} is published. Assessments on or after {effective.isoformat()} use "
         "it; decisions already made keep the version they were made with.",
+        "success",
+    )
+    return redirect(url_for("studio.show", version=version))
+
+
+def _render_retire(
+    record: PolicyVersionRecord, raw: str | None, errors: list[FieldError], status: int = 200
+) -> tuple[str, int]:
+    session = get_session()
+    today = clock.today()
+    day, date_error = _date_arg(raw, "retired_from", today + dt.timedelta(days=1))
+    if date_error:
+        errors = [date_error, *errors]
+    registry = catalogue().registry()
+    plan = studio_publishing.plan_retirement(
+        session, record=record, retired_from=day, today=today, registry=registry
+    )
+    after = None
+    if plan.policy is not None:
+        after = timeline_view(
+            registry.with_versions(
+                [plan.policy], retired={(record.policy_id, record.version): day}
+            ),
+            record.policy_id,
+            today,
+            periods=plan.timeline,
+        )
+    if errors and status == 200:
+        status = 422
+    return render_template(
+        "studio/retire.html",
+        record=record,
+        today=today,
+        raw=raw if raw else day.isoformat(),
+        plan=plan,
+        after=after,
+        errors=errors,
+        now=timeline_view(registry, record.policy_id, today),
+    ), status
+
+
+@bp.route("/<version>/retire", methods=["GET"])
+@roles_required(Role.AUTHOR)
+def retire_confirm(version: str) -> Any:
+    """What retiring a version from a date does (the version applying from then, what
+    changes, the timeline after), and the confirmation form."""
+    record = _record(version)
+    return _render_retire(record, request.args.get("retired_from"), [])
+
+
+@bp.route("/<version>/retire", methods=["POST"])
+@roles_required(Role.AUTHOR)
+def retire(version: str) -> Any:
+    """Retire a published version from a date, once confirmed; refusals shown on the page."""
+    session = get_session()
+    record = _record(version)
+    raw = request.form.get("retired_from", "")
+    try:
+        day, date_error = _date_arg(raw, "retired_from", clock.today())
+        if date_error or not raw:
+            raise Invalid([date_error or {"field": "retired_from", "message": "Choose a date."}])
+        if request.form.get("confirm") != day.isoformat():
+            raise Invalid(
+                f"Tick the box to confirm that {version} stops applying from {day.isoformat()}.",
+                field="confirm",
+            )
+        studio_publishing.retire(
+            session,
+            record=record,
+            retired_from=day,
+            today=clock.today(),
+            registry=catalogue().registry(),
+            actor=_user(),
+        )
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _render_retire(_record(version), raw, exc.errors, status_of(exc))
+    catalogue().refresh()
+    flash(
+        f"Version {version} is retired: from {day.isoformat()} it no longer applies. Decisions "
+        "already made under it keep it.",
         "success",
     )
     return redirect(url_for("studio.show", version=version))
