@@ -152,14 +152,16 @@ def test_the_publish_page_runs_nothing_and_offers_a_run(author_client, db_sessio
         author_client, db_session, "2026.2", features_text=many_scenarios(rec.features_text, 3000)
     )
     assert response.status_code == 302, text(response)[:2000]
-    start = time.monotonic()
     response = author_client.get("/policies/2026.2/publish?effective_from=2026-12-15")
-    took = time.monotonic() - start
     page = text(response)
     assert "No run yet of the current text and scenarios." in page
     assert 'id="run-specs"' in html(response)
     assert "no finished scenario run for the current text and scenarios" in page
     assert db_session.exec(select(StudioJob)).first() is None  # nothing started, nothing run
+    # Running 3,000 scenarios takes seconds; the page (templates compiled) takes milliseconds.
+    start = time.monotonic()
+    assert author_client.get("/policies/2026.2/publish?effective_from=2026-12-15").status_code
+    took = time.monotonic() - start
     assert took < 1.0, f"the publish page took {took:.2f} s"
 
 
