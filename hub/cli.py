@@ -23,15 +23,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @contextmanager
-def app_context() -> Iterator[Flask]:
-    """The app built from the environment, with its context pushed."""
+def app_context(config: dict[str, Any] | None = None) -> Iterator[Flask]:
+    """The app built from the environment (``config`` overrides settings), with its
+    context pushed. A setting or a policy folder it cannot start with ends the command
+    with the reason (exit 1)."""
     from hub import create_app
     from hub.config import ConfigError
+    from hub.policy import PolicyError
 
     try:
-        app = create_app()
+        app = create_app(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    except PolicyError as exc:
+        problems = "\n  ".join(exc.errors)
+        raise click.ClickException(f"the policy folder does not load:\n  {problems}") from exc
     try:
         with app.app_context():
             yield app
@@ -48,6 +54,19 @@ def with_app(command: F) -> F:
     @wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         with app_context() as app:
+            return command(*args, app=app, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def with_app_not_importing(command: F) -> F:
+    """``with_app`` for commands that must work while the policy folder is refused (a
+    shipped file edited in place): the app is built without importing the folder, its
+    catalogue is the database's alone."""
+
+    @wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with app_context({"POLICY_IMPORT_AT_START": False}) as app:
             return command(*args, app=app, **kwargs)
 
     return cast(F, wrapped)
@@ -288,10 +307,12 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     upgrade_database(app.config["DATABASE_URL"])
     # The app was built before the schema existed: store the shipped policy versions now,
     # so the studio lists them from the first page on.
-    from hub.catalogue import import_shipped
+    from hub.catalogue import CatalogueRefused, import_shipped
     from hub.db import get_engine
 
-    import_shipped(get_engine(app), app.config["POLICY_DIR"])
+    imported = import_shipped(get_engine(app), app.config["POLICY_DIR"])
+    if imported is not None and imported.refused:
+        raise click.ClickException(str(CatalogueRefused(imported.refused)))
     password, generated = demo_password(app.config.get("DEMO_PASSWORD"))
     with session_scope(app) as session:
         report = load_seeds(session, clock=app_clock(app))

@@ -58,6 +58,52 @@ def features_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("HUB_FEATURES_DIR") or DEFAULT_FEATURES_DIR)
 
 
+def instance_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The instance folder: HUB_INSTANCE_PATH, else the one Flask gives the ``hub`` app.
+
+    Flask's rule without importing Flask (the command line starts faster): the
+    ``instance/`` folder beside the ``hub`` package in a source tree, or
+    ``<prefix>/var/hub-instance`` for a package installed under ``sys.prefix`` or a
+    ``site-packages`` folder.
+    """
+    import sys
+
+    env = os.environ if environ is None else environ
+    if env.get("HUB_INSTANCE_PATH"):
+        return Path(env["HUB_INSTANCE_PATH"])
+    package_path = Path(os.path.abspath(_SOURCE_TREE))
+    prefix = Path(os.path.abspath(sys.prefix))
+    if package_path.is_relative_to(prefix):
+        return prefix / "var" / "hub-instance"
+    if package_path.name.lower() == "site-packages":
+        parent = package_path.parent
+        if parent.name.lower() == "lib":
+            return parent.parent / "var" / "hub-instance"
+        if parent.parent.name.lower() == "lib":
+            return parent.parent.parent / "var" / "hub-instance"
+        return parent / "var" / "hub-instance"
+    return package_path / "instance"
+
+
+def default_database_url(instance: str | os.PathLike[str]) -> str:
+    """The embedded database: an SQLite file ``hub.sqlite`` in the instance folder."""
+    return f"sqlite:///{Path(instance) / 'hub.sqlite'}"
+
+
+def configured_database(environ: Mapping[str, str] | None = None) -> str | None:
+    """The database the command line reads policy versions from, or None for none.
+
+    HUB_DATABASE_URL when set; else the default SQLite file when it exists (a
+    ``hub demo`` or ``hub db upgrade`` made it); else None: the command line
+    reads the policy folder alone.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("HUB_DATABASE_URL"):
+        return env["HUB_DATABASE_URL"]
+    path = instance_path(env) / "hub.sqlite"
+    return default_database_url(path.parent) if path.is_file() else None
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -143,8 +189,7 @@ def load_settings(
         password_hash = parameters_name(env)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    instance = Path(instance_path)
-    default_db = f"sqlite:///{instance / 'hub.sqlite'}"
+    default_db = default_database_url(instance_path)
     return {
         "HUB_ENV": hub_env,
         "SECRET_KEY": env.get("HUB_SECRET_KEY") or None,

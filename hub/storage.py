@@ -11,11 +11,14 @@ session of the web app is ``hub.db``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy import create_engine
 from sqlalchemy.engine import CursorResult, Engine
-from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:  # SQLModel is not imported to build an engine: `hub assess` starts faster
+    from sqlmodel import Session
 
 
 def utcnow() -> datetime:

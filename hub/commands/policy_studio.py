@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hub.cli import with_app
+from hub.cli import with_app, with_app_not_importing
 from hub.commands import policy_file
 from hub.policy import Policy
 from hub.policy.impact import analyse, rows_to_csv
@@ -29,29 +29,35 @@ if TYPE_CHECKING:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of policy files (default: HUB_POLICY_DIR or the shipped policies/).",
 )
-@with_app
+@with_app_not_importing
 def import_(directory: Path | None, app: Flask) -> None:
-    """Store the shipped policy files as published versions (safe to run again).
+    """Store the policy folder's files as published versions (safe to run again).
 
-    The app also does this at start-up. A file whose version is stored with a
-    different text is refused (published versions never change): exit 1.
+    The app and every command reading the catalogue also do this at start-up. A
+    file whose version number is stored with another text (published, retired, or
+    a draft of that number) is refused, with what to do: exit 1, and nothing of
+    the folder is stored.
     """
     from hub.db import session_scope
     from hub.studio.versions import import_files
 
     with session_scope(app) as session:
         report = import_files(session, directory or app.config["POLICY_DIR"])
+        if report.refused:
+            session.rollback()
+    for line in report.refused:
+        click.echo(f"error: {line}", err=True)
+    if report.refused:
+        click.echo(
+            f"nothing imported: {len(report.refused)} file(s) refused"
+            + (f" ({len(report.added)} new version(s) held back)" if report.added else "")
+        )
+        sys.exit(1)
     for name in report.added:
         click.echo(f"imported  {name}")
     for name in report.unchanged:
         click.echo(f"unchanged {name}")
-    for line in report.conflicts + report.errors:
-        click.echo(f"error: {line}", err=True)
-    click.echo(
-        f"{len(report.added)} imported, {len(report.unchanged)} already stored, "
-        f"{len(report.conflicts) + len(report.errors)} refused"
-    )
-    sys.exit(1 if report.conflicts or report.errors else 0)
+    click.echo(f"{len(report.added)} imported, {len(report.unchanged)} already stored, 0 refused")
 
 
 @click.command("export")
@@ -62,7 +68,7 @@ def import_(directory: Path | None, app: Flask) -> None:
     help="Write DIR/policies/<id>/VERSION.yaml and DIR/features/<id>/vVERSION/*.feature "
     "(default: the policy folder and the features/ folder themselves).",
 )
-@with_app
+@with_app_not_importing
 def export(version: str, out: Path | None, app: Flask) -> None:
     """Write a stored VERSION back to a policy file, and its scenarios beside the others."""
     from hub.db import session_scope

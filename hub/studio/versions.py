@@ -1,20 +1,19 @@
-"""Stored policy versions: parsed (cached), merged with the files, imported and exported."""
+"""Stored policy versions: parsed (cached), imported from files and exported to them."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from hub.models import (
-    PolicyState,
-    PolicyVersionRecord,
-)
-from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy, load_policy_text
-from hub.storage import utcnow
+from hub.catalogue import IN_CATALOGUE, ImportReport
+from hub.catalogue import import_files as catalogue_import
+from hub.models import PolicyVersionRecord
+from hub.policy import Policy, load_policy_text
 from hub.studio.features import split_features
+
+__all__ = ["ImportReport", "export_version", "import_files", "policy_of", "published_records"]
 
 log = logging.getLogger(__name__)
 
@@ -38,74 +37,24 @@ def policy_of(record: PolicyVersionRecord) -> Policy:
 
 
 def published_records(session: Session) -> list[PolicyVersionRecord]:
-    query = select(PolicyVersionRecord).where(
-        PolicyVersionRecord.state == PolicyState.PUBLISHED.value
+    """The stored versions in the catalogue (published or retired), oldest first."""
+    query = (
+        select(PolicyVersionRecord)
+        .where(col(PolicyVersionRecord.state).in_(IN_CATALOGUE))
+        .order_by(col(PolicyVersionRecord.id))
     )
     return list(session.exec(query).all())
-
-
-def registry_with(session: Session, files: PolicyRegistry) -> PolicyRegistry:
-    """The shipped files plus every version published in the database."""
-    from hub.catalogue import merge_registry
-
-    return merge_registry(files, [policy_of(r) for r in published_records(session)])
 
 
 # --- import and export ----------------------------------------------------------------------
 
 
-@dataclass
-class ImportReport:
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
 def import_files(session: Session, directory: str | Path) -> ImportReport:
-    """Store every shipped policy file as a published version; safe to run again.
-
-    A file whose version is already stored with another text is a conflict:
-    published versions never change, so the stored one stays and the file
-    must get a new version number.
-    """
-    report = ImportReport()
-    for path in sorted(Path(directory).rglob("*.yaml")):
-        try:
-            policy = load_policy(path)
-        except PolicyError as exc:
-            report.errors.extend(exc.errors)
-            continue
-        name = f"{policy.id} {policy.version}"
-        stored = session.exec(
-            select(PolicyVersionRecord).where(
-                PolicyVersionRecord.policy_id == policy.id,
-                PolicyVersionRecord.version == policy.version,
-            )
-        ).first()
-        if stored is None:
-            session.add(
-                PolicyVersionRecord(
-                    policy_id=policy.id,
-                    version=policy.version,
-                    state=PolicyState.PUBLISHED.value,
-                    effective_from=policy.effective_from,
-                    text=policy.text,
-                    digest=policy.digest,
-                    published_at=utcnow(),
-                )
-            )
-            session.flush()
-            report.added.append(name)
-        elif stored.digest == policy.digest:
-            report.unchanged.append(name)
-        else:
-            report.conflicts.append(
-                f"{path}: {name} is already stored as {stored.state} with digest "
-                f"{stored.digest}; the file has {policy.digest}. Published versions never "
-                "change: give the file a new version number."
-            )
-    return report
+    """Store every policy file of ``directory`` not stored yet as a published version, in
+    the session's transaction (``hub.catalogue.import_files``: the one import, shared with
+    the catalogue's start-up). A file whose version number is stored with another text,
+    or as a draft, is a conflict: the stored version stays."""
+    return catalogue_import(session.connection(), directory)
 
 
 def export_version(

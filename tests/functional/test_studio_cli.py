@@ -52,7 +52,8 @@ def test_import_is_idempotent_and_refuses_a_changed_file(cli_env, db_session, tm
     target.write_text(target.read_text() + "\n# edited\n")
     result = run("policy", "import", "--dir", str(changed))
     assert result.exit_code == 1
-    assert "Published versions never change" in result.output
+    assert "A stored version never changes" in result.output
+    assert "restore the file with `hub policy export 2026.1`" in result.output
     assert record(db_session, "2026.1").text != target.read_text()
 
 
