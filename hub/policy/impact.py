@@ -21,6 +21,8 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from . import money
@@ -31,6 +33,7 @@ from .outcome import tier_ranks
 from .registry import PolicyRegistry
 
 ABSENT = "absent"  # the criterion does not exist in that version
+ZERO = Decimal(0)
 
 
 def default_as_of(candidate: Policy, today: dt.date) -> dt.date:
@@ -77,9 +80,9 @@ class Outcome:
     statuses: dict[str, str]
     error: str | None = None
 
-    @property
+    @cached_property
     def saving(self) -> float:
-        """The sum of the rounded savings, exact (money.total)."""
+        """The sum of the rounded savings, exact (money.total); computed once."""
         return money.total(self.savings.values())
 
     @classmethod
@@ -343,3 +346,186 @@ def analyse(
     if progress is not None:
         progress(done)
     return report
+
+
+# --- analysing a population in chunks ---------------------------------------------------
+#
+# A population too large for one process (a million companies) is analysed a chunk of
+# companies at a time, possibly by several workers at once: each chunk gives a partial
+# result (``ImpactPartial``: counts and exact savings, no rows), the partials are merged
+# (``combine``) and the merged totals are exactly ``ImpactReport.totals()`` of a single
+# pass over the same subjects, whatever the split and the order of the chunks.
+
+
+def _zero_counts() -> dict[str, int]:
+    return {"gaining": 0, "losing": 0, "before": 0, "after": 0}
+
+
+@dataclass
+class ImpactPartial:
+    """The totals of some of the companies of an analysis, mergeable with others.
+
+    ``tiers`` and ``benefits`` map an id to its ``gaining``/``losing``/``before``/
+    ``after`` counts (tiers cumulative, as in ``ImpactReport.totals``); ``benefits``
+    lists the candidate's benefits first, then any benefit only the baseline grants
+    in the order first met. ``criteria_flips`` maps a criterion to
+    ``{"<before> -> <after>": count}``. Savings are exact decimal sums of each
+    company's rounded saving in KZT (converted to floats only by ``totals``).
+    """
+
+    companies: int = 0
+    changed: int = 0
+    tier_changes: int = 0
+    refused_after: int = 0
+    tiers: dict[str, dict[str, int]] = field(default_factory=dict)
+    benefits: dict[str, dict[str, int]] = field(default_factory=dict)
+    criteria_flips: dict[str, dict[str, int]] = field(default_factory=dict)
+    saving_before: Decimal = ZERO
+    saving_after: Decimal = ZERO
+
+    @classmethod
+    def empty(cls, candidate: Policy) -> ImpactPartial:
+        """No company yet: every tier and benefit of ``candidate`` at zero."""
+        return cls(
+            tiers={t.id: _zero_counts() for t in candidate.tiers},
+            benefits={b.id: _zero_counts() for b in candidate.benefits},
+        )
+
+    def add(self, row: ImpactRow, rank: dict[str, int]) -> None:
+        """Count one company's row (``rank``: ``tier_ranks`` of the candidate)."""
+        self.companies += 1
+        self.changed += row.changed
+        self.tier_changes += row.before.tier != row.after.tier
+        self.refused_after += row.after.error is not None
+        before_rank = rank.get(row.before.tier, -1) if row.before.tier is not None else -1
+        after_rank = rank.get(row.after.tier, -1) if row.after.tier is not None else -1
+        for tier, counts in self.tiers.items():
+            target = rank[tier]
+            was, now = before_rank >= target, after_rank >= target
+            counts["gaining"] += now and not was
+            counts["losing"] += was and not now
+            counts["before"] += was
+            counts["after"] += now
+        for b in row.before.benefits:
+            if b not in self.benefits:
+                self.benefits[b] = _zero_counts()
+        before, after = set(row.before.benefits), set(row.after.benefits)
+        for b in before | after:
+            found = self.benefits.get(b)
+            if found is None:  # a benefit the candidate grants but does not define: never
+                continue  # counted by the single pass either
+            found["gaining"] += b in after and b not in before
+            found["losing"] += b in before and b not in after
+            found["before"] += b in before
+            found["after"] += b in after
+        for crit, b_status, a_status in row.flipped:
+            flips = self.criteria_flips.setdefault(crit, {})
+            key = f"{b_status} -> {a_status}"
+            flips[key] = flips.get(key, 0) + 1
+        self.saving_before = money.CONTEXT.add(self.saving_before, _exact(row.before.saving))
+        self.saving_after = money.CONTEXT.add(self.saving_after, _exact(row.after.saving))
+
+    def merge(self, other: ImpactPartial) -> ImpactPartial:
+        """A new partial counting the companies of both (``self``'s first)."""
+        out = ImpactPartial.from_dict(self.to_dict())
+        out.companies += other.companies
+        out.changed += other.changed
+        out.tier_changes += other.tier_changes
+        out.refused_after += other.refused_after
+        for name in ("tiers", "benefits"):
+            mine: dict[str, dict[str, int]] = getattr(out, name)
+            for key, counts in getattr(other, name).items():
+                into = mine.setdefault(key, _zero_counts())
+                for k, n in counts.items():
+                    into[k] += n
+        for crit, flips in other.criteria_flips.items():
+            into = out.criteria_flips.setdefault(crit, {})
+            for key, n in flips.items():
+                into[key] = into.get(key, 0) + n
+        out.saving_before = money.CONTEXT.add(out.saving_before, other.saving_before)
+        out.saving_after = money.CONTEXT.add(out.saving_after, other.saving_after)
+        return out
+
+    def totals(self) -> dict[str, Any]:
+        """The totals as ``ImpactReport.totals()`` gives them for the same companies."""
+        before, after = float(self.saving_before), float(self.saving_after)
+        return {
+            "companies": self.companies,
+            "changed": self.changed,
+            "tier_changes": self.tier_changes,
+            "refused_after": self.refused_after,
+            "tiers": {t: dict(c) for t, c in self.tiers.items()},
+            "benefits": {b: dict(c) for b, c in self.benefits.items()},
+            "criteria_flips": {c: dict(f) for c, f in self.criteria_flips.items()},
+            "saving_before": before,
+            "saving_after": after,
+            "saving_change": money.difference(after, before),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (savings as exact decimal strings); ``from_dict`` reads it back."""
+        return {
+            "companies": self.companies,
+            "changed": self.changed,
+            "tier_changes": self.tier_changes,
+            "refused_after": self.refused_after,
+            "tiers": {t: dict(c) for t, c in self.tiers.items()},
+            "benefits": {b: dict(c) for b, c in self.benefits.items()},
+            "criteria_flips": {c: dict(f) for c, f in self.criteria_flips.items()},
+            "saving_before": str(self.saving_before),
+            "saving_after": str(self.saving_after),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImpactPartial:
+        """The partial ``to_dict`` wrote."""
+        return cls(
+            companies=int(data["companies"]),
+            changed=int(data["changed"]),
+            tier_changes=int(data["tier_changes"]),
+            refused_after=int(data["refused_after"]),
+            tiers={t: dict(c) for t, c in data["tiers"].items()},
+            benefits={b: dict(c) for b, c in data["benefits"].items()},
+            criteria_flips={c: dict(f) for c, f in data["criteria_flips"].items()},
+            saving_before=Decimal(data["saving_before"]),
+            saving_after=Decimal(data["saving_after"]),
+        )
+
+
+def _exact(amount: float) -> Decimal:
+    return money.to_decimal(amount)
+
+
+def analyse_chunk(
+    subjects: Iterable[Subject],
+    candidate: Policy,
+    as_of: dt.date,
+    *,
+    keep: Callable[[ImpactRow], bool] = lambda row: row.changed,
+    progress: Callable[[int], None] | None = None,
+    every: int = 100,
+) -> tuple[ImpactPartial, list[ImpactRow]]:
+    """Analyse some of the companies: their partial totals, and the rows ``keep`` picks
+    (by default the companies that change), in the order of ``subjects``.
+
+    Holds only the kept rows of this chunk; ``progress(done)`` every ``every`` subjects.
+    """
+    partial = ImpactPartial.empty(candidate)
+    rank = tier_ranks(candidate)
+    kept: list[ImpactRow] = []
+    for done, subject in enumerate(subjects, start=1):
+        row = compare(subject, candidate, as_of)
+        partial.add(row, rank)
+        if keep(row):
+            kept.append(row)
+        if progress is not None and done % every == 0:
+            progress(done)
+    return partial, kept
+
+
+def combine(candidate: Policy, partials: Iterable[ImpactPartial]) -> ImpactPartial:
+    """The partials of an analysis merged into one (in the order given)."""
+    out = ImpactPartial.empty(candidate)
+    for partial in partials:
+        out = out.merge(partial)
+    return out
