@@ -401,3 +401,77 @@ class StudioJob(SQLModel, table=True):
     heartbeat_at: datetime | None = _optional_dt()
     #: how many times a worker of the task queue took the job (``hub.studio.attempts``)
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+# --- impact analyses in chunks ---------------------------------------------------------
+
+
+class ImpactRun(SQLModel, table=True):
+    """An impact analysis split into chunks of companies (``hub.studio.impact_runs``).
+
+    Holds what every worker needs to analyse any chunk: the candidate's and the
+    baseline's texts (a worker compiles them; a policy file named on the command line
+    is not on the workers' disks), the date, and, once every chunk is done, the
+    combined ``result`` (totals, companies left out). ``job_id`` is the studio job it
+    belongs to (none for ``hub policy impact``). ``keep_unchanged``: the rows of
+    companies that do not change are stored too (small populations, ``--all``).
+    """
+
+    __tablename__ = "impact_run"
+    __table_args__ = (sa.UniqueConstraint("job_id", name="uq_impact_run_job_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="studio_job.id")
+    policy_id: str = Field(max_length=100)
+    version: str = Field(max_length=50)
+    digest: str = Field(max_length=100)
+    candidate_text: str = Field(sa_type=sa.Text)
+    against: str = Field(max_length=50)
+    against_text: str = Field(sa_type=sa.Text)
+    as_of: date
+    chunk_size: int
+    chunks: int = Field(default=0)
+    companies: int = Field(default=0)
+    keep_unchanged: bool = Field(default=False)
+    state: str = Field(default="running", max_length=16)  # running | done
+    result: dict[str, Any] | None = _json()
+    created_at: datetime = _created_at()
+    finished_at: datetime | None = _optional_dt()
+
+
+class ImpactChunk(SQLModel, table=True):
+    """One chunk of an impact run: the companies with ids ``first_company_id`` to
+    ``last_company_id``; once ``done``, its partial totals (``ImpactPartial.to_dict``
+    plus the companies left out). ``claim`` names the attempt that may finish it; a
+    running chunk whose ``heartbeat_at`` stopped is taken over."""
+
+    __tablename__ = "impact_chunk"
+    __table_args__ = (sa.UniqueConstraint("run_id", "number", name="uq_impact_chunk"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="impact_run.id", index=True)
+    number: int
+    first_company_id: int
+    last_company_id: int
+    state: str = Field(default="queued", max_length=16)  # queued | running | done
+    claim: str | None = Field(default=None, max_length=64)
+    attempts: int = Field(default=0)
+    heartbeat_at: datetime | None = _optional_dt()
+    partial: dict[str, Any] | None = _json()
+    updated_at: datetime = _created_at()
+
+
+class ImpactRowRecord(SQLModel, table=True):
+    """One company's row of an impact run (``ImpactRow.to_dict``): every company that
+    changes, and the others when the run keeps them. Read in ``label`` order."""
+
+    __tablename__ = "impact_row"
+    __table_args__ = (sa.Index("ix_impact_row_order", "run_id", "label", "company_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="impact_run.id")
+    chunk: int
+    company_id: int
+    label: str = Field(max_length=200)
+    changed: bool
+    row: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)

@@ -35,7 +35,7 @@ from flask import Flask, current_app
 from hub.app_catalogue import catalogue
 from hub.app_clock import app_clock
 from hub.db import get_engine
-from hub.studio import attempts
+from hub.studio import attempts, impact_runs
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ EXTENSION = "celery"
 
 #: The task that runs a recorded studio job (a spec run or an impact analysis).
 RUN_STUDIO_JOB = "hub.studio.run_job"
+
+#: The task that analyses one chunk of an impact analysis (``hub.studio.impact_runs``).
+RUN_IMPACT_CHUNK = "hub.studio.impact_chunk"
 
 #: How often the embedded broker's worker looks for new messages (seconds).
 EMBEDDED_POLLING_INTERVAL = 0.1
@@ -148,6 +151,26 @@ def dispatcher(app: Flask) -> Callable[[int], None]:
     return dispatch
 
 
+def chunk_dispatcher(app: Flask) -> impact_runs.ChunkDispatch:
+    """What sends one chunk of an impact analysis to the queue (any worker analyses it)."""
+    task = celery_of(app).tasks[RUN_IMPACT_CHUNK]
+
+    def dispatch(run_id: int, number: int) -> None:
+        task.apply_async(args=(run_id, number))
+
+    return dispatch
+
+
+@shared_task(name=RUN_IMPACT_CHUNK)
+def run_impact_chunk(run_id: int, number: int) -> str:
+    """Analyse chunk ``number`` of impact run ``run_id`` unless it is done or another
+    worker runs it (``hub.studio.impact_runs.run_chunk``: claimed by a conditional
+    UPDATE, stored once). A worker killed in the middle leaves the chunk to the
+    process driving the run, which puts it back once its heartbeat stops."""
+    done = impact_runs.run_chunk(get_engine(), run_id, number)
+    return "done" if done is not None else "nothing to do"
+
+
 @shared_task(bind=True, name=RUN_STUDIO_JOB)
 def run_studio_job(self: Task, job_id: int) -> str:
     """Run a recorded studio job if it is still to run (see ``hub.studio.attempts.run_job``).
@@ -166,6 +189,8 @@ def run_studio_job(self: Task, job_id: int) -> str:
             registry=catalogue().registry,
             job_id=job_id,
             max_attempts=int(config["JOB_ATTEMPTS"]),
+            # With a broker of its own the deployment's workers share an impact analysis.
+            fan_out=chunk_dispatcher(current_app) if config.get("BROKER_URL") else None,
         )
     except attempts.JobBusy as busy:
         log.info("studio job %s: %s; looking again in %.0f s", job_id, busy, busy.retry_in)

@@ -9,17 +9,20 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hub.cli import with_app, with_app_not_importing
 from hub.commands import policy_file
 from hub.policy import Policy
-from hub.policy.impact import analyse, rows_to_csv
+from hub.policy.impact import rows_to_csv
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy.engine import Engine
+
+    from hub.studio.jobs import ImpactPlan
 
 
 @click.command("import")
@@ -132,6 +135,13 @@ def _candidate(ref: str, app: Flask) -> Policy:
               help="Also write one CSV line per company here.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="List every company, not only changes.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 100_000),
+    default=1_000,
+    show_default=True,
+    help="Companies analysed at a time (by one worker, or by this process).",
+)
 @with_app
 def impact(
     candidate: str,
@@ -140,20 +150,25 @@ def impact(
     csv_out: Path | None,
     as_json: bool,
     show_all: bool,
+    chunk_size: int,
     app: Flask,
 ) -> None:
     """Who changes if CANDIDATE (a draft, a version or a policy file) is applied.
 
     Re-assesses the latest decided filing of every company under the version that
     would otherwise be in force on the as-of date (or --against) and under
-    CANDIDATE, both as of that date. Exit 1 when no version is in force on it.
+    CANDIDATE, both as of that date, a chunk of companies at a time: on the task
+    queue's workers when HUB_BROKER_URL is set, in this process otherwise. Exit 1
+    when no version is in force on it.
     """
     from hub.app_catalogue import catalogue
     from hub.app_clock import app_clock
-    from hub.db import session_scope
+    from hub.db import get_engine
     from hub.policy.filing import DATE_RE
     from hub.services.errors import Invalid
-    from hub.studio.jobs import latest_filings, plan_impact, subjects_of
+    from hub.studio import impact_runs
+    from hub.studio.jobs import plan_impact
+    from hub.tasks import chunk_dispatcher
 
     day: dt.date | None = None
     if as_of is not None:
@@ -174,56 +189,105 @@ def impact(
     except Invalid as exc:
         hint = " (or name a version with --against)" if as_of else " (--as-of D or --against V)"
         raise click.ClickException(exc.message + hint) from None
-    with session_scope(app) as session:
-        rows = latest_filings(session)
-        subjects, skipped = subjects_of(rows, plan.against)
-    report = analyse(subjects, policy, plan.as_of, against=plan.against.version)
-    data = report.to_dict()
-    data["skipped"] = skipped
-    if csv_out:
-        csv_out.write_text(rows_to_csv(data["rows"]), encoding="utf-8")
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    t = data["totals"]
-    click.echo(
-        f"Impact of {policy.id} {policy.version} on {t['companies']} companies: "
-        f"{policy.version} against {plan.against.version}, both as of {plan.as_of.isoformat()}"
+    engine = get_engine(app)
+    queued = bool(app.config.get("BROKER_URL"))
+    result = impact_runs.analyse_population(
+        engine,
+        candidate=policy,
+        against=plan.against,
+        as_of=plan.as_of,
+        chunk_size=chunk_size,
+        keep_unchanged=bool(show_all or csv_out or as_json),
+        # With a broker the workers analyse the chunks; this process waits and combines.
+        dispatch=chunk_dispatcher(app) if queued else None,
+        help=not queued,
+        timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
     )
-    why = (
-        "named with --against"
-        if plan.named
-        else f"the version otherwise in force on {plan.as_of.isoformat()}"
-    )
-    click.echo(f"  {plan.against.version}: {why}")
-    click.echo(f"  {t['changed']} change, {t['tier_changes']} change tier")
-    click.echo(
-        f"  estimated annual savings: {t['saving_before']:,.2f} -> {t['saving_after']:,.2f} KZT "
-        f"({t['saving_change']:+,.2f})"
-    )
-    click.echo(f"{'Tiers (cumulative)':<28}gaining  losing")
-    for tier, n in t["tiers"].items():
-        click.echo(f"  {tier:<26}{n['gaining']:>7}{n['losing']:>8}")
-    click.echo(f"{'Benefits':<28}gaining  losing")
-    for benefit, n in t["benefits"].items():
-        click.echo(f"  {benefit:<26}{n['gaining']:>7}{n['losing']:>8}")
-    listed = data["rows"] if show_all else [r for r in data["rows"] if r["changed"]]
-    if listed:
-        click.echo("Companies:" if show_all else "Companies that change:")
-    for r in listed:
-        flips = ", ".join(f"{f['criterion']} {f['before']}->{f['after']}" for f in r["flipped"])
-        gained = " ".join("+" + b for b in r["gained_benefits"])
-        lost = " ".join("-" + b for b in r["lost_benefits"])
+    try:
+        _print_impact(result, engine, policy, plan, csv_out, as_json, show_all)
+    finally:
+        impact_runs.delete_run(engine, result["run"])
+
+
+def _print_impact(
+    data: dict[str, Any],
+    engine: Engine,
+    policy: Policy,
+    plan: ImpactPlan,
+    csv_out: Path | None,
+    as_json: bool,
+    show_all: bool,
+) -> None:
+    """What ``impact`` prints: the rows are read from the run a batch at a time."""
+    from hub.studio import impact_runs
+
+    run_id = data["run"]
+    skipped: list[str] = data["skipped"]
+    with engine.connect() as conn:
+        if csv_out:
+            with csv_out.open("w", encoding="utf-8", newline="") as out:
+                out.write(rows_to_csv([]))
+                batch: list[dict[str, Any]] = []
+                for row in impact_runs.rows(conn, run_id, changed_only=False):
+                    batch.append(row)
+                    if len(batch) == 500:
+                        out.write(rows_to_csv(batch).partition("\r\n")[2])
+                        batch = []
+                out.write(rows_to_csv(batch).partition("\r\n")[2])
+        if as_json:
+            head = {k: v for k, v in data.items() if k not in ("run", "rows_stored")}
+            text = json.dumps({**head, "rows": []}, ensure_ascii=False, indent=2)
+            click.echo(text[: text.rindex("[]")] + "[", nl=False)
+            for n, row in enumerate(impact_runs.rows(conn, run_id, changed_only=False)):
+                click.echo(("," if n else "") + "\n    " + json.dumps(row, ensure_ascii=False),
+                           nl=False)  # fmt: skip
+            click.echo("\n  ]\n}")
+            return
+        t = data["totals"]
         click.echo(
-            f"  {r['key']} {r['label']}: {r['before']['tier'] or 'none'} -> "
-            f"{r['after']['tier'] or 'none'} {gained} {lost}".rstrip()
+            f"Impact of {policy.id} {policy.version} on {t['companies']} companies: "
+            f"{policy.version} against {plan.against.version}, both as of "
+            f"{plan.as_of.isoformat()}"
         )
-        if flips:
-            click.echo(f"      flipped: {flips}")
-        if r["after"]["error"]:
-            click.echo(f"      {r['after']['error']}")
+        why = (
+            "named with --against"
+            if plan.named
+            else f"the version otherwise in force on {plan.as_of.isoformat()}"
+        )
+        click.echo(f"  {plan.against.version}: {why}")
+        click.echo(f"  {t['changed']} change, {t['tier_changes']} change tier")
+        click.echo(
+            f"  estimated annual savings: {t['saving_before']:,.2f} -> "
+            f"{t['saving_after']:,.2f} KZT ({t['saving_change']:+,.2f})"
+        )
+        click.echo(f"{'Tiers (cumulative)':<28}gaining  losing")
+        for tier, n in t["tiers"].items():
+            click.echo(f"  {tier:<26}{n['gaining']:>7}{n['losing']:>8}")
+        click.echo(f"{'Benefits':<28}gaining  losing")
+        for benefit, n in t["benefits"].items():
+            click.echo(f"  {benefit:<26}{n['gaining']:>7}{n['losing']:>8}")
+        listed = impact_runs.rows(conn, run_id, changed_only=not show_all)
+        first = True
+        for r in listed:
+            if first:
+                click.echo("Companies:" if show_all else "Companies that change:")
+                first = False
+            flips = ", ".join(f"{f['criterion']} {f['before']}->{f['after']}" for f in r["flipped"])
+            gained = " ".join("+" + b for b in r["gained_benefits"])
+            lost = " ".join("-" + b for b in r["lost_benefits"])
+            click.echo(
+                f"  {r['key']} {r['label']}: {r['before']['tier'] or 'none'} -> "
+                f"{r['after']['tier'] or 'none'} {gained} {lost}".rstrip()
+            )
+            if flips:
+                click.echo(f"      flipped: {flips}")
+            if r["after"]["error"]:
+                click.echo(f"      {r['after']['error']}")
     for line in skipped:
         click.echo(f"  left out: {line}", err=True)
+    more = data["skipped_count"] - len(skipped)
+    if more > 0:
+        click.echo(f"  left out: {more} more companies decided under another policy", err=True)
 
 
 def _register() -> None:

@@ -39,6 +39,7 @@ from hub.services.errors import Conflict, DomainError, NotFound
 from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import features_digest
+from hub.studio.impact_runs import ChunkDispatch
 from hub.studio.jobs import ImpactPlan, RegistrySource, _Runner
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def run_job(
     job_id: int,
     max_attempts: int,
     stale_after: dt.timedelta = STALE_AFTER,
+    fan_out: ChunkDispatch | None = None,
 ) -> str:
     """Run the recorded job ``job_id`` if it is still to run; what happened, as a word:
 
@@ -165,7 +167,8 @@ def run_job(
     Raises ``JobBusy`` when another process runs it with a live heartbeat, and
     ``AttemptFailed`` when this attempt failed for a reason that may pass and attempts
     are left (the job is queued again). ``clock`` dates the impact analysis,
-    ``registry`` gives the versions (read once).
+    ``registry`` gives the versions (read once); ``fan_out`` sends an impact analysis's
+    chunks to the queue (``hub.studio.impact_runs``).
     """
     if not _claim(engine, job_id, max_attempts=max_attempts, stale_after=stale_after):
         with Session(engine) as session:
@@ -193,7 +196,7 @@ def run_job(
             policy, features_text, plan = job_input(session, job, registry)
         except DomainError as exc:
             return _fail(engine, job_id, exc.message)
-    runner = _Runner(engine, clock, registry, job_id, plan, reraise=may_pass)
+    runner = _Runner(engine, clock, registry, job_id, plan, reraise=may_pass, fan_out=fan_out)
     try:
         runner.run(kind, policy, features_text)
     except Exception as exc:

@@ -34,9 +34,10 @@ from hub.models import (
     User,
 )
 from hub.policy import NoVersionInForce, Policy, PolicyRegistry
-from hub.policy.impact import Subject, analyse, baseline_of, default_as_of
+from hub.policy.impact import Subject, baseline_of, default_as_of
 from hub.services.errors import Conflict, Invalid
 from hub.storage import utcnow
+from hub.studio import impact_runs
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import check_features_text, features_digest, spec_suite
 
@@ -437,6 +438,11 @@ class _Runner:
     reraise: Callable[[BaseException], bool] | None = None
     #: seconds between two heartbeats of the job (``Heartbeat``)
     heartbeat: float = HEARTBEAT_SECONDS
+    #: what sends an impact analysis's chunks to the task queue's workers (``hub.tasks``);
+    #: without it this process analyses every chunk itself
+    fan_out: impact_runs.ChunkDispatch | None = None
+    #: companies per chunk of an impact analysis
+    chunk_size: int = impact_runs.CHUNK_SIZE
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -486,22 +492,24 @@ class _Runner:
                 )
                 return
             plan = self.impact or plan_impact(registry, policy, today=self.clock.today())
-            with self.session() as session:
-                rows = latest_filings(session)
-                subjects, skipped = subjects_of(rows, plan.against)
-            total = len(subjects)
-            self.update(state="running", total=total)
-            report = analyse(
-                subjects,
-                policy,
-                plan.as_of,
-                progress=lambda done: self.update(done=done),
-                every=max(1, min(200, total // 20 or 1)),
-                against=plan.against.version,
+            seen = [-1]
+
+            def progress(now: impact_runs.Progress) -> None:  # the share of chunks done
+                if now.done != seen[0]:
+                    seen[0] = now.done
+                    self.update(state="running", done=now.done, total=now.total)
+
+            result = impact_runs.analyse_population(
+                self.engine,
+                candidate=policy,
+                against=plan.against,
+                as_of=plan.as_of,
+                chunk_size=self.chunk_size,
+                job_id=job_id,
+                dispatch=self.fan_out,
+                progress=progress,
             )
-            result = report.to_dict()
-            result["skipped"] = skipped
-            self.update(state="done", done=total, result=result, finished_at=utcnow())
+            self.update(state="done", done=max(seen[0], 0), result=result, finished_at=utcnow())
         except Exception as exc:  # a job must leave a readable failure, never a dead thread
             if self.reraise is not None and self.reraise(exc):
                 raise

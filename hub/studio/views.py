@@ -42,6 +42,7 @@ from hub.policy.impact import default_as_of, rows_to_csv
 from hub.services.errors import DomainError, FieldError, Invalid
 from hub.specs import default_features_dir
 from hub.studio import drafts as studio_drafts
+from hub.studio import impact_runs as studio_impact_runs
 from hub.studio import jobs as studio_jobs
 from hub.studio import publishing as studio_publishing
 from hub.studio import versions as studio_versions
@@ -600,7 +601,17 @@ def _results_page(job: StudioJob, show_all: bool) -> studio_jobs.Page[dict[str, 
     result = job.result or {}
     if job.kind == "specs":
         items = studio_jobs.failed_first(result.get("scenarios", []))
-    else:
+    elif result.get("run") is not None:  # the rows are stored beside the job, not in it
+        with get_engine().connect() as conn:
+            rows, number, pages, total = studio_impact_runs.rows_page(
+                conn,
+                result["run"],
+                changed_only=not show_all,
+                number=ascii_int(request.args.get("page"), default=1),
+                size=studio_jobs.PAGE_SIZE,
+            )
+        return studio_jobs.Page(rows, number, pages, total)
+    else:  # an analysis made before the rows were stored apart
         rows = result.get("rows", [])
         items = rows if show_all else [r for r in rows if r["changed"]]
     return studio_jobs.page_of(items, ascii_int(request.args.get("page"), default=1))
@@ -628,6 +639,7 @@ def job(job_id: int) -> str:
         rows=page.items if job.kind == "impact" else [],
         page=page,
         show_all=show_all,
+        keep_all_up_to=studio_impact_runs.KEEP_ALL_UP_TO,
     )
 
 
@@ -675,12 +687,25 @@ def job_csv(job_id: int) -> BaseResponse:
     job = _job(job_id)
     if job.kind != "impact" or job.state != "done" or not job.result:
         raise ApiError(409, "This run has no impact result to download (yet).")
-    rows = job.result["rows"]
+    run_id = job.result.get("run")
+    engine = get_engine()
+
+    def stored() -> Iterator[dict[str, Any]]:
+        if run_id is None:  # an analysis made before the rows were stored apart
+            yield from job.result["rows"] if job.result else []
+            return
+        with engine.connect() as conn:
+            yield from studio_impact_runs.rows(conn, run_id, changed_only=False)
 
     def lines() -> Iterator[str]:
-        yield rows_to_csv(rows[:500])
-        for start in range(500, len(rows), 500):
-            yield rows_to_csv(rows[start : start + 500]).partition("\r\n")[2]  # no header
+        yield rows_to_csv([])
+        batch: list[dict[str, Any]] = []
+        for row in stored():
+            batch.append(row)
+            if len(batch) == 500:
+                yield rows_to_csv(batch).partition("\r\n")[2]  # no header
+                batch = []
+        yield rows_to_csv(batch).partition("\r\n")[2]
 
     name = f"impact-{job.policy_id}-{job.version}-{job.id}.csv"
     return Response(

@@ -23,6 +23,9 @@ TABLES = {
     "api_token",
     "policy_version",
     "criterion_override",
+    "impact_run",
+    "impact_chunk",
+    "impact_row",
     "studio_job",
 }
 

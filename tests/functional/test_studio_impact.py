@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from hub.models import StudioJob
@@ -62,8 +63,9 @@ def start_impact(client: FlaskClient, db: Session, **form: str) -> StudioJob:
 
 
 def rows_of(job: StudioJob) -> dict[str, dict[str, Any]]:
-    assert job.result is not None
-    return {r["label"]: r for r in job.result["rows"]}
+    session = object_session(job)
+    assert session is not None
+    return {r["label"]: r for r in studio.stored_rows(session, job)}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from hub.models import StudioJob
+from hub.models import ImpactRowRecord, ImpactRun, StudioJob
 from hub.storage import utcnow
 from hub.studio.jobs import PAGE_SIZE, STALE_BEATS, StoppedJobSweeper
 from tests.functional import test_studio as studio
@@ -200,17 +200,30 @@ def test_impact_rows_come_a_page_at_a_time_and_the_csv_holds_every_one(
 ):
     new_draft(author_client)
     done = run_impact(author_client, db_session, "2026.2")
-    row = done.result["rows"][0]
-    rows = [
-        {**row, "key": f"{i:012d}", "label": f"Company {i}", "changed": True} for i in range(250)
-    ]
+    row = studio.stored_rows(db_session, done)[0]
+    run = db_session.get(ImpactRun, done.result["run"])
+    assert run is not None
+    big_run = ImpactRun(**{**run.model_dump(), "id": None, "job_id": None})
+    db_session.add(big_run)
+    db_session.commit()
+    db_session.add_all(
+        ImpactRowRecord(
+            run_id=big_run.id,
+            chunk=0,
+            company_id=i,
+            label=f"Company {i:03d}",
+            changed=True,
+            row={**row, "key": f"{i:012d}", "label": f"Company {i:03d}", "changed": True},
+        )
+        for i in range(250)
+    )
     big = StudioJob(
         kind="impact",
         policy_id=done.policy_id,
         version=done.version,
         digest=done.digest,
         state="done",
-        result={**done.result, "rows": rows},
+        result={**done.result, "run": big_run.id},
     )
     db_session.add(big)
     db_session.commit()
@@ -219,6 +232,7 @@ def test_impact_rows_come_a_page_at_a_time_and_the_csv_holds_every_one(
     assert "Page 3 of 3" in page
     view = author_client.get(f"/policies/jobs/{big.id}.json?page=2").get_json()
     assert [r["label"] for r in view["results"]["items"]][:1] == ["Company 100"]
+    # Rows are read in the order of the companies' names, a page of them at a time.
     response = author_client.get(f"/policies/jobs/{big.id}.csv")
     assert response.is_streamed
     lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))

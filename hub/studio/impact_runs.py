@@ -1,0 +1,591 @@
+"""Impact analyses over the whole population, a chunk of companies at a time, on any
+number of processes.
+
+The population is every company's latest decided filing. It is never read whole:
+
+- ``plan_run`` streams the ids of the companies with a decided filing (a
+  server-side cursor) and cuts them into chunks of ``chunk_size`` companies by id
+  range (keyset), recorded as ``ImpactChunk`` rows of an ``ImpactRun``, which also
+  holds the candidate's and the baseline's texts and the date;
+- ``run_chunk`` analyses one chunk (whichever process runs it: a worker of the
+  task queue, or the process that planned the run): it reads that chunk's latest
+  filings only, compares them (``hub.policy.impact.analyse_chunk``) and, in one
+  transaction, stores its partial totals and its rows (the companies that change;
+  every company when the run keeps them all). A chunk is claimed by a conditional
+  UPDATE with a token of its own, beats while it runs, and is taken over when its
+  heartbeat stops; only the holder of the current claim may store it, so a chunk
+  run twice is stored once;
+- ``work`` drives a run to its end: it sends the chunks to the queue when given a
+  ``dispatch``, runs chunks itself when ``help`` is set, puts back (and sends again)
+  chunks whose process stopped, and reports the share of chunks done;
+- ``finish`` merges the stored partials (``combine``) into the report's totals:
+  exactly what the single pass (``analyse``) gives for the same companies.
+
+A process holds at most one chunk's filings and rows: memory does not grow with the
+population. No Flask here: the caller passes an engine (and, for the queue, what sends
+a chunk to it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, CursorResult, Engine
+
+from hub.models import Company, Filing, ImpactChunk, ImpactRowRecord, ImpactRun
+from hub.policy import Policy
+from hub.policy.impact import ImpactPartial, Subject, analyse_chunk, combine
+from hub.policy.loader import load_policy_text
+from hub.storage import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Companies per chunk (HUB_IMPACT_CHUNK_SIZE): what one process holds at a time.
+CHUNK_SIZE = 1_000
+#: A run of at most this many companies keeps the rows of those that do not change too.
+KEEP_ALL_UP_TO = 10_000
+#: Seconds between two heartbeats of a running chunk.
+CHUNK_HEARTBEAT = 2.0
+#: A running chunk silent for this long lost its process and is taken over.
+CHUNK_STALE_AFTER = dt.timedelta(seconds=20)
+#: Companies left out (decided under another policy) named in a result; the rest counted.
+SKIPPED_SHOWN = 100
+
+_RUN = cast(sa.Table, ImpactRun.__table__)  # type: ignore[attr-defined]
+_CHUNK = cast(sa.Table, ImpactChunk.__table__)  # type: ignore[attr-defined]
+_ROW = cast(sa.Table, ImpactRowRecord.__table__)  # type: ignore[attr-defined]
+_FILING = cast(sa.Table, Filing.__table__)  # type: ignore[attr-defined]
+_COMPANY = cast(sa.Table, Company.__table__)  # type: ignore[attr-defined]
+
+#: What sends chunk ``number`` of run ``run_id`` to the task queue.
+ChunkDispatch = Callable[[int, int], None]
+
+
+def _decided() -> sa.ColumnElement[bool]:
+    """The filings an impact analysis counts (as ``hub.studio.jobs.latest_filings``)."""
+    return sa.and_(_FILING.c.policy_version.is_not(None), _FILING.c.decision.is_not(None))
+
+
+def _company_ids(conn: Connection) -> Iterator[int]:
+    """The ids of the companies with a decided filing, ascending, streamed."""
+    query = (
+        sa.select(_FILING.c.company_id)
+        .where(_decided())
+        .group_by(_FILING.c.company_id)
+        .order_by(_FILING.c.company_id)
+    )
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
+    for (company_id,) in result:
+        yield int(company_id)
+
+
+def chunk_bounds(conn: Connection, chunk_size: int) -> Iterator[tuple[int, int, int]]:
+    """(first company id, last company id, companies) of each chunk, in id order."""
+    first = last = None
+    count = 0
+    for company_id in _company_ids(conn):
+        if first is None:
+            first = company_id
+        last = company_id
+        count += 1
+        if count == chunk_size:
+            yield first, last, count
+            first, count = None, 0
+    if first is not None and last is not None:
+        yield first, last, count
+
+
+def plan_run(
+    engine: Engine,
+    *,
+    candidate: Policy,
+    against: Policy,
+    as_of: dt.date,
+    chunk_size: int = CHUNK_SIZE,
+    job_id: int | None = None,
+    keep_unchanged: bool | None = None,
+) -> int:
+    """Record a run and its chunks; returns the run's id.
+
+    ``keep_unchanged`` (default: when the population has at most ``KEEP_ALL_UP_TO``
+    companies) stores the rows of the companies that do not change too. A studio job
+    has at most one run: planning it again (its task delivered twice) returns the
+    run already recorded, whose finished chunks count.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
+    if job_id is not None:
+        with engine.connect() as conn:
+            found = conn.execute(sa.select(_RUN.c.id).where(_RUN.c.job_id == job_id)).scalar()
+        if found is not None:
+            return int(found)
+    with engine.begin() as conn:
+        bounds = list(chunk_bounds(conn, chunk_size))  # three ints per chunk
+        companies = sum(n for _, _, n in bounds)
+        keep = keep_unchanged if keep_unchanged is not None else companies <= KEEP_ALL_UP_TO
+        now = utcnow()
+        run_id = conn.execute(
+            sa.insert(_RUN).returning(_RUN.c.id),
+            {
+                "job_id": job_id,
+                "policy_id": candidate.id,
+                "version": candidate.version,
+                "digest": candidate.digest,
+                "candidate_text": candidate.text,
+                "against": against.version,
+                "against_text": against.text,
+                "as_of": as_of,
+                "chunk_size": chunk_size,
+                "chunks": len(bounds),
+                "companies": companies,
+                "keep_unchanged": keep,
+                "state": "running",
+                "created_at": now,
+            },
+        ).scalar_one()
+        if bounds:
+            conn.execute(
+                sa.insert(_CHUNK),
+                [
+                    {"run_id": run_id, "number": n, "first_company_id": lo,
+                     "last_company_id": hi, "state": "queued", "attempts": 0, "updated_at": now}
+                    for n, (lo, hi, _) in enumerate(bounds)
+                ],
+            )  # fmt: skip
+    return int(run_id)
+
+
+@lru_cache(maxsize=8)
+def _compiled(text: str) -> Policy:
+    """A policy text compiled once per process (a worker runs many chunks of one run)."""
+    return load_policy_text(text, source="<impact run>")
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """What a chunk is analysed with: both policies and the date."""
+
+    run_id: int
+    candidate: Policy
+    against: Policy
+    as_of: dt.date
+    keep_unchanged: bool
+
+
+def run_input(conn: Connection, run_id: int) -> RunInput:
+    """The run's policies (compiled from its texts) and date. Raises LookupError for no run."""
+    run = conn.execute(sa.select(_RUN).where(_RUN.c.id == run_id)).first()
+    if run is None:
+        raise LookupError(f"no impact run {run_id}")
+    return RunInput(
+        run_id,
+        _compiled(run.candidate_text),
+        _compiled(run.against_text),
+        run.as_of,
+        bool(run.keep_unchanged),
+    )
+
+
+def chunk_subjects(
+    conn: Connection, first: int, last: int, against: Policy
+) -> tuple[list[tuple[int, Subject]], list[str]]:
+    """The latest decided filing of each company with an id from ``first`` to ``last``, as
+    (company id, subject) in id order, and the companies left out (decided under another
+    policy). Reads the inputs only, never the stored decisions."""
+    latest = (
+        sa.select(_FILING.c.company_id, sa.func.max(_FILING.c.id).label("id"))
+        .where(_decided(), _FILING.c.company_id.between(first, last))
+        .group_by(_FILING.c.company_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            _COMPANY.c.id,
+            _COMPANY.c.bin,
+            _COMPANY.c.legal_name,
+            _FILING.c.policy_id,
+            _FILING.c.inputs,
+        )
+        .select_from(latest)
+        .join(_FILING, _FILING.c.id == latest.c.id)
+        .join(_COMPANY, _COMPANY.c.id == _FILING.c.company_id)
+        .order_by(_COMPANY.c.id)
+    )
+    subjects: list[tuple[int, Subject]] = []
+    skipped: list[str] = []
+    for company_id, bin_, name, policy_id, inputs in conn.execute(query):
+        if policy_id is not None and policy_id != against.id:
+            skipped.append(f"{bin_}: decided under another policy ({policy_id})")
+            continue
+        subjects.append((company_id, Subject(bin_, name, dict(inputs), against)))
+    return subjects, skipped
+
+
+def _claim(engine: Engine, run_id: int, number: int | None) -> tuple[int, int, int, str] | None:
+    """Take a chunk of the run (``number``, or the first one free): queued, or running
+    with a stopped heartbeat. Returns (number, first id, last id, claim) or None."""
+    now = utcnow()
+    free = sa.or_(
+        _CHUNK.c.state == "queued",
+        sa.and_(_CHUNK.c.state == "running", _CHUNK.c.heartbeat_at < now - CHUNK_STALE_AFTER),
+    )
+    with engine.connect() as conn:
+        query = sa.select(_CHUNK.c.id, _CHUNK.c.number).where(_CHUNK.c.run_id == run_id, free)
+        if number is not None:
+            query = query.where(_CHUNK.c.number == number)
+        candidates = conn.execute(query.order_by(_CHUNK.c.number).limit(4)).all()
+    for chunk_id, chunk_number in candidates:
+        token = uuid.uuid4().hex
+        with engine.begin() as conn:
+            taken: Any = cast(
+                CursorResult[Any],
+                conn.execute(
+                    sa.update(_CHUNK)
+                    .where(_CHUNK.c.id == chunk_id, free)
+                    .values(
+                        state="running",
+                        claim=token,
+                        attempts=_CHUNK.c.attempts + 1,
+                        heartbeat_at=now,
+                        updated_at=now,
+                    )
+                    .returning(_CHUNK.c.first_company_id, _CHUNK.c.last_company_id)
+                ),
+            ).first()
+        if taken is not None:
+            return int(chunk_number), int(taken[0]), int(taken[1]), token
+    return None
+
+
+class ChunkLost(Exception):
+    """Another process took the chunk over (this one was thought stopped): its result
+    is thrown away."""
+
+
+def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | None:
+    """Claim and analyse chunk ``number`` of the run (or the first free one) and store its
+    partial totals and rows; returns the chunk's number, or None when there was nothing
+    to take (done, or running elsewhere with a live heartbeat).
+
+    Idempotent: a chunk already done is left alone, and a chunk taken over from this
+    process meanwhile is not stored by it (``ChunkLost`` is logged, None returned).
+    """
+    claimed = _claim(engine, run_id, number)
+    if claimed is None:
+        return None
+    number, first, last, token = claimed
+    with engine.connect() as conn:
+        given = run_input(conn, run_id)
+        subjects, skipped = chunk_subjects(conn, first, last, given.against)
+    ids = {s.key: cid for cid, s in subjects}
+    last_beat = [time.monotonic()]
+
+    def beat(_: int) -> None:
+        if time.monotonic() - last_beat[0] >= CHUNK_HEARTBEAT:
+            last_beat[0] = time.monotonic()
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(_CHUNK)
+                    .where(
+                        _CHUNK.c.run_id == run_id,
+                        _CHUNK.c.number == number,
+                        _CHUNK.c.claim == token,
+                    )
+                    .values(heartbeat_at=utcnow())
+                )
+
+    partial, kept = analyse_chunk(
+        (s for _, s in subjects),
+        given.candidate,
+        given.as_of,
+        keep=(lambda row: True) if given.keep_unchanged else (lambda row: row.changed),
+        progress=beat,
+        every=50,
+    )
+    del subjects
+    stored = {**partial.to_dict(), "skipped": skipped[:SKIPPED_SHOWN],
+              "skipped_count": len(skipped)}  # fmt: skip
+    try:
+        with engine.begin() as conn:
+            done = cast(
+                CursorResult[Any],
+                conn.execute(
+                    sa.update(_CHUNK)
+                    .where(
+                        _CHUNK.c.run_id == run_id,
+                        _CHUNK.c.number == number,
+                        _CHUNK.c.state == "running",
+                        _CHUNK.c.claim == token,
+                    )
+                    .values(state="done", partial=stored, updated_at=utcnow())
+                ),
+            )
+            if done.rowcount != 1:
+                raise ChunkLost(f"chunk {number} of impact run {run_id} was taken over")
+            conn.execute(sa.delete(_ROW).where(_ROW.c.run_id == run_id, _ROW.c.chunk == number))
+            if kept:
+                conn.execute(
+                    sa.insert(_ROW),
+                    [
+                        {"run_id": run_id, "chunk": number, "company_id": ids[r.key],
+                         "label": r.label[:200], "changed": r.changed, "row": r.to_dict()}
+                        for r in kept
+                    ],
+                )  # fmt: skip
+    except ChunkLost as lost:
+        log.warning("%s; its result is thrown away", lost)
+        return None
+    return number
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Chunks of a run: ``done`` of ``total``, and how many are ``running``."""
+
+    done: int
+    running: int
+    total: int
+
+
+def progress_of(engine: Engine, run_id: int) -> Progress:
+    """How far the run is (one query)."""
+    with engine.connect() as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.select(_CHUNK.c.state, sa.func.count())
+                .where(_CHUNK.c.run_id == run_id)
+                .group_by(_CHUNK.c.state)
+            ).all()
+        )
+    total = sum(counts.values())
+    return Progress(int(counts.get("done", 0)), int(counts.get("running", 0)), total)
+
+
+def requeue_stopped(engine: Engine, run_id: int) -> list[int]:
+    """Put back in the queue the running chunks whose heartbeat stopped; their numbers."""
+    now = utcnow()
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(_CHUNK)
+            .where(
+                _CHUNK.c.run_id == run_id,
+                _CHUNK.c.state == "running",
+                _CHUNK.c.heartbeat_at < now - CHUNK_STALE_AFTER,
+            )
+            .values(state="queued", claim=None, updated_at=now)
+            .returning(_CHUNK.c.number)
+        )
+        numbers = [int(n) for (n,) in result]
+    for n in numbers:
+        log.warning("impact run %s: chunk %s lost its process; queued again", run_id, n)
+    return numbers
+
+
+def work(
+    engine: Engine,
+    run_id: int,
+    *,
+    dispatch: ChunkDispatch | None = None,
+    help: bool = True,
+    progress: Callable[[Progress], None] | None = None,
+    poll: float = 0.5,
+    timeout: float | None = None,
+) -> Progress:
+    """Drive the run until every chunk is done; returns the final ``Progress``.
+
+    With ``dispatch``, every queued chunk is sent to the task queue first (a worker runs
+    it with ``run_chunk``), and chunks put back after their process stopped are sent
+    again. With ``help`` this process runs free chunks too (without ``dispatch``: all
+    of them, in order). ``progress`` is told after each chunk and every ``poll``
+    seconds while waiting. Raises TimeoutError after ``timeout`` seconds without a
+    chunk finishing.
+    """
+    if dispatch is not None:
+        with engine.connect() as conn:
+            queued = conn.execute(
+                sa.select(_CHUNK.c.number)
+                .where(_CHUNK.c.run_id == run_id, _CHUNK.c.state == "queued")
+                .order_by(_CHUNK.c.number)
+            ).all()
+        for (n,) in queued:
+            dispatch(run_id, int(n))
+    last_done, since = -1, time.monotonic()
+    while True:
+        if help and run_chunk(engine, run_id) is not None:
+            now = progress_of(engine, run_id)
+            if progress is not None:
+                progress(now)
+            continue
+        now = progress_of(engine, run_id)
+        if progress is not None:
+            progress(now)
+        if now.done == now.total:
+            return now
+        if now.done != last_done:
+            last_done, since = now.done, time.monotonic()
+        elif timeout is not None and time.monotonic() - since > timeout:
+            raise TimeoutError(
+                f"impact run {run_id}: no chunk finished for {timeout:.0f} s "
+                f"({now.done} of {now.total} done); are the workers running?"
+            )
+        for n in requeue_stopped(engine, run_id):
+            if dispatch is not None:
+                dispatch(run_id, n)
+        time.sleep(poll)
+
+
+def finish(engine: Engine, run_id: int) -> dict[str, Any]:
+    """Merge the run's partial totals (every chunk done) and record the result:
+    ``{"candidate", "as_of", "against", "totals", "skipped", "skipped_count", "run",
+    "rows_stored", "keeps_unchanged"}``. Returns it. Raises RuntimeError when a chunk
+    is not done."""
+    with engine.connect() as conn:
+        given = run_input(conn, run_id)
+        chunks = conn.execute(
+            sa.select(_CHUNK.c.number, _CHUNK.c.state, _CHUNK.c.partial)
+            .where(_CHUNK.c.run_id == run_id)
+            .order_by(_CHUNK.c.number)
+        ).all()
+        rows_stored = conn.execute(
+            sa.select(sa.func.count()).select_from(_ROW).where(_ROW.c.run_id == run_id)
+        ).scalar_one()
+    missing = [n for n, state, _ in chunks if state != "done"]
+    if missing:
+        raise RuntimeError(f"impact run {run_id}: chunks {missing[:10]} are not done")
+    partials = [ImpactPartial.from_dict(p) for _, _, p in chunks]
+    skipped: list[str] = []
+    for _, _, p in chunks:
+        skipped.extend(p["skipped"][: SKIPPED_SHOWN - len(skipped)])
+    candidate = given.candidate
+    result = {
+        "candidate": {
+            "id": candidate.id,
+            "version": candidate.version,
+            "digest": candidate.digest,
+        },
+        "as_of": given.as_of.isoformat(),
+        "against": given.against.version,
+        "totals": combine(candidate, partials).totals(),
+        "skipped": skipped,
+        "skipped_count": sum(int(p["skipped_count"]) for _, _, p in chunks),
+        "run": run_id,
+        "rows_stored": int(rows_stored),
+        "keeps_unchanged": given.keep_unchanged,
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(_RUN)
+            .where(_RUN.c.id == run_id)
+            .values(state="done", result=result, finished_at=utcnow())
+        )
+    return result
+
+
+def rows(
+    conn: Connection,
+    run_id: int,
+    *,
+    changed_only: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+    batch: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """The run's stored rows (``ImpactRow.to_dict``) by company name, streamed ``batch``
+    at a time (keyset: a million rows are never in memory at once)."""
+    after: tuple[str, int] | None = None
+    left = limit
+    skip = offset
+    while left is None or left > 0:
+        query = sa.select(_ROW.c.label, _ROW.c.company_id, _ROW.c.row).where(
+            _ROW.c.run_id == run_id
+        )
+        if changed_only:
+            query = query.where(_ROW.c.changed.is_(True))
+        if after is not None:
+            query = query.where(sa.tuple_(_ROW.c.label, _ROW.c.company_id) > after)
+        if after is None and skip:
+            query = query.offset(skip)
+        take = batch if left is None else min(batch, left)
+        page = conn.execute(query.order_by(_ROW.c.label, _ROW.c.company_id).limit(take)).all()
+        if not page:
+            return
+        for _, _, row in page:
+            yield row
+        after = (page[-1][0], page[-1][1])
+        if left is not None:
+            left -= len(page)
+        if len(page) < take:
+            return
+
+
+def count_rows(conn: Connection, run_id: int, *, changed_only: bool = True) -> int:
+    """How many rows the run stored (those of companies that change, by default)."""
+    query = sa.select(sa.func.count()).select_from(_ROW).where(_ROW.c.run_id == run_id)
+    if changed_only:
+        query = query.where(_ROW.c.changed.is_(True))
+    return int(conn.execute(query).scalar_one())
+
+
+def rows_page(
+    conn: Connection, run_id: int, *, changed_only: bool, number: int, size: int
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """Page ``number`` (1-based; out of range: the nearest page) of ``size`` stored rows:
+    (rows, page number, pages, rows in all)."""
+    total = count_rows(conn, run_id, changed_only=changed_only)
+    pages = max(1, -(-total // size))
+    number = min(max(1, number), pages)
+    items = list(
+        rows(conn, run_id, changed_only=changed_only, offset=(number - 1) * size, limit=size)
+    )
+    return items, number, pages, total
+
+
+def run_of_job(conn: Connection, job_id: int) -> int | None:
+    """The impact run of a studio job, if it has one."""
+    found = conn.execute(sa.select(_RUN.c.id).where(_RUN.c.job_id == job_id)).scalar()
+    return int(found) if found is not None else None
+
+
+def delete_run(engine: Engine, run_id: int) -> None:
+    """Remove a run, its chunks and its rows (``hub policy impact`` when it has printed)."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(_ROW).where(_ROW.c.run_id == run_id))
+        conn.execute(sa.delete(_CHUNK).where(_CHUNK.c.run_id == run_id))
+        conn.execute(sa.delete(_RUN).where(_RUN.c.id == run_id))
+
+
+def analyse_population(
+    engine: Engine,
+    *,
+    candidate: Policy,
+    against: Policy,
+    as_of: dt.date,
+    chunk_size: int = CHUNK_SIZE,
+    job_id: int | None = None,
+    keep_unchanged: bool | None = None,
+    dispatch: ChunkDispatch | None = None,
+    help: bool = True,
+    progress: Callable[[Progress], None] | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Plan (or resume) a run, drive it to its end and return its combined result (see
+    ``finish``); the rows stay stored under ``result["run"]``."""
+    run_id = plan_run(
+        engine,
+        candidate=candidate,
+        against=against,
+        as_of=as_of,
+        chunk_size=chunk_size,
+        job_id=job_id,
+        keep_unchanged=keep_unchanged,
+    )
+    work(engine, run_id, dispatch=dispatch, help=help, progress=progress, timeout=timeout)
+    return finish(engine, run_id)

@@ -1,0 +1,203 @@
+"""Impact analyses in chunks against a real database: same answer as the single pass,
+memory bounded by a chunk, chunks lost with their process taken over and stored once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tracemalloc
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from benchmarks.population import seed
+from hub.db import get_engine
+from hub.models import Company, Filing, ImpactChunk, ImpactRowRecord
+from hub.policy.impact import analyse
+from hub.storage import utcnow
+from hub.studio import impact_runs
+from hub.studio.jobs import latest_filings, subjects_of
+from tests.functional.test_studio_cli import cli_env, run  # noqa: F401 - a fixture
+from tests.unit.core_support import P2026, P2027
+
+AS_OF = dt.date(2027, 1, 1)
+
+
+@pytest.fixture
+def engine(app: Flask) -> Engine:
+    return get_engine(app)
+
+
+def seeded(engine: Engine, n: int) -> dict[str, Any]:
+    return seed(engine, P2026, n, as_of=dt.date(2026, 9, 1), seed=n, batch=500)
+
+
+def single_pass(engine: Engine) -> dict[str, Any]:
+    """Today's analysis (before chunks): the whole population read at once."""
+    with Session(engine) as session:
+        subjects, skipped = subjects_of(latest_filings(session), P2026)
+    data = analyse(subjects, P2027, AS_OF, against="2026.1").to_dict()
+    data["skipped"] = skipped
+    return data
+
+
+def test_the_command_gives_the_single_pass_totals_and_rows(cli_env, engine):  # noqa: F811
+    seeded(engine, 600)
+    # A company decided under another policy is left out, as before.
+    with Session(engine) as session:
+        other = Company(bin="990140004654", legal_name="Other Policy LLP", activity="mining")
+        session.add(other)
+        session.commit()
+        session.add(
+            Filing(company_id=other.id, inputs={"activity": "mining"}, status="submitted",
+                   policy_id="another-policy", policy_version="1", decision={"x": 1})
+        )  # fmt: skip
+        session.commit()
+    expected = single_pass(engine)
+    result = run(
+        "policy", "impact", "2027.1", "--against", "2026.1", "--as-of", "2027-01-01",
+        "--json", "--chunk-size", "37",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["totals"] == expected["totals"]
+    assert data["totals"]["companies"] == 600 and data["totals"]["changed"] > 100
+    assert data["rows"] == expected["rows"]  # every company, in the same order
+    assert (
+        data["skipped"]
+        == expected["skipped"]
+        == ["990140004654: decided under another policy (another-policy)"]
+    )
+    # The run is removed once printed; the text output says the same totals.
+    assert run_tables_empty(engine)
+    result = run("policy", "impact", "2027.1", "--against", "2026.1", "--as-of", "2027-01-01")
+    t = expected["totals"]
+    assert f"on {t['companies']} companies" in result.output
+    assert f"{t['changed']} change, {t['tier_changes']} change tier" in result.output
+
+
+def run_tables_empty(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return not any(
+            conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
+            for table in ("impact_run", "impact_chunk", "impact_row")
+        )
+
+
+def test_memory_is_bounded_by_a_chunk_not_by_the_population(engine, monkeypatch):
+    seeded(engine, 2_000)
+    largest = [0]
+    read = impact_runs.chunk_subjects
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        subjects, skipped = read(*args, **kwargs)
+        largest[0] = max(largest[0], len(subjects))
+        return subjects, skipped
+
+    monkeypatch.setattr(impact_runs, "chunk_subjects", counting)
+    impact_runs._compiled(P2026.text), impact_runs._compiled(P2027.text)  # compiled once
+    tracemalloc.start()
+    try:
+        result = impact_runs.analyse_population(
+            engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=50
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result["totals"]["companies"] == 2_000
+    assert largest[0] == 50  # never more than a chunk's filings read at once
+    # The whole population read at once (the single pass) takes ~60 MB here.
+    assert peak < 12_000_000, f"peak {peak / 1e6:.1f} MB"
+    assert result["totals"] == single_pass(engine)["totals"]
+
+
+def test_a_chunk_whose_process_stopped_is_taken_over_and_stored_once(engine):
+    seeded(engine, 120)
+    run_id = impact_runs.plan_run(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=40
+    )
+    # A worker took chunk 1 and was killed: its heartbeat stopped a minute ago.
+    lost = impact_runs._claim(engine, run_id, 1)
+    assert lost is not None
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(ImpactChunk)
+            .where(ImpactChunk.run_id == run_id, ImpactChunk.number == 1)
+            .values(heartbeat_at=utcnow() - dt.timedelta(minutes=1))
+        )
+    sent: list[int] = []
+
+    def worker(run: int, number: int) -> None:  # the queue, and a worker that takes it
+        sent.append(number)
+        impact_runs.run_chunk(engine, run, number)
+
+    impact_runs.work(engine, run_id, dispatch=worker, help=False, poll=0.01)
+    assert sent == [0, 2, 1]  # the lost chunk was queued again and sent again
+    result = impact_runs.finish(engine, run_id)
+    assert result["totals"] == single_pass(engine)["totals"]
+    with Session(engine) as session:
+        chunk = session.exec(
+            sa.select(ImpactChunk).where(ImpactChunk.run_id == run_id, ImpactChunk.number == 1)
+        ).scalar_one()
+        assert chunk.state == "done" and chunk.attempts == 2
+    # The killed worker's message, delivered again: nothing to do, nothing stored twice.
+    rows_before = count(engine, run_id)
+    assert impact_runs.run_chunk(engine, run_id, 1) is None
+    assert count(engine, run_id) == rows_before == result["rows_stored"]
+
+
+def test_a_result_computed_by_a_process_thought_stopped_is_thrown_away(engine, monkeypatch):
+    seeded(engine, 30)
+    run_id = impact_runs.plan_run(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=30
+    )
+    real = impact_runs.analyse_chunk
+
+    def slow_then_overtaken(*args: Any, **kwargs: Any) -> Any:
+        # While this process analyses, another takes the chunk over and stores it.
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(ImpactChunk)
+                .where(ImpactChunk.run_id == run_id)
+                .values(heartbeat_at=utcnow() - dt.timedelta(minutes=1))
+            )
+        monkeypatch.setattr(impact_runs, "analyse_chunk", real)
+        assert impact_runs.run_chunk(engine, run_id, 0) == 0
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(impact_runs, "analyse_chunk", slow_then_overtaken)
+    assert impact_runs.run_chunk(engine, run_id, 0) is None  # its claim was taken
+    assert count(engine, run_id) == impact_runs.finish(engine, run_id)["rows_stored"] == 30
+
+
+def count(engine: Engine, run_id: int) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(ImpactRowRecord)
+                .where(ImpactRowRecord.run_id == run_id)
+            ).scalar_one()
+        )
+
+
+def test_a_large_population_keeps_only_the_rows_that_change(engine, monkeypatch):
+    seeded(engine, 300)
+    monkeypatch.setattr(impact_runs, "KEEP_ALL_UP_TO", 100)
+    result = impact_runs.analyse_population(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=64
+    )
+    expected = single_pass(engine)
+    changed = [r for r in expected["rows"] if r["changed"]]
+    assert not result["keeps_unchanged"] and result["rows_stored"] == len(changed)
+    with engine.connect() as conn:
+        assert list(impact_runs.rows(conn, result["run"], batch=7)) == changed
+        page, number, pages, total = impact_runs.rows_page(
+            conn, result["run"], changed_only=True, number=3, size=10
+        )
+    assert (number, total) == (3, len(changed)) and page == changed[20:30]
+    assert pages == -(-len(changed) // 10)
