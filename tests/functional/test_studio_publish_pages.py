@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from hub.app_catalogue import catalogue
 from hub.models import AuditRecord, Role, StudioJob, User
 from tests.functional.publishing_support import approve_draft
 from tests.functional.test_studio import (
@@ -317,3 +318,31 @@ def test_retiring_a_published_version(app, author_client, db_session, author):
         "/policies/2027.1/retire", data={"retired_from": "2027-07-01", "confirm": "2027-07-01"}
     )
     assert response.status_code == 409 and "already retired" in text(response)
+
+
+def test_a_retired_version_is_on_the_timeline_and_out_of_force(app, author_client, db_session):
+    """After a retirement through the page, every surface reads it from the catalogue: the
+    timeline says it and the registry selects the version that applies again."""
+    response = author_client.post(
+        "/policies/2027.1/retire", data={"retired_from": "2027-06-01", "confirm": "2027-06-01"}
+    )
+    assert response.status_code == 302, text(response)
+    page = text(author_client.get("/policies"))
+    assert (
+        "2027-01-01 2027-05-31 2027.1 2027.1 takes effect on 2027-01-01; retired from 2027-06-01."
+        in page
+    )
+    assert (
+        "2027-06-01 no end date 2026.1 2026.1 applies again from 2027-06-01 (2027.1 is retired "
+        "from 2027-06-01)." in page
+    )
+    assert "Retired: 2027.1 retired from 2027-06-01 (decisions made under it keep it)." in page
+    page = text(author_client.get("/policies/2027.1"))
+    assert "In force from 2027-01-01 to 2027-05-31" in page
+    assert (
+        "Retired from 2027-06-01 (the first day it no longer applies), by author@example.kz" in page
+    )
+    with app.app_context():
+        registry = catalogue().registry()
+        assert registry.select(dt.date(2027, 5, 31)).version == "2027.1"
+        assert registry.select(dt.date(2027, 6, 1)).version == "2026.1"
