@@ -24,6 +24,11 @@ import durable_rules_engine as _dre
 from .engine import EngineError
 from .facts import CompiledPolicy, rules_json
 
+#: The most rules one ruleset may get: from about 330, durable-rules' create_ruleset
+#: fails (error 108) or never returns, holding the GIL (measured with 2.0.28). The
+#: loader keeps policies far below (hub.policy.loader.MAX_CRITERIA); this is the guard.
+MAX_RULES = 250
+
 
 class _Ruleset:
     """The two engine rulesets of one compiled policy (filing phase, summary phase)."""
@@ -55,6 +60,12 @@ class RulesEngine:
         with self._lock:
             rs = self._rulesets.get(compiled.name)
             if rs is None:
+                for rules in (compiled.rules, compiled.summary_rules):
+                    if len(rules) > MAX_RULES:
+                        raise EngineError(
+                            f"ruleset {compiled.name}: {len(rules)} rules, more than the "
+                            f"{MAX_RULES} the engine holds reliably"
+                        )
                 try:
                     facts = _dre.create_ruleset(compiled.name, rules_json(compiled.rules))
                     summary = _dre.create_ruleset(

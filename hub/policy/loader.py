@@ -39,6 +39,11 @@ from .money import DEFAULT_ROUNDING
 MAX_TEXT_BYTES = 256 * 1024
 #: At most this many problems are listed; the rest are counted in a last line.
 MAX_ERRORS = 100
+#: The most criteria and benefits a policy may hold: each is a rule of the engine, and
+#: durable-rules refuses (error 108), or hangs holding the GIL (every thread of the
+#: server stops), from about 330 rules in one ruleset. The shipped versions have 29 and 7.
+MAX_CRITERIA = 200
+MAX_BENEFITS = 100
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -91,6 +96,7 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         raise PolicyError([f"{where}: not valid YAML: {problem}"]) from exc
     except yaml12.AmbiguousYaml as exc:
         raise PolicyError([f"{name}:{line}: {message}" for line, message in exc.problems]) from exc
+    _refuse_too_many(data, lines, name)
     builder = _Builder(name, lines)
     policy = builder.build(data, text)
     if builder.errors or policy is None:
@@ -107,6 +113,26 @@ def _too_long(name: str, raw: bytes, size: int) -> str:
         f"{MAX_TEXT_BYTES:,} bytes ({MAX_TEXT_BYTES // 1024} KB) a policy may hold (it passes "
         "the limit on this line): a policy is a few dozen KB; split it or shorten it"
     )
+
+
+def _refuse_too_many(data: Any, lines: dict[tuple[Any, ...], int], name: str) -> None:
+    """Refuse, before anything is built, more than ``MAX_CRITERIA`` criteria or
+    ``MAX_BENEFITS`` benefits (PolicyError at the section's line)."""
+    if not isinstance(data, dict):
+        return
+    problems = []
+    for section, limit in (("criteria", MAX_CRITERIA), ("benefits", MAX_BENEFITS)):
+        items = data.get(section)
+        if isinstance(items, list) and len(items) > limit:
+            line = lines.get((section,))
+            where = f"{name}:{line}" if line else name
+            problems.append(
+                f"{where}: {section}: {len(items):,} {section}, more than the {limit} a policy "
+                f"may hold (each is a rule of the decision engine, which stops working "
+                "reliably beyond a few hundred): merge or remove some"
+            )
+    if problems:
+        raise PolicyError(problems)
 
 
 def _capped(errors: list[str], name: str) -> list[str]:

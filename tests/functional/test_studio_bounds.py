@@ -145,15 +145,18 @@ def test_splitting_10000_files_is_linear():
     assert sum(len(body) for _, body in files) < 2 * len(text)
 
 
-def large_policy(text: str, criteria: int) -> str:
-    """A valid policy text with ``criteria`` more criteria: about a second to validate
-    and compile at 1,400 (245 KB)."""
+def large_policy(text: str, criteria: int, terms: int = 1) -> str:
+    """A policy text with ``criteria`` more criteria, each a condition of ``terms``
+    comparisons: at 60 of 60 (195 KB), valid and about a second to validate and compile."""
     anchor = "  # --- T1 -------------------------------------------------------------------\n"
     assert anchor in text
     extra = "".join(
         f"  - id: extra_{i}\n    title: Extra {i}\n    tier: T1\n    applies_to: all\n"
-        f"    condition: tax_arrears_kzt <= max_tax_arrears_kzt + {i}\n"
-        f"    citation: ACH Rule 9.{i}\n"
+        "    condition: "
+        + " or ".join(
+            f"tax_arrears_kzt <= max_tax_arrears_kzt + {i * terms + j}" for j in range(terms)
+        )
+        + f"\n    citation: ACH Rule 9.{i}\n"
         for i in range(criteria)
     )
     return text.replace(anchor, anchor + extra)
@@ -165,7 +168,7 @@ def test_a_slow_save_does_not_hold_the_write_lock(app, author_client, db_session
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's database-wide write lock; PostgreSQL locks the row only")
     new_draft(author_client)
-    big = large_policy(record(db_session, "2026.2").text, 1400)
+    big = large_policy(record(db_session, "2026.2").text, 60, 60)
     assert len(big.encode()) < loader.MAX_TEXT_BYTES
     other = sa.create_engine(database_url, connect_args={"timeout": 0.05})
     table = PolicyVersionRecord.__tablename__
@@ -198,3 +201,17 @@ def test_a_slow_save_does_not_hold_the_write_lock(app, author_client, db_session
     assert not locked, locked[:3]
     assert writes >= 5  # the save took a while, and others wrote meanwhile
     assert record(db_session, "2026.2").digest is not None
+
+
+def test_a_policy_of_more_criteria_than_the_engine_holds_is_refused(author_client, db_session):
+    """Beyond about 330 rules durable-rules' create_ruleset fails or never returns,
+    holding the GIL: the first run of such a draft stopped every thread of the server."""
+    new_draft(author_client)
+    text = record(db_session, "2026.2").text
+    response = save(author_client, db_session, "2026.2", text=large_policy(text, 600))
+    assert response.status_code == 422
+    line = text[: text.index("\ncriteria:")].count("\n") + 2
+    page = html(response)
+    assert f'data-goto-line="{line}"' in page
+    assert "criteria: 628 criteria, more than the 200 a policy may hold" in page
+    assert record(db_session, "2026.2").digest is None
