@@ -19,16 +19,22 @@ EXTENSION = "hub.catalogue"
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's catalogue from ``POLICY_DIR`` and its database (PolicyError if the
-    folder does not exist)."""
+    """Build the app's catalogue from ``POLICY_DIR`` and its database: PolicyError if the
+    folder does not exist (or, without the catalogue's table, does not load),
+    ``CatalogueRefused`` when a file disagrees with the stored version of its number."""
     directory = Path(app.config["POLICY_DIR"])
     if not directory.is_dir():
         raise PolicyError([f"{directory}: the policy folder does not exist (HUB_POLICY_DIR)"])
-    app.extensions[EXTENSION] = PolicyCatalogue(
-        directory,
-        engine=get_engine(app),
-        import_files=app.config.get("POLICY_IMPORT_AT_START", True),
-    )
+    engine = get_engine(app)
+    try:
+        app.extensions[EXTENSION] = PolicyCatalogue(
+            directory,
+            engine=engine,
+            import_files=app.config.get("POLICY_IMPORT_AT_START", True),
+        )
+    except BaseException:
+        engine.dispose()  # the app is not made: close the connections the check opened
+        raise
 
 
 def catalogue() -> PolicyCatalogue:

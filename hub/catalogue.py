@@ -218,7 +218,8 @@ def import_shipped(
 
 @dataclass(frozen=True)
 class StoredVersion:
-    """A row of the catalogue as read: enough to build the registry without the ORM."""
+    """A stored version as read without the ORM: enough to build the registry, and
+    (``stored_versions``) its scenarios. ``state`` is draft, published or retired."""
 
     policy_id: str
     version: str
@@ -227,6 +228,25 @@ class StoredVersion:
     state: str
     effective_from: dt.date | None
     retired_from: dt.date | None
+    features_text: str | None = None
+
+
+_VERSION_SQL = sa.text(
+    "SELECT policy_id, version, text, digest, state, effective_from, retired_from, "
+    "features_text FROM policy_version WHERE version = :version ORDER BY policy_id"
+)
+
+
+def stored_versions(conn: sa.Connection, version: str) -> list[StoredVersion]:
+    """Every stored version of that number (one per policy id), drafts included."""
+    return [_stored(row) for row in conn.execute(_VERSION_SQL, {"version": version})]
+
+
+def _stored(row: sa.Row[Any]) -> StoredVersion:
+    values = dict(row._mapping)
+    for key in ("effective_from", "retired_from"):
+        values[key] = _date(values[key])
+    return StoredVersion(**values)
 
 
 def read_catalogue(
@@ -241,7 +261,7 @@ def read_catalogue(
     policies: list[Policy] = []
     retired: dict[tuple[str, str], dt.date] = {}
     for row in conn.execute(_CATALOGUE_SQL):
-        stored = StoredVersion(*row)
+        stored = _stored(row)
         policy = cache.get(stored.digest or "")
         if policy is None or policy.text != stored.text:
             try:
@@ -252,7 +272,7 @@ def read_catalogue(
             cache[policy.digest] = policy
         policies.append(policy)
         if stored.state == "retired":
-            day = _date(stored.retired_from) or policy.effective_from
+            day = stored.retired_from or policy.effective_from
             if stored.retired_from is None:
                 log.error(
                     "policy version %s is retired without a date: it applies on no day",

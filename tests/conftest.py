@@ -10,10 +10,12 @@ constraints as production.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +41,13 @@ from hub.storage import make_engine, upgrade_database
 # production's cost 0.1-1 s of CPU per hash or check (tests/functional/test_passwords.py
 # holds production to its parameters). The hasher reads it when it first hashes.
 os.environ.setdefault("HUB_PASSWORD_HASH", "fast")
+
+# No test reads a developer's instance folder: its SQLite database, when it exists, is
+# the catalogue every `hub` command reads. The run gets an empty folder of its own (each
+# pytest-xdist worker too); tests that need a database name it (``database_url``).
+_INSTANCE = tempfile.mkdtemp(prefix="hub-test-instance-")
+os.environ["HUB_INSTANCE_PATH"] = _INSTANCE
+atexit.register(shutil.rmtree, _INSTANCE, ignore_errors=True)
 
 # Hypothesis: a quick, randomised profile for local runs ("dev": each run explores new
 # examples, failures are kept in .hypothesis/ and replayed first) and a reproducible one
@@ -130,6 +139,16 @@ def postgres_engine(migrated_template: str) -> Iterator[sa.Engine | None]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def no_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The command line without a database: HUB_DATABASE_URL unset (on a PostgreSQL run
+    it names the worker's database, whatever the last test left in it) and an empty
+    instance folder, so `hub assess` and `hub policy ...` read the policy folder alone.
+    Modules testing the folder-only command line use it (``pytestmark``)."""
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path / "no-database-instance"))
 
 
 @pytest.fixture

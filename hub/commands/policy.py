@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hub.commands import policies_option, resolve_policy
+from hub.commands import policies_option, resolve_all
 from hub.policy import PolicyError, load_policy
 from hub.policy.diff import diff_policies
 from hub.specs.cli import test as policy_test_command
@@ -49,13 +49,26 @@ def check(files: tuple[Path, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the version as the API serves it.")
 @policies_option
 def show(version: str, as_json: bool, policies_dir: Path | None) -> None:
-    """Show VERSION (a version number or a policy file) in words."""
-    p = resolve_policy(version, policies_dir)
+    """Show VERSION (a version number or a policy file) in words.
+
+    A version number is looked up in the catalogue (the database's published and
+    retired versions, or the folder's with --policies), then among the drafts stored
+    in the studio, which are said to be drafts.
+    """
+    found = resolve_all([version], policies_dir)[0]
+    p = found.policy
     d = p.to_dict()
     if as_json:
+        if found.note is not None:
+            d["catalogue_note"] = found.note
         click.echo(json.dumps(d, ensure_ascii=False, indent=2, sort_keys=True))
         return
-    lines = [f"{p.title} {p.version}", f"Effective from {p.effective_from}; {p.digest}", ""]
+    status = f" ({found.note})" if found.note else ""
+    lines = [
+        f"{p.title} {p.version}{status}",
+        f"Effective from {p.effective_from}; {p.digest}",
+        "",
+    ]
     lines.append("Tiers (cumulative):")
     lines += [f"  {t['id']} {t['title']}: {t['description']}" for t in d["tiers"]]
     lines += ["", "Criteria:"]
@@ -87,12 +100,17 @@ def show(version: str, as_json: bool, policies_dir: Path | None) -> None:
 @policies_option
 def diff(old: str, new: str, as_json: bool, policies_dir: Path | None) -> None:
     """Compare OLD and NEW (version numbers or policy files): criteria, thresholds, inputs
-    and benefits added, removed or changed."""
-    result = diff_policies(resolve_policy(old, policies_dir), resolve_policy(new, policies_dir))
+    and benefits added, removed or changed. Version numbers are found as `hub policy
+    show` finds them (drafts stored in the studio included, and said to be drafts)."""
+    before, after = resolve_all([old, new], policies_dir)
+    result = diff_policies(before.policy, after.policy)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        click.echo(result.to_text())
+        return
+    for found in (before, after):
+        if found.note:
+            click.echo(f"({found.policy.version} is {found.note})")
+    click.echo(result.to_text())
 
 
 @policy.command("schema")

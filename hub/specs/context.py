@@ -7,7 +7,7 @@ runner share them unchanged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +25,16 @@ class SpecContext:
 
     ``policy`` is the version under test (a draft, a mutant, a published file);
     ``catalogue`` is every version the date-selection steps may choose from,
-    with ``policy`` taking the place of any published file of its version.
+    with ``policy`` taking the place of any published file of its version;
+    ``retired`` holds the catalogue's retirements (``(policy id, version) -> first
+    day no longer applied``), which date selection honours as the service does.
     ``observer``, when set, sees every decision the scenario makes (boundary
     coverage watches the specs this way).
     """
 
     policy: Policy
     catalogue: Sequence[Policy] = ()
+    retired: Mapping[tuple[str, str], dt.date] = field(default_factory=dict)
     filing: dict[str, Any] = field(default_factory=dict)
     as_of: dt.date | None = None
     licence_offset_days: int | None = None
@@ -65,7 +68,9 @@ class SpecContext:
     @property
     def registry(self) -> PolicyRegistry:
         """The core's own version selection, over the catalogue (raises NoVersionInForce)."""
-        return PolicyRegistry([p for p in self.catalogue if p.id == self.policy.id])
+        return PolicyRegistry(
+            [p for p in self.catalogue if p.id == self.policy.id], retired=self.retired
+        )
 
     def select(self, as_of: dt.date) -> Policy:
         return self.registry.select(as_of=as_of, policy_id=self.policy.id)

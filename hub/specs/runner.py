@@ -20,7 +20,7 @@ from gherkin.parser import Parser
 from gherkin.pickles.compiler import Compiler, GherkinDocumentWithURI
 
 from hub.config import features_dir, policy_dir
-from hub.policy import Policy, PolicyError, load_policy, load_policy_text
+from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy, load_policy_text
 from hub.policy.decision import Decision
 
 from .context import SpecContext, describe_error
@@ -188,7 +188,7 @@ class SpecSuite:
         self,
         policy: Policy,
         *,
-        catalogue: Sequence[Policy] = (),
+        catalogue: Sequence[Policy] | PolicyRegistry = (),
         tag: str | None = None,
         fail_fast: bool = False,
         prefer: Collection[str] = (),
@@ -198,7 +198,8 @@ class SpecSuite:
         """Run the scenarios tagged with the policy's version (or ``tag``) against ``policy``.
 
         ``catalogue`` holds the other versions that date-selection scenarios choose
-        among; ``policy`` replaces the catalogue's file of the same version.
+        among (a ``PolicyRegistry``: with its retirements); ``policy`` replaces the
+        catalogue's version of the same number.
         ``fail_fast`` stops at the first failing scenario and ``prefer`` runs the
         scenarios carrying any of those tags first: the mutation test only needs
         to know that a mutant fails, and the scenarios of the criterion it
@@ -227,7 +228,7 @@ class SpecSuite:
 def run_scenario(
     sc: CompiledScenario,
     policy: Policy,
-    catalogue: Sequence[Policy],
+    catalogue: Sequence[Policy] | PolicyRegistry,
     registry: StepRegistry,
     observe: Observer | None = None,
 ) -> ScenarioResult:
@@ -236,7 +237,10 @@ def run_scenario(
     if SKIP_TAGS & set(sc.tags):
         result.status = "skipped"
         return result
-    ctx = SpecContext(policy=policy, catalogue=catalogue)
+    if isinstance(catalogue, PolicyRegistry):
+        ctx = SpecContext(policy, catalogue.versions(), retired=catalogue.retirements())
+    else:
+        ctx = SpecContext(policy=policy, catalogue=catalogue)
     if observe is not None:
         ctx.observer = lambda decision: observe(sc, decision)
     for st in sc.steps:
@@ -466,7 +470,7 @@ def run_specs(
     policy: Policy | str | os.PathLike[str],
     features: SpecSuite | str | os.PathLike[str] | Iterable[tuple[str, str]] | None = None,
     *,
-    catalogue: Sequence[Policy] | None = None,
+    catalogue: Sequence[Policy] | PolicyRegistry | None = None,
     tag: str | None = None,
     fail_fast: bool = False,
     prefer: Collection[str] = (),

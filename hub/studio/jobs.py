@@ -61,11 +61,15 @@ def stale_after(heartbeat_seconds: float) -> dt.timedelta:
 
 
 def run_draft_specs(
-    policy: Policy, features_text: str | None, catalogue: Sequence[Policy]
+    policy: Policy, features_text: str | None, catalogue: Sequence[Policy] | PolicyRegistry
 ) -> dict[str, Any]:
-    """Run a draft's scenarios against it; the report as a dict (what jobs store)."""
+    """Run a draft's scenarios against it; the report as a dict (what jobs store).
+
+    ``catalogue``: the versions date-selection scenarios choose among (the catalogue's
+    registry: with its retirements)."""
     suite = spec_suite(features_text)
-    report = suite.run(policy, catalogue=list(catalogue))
+    versions = catalogue if isinstance(catalogue, PolicyRegistry) else list(catalogue)
+    report = suite.run(policy, catalogue=versions)
     return report.to_dict()
 
 
@@ -481,7 +485,7 @@ class _Runner:
             registry = self.registry()
             if kind == "specs":
                 self.update(state="running", total=1)
-                result = run_draft_specs(policy, features_text, registry.versions(policy.id))
+                result = run_draft_specs(policy, features_text, registry)
                 summary = result["summary"]
                 self.update(
                     state="done",

@@ -223,7 +223,7 @@ def record_spec_run(
         created_by_id=actor.id if actor else None,
     )
     try:
-        result = run_draft_specs(policy, record.features_text, registry.versions(policy.id))
+        result = run_draft_specs(policy, record.features_text, registry)
     except Exception as exc:  # a run that breaks is recorded failed, with why
         log.exception("scenario run of %s failed", record.version)
         job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"

@@ -10,14 +10,19 @@ catalogue.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from hub.app_catalogue import EXTENSION
@@ -25,7 +30,9 @@ from hub.app_clock import app_clock
 from hub.catalogue import CatalogueRefused
 from hub.cli import main
 from hub.models import PolicyVersionRecord, Role, User
+from tests.functional import test_studio as studio
 from tests.functional.filing_support import t1_exchange
+from tests.functional.publishing_support import approve_draft
 
 ROOT = Path(__file__).resolve().parents[2]
 EDIT_HINT = "restore the file with `hub policy export 2026.1`, or give the changed file a new"
@@ -68,6 +75,7 @@ def retire(app: Flask, db: Session, author: User, version: str, day: dt.date) ->
         db, record=row, retired_from=day, today=today, registry=registry, actor=author
     )
     db.commit()
+    app.extensions[EXTENSION].refresh()  # as the studio does after a retirement
 
 
 def decide(app: Flask, as_of: str, **changes: Any) -> dict[str, Any]:
@@ -213,3 +221,205 @@ def test_a_retired_version_is_not_selected_from_its_date(make_app, app, db_sessi
                 "policy_version": "2027.1"}  # fmt: skip
         named = server.test_client().post("/api/v1/assessments", json=body)
         assert named.get_json()["policy"]["version"] == "2027.1"
+
+
+# --- every surface reads the same catalogue ---------------------------------------------------
+
+# The studio tests' fixtures, shared.
+author = studio.author
+author_client = studio.author_client
+
+#: the hub's date while the author publishes: before 2026.2's effective date
+PUBLISHED_ON = dt.datetime(2026, 11, 29, 6, 0, tzinfo=dt.UTC)
+
+
+def kyc_97_scenarios(features: str) -> str:
+    """The draft's own scenarios after raising the baseline to 97: 95 to 96 % no longer meet it."""
+    lines = features.split("\n")
+    start = next(i for i, ln in enumerate(lines) if studio.KYC_OUTLINE in ln)
+    for i in range(start, start + 20):
+        for pct in ("95  ", "95.1", "96  "):
+            lines[i] = lines[i].replace(f"| {pct} | met     |", f"| {pct} | not met |")
+    out = "\n".join(lines).replace("from 92.5 to at least 95", "from 92.5 to at least 97")
+    assert out != features
+    return out
+
+
+def publish_2026_2(app: Flask, client: FlaskClient, db: Session, make_user: Any) -> None:
+    """What the issue's author did: 2026.2 raises client identity checks to >= 97 %,
+    published through the studio (scenarios run, impact seen, a second person's
+    approval) effective 2026-12-15."""
+    assert studio.new_draft(client).status_code == 302
+    rec = studio.record(db, "2026.2")
+    job = studio.run_specs(
+        client,
+        db,
+        "2026.2",
+        text=studio.raise_kyc(rec.text, to=97),
+        features_text=kyc_97_scenarios(rec.features_text or ""),
+    )
+    assert job.result and job.result["summary"]["ok"], job.result["summary"]
+    studio.run_impact(client, db, "2026.2")
+    approve_draft(db, make_user, "2026.2")
+    response = client.post(
+        "/policies/2026.2/publish",
+        data={
+            "effective_from": "2026-12-15",
+            "lock_version": studio.record(db, "2026.2").lock_version,
+        },
+    )
+    assert response.status_code == 302, studio.html(response)[:3000]
+    assert studio.record(db, "2026.2").state == "published"
+
+
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """A `hub` subprocess on the test's database (never a developer's instance folder)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_INSTANCE_PATH=str(tmp_path / "cli-instance"),
+        HUB_SECRET_KEY="catalogue-test",
+        HUB_PASSWORD_HASH="fast",
+    )
+    return env
+
+
+def hub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("hub")
+    return subprocess.run(
+        [str(exe), *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def decided_everywhere(
+    app: Flask, env: dict[str, str], tmp_path: Path, filing: dict[str, Any], as_of: str
+) -> list[dict[str, Any]]:
+    """The decision on ``filing`` as of ``as_of`` from the API, `hub assess` and
+    `hub assess --batch` (subprocesses on the same database)."""
+    api = app.test_client().post("/api/v1/assessments", json={"filing": filing, "as_of": as_of})
+    assert api.status_code == 200, api.get_json()
+    path = tmp_path / "filing.json"
+    path.write_text(json.dumps(filing), encoding="utf-8")
+    single = hub(env, "assess", str(path), "--as-of", as_of, "--json")
+    assert single.returncode == 0, single.stderr
+    batch_in = tmp_path / "batch.jsonl"
+    batch_in.write_text(json.dumps({"filing": filing, "as_of": as_of}) + "\n", encoding="utf-8")
+    batch = hub(env, "assess", "--batch", str(batch_in), "--workers", "2")
+    assert batch.returncode == 0, batch.stderr
+    return [api.get_json(), json.loads(single.stdout), json.loads(batch.stdout)]
+
+
+def test_a_version_published_in_the_studio_decides_on_every_surface(
+    app, author_client, db_session, make_user, fix_clock, database_url, tmp_path, monkeypatch
+):
+    fix_clock(PUBLISHED_ON)
+    publish_2026_2(app, author_client, db_session, make_user)
+    env = cli_env(database_url, tmp_path)
+    filing = {"bin": "940140000385", **t1_exchange(kyc_verified_clients_pct=96)}
+    answers = decided_everywhere(app, env, tmp_path, filing, "2026-12-20")
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["policy"]["version"] == "2026.2"
+    statuses = {c["id"]: c["status"] for c in answers[0]["criteria"]}
+    assert statuses["kyc_baseline"] == "not_met"
+    # A day before its effective date, 2026.1 decides, the same everywhere.
+    before = decided_everywhere(app, env, tmp_path, filing, "2026-12-14")
+    assert before[0] == before[1] == before[2]
+    assert before[0]["policy"]["version"] == "2026.1"
+    # `hub policy show` and `hub policy diff` find the published version.
+    shown = hub(env, "policy", "show", "2026.2")
+    assert shown.returncode == 0, shown.stderr
+    assert "2026.2" in shown.stdout and "Effective from 2026-12-15" in shown.stdout
+    assert "kyc_verified_clients_pct ≥ 97" in shown.stdout
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    diff = CliRunner().invoke(main, ["policy", "diff", "2026.1", "2026.2"])
+    assert diff.exit_code == 0, diff.output
+    assert "kyc_baseline_min_pct" in diff.output and "97" in diff.output
+    # `hub policy test` runs the scenarios stored with it (none in features/ for 2026.2).
+    tested = CliRunner().invoke(main, ["policy", "test", "2026.2"])
+    assert tested.exit_code == 0, tested.output
+    assert "scenarios tagged @v2026.2" in tested.output and "OK: " in tested.output
+    # The folder alone (authors and CI without a database) does not know it.
+    alone = CliRunner().invoke(
+        main, ["policy", "show", "2026.2", "--policies", str(ROOT / "policies")]
+    )
+    assert alone.exit_code == 1 and "no policy version '2026.2'" in alone.output
+
+
+def test_show_and_diff_find_a_draft_and_say_it_is_one(
+    author_client, db_session, database_url, tmp_path, monkeypatch
+):
+    assert studio.new_draft(author_client, version="2026.3").status_code == 302
+    for key, value in cli_env(database_url, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    shown = CliRunner().invoke(main, ["policy", "show", "2026.3"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0].endswith("2026.3 (draft, not published)")
+    diff = CliRunner().invoke(main, ["policy", "diff", "2026.1", "2026.3"])
+    assert diff.exit_code == 0, diff.output
+    assert "(2026.3 is draft, not published)" in diff.output
+    assert CliRunner().invoke(main, ["policy", "show", "2026.9"]).exit_code == 1
+
+
+def test_a_retired_version_is_not_selected_after_its_date_on_any_surface(
+    app, db_session, make_user, database_url, tmp_path, monkeypatch
+):
+    retire(app, db_session, make_user(Role.AUTHOR), "2027.1", dt.date(2027, 3, 1))
+    env = cli_env(database_url, tmp_path)
+    filing = {"bin": "940140000385", **t1_exchange()}
+    after = decided_everywhere(app, env, tmp_path, filing, "2027-03-05")
+    assert after[0] == after[1] == after[2]
+    assert after[0]["policy"]["version"] == "2026.1"
+    before = decided_everywhere(app, env, tmp_path, filing, "2027-02-28")
+    assert [a["policy"]["version"] for a in before] == ["2027.1"] * 3
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    shown = CliRunner().invoke(main, ["policy", "show", "2027.1"])
+    assert shown.exit_code == 0 and "2027.1 (retired from 2027-03-01)" in shown.output
+    # The spec runner chooses among the catalogue's versions, retirements included.
+    feature = tmp_path / "retired.feature"
+    feature.write_text(RETIRED_FEATURE, encoding="utf-8")
+    tested = CliRunner().invoke(main, ["policy", "test", "2026.1", "--features", str(feature)])
+    assert tested.exit_code == 0, tested.output
+    alone = CliRunner().invoke(
+        main,
+        [
+            "policy",
+            "test",
+            "2026.1",
+            "--features",
+            str(feature),
+            "--policies",
+            str(ROOT / "policies"),
+        ],
+    )
+    assert alone.exit_code == 1 and "the decision is made under version 2026.1" in alone.output
+
+
+RETIRED_FEATURE = """\
+Feature: a retired version
+  @v2026.1
+  Scenario: after 2027.1 is retired from 2027-03-01, 2026.1 applies again
+    Given an exchange "Steppe Exchange LLP" with BIN 940140000385
+    When it is assessed on 2027-03-05
+    Then the decision is made under version 2026.1
+"""
+
+
+# --- which database the command line reads ---------------------------------------------------
+
+
+def test_the_command_line_finds_the_database_the_server_would_use(tmp_path, monkeypatch):
+    from flask import Flask as FlaskApp
+
+    from hub.config import configured_database, instance_path
+
+    monkeypatch.delenv("HUB_INSTANCE_PATH", raising=False)
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    assert instance_path() == Path(FlaskApp("hub").instance_path)  # Flask's rule, without Flask
+    env = {"HUB_INSTANCE_PATH": str(tmp_path)}
+    assert configured_database(env) is None  # no instance database: the folder alone
+    (tmp_path / "hub.sqlite").touch()
+    assert configured_database(env) == f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    env["HUB_DATABASE_URL"] = "postgresql+psycopg://hub@db/hub"
+    assert configured_database(env) == "postgresql+psycopg://hub@db/hub"

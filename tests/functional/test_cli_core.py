@@ -6,11 +6,15 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hub.cli import main
 from hub.policy import assess
 from tests.unit.core_support import P2026, exchange
+
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -39,6 +39,9 @@ from tests.unit.core_support import exchange
 
 from .filing_support import t1_exchange
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 #: Two server zones 26 hours apart: at any instant they disagree about the date.
 SERVER_ZONES = ("Etc/GMT+12", "Etc/GMT-14")
 #: 11:30 UTC on 1 September 2026: 16:30 on 1 September in Almaty (the hub's date),

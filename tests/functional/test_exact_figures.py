@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
@@ -28,6 +29,9 @@ from tests.unit.core_support import exchange
 
 from .filing_support import t1_exchange
 from .test_assess_page import form_data
+
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
 
 HALF_TIYN = {"property_value_kzt": 1_235_501, "foreign_payroll_kzt": 0}
 JUST_UNDER = {"kyc_verified_clients_pct": 94.9999999}

@@ -17,6 +17,9 @@ from tests.unit.core_support import exchange
 
 from .test_api_filings import create
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 BOUND = "9,007,199,254,740,991"
 ONCE = "is given more than once"
 TWICE = {"field": "filing.kyc_verified_clients_pct", "message": ONCE}

@@ -16,6 +16,9 @@ from hub import create_app
 from hub.cli import main
 from hub.config import ConfigError
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 MESSAGE = "HUB_POLICIES_DIR is not a setting: use HUB_POLICY_DIR"
 
 

@@ -227,6 +227,7 @@ def test_users_create_refuses_a_legal_name_that_is_not_text(db_session) -> None:
 # --- hub assess and --batch -----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_database")  # the policy folder alone
 def test_hub_assess_names_the_field_of_a_lone_surrogate(tmp_path: Path) -> None:
     f = tmp_path / "filing.json"
     f.write_text(
@@ -240,6 +241,7 @@ def test_hub_assess_names_the_field_of_a_lone_surrogate(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "legal_name" in result.stderr
 
 
+@pytest.mark.usefixtures("no_database")  # the policy folder alone
 def test_hub_assess_batch_refuses_only_the_line_with_bad_text(tmp_path: Path) -> None:
     good = json.dumps({"filing": exchange(legal_name=DECOMPOSED), "as_of": "2026-09-01"})
     bad = good.replace("Steppe", "St\\ud800eppe", 1)
@@ -258,6 +260,7 @@ def test_hub_assess_batch_refuses_only_the_line_with_bad_text(tmp_path: Path) ->
     assert answers[0] == answers[3]
 
 
+@pytest.mark.usefixtures("no_database")  # the policy folder alone
 def test_surrogates_written_as_raw_bytes_are_refused_too(client, tmp_path: Path) -> None:
     # Python's JSON reader lets the bytes ED A0 80 through as a lone surrogate.
     body = json.dumps({"filing": exchange(), "as_of": "2026-09-01"}).encode()

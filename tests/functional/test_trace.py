@@ -28,6 +28,9 @@ from hub.services import filings as filing_svc
 from tests.functional.filing_support import t1_exchange
 from tests.unit.core_support import P2026, REGISTRY, exchange, miner
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 AS_OF = dt.date(2026, 9, 1)
 URL = "/api/v1/assessments"
 

@@ -17,6 +17,9 @@ from hub.policy.yaml12 import core_value, load_with_lines
 
 from .core_support import P2026
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 TEXT = P2026.text
 PARAM = "max_str_median_hours: {value: 24, unit: hours}"
 REQUIRED = "  bin:\n    type: string\n    format: bin\n    required: true\n"

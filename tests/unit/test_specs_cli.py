@@ -12,6 +12,9 @@ from click.testing import CliRunner
 from hub.specs import default_policies_dir
 from hub.specs.cli import test as policy_test
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 POLICY_2026 = default_policies_dir() / "astana-crypto-hub" / "2026.1.yaml"
 
 SMALL_FEATURE = """\

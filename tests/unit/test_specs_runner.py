@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,23 @@ def test_the_registry_converts_arguments_and_refuses_ambiguity() -> None:
         reg.find("bananas")
     with pytest.raises(ValueError, match=re.escape("['m']")):
         reg.add(r"(?P<n>\d+)", lambda ctx, n: None, m=int)
+
+
+RETIRED = """\
+Feature: a retired version
+  @v2026.1
+  Scenario: after 2027.1 is retired from 2027-03-01, 2026.1 applies again
+    Given an exchange "Steppe Exchange LLP" with BIN 940140000385
+    When it is assessed on 2027-03-05
+    Then the decision is made under version 2026.1
+"""
+
+
+def test_date_selection_honours_the_catalogues_retirements() -> None:
+    from hub.policy import PolicyRegistry
+    from tests.unit.core_support import P2026, P2027
+
+    suite = SpecSuite.from_texts([("retired.feature", RETIRED)])
+    retired = PolicyRegistry([P2026, P2027], retired={(P2027.id, "2027.1"): date(2027, 3, 1)})
+    assert suite.run(P2026, catalogue=retired).ok
+    assert not suite.run(P2026, catalogue=[P2026, P2027]).ok  # a list has no retirements

@@ -22,6 +22,9 @@ from hub.specs.runner import PYTEST_MARKERS
 
 from .core_support import ROOT
 
+# The command line here reads the policy folder alone (no database): see ``no_database``.
+pytestmark = pytest.mark.usefixtures("no_database")
+
 POLICY_2026 = default_policies_dir() / "astana-crypto-hub" / "2026.1.yaml"
 
 # 3 scenarios pass, 3 are skipped; each skipped one would fail if it ran.
