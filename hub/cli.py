@@ -328,7 +328,36 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     click.echo("")
     sys.stdout.flush()
     if not no_serve:
-        _serve(app, host, port, threads=8)
+        with _demo_worker(app):
+            _serve(app, host, port, threads=8)
+
+
+@contextmanager
+def _demo_worker(app: Flask) -> Iterator[None]:
+    """One `hub worker` process beside the demo's web server (studio jobs run there), on
+    the app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it."""
+    import os
+    import signal
+    import subprocess
+
+    env = {**os.environ, "HUB_INSTANCE_PATH": app.instance_path}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        env=env,
+    )
+    click.echo(f"Studio jobs run in a worker process (pid {worker.pid}).")
+    # SIGTERM stops the server as Ctrl+C does, so the worker is stopped too.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 # --- commands of the domain core ----------------------------------------------------------

@@ -22,20 +22,27 @@ give the engine, the clock and the catalogue of their Flask app to a use case of
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from flask import Flask, current_app
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.json import dumps
 
 from hub.app_catalogue import catalogue
 from hub.app_clock import app_clock
 from hub.db import get_engine
 from hub.studio import attempts, impact_runs
+from hub.studio.jobs import HEARTBEAT_SECONDS, stale_after
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,29 @@ RUN_IMPACT_CHUNK = "hub.studio.impact_chunk"
 
 #: How often the embedded broker's worker looks for new messages (seconds).
 EMBEDDED_POLLING_INTERVAL = 0.1
+
+
+class EmbeddedTransport(filesystem.Transport):
+    """kombu's filesystem transport, each message written whole before a worker can see it.
+
+    kombu writes a message file in place (open, then write), so a worker polling at that
+    moment can take the empty file and fail to decode it (kombu issue #1551): the
+    message is lost. Here it is written under a name no worker takes, then renamed into
+    place, which is atomic on one file system.
+    """
+
+    class Channel(filesystem.Channel):
+        # (kombu's own stubs disagree on the name of the argument between its classes)
+        def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
+            name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+            final = os.path.join(self.data_folder_out, name)
+            partial = final + ".partial"  # not "<queue>.msg": no worker takes it
+            try:
+                with open(partial, "wb") as f:
+                    f.write(dumps(payload).encode())
+                os.replace(partial, final)
+            except OSError as exc:
+                raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 
 def embedded_folders(instance_path: str | Path) -> dict[str, str]:
@@ -65,6 +95,12 @@ def embedded_folders(instance_path: str | Path) -> dict[str, str]:
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return {key: str(folder) for key, folder in folders.items()}
+
+
+def _restore_interval(timeout: float) -> int:
+    """Seconds between two looks for messages of lost workers (Redis): half the
+    visibility timeout, between 1 and 10."""
+    return max(1, min(10, int(timeout // 2)))
 
 
 def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dict[str, Any]:
@@ -86,7 +122,7 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
             "visibility_timeout": timeout,
             # Look for messages of lost workers every half timeout (at most every 10 s),
             # scanning each time: a short timeout then means a quick takeover.
-            "unacked_restore_interval": max(1, min(10, int(timeout // 2))),
+            "unacked_restore_interval": _restore_interval(timeout),
             "unacked_restore_throttle": 1,
             # Deployments sharing one Redis keep their unacknowledged messages apart.
             "unacked_key": f"{queue}.unacked",
@@ -94,13 +130,14 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
             "unacked_mutex_key": f"{queue}.unacked_mutex",
         }
     else:
-        url = "filesystem://"
+        url = "filesystem://localhost/"
         options = {
             **embedded_folders(instance_path),
             "polling_interval": EMBEDDED_POLLING_INTERVAL,
         }
     return {
         "broker_url": url,
+        "broker_transport": None if config.get("BROKER_URL") else EmbeddedTransport,
         "broker_transport_options": options,
         "broker_connection_retry_on_startup": True,
         "task_default_queue": queue,
@@ -117,6 +154,17 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
         "task_ignore_result": True,
         "worker_hijack_root_logger": False,
     }
+
+
+def takeover_time(config: Mapping[str, Any], heartbeat_seconds: float) -> dt.timedelta:
+    """How long the queue may take, once a job's heartbeat is stale, to give the job of a
+    lost worker to another one: on Redis the visibility timeout (and its sweep), then one
+    more stale period for the task to look again. Until then no sweep fails the job."""
+    wait = stale_after(heartbeat_seconds)
+    if config.get("BROKER_URL"):
+        timeout = float(config["BROKER_VISIBILITY_TIMEOUT"])
+        wait += dt.timedelta(seconds=timeout + _restore_interval(timeout))
+    return wait
 
 
 def init_app(app: Flask) -> Celery:
@@ -182,6 +230,7 @@ def run_studio_job(self: Task, job_id: int) -> str:
     ``finished``, ``gone``).
     """
     config = current_app.config
+    beat = float(config.get("JOB_HEARTBEAT_SECONDS") or HEARTBEAT_SECONDS)
     try:
         return attempts.run_job(
             get_engine(),
@@ -189,6 +238,7 @@ def run_studio_job(self: Task, job_id: int) -> str:
             registry=catalogue().registry,
             job_id=job_id,
             max_attempts=int(config["JOB_ATTEMPTS"]),
+            heartbeat_seconds=beat,
             # With a broker of its own the deployment's workers share an impact analysis.
             fan_out=chunk_dispatcher(current_app) if config.get("BROKER_URL") else None,
         )

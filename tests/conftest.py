@@ -15,9 +15,13 @@ import datetime as dt
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +256,63 @@ def queue_worker(app: Flask, start_queue_worker: Callable[[Flask], Any]) -> Iter
     """A worker of the test app's queue (see ``start_queue_worker``) for the whole test."""
     with start_queue_worker(app) as worker:
         yield worker
+
+
+@dataclass
+class WorkerProcess:
+    """A `hub worker` process of a test (``start_worker_process``)."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def ready(self) -> bool:
+        """Whether the worker has said it takes tasks."""
+        return self.log.exists() and " ready." in self.log.read_text()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, f"worker not ready: {self.log.read_text()}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def start_worker_process(
+    database_url: str, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """``start_worker_process(**env)``: a real `hub worker --concurrency 1` process on the
+    test's database, with the environment's settings and ``env``'s (``HUB_*`` names), its
+    output in ``tmp_path/worker-N.log``. Those still running are stopped at the end."""
+    started: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1"],
+                env={**os.environ, "HUB_DATABASE_URL": database_url, **env},
+                cwd=Path(__file__).resolve().parents[1],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(WorkerProcess(process, log))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    for worker in started:
+        try:
+            worker.process.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
 
 
 @pytest.fixture

@@ -40,12 +40,15 @@ from hub.storage import utcnow
 from hub.studio.drafts import compiled_policy
 from hub.studio.features import features_digest
 from hub.studio.impact_runs import ChunkDispatch
-from hub.studio.jobs import ImpactPlan, RegistrySource, _Runner
+from hub.studio.jobs import (
+    HEARTBEAT_SECONDS,
+    ImpactPlan,
+    RegistrySource,
+    _Runner,
+    stale_after,
+)
 
 log = logging.getLogger(__name__)
-
-#: A running job whose heartbeat is older than this has lost the process running it.
-STALE_AFTER = dt.timedelta(seconds=60)
 
 FINISHED = ("done", "failed")
 
@@ -69,7 +72,7 @@ def may_pass(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.SQLAlchemyError | OSError | MemoryError)
 
 
-def _claim(engine: Engine, job_id: int, *, max_attempts: int, stale_after: dt.timedelta) -> bool:
+def _claim(engine: Engine, job_id: int, *, max_attempts: int, stale: dt.timedelta) -> bool:
     """Take the job for this process: queued, or running with a stopped heartbeat, and with
     attempts left. One conditional UPDATE, so two workers never both get it."""
     table = StudioJob.__table__  # type: ignore[attr-defined]
@@ -82,7 +85,7 @@ def _claim(engine: Engine, job_id: int, *, max_attempts: int, stale_after: dt.ti
             table.c.attempts < max_attempts,
             sa.or_(
                 table.c.state == "queued",
-                sa.and_(table.c.state == "running", beat < now - stale_after),
+                sa.and_(table.c.state == "running", beat < now - stale),
             ),
         )
         .values(state="running", attempts=table.c.attempts + 1, heartbeat_at=now, updated_at=now)
@@ -155,7 +158,7 @@ def run_job(
     registry: RegistrySource,
     job_id: int,
     max_attempts: int,
-    stale_after: dt.timedelta = STALE_AFTER,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
     fan_out: ChunkDispatch | None = None,
 ) -> str:
     """Run the recorded job ``job_id`` if it is still to run; what happened, as a word:
@@ -168,9 +171,12 @@ def run_job(
     ``AttemptFailed`` when this attempt failed for a reason that may pass and attempts
     are left (the job is queued again). ``clock`` dates the impact analysis,
     ``registry`` gives the versions (read once); ``fan_out`` sends an impact analysis's
-    chunks to the queue (``hub.studio.impact_runs``).
+    chunks to the queue (``hub.studio.impact_runs``). The job's heartbeat is written
+    every ``heartbeat_seconds`` while it runs; a running job whose heartbeat is older
+    than ``stale_after(heartbeat_seconds)`` has lost its process, and is taken over.
     """
-    if not _claim(engine, job_id, max_attempts=max_attempts, stale_after=stale_after):
+    stale = stale_after(heartbeat_seconds)
+    if not _claim(engine, job_id, max_attempts=max_attempts, stale=stale):
         with Session(engine) as session:
             job = session.get(StudioJob, job_id)
             if job is None:
@@ -186,7 +192,7 @@ def run_job(
                     "HUB_JOB_ATTEMPTS); start it again",
                 )
             beat = job.heartbeat_at or job.updated_at
-            left = (beat + stale_after - utcnow()).total_seconds()
+            left = (beat + stale - utcnow()).total_seconds()
             raise JobBusy(f"another process runs it (heartbeat {beat:%H:%M:%S})", max(1.0, left))
     with Session(engine, expire_on_commit=False) as session:
         job = session.get(StudioJob, job_id)
@@ -196,7 +202,16 @@ def run_job(
             policy, features_text, plan = job_input(session, job, registry)
         except DomainError as exc:
             return _fail(engine, job_id, exc.message)
-    runner = _Runner(engine, clock, registry, job_id, plan, reraise=may_pass, fan_out=fan_out)
+    runner = _Runner(
+        engine,
+        clock,
+        registry,
+        job_id,
+        plan,
+        heartbeat=heartbeat_seconds,
+        reraise=may_pass,
+        fan_out=fan_out,
+    )
     try:
         runner.run(kind, policy, features_text)
     except Exception as exc:

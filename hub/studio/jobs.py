@@ -1,13 +1,14 @@
 """Scenario runs and impact analyses of a draft, as background jobs (a row each).
 
-A job's process writes its ``heartbeat_at`` every few seconds while the job is queued
-or running (:class:`Heartbeat`, whatever runs the job: a thread of the web process
-today, a worker process tomorrow). A job whose heartbeat stopped for
-``STALE_BEATS`` beats is marked failed, with the time its process stopped
-(:func:`fail_stopped_jobs`, run at start-up and at most once a minute by
-:class:`StoppedJobSweeper`); a job with a live heartbeat is never shown failed,
-however long it runs. A failed job can be run again on the same text
-(:func:`rerun_job`).
+The web process records a job and sends it to the task queue (:func:`start_job`); a
+worker runs it (``hub.studio.attempts``, with :class:`_Runner`). While it runs, the
+worker writes the job's ``heartbeat_at`` every few seconds (:class:`Heartbeat`). A
+running job whose heartbeat stopped is taken over by another worker when the queue
+gives its task back, or, once the queue had the time to (``grace``), marked failed
+with the time its process stopped (:func:`fail_stopped_jobs`, run at start-up and at
+most once a minute by :class:`StoppedJobSweeper`); a job with a live heartbeat is
+never shown failed, however long it runs. A queued job waits for a worker. A failed
+job can be run again on the same text (:func:`rerun_job`).
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from hub.studio.features import check_features_text, features_digest, spec_suite
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two heartbeats of a queued or running job (HUB_JOB_HEARTBEAT_SECONDS).
+#: Seconds between two heartbeats of a running job (HUB_JOB_HEARTBEAT_SECONDS).
 HEARTBEAT_SECONDS = 5.0
 #: A job whose heartbeat is older than this many beats is failed: its process stopped.
-STALE_BEATS = 12  # 60 s by default: as long as hub.studio.attempts waits to take a job over
+STALE_BEATS = 12  # 60 s by default; then another worker may take it over (hub.studio.attempts)
 #: Results shown on one page of a job (the CSV export holds every row).
 PAGE_SIZE = 100
 ACTIVE = ("queued", "running")
@@ -155,37 +156,38 @@ def plan_impact(
 RegistrySource = Callable[[], PolicyRegistry]
 
 
+#: What sends a recorded job to the task queue (``hub.tasks.dispatcher``): called with
+#: the job's id once its row is committed.
+Dispatch = Callable[[int], None]
+
+
 def start_job(
     session: Session,
     *,
-    engine: Engine,
     clock: Clock,
     registry: RegistrySource,
+    dispatch: Dispatch,
     kind: str,
     record: PolicyVersionRecord,
     user: User | None,
     as_of: dt.date | None = None,
-    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> StudioJob:
-    """Record a job (committed in ``session``) and run it in a background thread.
+    """Record a job (committed in ``session``) and send it to the task queue.
 
-    The thread opens its own sessions on ``engine``; no Flask app is needed, so a
-    worker process or a command can start jobs too. An impact analysis is planned
-    here (``plan_impact``: ``as_of`` or the draft's effective date by ``clock``, and
-    the version otherwise in force then, from one read of ``registry``) and both are
-    recorded on the row before it runs. Raises ``Invalid`` when the draft does not
-    compile or its scenarios are beyond the limits, or (field ``as_of``) when no
-    version is in force on the date. The job's heartbeat is written every
-    ``heartbeat`` seconds from the start, queued or running.
+    The web process runs nothing: a worker (``hub worker``) takes the job from the
+    queue (``hub.studio.attempts.run_job``). An impact analysis is planned here
+    (``plan_impact``: ``as_of`` or the draft's effective date by ``clock``, and the
+    version otherwise in force then, from one read of ``registry``) and both are
+    recorded on the row, which the worker follows. Raises ``Invalid`` when the draft
+    does not compile, or (field ``as_of``) when no version is in force on the date.
+    A queue that cannot be reached fails the job at once, saying so.
     """
     policy = compiled_policy(record)
     if kind == "specs":
         check_features_text(record.features_text)  # stored before the limits: refused here
     plan = None
     if kind == "impact":
-        versions = registry()
-        plan = plan_impact(versions, policy, today=clock.today(), as_of=as_of)
-        registry = lambda: versions  # noqa: E731 - the job uses the versions it was planned on
+        plan = plan_impact(registry(), policy, today=clock.today(), as_of=as_of)
     job = StudioJob(
         kind=kind,
         policy_id=record.policy_id,
@@ -200,22 +202,22 @@ def start_job(
     )
     session.add(job)
     session.commit()
-    features_text = record.features_text
-    job_id = job.id
-    assert job_id is not None
-    runner = _Runner(engine, clock, registry, job_id, plan, heartbeat=heartbeat)
-    thread = threading.Thread(
-        target=runner.run,
-        args=(kind, policy, features_text),
-        name=f"studio-{kind}-{job_id}",
-        daemon=True,
-    )
-    thread.start()
+    assert job.id is not None
+    try:
+        dispatch(job.id)
+    except Exception as exc:  # the broker is down or refuses: say so on the job's page
+        log.exception("studio job %s could not be queued", job.id)
+        job.state, job.finished_at = "failed", utcnow()
+        job.error = (
+            f"The task queue could not be reached ({type(exc).__name__}: {exc}). Start it again."
+        )
+        session.add(job)
+        session.commit()
     return job
 
 
 # At most two runs at a time per process: the engine's C calls hold the GIL, so more
-# threads would only slow every request of this server down, not finish sooner.
+# threads would only slow the process down, not finish sooner.
 _SLOTS = threading.BoundedSemaphore(2)
 
 
@@ -269,18 +271,24 @@ class Heartbeat:
 
 
 def fail_stopped_jobs(
-    session: Session, *, now: dt.datetime, heartbeat_seconds: float = HEARTBEAT_SECONDS
+    session: Session,
+    *,
+    now: dt.datetime,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    grace: dt.timedelta = dt.timedelta(0),
 ) -> list[int]:
-    """Mark failed every queued or running job whose heartbeat stopped more than
-    ``STALE_BEATS`` beats ago (the process running it died); returns their ids.
+    """Mark failed every running job whose heartbeat stopped more than ``STALE_BEATS``
+    beats and ``grace`` ago (the process running it died, and the task queue did not
+    give it to another worker in that time); returns their ids.
 
-    Each row is changed only if its heartbeat is still the one read (a compare-and-set),
-    so a job that beats meanwhile is left running. The caller commits.
+    A queued job is left to wait for a worker. Each row is changed only if its
+    heartbeat is still the one read (a compare-and-set), so a job that beats meanwhile
+    (taken over) is left running. The caller commits.
     """
-    cutoff = now - stale_after(heartbeat_seconds)
+    cutoff = now - stale_after(heartbeat_seconds) - grace
     last = sa.func.coalesce(col(StudioJob.heartbeat_at), col(StudioJob.updated_at))
     stopped = session.exec(
-        select(StudioJob).where(col(StudioJob.state).in_(ACTIVE), last < cutoff)
+        select(StudioJob).where(col(StudioJob.state) == "running", last < cutoff)
     ).all()
     failed = []
     for job in stopped:
@@ -289,7 +297,7 @@ def fail_stopped_jobs(
             sa.update(StudioJob)
             .where(
                 col(StudioJob.id) == job.id,
-                col(StudioJob.state).in_(ACTIVE),
+                col(StudioJob.state) == "running",
                 sa.func.coalesce(col(StudioJob.heartbeat_at), col(StudioJob.updated_at)) == seen,
             )
             .values(
@@ -310,18 +318,21 @@ def fail_stopped_jobs(
 
 class StoppedJobSweeper:
     """Runs :func:`fail_stopped_jobs` on ``engine`` when asked, at most every ``every``
-    seconds (``maybe_sweep``), so pages can call it on each request."""
+    seconds (``maybe_sweep``), so pages can call it on each request; ``grace`` is the
+    time the task queue may take to give a lost worker's job to another one."""
 
     def __init__(
         self,
         engine: Engine,
         *,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        grace: dt.timedelta = dt.timedelta(0),
         every: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.heartbeat_seconds = heartbeat_seconds
+        self.grace = grace
         self.every = every
         self.monotonic = monotonic
         self._lock = threading.Lock()
@@ -332,7 +343,10 @@ class StoppedJobSweeper:
         try:
             with Session(self.engine) as session:
                 failed = fail_stopped_jobs(
-                    session, now=utcnow(), heartbeat_seconds=self.heartbeat_seconds
+                    session,
+                    now=utcnow(),
+                    heartbeat_seconds=self.heartbeat_seconds,
+                    grace=self.grace,
                 )
                 session.commit()
                 return failed
@@ -364,11 +378,10 @@ def rerun_job(
     *,
     job: StudioJob,
     record: PolicyVersionRecord | None,
-    engine: Engine,
     clock: Clock,
     registry: RegistrySource,
+    dispatch: Dispatch,
     user: User | None,
-    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> StudioJob:
     """Start a failed job again, as a new job of the same kind on the same text.
 
@@ -384,14 +397,13 @@ def rerun_job(
         )
     return start_job(
         session,
-        engine=engine,
         clock=clock,
         registry=registry,
+        dispatch=dispatch,
         kind=job.kind,
         record=record,
         user=user,
         as_of=job.as_of,
-        heartbeat=heartbeat,
     )
 
 

@@ -46,6 +46,7 @@ from hub.studio import impact_runs as studio_impact_runs
 from hub.studio import jobs as studio_jobs
 from hub.studio import publishing as studio_publishing
 from hub.studio import versions as studio_versions
+from hub.tasks import dispatcher
 from hub.web.params import ascii_date, ascii_int
 
 bp = Blueprint("studio", __name__, url_prefix="/policies")
@@ -492,14 +493,13 @@ def _start(version: str, kind: str, as_of: dt.date | None = None) -> Any:
     try:
         job = studio_jobs.start_job(
             session,
-            engine=get_engine(),
+            dispatch=dispatcher(current_app),
             clock=clock.app_clock(),
             registry=catalogue().registry,
             kind=kind,
             record=record,
             user=_user(),
             as_of=as_of,
-            heartbeat=app_jobs.heartbeat_seconds(),
         )
     except DomainError as exc:
         session.rollback()
@@ -667,11 +667,10 @@ def rerun(job_id: int) -> BaseResponse:
             session,
             job=job,
             record=_job_record(job),
-            engine=get_engine(),
             clock=clock.app_clock(),
             registry=catalogue().registry,
+            dispatch=dispatcher(current_app),
             user=_user(),
-            heartbeat=app_jobs.heartbeat_seconds(),
         )
     except DomainError as exc:
         session.rollback()

@@ -27,7 +27,7 @@ def shot(page, name: str) -> None:
 
 
 def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
-    page, app, make_user, population, db_session
+    page, app, make_user, population, db_session, queue_worker
 ):
     make_user(Role.AUTHOR, email="author@example.kz")
     page.goto("/login")

@@ -28,7 +28,7 @@ def sign_in(page, email: str) -> None:
 
 
 def test_one_author_edits_another_approves_and_the_timeline_shows_the_new_version(
-    page, app, make_user, fix_clock, population
+    page, app, make_user, fix_clock, population, queue_worker
 ):
     fix_clock(NOW)
     make_user(Role.AUTHOR, email="a@example.kz")

@@ -10,8 +10,10 @@ processes on Redis.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +25,29 @@ from hub.app_catalogue import EXTENSION as CATALOGUE
 from hub.app_clock import app_clock
 from hub.config import DEFAULT_FEATURES_DIR, ConfigError, load_settings
 from hub.db import get_engine
-from hub.models import PolicyVersionRecord, StudioJob
+from hub.models import PolicyVersionRecord, Role, StudioJob, User
 from hub.storage import utcnow
 from hub.studio import attempts
 from hub.studio.drafts import base_features, compiled_policy
 from hub.studio.features import features_digest
-from hub.tasks import RUN_STUDIO_JOB, celery_of, celery_settings, dispatcher
+from hub.studio.jobs import HEARTBEAT_SECONDS, stale_after
+from hub.tasks import (
+    RUN_STUDIO_JOB,
+    EmbeddedTransport,
+    celery_of,
+    celery_settings,
+    dispatcher,
+)
+from tests.functional.test_studio import job_id_of, new_draft
+
+
+@pytest.fixture
+def author(make_user: Callable[..., User]) -> User:
+    return make_user(Role.AUTHOR, email="author@example.kz")
+
+
+#: How long a running job's heartbeat may be silent before another worker takes it over.
+STALE = stale_after(HEARTBEAT_SECONDS)
 
 
 def stored(db: Session, version: str) -> PolicyVersionRecord:
@@ -116,7 +135,8 @@ def test_a_job_runs_through_the_queue_on_the_embedded_broker(
     app, queue_worker, record_job, db_session
 ):
     settings = celery_of(app).conf
-    assert settings.broker_url == "filesystem://"
+    assert settings.broker_url == "filesystem://localhost/"
+    assert settings.broker_transport is EmbeddedTransport
     assert settings.task_acks_late and settings.task_reject_on_worker_lost
     assert settings.worker_prefetch_multiplier == 1
     assert settings.accept_content == ["json"] and settings.task_serializer == "json"
@@ -150,6 +170,61 @@ def test_a_task_that_keeps_failing_ends_the_job_failed_with_the_reason(
     assert failed.finished_at is not None
 
 
+def test_the_embedded_broker_never_hands_out_a_message_being_written(app):
+    """A message file is written under another name, then renamed: a worker polling in
+    between finds nothing rather than an empty file (which kombu's own loses)."""
+    from kombu.transport.virtual import Empty
+
+    celery = celery_of(app)
+    with celery.connection_for_write() as conn:
+        channel = conn.default_channel
+        folder = Path(app.instance_path) / "queue" / "messages"
+        (folder / "1_half-written.hub.msg.partial").write_text("")
+        with pytest.raises(Empty):
+            channel._get("hub")
+        channel._put("hub", {"body": "x"})
+        assert sorted(p.suffix for p in folder.iterdir()) == [".msg", ".partial"]
+        assert channel._get("hub") == {"body": "x"}
+
+
+# --- the web server queues, workers run ----------------------------------------------------------
+
+
+def test_the_web_server_queues_a_job_and_runs_none(
+    app, author, login, db_session, start_queue_worker
+):
+    client = app.test_client()
+    login(client, author)
+    new_draft(client)
+    job_id = job_id_of(client.post("/policies/2026.2/specs"))
+    time.sleep(0.5)
+    # No thread of the web process runs it: it waits on the broker for a worker.
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("studio-")]
+    waiting = job_of(db_session, job_id)
+    assert waiting.state == "queued" and waiting.attempts == 0
+    assert list((Path(app.instance_path) / "queue" / "messages").iterdir())
+    with start_queue_worker(app):
+        done = wait_finished(db_session, job_id)
+    assert done.state == "done" and done.attempts == 1, done.error
+
+
+def test_a_queue_that_cannot_be_reached_fails_the_job_saying_so(
+    make_app, author, login, db_session
+):
+    app = make_app(BROKER_URL="redis://127.0.0.1:9/0")  # nothing listens on port 9
+    client = app.test_client()
+    login(client, author)
+    new_draft(client)
+    started = time.monotonic()
+    job_id = job_id_of(client.post("/policies/2026.2/specs"))
+    assert time.monotonic() - started < 10
+    failed = job_of(db_session, job_id)
+    assert failed.state == "failed" and failed.finished_at is not None
+    assert (failed.error or "").startswith("The task queue could not be reached (")
+    page = client.get(f"/policies/jobs/{job_id}").get_data(as_text=True)
+    assert "The task queue could not be reached" in page
+
+
 # --- one delivery at a time (the service the task calls) -----------------------------------
 
 
@@ -169,10 +244,10 @@ def test_a_job_running_elsewhere_is_not_run_twice_until_its_heartbeat_stops(
     job = record_job("specs", state="running", attempts=1, heartbeat_at=utcnow())
     with pytest.raises(attempts.JobBusy) as busy:
         run_once(app, job.id)
-    assert 1 <= busy.value.retry_in <= attempts.STALE_AFTER.total_seconds()
+    assert 1 <= busy.value.retry_in <= STALE.total_seconds()
     assert job_of(db_session, job.id).attempts == 1
     # Its process stopped: the heartbeat is older than STALE_AFTER, so this delivery takes it.
-    stopped = utcnow() - attempts.STALE_AFTER - dt.timedelta(seconds=1)
+    stopped = utcnow() - STALE - dt.timedelta(seconds=1)
     job.heartbeat_at = stopped
     db_session.add(job)
     db_session.commit()
@@ -182,7 +257,7 @@ def test_a_job_running_elsewhere_is_not_run_twice_until_its_heartbeat_stops(
 
 
 def test_a_job_whose_workers_keep_dying_is_failed_with_the_reason(app, record_job, db_session):
-    stopped = utcnow() - attempts.STALE_AFTER - dt.timedelta(seconds=1)
+    stopped = utcnow() - STALE - dt.timedelta(seconds=1)
     job = record_job("impact", state="running", attempts=3, heartbeat_at=stopped)
     assert run_once(app, job.id, max_attempts=3) == "failed"
     failed = job_of(db_session, job.id)
@@ -226,7 +301,7 @@ def test_queue_settings_and_their_refusals(tmp_path):
     assert settings["BROKER_URL"] == "" and settings["QUEUE_NAME"] == "hub"
     assert settings["JOB_ATTEMPTS"] == 3 and settings["BROKER_VISIBILITY_TIMEOUT"] == 600
     embedded = celery_settings(settings, tmp_path)
-    assert embedded["broker_url"] == "filesystem://"
+    assert embedded["broker_url"] == "filesystem://localhost/"
     assert (tmp_path / "queue" / "messages").is_dir()
     redis = celery_settings(
         load_settings(

@@ -40,7 +40,11 @@ def author(make_user: Callable[..., User]) -> User:
 
 
 @pytest.fixture
-def author_client(app: Flask, author: User, login: Callable[..., Any]) -> FlaskClient:
+def author_client(
+    app: Flask, author: User, login: Callable[..., Any], queue_worker: Any
+) -> FlaskClient:
+    """An author signed in to the test's app, whose jobs a worker runs (a real Celery
+    worker on the embedded broker: ``queue_worker``)."""
     client = app.test_client()
     login(client, author)
     return client
@@ -376,20 +380,20 @@ def test_specs_run_in_the_background_and_report_failures(author_client, db_sessi
     assert 'id="failed-scenarios"' in page and "data-goto-line" in page
 
 
-def test_a_job_runs_with_an_engine_a_clock_and_a_registry_and_no_app(
+def test_a_job_starts_with_a_clock_a_registry_and_a_queue_and_no_app(
     app, author_client, author, db_session
 ):
-    """What a worker process or a command does: no app, no app context, no request."""
+    """What a command does: no app context, no request; a worker runs the job as planned."""
     from flask import has_app_context
 
     from hub.clock import Clock
-    from hub.db import get_engine
     from hub.studio.drafts import compiled_policy
     from hub.studio.jobs import start_job
+    from hub.tasks import dispatcher
 
     new_draft(author_client)
     rec = record(db_session, "2026.2")
-    engine, registry = get_engine(app), catalogue_of(app).registry
+    registry = catalogue_of(app).registry
     reads: list[int] = []
 
     def versions() -> Any:
@@ -400,7 +404,7 @@ def test_a_job_runs_with_an_engine_a_clock_and_a_registry_and_no_app(
     day = dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC)
     job = start_job(
         db_session,
-        engine=engine,
+        dispatch=dispatcher(app),
         clock=Clock.fixed(day, "Asia/Almaty"),
         registry=versions,
         kind="impact",

@@ -8,9 +8,6 @@ import datetime as dt
 import io
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from typing import Any
 
@@ -22,6 +19,7 @@ from hub.models import ImpactRowRecord, ImpactRun, StudioJob
 from hub.storage import utcnow
 from hub.studio.jobs import PAGE_SIZE, STALE_BEATS, StoppedJobSweeper
 from tests.functional import test_studio as studio
+from tests.functional.test_queue_workers import many_scenarios
 from tests.functional.test_studio import (
     html,
     job_id_of,
@@ -39,29 +37,6 @@ population = studio.population
 
 BEAT = 0.2  # seconds between heartbeats in these tests (stale after 12 beats: 2.4 s)
 
-HOLDER = textwrap.dedent(
-    """
-    import sys, time
-    from sqlmodel import Session
-    from hub.clock import Clock
-    from hub.models import PolicyVersionRecord
-    from hub.storage import make_engine
-    from hub.studio import jobs
-
-    url, record_id, beat = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    engine = make_engine(url)
-    # Both run slots taken: the job stays queued in this process, beating, until killed.
-    jobs._SLOTS.acquire()
-    jobs._SLOTS.acquire()
-    with Session(engine) as session:
-        record = session.get(PolicyVersionRecord, record_id)
-        job = jobs.start_job(session, engine=engine, clock=Clock(), registry=lambda: None,
-                             kind="specs", record=record, user=None, heartbeat=beat)
-        print(job.id, flush=True)
-    time.sleep(600)
-    """
-)
-
 
 def job_row(db: Session, job_id: int) -> StudioJob:
     db.expire_all()
@@ -77,40 +52,38 @@ def wait_for(check: Any, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-def test_a_job_whose_process_was_killed_is_failed_after_a_restart_and_runs_again(
-    make_app, database_url, author, login, db_session
+def test_a_job_whose_worker_was_killed_is_failed_after_a_restart_and_runs_again(
+    make_app, author, login, db_session, start_worker_process, start_queue_worker
 ):
     app = make_app(JOB_HEARTBEAT_SECONDS=BEAT)
     client = app.test_client()
     login(client, author)
     assert new_draft(client).status_code == 302
     rec = record(db_session, "2026.2")
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, database_url, str(rec.id), str(BEAT)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
+    rec.features_text = many_scenarios(rec)  # a run of seconds
+    db_session.add(rec)
+    db_session.commit()
+    # A worker process on the embedded broker, which gives nothing back when a worker is
+    # killed: the job is lost with it.
+    worker = start_worker_process(
+        HUB_INSTANCE_PATH=app.instance_path, HUB_JOB_HEARTBEAT_SECONDS=str(BEAT)
     )
-    try:
-        assert holder.stdout is not None
-        job_id = int(holder.stdout.readline())
-        first = job_row(db_session, job_id).heartbeat_at
-        assert first is not None
-        wait_for(lambda: job_row(db_session, job_id).heartbeat_at > first)
-        # Alive: however old the job, a sweep leaves it (its heartbeat is live).
-        live = StoppedJobSweeper(_engine(app), heartbeat_seconds=BEAT)
-        assert live.sweep() == []
-        assert job_row(db_session, job_id).state == "queued"
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-        if holder.stdout is not None:
-            holder.stdout.close()
+    job_id = job_id_of(client.post("/policies/2026.2/specs"))
+    wait_for(lambda: job_row(db_session, job_id).state == "running")
+    first = job_row(db_session, job_id).heartbeat_at
+    assert first is not None
+    wait_for(lambda: job_row(db_session, job_id).heartbeat_at > first)
+    # Alive: however old the job, a sweep leaves it (its heartbeat is live).
+    live = StoppedJobSweeper(_engine(app), heartbeat_seconds=BEAT)
+    assert live.sweep() == []
+    assert job_row(db_session, job_id).state == "running"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.process.wait(10)
     killed_at = job_row(db_session, job_id).heartbeat_at
-    time.sleep((STALE_BEATS + 1) * BEAT)
-    # The page of the old server still shows it queued: nothing swept in the last minute.
-    assert wait_job_state(client, job_id) == "queued"
+    # Stale for STALE_BEATS beats, then as long again for another worker to take it over.
+    time.sleep(2 * STALE_BEATS * BEAT + 0.5)
+    # The page of the old server still shows it running: nothing swept in the last minute.
+    assert wait_job_state(client, job_id) == "running"
     # A restart fails it, saying when its process stopped.
     restarted = make_app(JOB_HEARTBEAT_SECONDS=BEAT)
     job = job_row(db_session, job_id)
@@ -122,7 +95,8 @@ def test_a_job_whose_process_was_killed_is_failed_after_a_restart_and_runs_again
     assert "The process running this job stopped at" in page and 'id="rerun"' in page
     again = job_id_of(client.post(f"/policies/jobs/{job_id}/rerun"))
     assert again != job_id
-    view = wait_job(client, again)
+    with start_queue_worker(restarted):
+        view = wait_job(client, again)
     assert view["state"] == "done", view
     rerun = job_row(db_session, again)
     assert (rerun.kind, rerun.digest, rerun.features_digest) == (
