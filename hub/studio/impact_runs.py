@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -243,7 +245,7 @@ def _claim(engine: Engine, run_id: int, number: int | None) -> tuple[int, int, i
             query = query.where(_CHUNK.c.number == number)
         candidates = conn.execute(query.order_by(_CHUNK.c.number).limit(4)).all()
     for chunk_id, chunk_number in candidates:
-        token = uuid.uuid4().hex
+        token = claim_token()
         with engine.begin() as conn:
             taken: Any = cast(
                 CursorResult[Any],
@@ -263,6 +265,12 @@ def _claim(engine: Engine, run_id: int, number: int | None) -> tuple[int, int, i
         if taken is not None:
             return int(chunk_number), int(taken[0]), int(taken[1]), token
     return None
+
+
+def claim_token() -> str:
+    """A claim of its own for one attempt at a chunk, naming the process that holds it
+    (``pid@host:random``): operators see which worker runs which chunk."""
+    return f"{os.getpid()}@{socket.gethostname()[:30]}:{uuid.uuid4().hex[:16]}"
 
 
 class ChunkLost(Exception):
@@ -348,11 +356,13 @@ def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | N
 
 @dataclass(frozen=True)
 class Progress:
-    """Chunks of a run: ``done`` of ``total``, and how many are ``running``."""
+    """Chunks of a run: ``done`` of ``total``, how many are ``running``, and how many were
+    put back in the queue after their process stopped (``requeued``, by ``work``)."""
 
     done: int
     running: int
     total: int
+    requeued: int = 0
 
 
 def progress_of(engine: Engine, run_id: int) -> Progress:
@@ -418,6 +428,7 @@ def work(
         for (n,) in queued:
             dispatch(run_id, int(n))
     last_done, since = -1, time.monotonic()
+    requeued = 0
     while True:
         if help and run_chunk(engine, run_id) is not None:
             now = progress_of(engine, run_id)
@@ -428,7 +439,7 @@ def work(
         if progress is not None:
             progress(now)
         if now.done == now.total:
-            return now
+            return Progress(now.done, now.running, now.total, requeued)
         if now.done != last_done:
             last_done, since = now.done, time.monotonic()
         elif timeout is not None and time.monotonic() - since > timeout:
@@ -437,16 +448,18 @@ def work(
                 f"({now.done} of {now.total} done); are the workers running?"
             )
         for n in requeue_stopped(engine, run_id):
+            requeued += 1
             if dispatch is not None:
                 dispatch(run_id, n)
         time.sleep(poll)
 
 
-def finish(engine: Engine, run_id: int) -> dict[str, Any]:
+def finish(engine: Engine, run_id: int, *, requeued: int = 0) -> dict[str, Any]:
     """Merge the run's partial totals (every chunk done) and record the result:
     ``{"candidate", "as_of", "against", "totals", "skipped", "skipped_count", "run",
-    "rows_stored", "keeps_unchanged"}``. Returns it. Raises RuntimeError when a chunk
-    is not done."""
+    "rows_stored", "keeps_unchanged", "chunks", "chunks_requeued"}`` (``requeued``: chunks
+    put back in the queue after their process stopped). Returns it. Raises RuntimeError
+    when a chunk is not done."""
     with engine.connect() as conn:
         given = run_input(conn, run_id)
         chunks = conn.execute(
@@ -479,6 +492,8 @@ def finish(engine: Engine, run_id: int) -> dict[str, Any]:
         "run": run_id,
         "rows_stored": int(rows_stored),
         "keeps_unchanged": given.keep_unchanged,
+        "chunks": len(chunks),
+        "chunks_requeued": requeued,
     }
     with engine.begin() as conn:
         conn.execute(
@@ -587,5 +602,5 @@ def analyse_population(
         job_id=job_id,
         keep_unchanged=keep_unchanged,
     )
-    work(engine, run_id, dispatch=dispatch, help=help, progress=progress, timeout=timeout)
-    return finish(engine, run_id)
+    done = work(engine, run_id, dispatch=dispatch, help=help, progress=progress, timeout=timeout)
+    return finish(engine, run_id, requeued=done.requeued)
