@@ -285,6 +285,12 @@ def _print_impact(
                 click.echo(f"      {r['after']['error']}")
     for line in skipped:
         click.echo(f"  left out: {line}", err=True)
+    if data["chunks_requeued"]:
+        click.echo(
+            f"  {data['chunks_requeued']} chunk(s) of companies were analysed again: the "
+            "worker running them stopped",
+            err=True,
+        )
     more = data["skipped_count"] - len(skipped)
     if more > 0:
         click.echo(f"  left out: {more} more companies decided under another policy", err=True)

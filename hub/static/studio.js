@@ -70,7 +70,8 @@
           bar.max = job.total || 1;
           bar.value = job.done;
           state.textContent = job.state.charAt(0).toUpperCase() + job.state.slice(1) + "…";
-          countEl.textContent = job.done + " of " + (job.total || "?");
+          countEl.textContent = job.done + " of " + (job.total || "?") +
+            (job.kind === "impact" ? " chunks of companies" : "");
           if (job.finished) { window.location.reload(); } else { setTimeout(poll, 700); }
         })
         .catch(function () { setTimeout(poll, 2000); });

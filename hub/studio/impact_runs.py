@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
@@ -273,6 +274,29 @@ def claim_token() -> str:
     return f"{os.getpid()}@{socket.gethostname()[:30]}:{uuid.uuid4().hex[:16]}"
 
 
+_ROW_COLUMNS = ("run_id", "chunk", "company_id", "label", "changed", "row")
+
+
+def _store_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert a chunk's rows: PostgreSQL's COPY (a tenth of the time of an INSERT per
+    row), one executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(sa.insert(_ROW), rows)
+        return
+    driver: Any = conn.connection.driver_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY impact_row ({', '.join(_ROW_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for r in rows:
+            copy.write_row(
+                (r["run_id"], r["chunk"], r["company_id"], r["label"], r["changed"],
+                 orjson.dumps(r["row"]).decode())
+            )  # fmt: skip
+
+
 class ChunkLost(Exception):
     """Another process took the chunk over (this one was thought stopped): its result
     is thrown away."""
@@ -339,15 +363,14 @@ def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | N
             if done.rowcount != 1:
                 raise ChunkLost(f"chunk {number} of impact run {run_id} was taken over")
             conn.execute(sa.delete(_ROW).where(_ROW.c.run_id == run_id, _ROW.c.chunk == number))
-            if kept:
-                conn.execute(
-                    sa.insert(_ROW),
-                    [
-                        {"run_id": run_id, "chunk": number, "company_id": ids[r.key],
-                         "label": r.label[:200], "changed": r.changed, "row": r.to_dict()}
-                        for r in kept
-                    ],
-                )  # fmt: skip
+            _store_rows(
+                conn,
+                [
+                    {"run_id": run_id, "chunk": number, "company_id": ids[r.key],
+                     "label": r.label[:200], "changed": r.changed, "row": r.to_dict()}
+                    for r in kept
+                ],
+            )  # fmt: skip
     except ChunkLost as lost:
         log.warning("%s; its result is thrown away", lost)
         return None
