@@ -41,6 +41,12 @@ from tests.conftest import WorkerProcess
 from tests.functional.test_queue import job_of, run_once, wait_finished
 from tests.functional.test_studio import POPULATION, stored_rows
 
+#: Tests that start server and worker processes run one at a time (one pytest-xdist worker
+#: takes them all): the latency tests measure answers in seconds, which other process
+#: tests running beside them on a 2-core machine would slow down.
+pytestmark = pytest.mark.xdist_group("processes")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = r"^(# =+ )([A-Za-z0-9_./-]+)(\.feature =+)"
 BEAT = 0.2  # seconds between two heartbeats of a job in these tests
