@@ -184,6 +184,42 @@ def approve(version: str, email: str, app: Flask) -> None:
         )
 
 
+def _impact(
+    session: Session, app: Flask, record: Any, registry: Any, user: User, day: dt.date
+) -> None:
+    """Run and record the impact analysis of draft ``record`` as of ``day`` (the studio's
+    runner, in this process) and print its summary; nothing when no other version is in
+    force on ``day`` (there is nothing to compare with)."""
+    from hub.app_clock import app_clock
+    from hub.db import get_engine
+    from hub.studio import publishing
+
+    if publishing.replaced_on(registry, record, day) is None:
+        click.echo(f"Impact of {record.version}: no other version is in force on "
+                   f"{day.isoformat()}, nothing to compare with.")  # fmt: skip
+        return
+    job = publishing.record_impact_run(
+        session,
+        engine=get_engine(app),
+        clock=app_clock(app),
+        record=record,
+        registry=registry,
+        actor=user,
+        as_of=day,
+    )
+    if job.state != "done" or not job.result:
+        click.echo(f"Impact of {record.version} as of {day.isoformat()}: the analysis failed: "
+                   f"{job.error}")  # fmt: skip
+        return
+    t = job.result["totals"]
+    click.echo(
+        f"Impact of {record.version} as of {day.isoformat()} against {job.against}: "
+        f"{t['changed']} of {t['companies']} companies change, {t['tier_changes']} change "
+        f"tier; estimated annual savings {t['saving_before']:,.2f} -> "
+        f"{t['saving_after']:,.2f} KZT ({t['saving_change']:+,.2f})"
+    )
+
+
 @click.command("publish")
 @click.argument("version")
 @click.option("--effective-from", "effective_from", required=True, metavar="DATE",
@@ -199,8 +235,10 @@ def approve(version: str, email: str, app: Flask) -> None:
 def publish(
     version: str, effective_from: str, email: str, confirm_changes: bool, app: Flask
 ) -> None:
-    """Run draft VERSION's scenarios, then publish it from --effective-from.
+    """Run draft VERSION's scenarios and its impact analysis as of --effective-from (against
+    the version otherwise in force then), then publish it from that date.
 
+    Both runs are recorded as the studio's are, and their summaries printed.
     Refused (exit 1, every reason printed) while scenarios fail, without a second
     person's approval of the current text, for a date in the past, on or before
     decisions already made or on another version's first day, and when it would
@@ -236,6 +274,7 @@ def publish(
                     _failures(job.result)
                 else:
                     click.echo(f"Scenarios of {version}: the run failed: {job.error}")
+                _impact(session, app, record, registry, user, day)
             plan = publishing.plan_publication(
                 session, record=record, effective_from=day, today=today, registry=registry
             )

@@ -5,8 +5,12 @@ person (an author or administrator who did not edit it) approves the revision
 they read; any later save voids that approval. Publishing never runs the
 scenarios itself: it reads the newest finished spec run of the draft's current
 text and scenarios (a studio job, or the run ``hub policy publish`` records
-through :func:`record_spec_run`). It refuses a date in the past, a date on or
-before decisions already made, a day another version starts on, and a draft
+through :func:`record_spec_run`), nor the impact analysis: it reads the newest
+finished impact analysis of the current text as of the effective date (a studio
+job, or the one ``hub policy publish`` records through
+:func:`record_impact_run`), against the version that would otherwise be in
+force then; one of another date does not count. It refuses a date in the past, a
+date on or before decisions already made, a day another version starts on, and a draft
 whose base is not the version that would otherwise be in force on the
 effective date unless the author confirms every criterion, input and benefit
 it drops or changes against that version.
@@ -15,7 +19,8 @@ Every function takes its session and collaborators (the registry of versions,
 today's date, the acting user) as arguments; refusals raise
 ``hub.services.errors``: ``Invalid`` (with the problems named), ``Conflict``
 (the version is not in the state the caller saw), ``Forbidden`` (the actor may
-not do this). Nothing here commits: the caller does.
+not do this). Nothing here commits (the caller does) but ``record_impact_run``,
+whose run writes through sessions of its own.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub import audit
+from hub.clock import Clock
 from hub.models import (
     Assessment,
     AuditRecord,
@@ -45,9 +52,10 @@ from hub.policy.diff import Change, diff_policies
 from hub.policy.registry import NoVersionInForce, Period
 from hub.services.errors import Conflict, Forbidden, Invalid
 from hub.storage import utcnow
+from hub.studio import attempts
 from hub.studio.drafts import compiled_policy, require_draft, set_line
 from hub.studio.features import features_digest
-from hub.studio.jobs import run_draft_specs
+from hub.studio.jobs import plan_impact, run_draft_specs
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +154,19 @@ def _spec_summary(job: StudioJob | None) -> dict[str, Any] | None:
     return {"job": job.id, "state": job.state, **summary}
 
 
+def _impact_summary(job: StudioJob | None) -> dict[str, Any] | None:
+    if job is None:
+        return None
+    totals = (job.result or {}).get("totals") or {}
+    return {
+        "job": job.id,
+        "as_of": job.as_of.isoformat() if job.as_of else None,
+        "against": job.against,
+        "companies": totals.get("companies"),
+        "changed": totals.get("changed"),
+    }
+
+
 def approve(
     session: Session, *, record: PolicyVersionRecord, actor: User, lock_version: int
 ) -> None:
@@ -236,6 +257,114 @@ def record_spec_run(
     return job
 
 
+def latest_impact_result(session: Session, record: PolicyVersionRecord) -> StudioJob | None:
+    """The newest *finished* impact analysis (``done`` or ``failed``) of the draft's
+    current text (its digest), whatever its as-of date, or None when there is none."""
+    if not record.digest:
+        return None
+    query = (
+        select(StudioJob)
+        .where(
+            col(StudioJob.kind) == "impact",
+            col(StudioJob.policy_id) == record.policy_id,
+            col(StudioJob.version) == record.version,
+            col(StudioJob.digest) == record.digest,
+            col(StudioJob.state).in_(("done", "failed")),
+        )
+        .order_by(col(StudioJob.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def impact_on(session: Session, record: PolicyVersionRecord, as_of: dt.date) -> StudioJob | None:
+    """The newest impact analysis of the draft's current text assessed as of ``as_of``
+    that finished with a result (state ``done``), or None."""
+    if not record.digest:
+        return None
+    query = (
+        select(StudioJob)
+        .where(
+            col(StudioJob.kind) == "impact",
+            col(StudioJob.policy_id) == record.policy_id,
+            col(StudioJob.version) == record.version,
+            col(StudioJob.digest) == record.digest,
+            col(StudioJob.as_of) == as_of,
+            col(StudioJob.state) == "done",
+        )
+        .order_by(col(StudioJob.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def _impact_problems(
+    session: Session, record: PolicyVersionRecord, effective_from: dt.date, replaced: Policy
+) -> tuple[StudioJob | None, list[str]]:
+    """The impact analysis publishing on ``effective_from`` reads, and why it does not allow
+    publishing (empty when a finished analysis of the current text as of that date, against
+    ``replaced``, the version otherwise in force then, exists)."""
+    job = impact_on(session, record, effective_from)
+    day = effective_from.isoformat()
+    if job is not None and job.against == replaced.version:
+        return job, []
+    if job is not None:
+        return job, [
+            f"the impact analysis of the current text as of {day} compares it with "
+            f"{job.against}, but {replaced.version} is the version otherwise in force then: "
+            f"run the impact analysis as of {day} again"
+        ]
+    problem = (
+        f"no finished impact analysis of the current text as of the effective date {day}: "
+        f"run the impact analysis as of {day} and wait for the result"
+    )
+    last = latest_impact_result(session, record)
+    if last is not None and last.state == "failed":
+        problem += f" (the last one failed: {last.error or 'it left no result'})"
+    elif last is not None and last.as_of is not None and last.as_of != effective_from:
+        problem += f" (the last one is as of {last.as_of.isoformat()}, another date)"
+    return None, [problem]
+
+
+def record_impact_run(
+    session: Session,
+    *,
+    engine: Engine,
+    clock: Clock,
+    record: PolicyVersionRecord,
+    registry: PolicyRegistry,
+    actor: User | None,
+    as_of: dt.date,
+) -> StudioJob:
+    """Run the impact analysis of the draft's current text as of ``as_of`` here and now,
+    recorded as a studio impact job (planned by ``plan_impact``, run by the studio's own
+    runner through ``attempts.run_job``, as a queue worker would); ``plan_publication``
+    then finds it. Commits ``session`` (the job's row must be visible to the run's own
+    sessions). Raises ``Invalid`` when the draft does not compile or (field ``as_of``)
+    when no other version is in force on ``as_of``.
+    """
+    policy = compiled_policy(record)
+    plan = plan_impact(registry, policy, today=clock.today(), as_of=as_of)
+    job = StudioJob(
+        kind="impact",
+        policy_id=record.policy_id,
+        version=record.version,
+        digest=policy.digest,
+        against=plan.against.version,
+        as_of=plan.as_of,
+        state="queued",
+        created_by_id=actor.id if actor else None,
+        heartbeat_at=utcnow(),
+    )
+    session.add(job)
+    session.commit()
+    assert job.id is not None
+    attempts.run_job(engine, clock=clock, registry=lambda: registry, job_id=job.id,
+                     max_attempts=1)  # fmt: skip
+    session.refresh(job)
+    return job
+
+
 # --- publication -------------------------------------------------------------------------------
 
 
@@ -300,7 +429,9 @@ class PublicationPlan:
     ``until_from``: the later version that takes over from the draft, and its
     date (None: the draft stays in force); ``timeline``: the periods in force
     with the draft published; ``problems``: what refuses publication (dates,
-    approval, the scenario run); ``spec_job``: the run read; ``confirmation``: a
+    approval, the scenario run, the impact analysis); ``spec_job``: the run read;
+    ``impact_job``: the finished impact analysis of the current text as of
+    ``effective_from`` (None: none, which refuses publication); ``confirmation``: a
     short digest of ``changes`` the author echoes back to confirm them.
     """
 
@@ -318,6 +449,7 @@ class PublicationPlan:
     spec_job: StudioJob | None
     confirmation: str
     specs: dict[str, Any] | None = field(default=None)
+    impact_job: StudioJob | None = field(default=None)
 
     @property
     def needs_confirmation(self) -> bool:
@@ -372,6 +504,17 @@ def _date_problems(
     return problems
 
 
+def replaced_on(
+    registry: PolicyRegistry, record: PolicyVersionRecord, effective_from: dt.date
+) -> Policy | None:
+    """The version that would otherwise be in force on ``effective_from`` if ``record`` were
+    published then (never ``record``'s own number), or None: none would."""
+    replaced = _in_force(registry, effective_from, record.policy_id)
+    if replaced is not None and replaced.version == record.version:
+        return None  # a file of the draft's own number is not another version
+    return replaced
+
+
 def plan_publication(
     session: Session,
     *,
@@ -393,9 +536,7 @@ def plan_publication(
         policy = load_policy_text(text, source=f"{record.version}.yaml")
     except PolicyError as exc:  # cannot happen for a compiled draft; said plainly if it does
         raise Invalid("; ".join(exc.errors), field="effective_from") from None
-    replaced = _in_force(registry, effective_from, record.policy_id)
-    if replaced is not None and replaced.version == record.version:
-        replaced = None  # a file of the draft's own number is not another version
+    replaced = replaced_on(registry, record, effective_from)
     base_matches = replaced is None or replaced.version == record.base_version
     changes = change_words(replaced, policy) if replaced is not None else []
     what_if = registry.with_versions([policy])
@@ -419,6 +560,10 @@ def plan_publication(
             )
     job = latest_spec_result(session, record)
     problems.extend(_spec_problems(job))
+    impact_job: StudioJob | None = None
+    if replaced is not None:  # with no other version in force there is nothing to compare
+        impact_job, impact_problems = _impact_problems(session, record, effective_from, replaced)
+        problems.extend(impact_problems)
     return PublicationPlan(
         record=record,
         effective_from=effective_from,
@@ -434,6 +579,7 @@ def plan_publication(
         spec_job=job,
         confirmation=_confirmation(replaced, changes),
         specs=job.result if job is not None and job.state == "done" else None,
+        impact_job=impact_job,
     )
 
 
@@ -452,7 +598,8 @@ def publish(
 
     Refused (``Invalid``, every problem named) unless a second person approved
     the current revision, the newest finished scenario run of the current text
-    passed and the date is allowed; when the draft would replace a version that
+    passed, an impact analysis of the current text as of ``effective_from``
+    finished and the date is allowed; when the draft would replace a version that
     is not its base, ``confirmed`` must equal the plan's ``confirmation``
     (``Invalid`` with field ``confirmation`` naming every change otherwise).
     ``Conflict`` when ``lock_version`` (None: not checked) moved or the draft
@@ -522,6 +669,7 @@ def publish(
             "approved_by_id": record.approved_by_id,
             "approved_revision": approved_revision,
             "specs": _spec_summary(plan.spec_job),
+            "impact": _impact_summary(plan.impact_job),
         },
         policy_version=record.version,
         policy_digest=record.digest,

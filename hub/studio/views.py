@@ -52,6 +52,9 @@ from hub.web.params import ascii_date, ascii_int
 bp = Blueprint("studio", __name__, url_prefix="/policies")
 
 READERS = (Role.AUTHOR, Role.ADMIN)
+#: Who approves, publishes and retires versions: whom ``hub.studio.publishing`` lets
+#: (its ``APPROVER_ROLES``), never the one who edited the draft (for approval).
+PUBLISHERS = (Role.AUTHOR, Role.ADMIN)
 
 
 def _user() -> User:
@@ -83,6 +86,13 @@ def _can_write() -> bool:
     return bool(current_user.is_authenticated and current_user.role == Role.AUTHOR.value)
 
 
+def _can_publish() -> bool:
+    """Whether the signed-in user may run the checks, publish and retire (``PUBLISHERS``)."""
+    return bool(
+        current_user.is_authenticated and current_user.role in {r.value for r in PUBLISHERS}
+    )
+
+
 @bp.before_request
 def _fail_stopped_jobs() -> None:
     """Jobs whose process stopped are marked failed (at most once a minute)."""
@@ -91,7 +101,7 @@ def _fail_stopped_jobs() -> None:
 
 @bp.app_context_processor
 def studio_context() -> dict[str, Any]:
-    return {"studio_can_write": _can_write}
+    return {"studio_can_write": _can_write, "studio_can_publish": _can_publish}
 
 
 # --- the timeline ------------------------------------------------------------------------
@@ -512,7 +522,7 @@ def _start(version: str, kind: str, as_of: dt.date | None = None) -> Any:
 
 
 @bp.route("/<version>/specs", methods=["POST"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def run_specs(version: str) -> BaseResponse:
     """Run the version's scenarios in the background; the job page shows progress."""
     return _start(version, "specs")
@@ -563,7 +573,7 @@ def impact_form(version: str) -> Any:
 
 
 @bp.route("/<version>/impact", methods=["POST"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def run_impact(version: str) -> Any:
     """Re-assess every company's latest filing under this version and under the version
     otherwise in force on the as-of date (the form's ``as_of``; default: the draft's
@@ -828,7 +838,9 @@ def _render_publish(
             periods=plan.timeline,
         )
     specs_job = studio_jobs.latest_job(session, record, "specs")
-    impact_job = studio_jobs.latest_job(session, record, "impact")
+    impact_job = (plan.impact_job if plan else None) or studio_jobs.latest_job(
+        session, record, "impact"
+    )
     spec_job = plan.spec_job if plan else studio_publishing.latest_spec_result(session, record)
     emails = _authors(session, [record])
     if status == 200 and (errors or (raw and plan is not None and not plan.ok)):
@@ -869,7 +881,7 @@ def _summary(job: StudioJob | None) -> dict[str, Any] | None:
 
 
 @bp.route("/<version>/publish", methods=["GET"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def publish_confirm(version: str) -> Any:
     """The publish page: the last finished scenario run of the current text, the approval,
     the effective date and what publishing on it does (the plan). Runs nothing."""
@@ -881,7 +893,7 @@ def publish_confirm(version: str) -> Any:
 
 
 @bp.route("/<version>/publish", methods=["POST"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def publish(version: str) -> Any:
     """Publish through ``publishing.publish``; every refusal is shown on the publish page."""
     session = get_session()
@@ -895,13 +907,6 @@ def publish(version: str) -> Any:
         effective, date_error = _date_arg(raw, "effective_from", clock.today())
         if date_error or not raw:
             raise Invalid([date_error or {"field": "effective_from", "message": "Choose a date."}])
-        impact_job = studio_jobs.latest_job(session, record, "impact")
-        if impact_job is None or impact_job.state != "done":
-            raise Invalid(
-                "Run the impact analysis of this text first: publishing is confirmed after "
-                "seeing who changes.",
-                field="impact",
-            )
         studio_publishing.publish(
             session,
             record=record,
@@ -962,7 +967,7 @@ def _render_retire(
 
 
 @bp.route("/<version>/retire", methods=["GET"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def retire_confirm(version: str) -> Any:
     """What retiring a version from a date does (the version applying from then, what
     changes, the timeline after), and the confirmation form."""
@@ -971,7 +976,7 @@ def retire_confirm(version: str) -> Any:
 
 
 @bp.route("/<version>/retire", methods=["POST"])
-@roles_required(Role.AUTHOR)
+@roles_required(*PUBLISHERS)
 def retire(version: str) -> Any:
     """Retire a published version from a date, once confirmed; refusals shown on the page."""
     session = get_session()

@@ -18,6 +18,10 @@ __all__ = ["population"]  # the fixture, reused: six companies with decided fili
 
 SHOTS = os.environ.get("HUB_SCREENSHOTS")
 
+#: The hub's now in this test (its today: 2026-11-29, 2026.1 in force, 2027.1 from
+#: 2027-01-01): fixed, so the test does not depend on the real date.
+NOW = dt.datetime(2026, 11, 29, 6, tzinfo=dt.UTC)
+
 
 def shot(page, name: str) -> None:
     """Screenshots for a human look when HUB_SCREENSHOTS names a folder."""
@@ -27,8 +31,9 @@ def shot(page, name: str) -> None:
 
 
 def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
-    page, app, make_user, population, db_session, queue_worker
+    page, app, make_user, population, db_session, queue_worker, fix_clock
 ):
+    fix_clock(NOW)
     make_user(Role.AUTHOR, email="author@example.kz")
     page.goto("/login")
     page.get_by_label("E-mail").fill("author@example.kz")
@@ -78,7 +83,7 @@ def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
     shot(page, "3b-diff")
 
     # Publishing now is refused, and says why.
-    day = dt.date.today() + dt.timedelta(days=7)
+    day = NOW.date() + dt.timedelta(days=7)
     with app.app_context():
         taken = {p.effective_from for p in catalogue().registry().versions()}
     while day in taken:
@@ -86,8 +91,9 @@ def test_author_raises_a_threshold_tests_sees_impact_and_publishes(
     page.goto(f"/policies/2026.2/publish?effective_from={day.isoformat()}")
     expect(page.locator("#publish-refused")).to_contain_text("scenario(s) fail")
 
-    # The impact: who changes.
+    # The impact: who changes, as of the day it is to be published (publishing needs that).
     page.goto("/policies/2026.2")
+    page.locator("#impact-as-of").fill(day.isoformat())
     page.get_by_role("button", name="Run the impact analysis").click()
     expect(page.locator("#impact-summary")).to_contain_text(
         "3 of 6 companies change", timeout=30_000

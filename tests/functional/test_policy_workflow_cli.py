@@ -5,25 +5,36 @@ the command line."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 from sqlmodel import Session, select
 
 from hub.cli import main
+from hub.clock import Clock
 from hub.models import AuditRecord, PolicyVersionRecord, Role, StudioJob, User
 
 ROOT = Path(__file__).parents[2]
 BASE_TEXT = (ROOT / "policies" / "astana-crypto-hub" / "2026.1.yaml").read_text()
-# The first day 2027.1 is in force that is not in the past: a draft of 2026.1 effective
-# then would replace 2027.1 (and drop its self-hosted-wallet rule).
-SHADOWING = max(dt.date(2027, 3, 1), dt.date.today() + dt.timedelta(days=2))
+#: The hub's date the commands run on (their app's clock is fixed: no test depends on the
+#: real date).
+TODAY = dt.date(2026, 11, 29)
+# A day 2027.1 is in force, after TODAY: a draft of 2026.1 effective then would replace
+# 2027.1 (and drop its self-hosted-wallet rule).
+SHADOWING = dt.date(2027, 3, 1)
 
 
 @pytest.fixture
 def cli_env(database_url, tmp_path, monkeypatch) -> dict[str, str]:
+    """The commands' settings, and their app's clock fixed at noon of ``TODAY``."""
+    import hub
+
+    fixed = Clock.fixed(dt.datetime.combine(TODAY, dt.time(12), tzinfo=ZoneInfo("Asia/Almaty")))
+    monkeypatch.setattr(hub, "create_app", functools.partial(hub.create_app, clock=fixed))
     env = {
         "HUB_DATABASE_URL": database_url,
         "HUB_INSTANCE_PATH": str(tmp_path / "cli-instance"),
@@ -85,8 +96,18 @@ def test_draft_approve_publish_and_retire_from_the_command_line(
     assert "Scenarios of 2026.2: " in result.output and " passed, 0 failed" in result.output
     assert "not been approved by a second person" in result.output
     db_session.expire_all()
-    (job,) = db_session.exec(select(StudioJob).where(StudioJob.version == "2026.2")).all()
-    assert job.kind == "specs" and job.state == "done" and job.created_by_id == people["author"].id
+    (job,) = db_session.exec(
+        select(StudioJob).where(StudioJob.version == "2026.2", StudioJob.kind == "specs")
+    ).all()
+    assert job.state == "done" and job.created_by_id == people["author"].id
+    # The impact analysis ran too, as of the effective date, against the version in force
+    # then, recorded as the studio's job is, and its summary was printed.
+    (impact,) = db_session.exec(
+        select(StudioJob).where(StudioJob.version == "2026.2", StudioJob.kind == "impact")
+    ).all()
+    assert impact.state == "done" and impact.as_of == SHADOWING and impact.against == "2027.1"
+    assert impact.created_by_id == people["author"].id and impact.result is not None
+    assert f"Impact of 2026.2 as of {day} against 2027.1: " in result.output
 
     # The editor cannot approve their own draft; --by must be an author or administrator.
     result = hub("approve", "2026.2", "--by", "author@example.kz")
@@ -130,6 +151,8 @@ def test_draft_approve_publish_and_retire_from_the_command_line(
     (published,) = audit(db_session, "policy.published")
     assert published.after is not None and published.after["replaces"] == "2027.1"
     assert any("unhosted_wallet_checks" in c for c in published.after["confirmed_changes"])
+    assert published.after["impact"]["as_of"] == day
+    assert published.after["impact"]["against"] == "2027.1"
 
     # A published number never changes.
     result = hub("draft", str(path), "--by", "author@example.kz")
@@ -158,7 +181,7 @@ def test_publishing_is_refused_while_scenarios_fail(cli_env, db_session, people,
         hub("draft", str(draft_file(tmp_path, raised)), "--by", "author@example.kz").exit_code == 0
     )
     assert hub("approve", "2026.2", "--by", "reviewer@example.kz").exit_code == 0
-    day = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    day = (TODAY + dt.timedelta(days=3)).isoformat()
     result = hub("publish", "2026.2", "--effective-from", day, "--by", "author@example.kz")
     assert result.exit_code == 1
     assert "3 scenario(s) fail" in result.output

@@ -10,13 +10,15 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from hub.models import Assessment, AuditRecord, PolicyVersionRecord, Role, User
+from hub.clock import Clock
+from hub.models import Assessment, AuditRecord, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import Policy, PolicyRegistry, load_policy_text
 from hub.services.errors import Conflict, Forbidden, Invalid
 from hub.specs import default_features_dir
 from hub.studio import drafts, publishing
 
 TODAY = dt.date(2026, 11, 29)
+CLOCK = Clock.fixed(dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC))
 
 
 @pytest.fixture
@@ -63,10 +65,30 @@ def draft_from(db: Session, author: User, base: str, version: str) -> PolicyVers
     return rec
 
 
-def ready(db: Session, rec: PolicyVersionRecord, author: User, reviewer: User) -> None:
-    """A finished, passing scenario run and a second person's approval."""
+def impact_as_of(db: Session, rec: PolicyVersionRecord, day: dt.date, actor: User) -> StudioJob:
+    """A finished impact analysis of the draft's current text as of ``day`` (recorded as the
+    studio's job, by the hub's clock fixed on ``TODAY``)."""
+    job = publishing.record_impact_run(
+        db,
+        engine=db.get_bind(),  # type: ignore[arg-type]
+        clock=CLOCK,
+        record=rec,
+        registry=catalogue_registry(db),
+        actor=actor,
+        as_of=day,
+    )
+    assert job.kind == "impact" and job.state == "done" and job.as_of == day, job.error
+    return job
+
+
+def ready(
+    db: Session, rec: PolicyVersionRecord, author: User, reviewer: User, day: dt.date
+) -> None:
+    """A finished, passing scenario run, an impact analysis as of ``day`` and a second
+    person's approval."""
     job = publishing.record_spec_run(db, record=rec, registry=catalogue_registry(db), actor=author)
     assert job.state == "done" and job.result and job.result["summary"]["ok"], job.error
+    impact_as_of(db, rec, day, author)
     publishing.approve(db, record=rec, actor=reviewer, lock_version=rec.lock_version)
     db.commit()
 
@@ -93,9 +115,9 @@ def test_publishing_over_a_later_version_needs_a_confirmation_naming_what_it_dro
     app: Flask, db_session, author, reviewer
 ):
     rec = draft_from(db_session, author, "2026.1", "2026.2")
-    ready(db_session, rec, author, reviewer)
-    registry = catalogue_registry(db_session)
     march = dt.date(2027, 3, 1)
+    ready(db_session, rec, author, reviewer, march)
+    registry = catalogue_registry(db_session)
     plan = publishing.plan_publication(
         db_session, record=rec, effective_from=march, today=TODAY, registry=registry
     )
@@ -161,8 +183,8 @@ def test_a_draft_on_its_base_needs_no_confirmation_and_runs_until_the_next_versi
     app: Flask, db_session, author, reviewer
 ):
     rec = draft_from(db_session, author, "2026.1", "2026.2")
-    ready(db_session, rec, author, reviewer)
     day = dt.date(2026, 12, 15)
+    ready(db_session, rec, author, reviewer, day)
     plan = publishing.plan_publication(
         db_session,
         record=rec,
@@ -196,6 +218,7 @@ def test_publishing_needs_a_second_persons_approval_of_the_current_text(
     job = publishing.record_spec_run(db_session, record=rec, registry=registry, actor=author)
     assert publishing.latest_spec_result(db_session, rec) == job
     day = dt.date(2026, 12, 15)
+    impact_as_of(db_session, rec, day, author)
 
     def publish() -> None:
         publishing.publish(
@@ -280,6 +303,7 @@ def test_publishing_reads_the_latest_finished_scenario_run_of_the_current_text(
     db_session.commit()
     registry = catalogue_registry(db_session)
     day = dt.date(2026, 12, 15)
+    impact_as_of(db_session, rec, day, author)
 
     def problems() -> list[str]:
         return publishing.plan_publication(
@@ -365,3 +389,73 @@ def test_retiring_a_version(app: Flask, db_session, author):
         publishing.retire(
             db_session, record=draft, retired_from=day, today=TODAY, registry=after, actor=author
         )
+
+
+def test_publishing_needs_a_finished_impact_analysis_of_the_current_text_as_of_its_date(
+    app: Flask, db_session, author, reviewer, make_user
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    december, march = dt.date(2026, 12, 15), dt.date(2027, 3, 1)
+    ready(db_session, rec, author, reviewer, december)
+    registry = catalogue_registry(db_session)
+
+    def plan(day: dt.date) -> publishing.PublicationPlan:
+        return publishing.plan_publication(
+            db_session, record=rec, effective_from=day, today=TODAY, registry=registry
+        )
+
+    assert plan(december).ok and plan(december).impact_job is not None
+    # An analysis of another date does not count, and the refusal says which one there is.
+    assert plan(march).problems == [
+        "no finished impact analysis of the current text as of the effective date 2027-03-01: "
+        "run the impact analysis as of 2027-03-01 and wait for the result (the last one is "
+        "as of 2026-12-15, another date)"
+    ]
+    admin = make_user(Role.ADMIN)
+    with pytest.raises(Invalid, match=r"no finished impact analysis .* as of the effective date"):
+        publishing.publish(
+            db_session, record=rec, effective_from=march, today=TODAY, registry=registry,
+            actor=admin, lock_version=rec.lock_version, confirmed=None,
+        )  # fmt: skip
+    # Nor does one of an earlier text (the analysis of today's text is what was seen).
+    impact_as_of(db_session, rec, march, author)
+    assert plan(march).ok
+    rec.text = rec.text.replace("kyc_baseline_min_pct: {value: 95,", "kyc_baseline_min_pct: "
+                                "{value: 94,")  # fmt: skip
+    rec.digest = drafts.compiled_policy(rec).digest
+    db_session.add(rec)
+    db_session.commit()
+    assert any("no finished impact analysis" in p for p in plan(march).problems)
+
+    # With no other version in force on the date there is nothing to compare: not asked for.
+    lone = PolicyRegistry([])
+    assert not any(
+        "impact" in p
+        for p in publishing.plan_publication(
+            db_session, record=rec, effective_from=march, today=TODAY, registry=lone
+        ).problems
+    )
+
+
+def test_an_administrator_publishes_and_retires_through_the_service(
+    app: Flask, db_session, author, reviewer, make_user
+):
+    admin = make_user(Role.ADMIN, email="admin@example.kz")
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    day = dt.date(2026, 12, 15)
+    ready(db_session, rec, author, reviewer, day)
+    publishing.publish(
+        db_session, record=rec, effective_from=day, today=TODAY,
+        registry=catalogue_registry(db_session), actor=admin, lock_version=rec.lock_version,
+        confirmed=None,
+    )  # fmt: skip
+    db_session.commit()
+    assert stored(db_session, "2026.2").published_by_id == admin.id
+    (published,) = audit(db_session, "policy.published")
+    assert published.after is not None and published.after["impact"]["as_of"] == "2026-12-15"
+    publishing.retire(
+        db_session, record=stored(db_session, "2026.2"), retired_from=dt.date(2026, 12, 20),
+        today=TODAY, registry=catalogue_registry(db_session), actor=admin,
+    )  # fmt: skip
+    db_session.commit()
+    assert stored(db_session, "2026.2").retired_by_id == admin.id

@@ -67,10 +67,13 @@ def items(page: str, list_id: str) -> list[str]:
     return [markup.unescape(i) for i in re.findall(r"<li>([^<]*)</li>", body)]
 
 
-def ready(client: FlaskClient, db: Session, make_user: Callable[..., User]) -> None:
-    """Draft 2026.2 (from 2026.1): scenarios green, impact run, approved by a second person."""
+def ready(
+    client: FlaskClient, db: Session, make_user: Callable[..., User], day: str = "2026-12-15"
+) -> None:
+    """Draft 2026.2 (from 2026.1): scenarios green, impact run as of ``day``, approved by a
+    second person."""
     green_draft(client, db)
-    run_impact(client, db, "2026.2")
+    run_impact(client, db, "2026.2", day)
     approve_draft(db, make_user, "2026.2")
 
 
@@ -239,8 +242,8 @@ def test_publishing_on_its_base_shows_the_plan_and_the_timeline_after(
 def test_shadowing_a_later_version_needs_the_confirmation_of_every_change(
     app, author_client, db_session, make_user, author
 ):
-    ready(author_client, db_session, make_user)
     day = "2027-03-01"  # after 2027.1 takes effect: 2026.2 (based on 2026.1) would replace it
+    ready(author_client, db_session, make_user, day)
     response = author_client.get(f"/policies/2026.2/publish?effective_from={day}")
     page = text(response)
     assert "From 2027-03-01, 2026.2 replaces 2027.1" in page
@@ -346,3 +349,61 @@ def test_a_retired_version_is_on_the_timeline_and_out_of_force(app, author_clien
         registry = catalogue().registry()
         assert registry.select(dt.date(2027, 5, 31)).version == "2027.1"
         assert registry.select(dt.date(2027, 6, 1)).version == "2026.1"
+
+
+# --- administrators ---------------------------------------------------------------------------
+
+
+def test_an_administrator_publishes_and_retires_from_the_studio_pages(
+    app, author_client, db_session, make_user, login
+):
+    """The pages let whom the service lets (an author or an administrator), not authors
+    only: an administrator runs the impact analysis, publishes and retires."""
+    admin = make_user(Role.ADMIN, email="admin@example.kz")
+    client = app.test_client()
+    login(client, admin)
+    green_draft(author_client, db_session)
+    run_impact(client, db_session, "2026.2", "2026-12-15")
+    approve_draft(db_session, make_user, "2026.2")
+    page = html(client.get("/policies/2026.2"))
+    assert 'href="/policies/2026.2/publish"' in page and "Discard draft" not in page
+    response = client.get("/policies/2026.2/publish?effective_from=2026-12-15")
+    assert response.status_code == 200 and 'id="confirm-publish"' in html(response)
+    response = client.post(
+        "/policies/2026.2/publish",
+        data={"effective_from": "2026-12-15", "lock_version": lock_of(db_session)},
+    )
+    assert response.status_code == 302, text(response)
+    rec = record(db_session, "2026.2")
+    assert (rec.state, rec.published_by_id) == ("published", admin.id)
+
+    assert 'action="/policies/2026.2/retire"' in html(client.get("/policies/2026.2"))
+    assert client.get("/policies/2026.2/retire?retired_from=2026-12-20").status_code == 200
+    response = client.post(
+        "/policies/2026.2/retire", data={"retired_from": "2026-12-20", "confirm": "2026-12-20"}
+    )
+    assert response.status_code == 302, text(response)
+    rec = record(db_session, "2026.2")
+    assert (rec.state, rec.retired_by_id) == ("retired", admin.id)
+
+
+def test_an_administrator_never_approves_their_own_edits(
+    app, author_client, db_session, make_user, login
+):
+    from hub.studio import drafts
+
+    admin = make_user(Role.ADMIN, email="admin@example.kz")
+    new_draft(author_client)
+    rec = record(db_session, "2026.2")
+    drafts.save_draft(  # as `hub policy draft --by admin@...` saves it
+        db_session, record=rec, text=rec.text, features_text=None,
+        lock_version=rec.lock_version, author=admin,
+    )  # fmt: skip
+    db_session.commit()
+    client = app.test_client()
+    login(client, admin)
+    page = text(client.get("/policies/2026.2"))
+    assert "You created or saved this draft, so you cannot approve it" in page
+    response = client.post("/policies/2026.2/approve", data={"lock_version": lock_of(db_session)})
+    assert response.status_code == 403 and "cannot approve it" in html(response)
+    assert record(db_session, "2026.2").approved_by_id is None
