@@ -33,9 +33,13 @@ from hub.specs.mutation import (
 )
 
 POLICY_FILES = sorted(default_policies_dir().rglob("*.yaml"))
-#: for all files and both kinds together; measured 17-33 s wall (8 CPU-seconds) on the
-#: 2-core machine shared by several test runs
-BUDGET_SECONDS = 120.0
+#: CPU-seconds of this thread, for all files and both kinds together (measured about 8).
+#: Not wall time: the budget was once checked against the wall clock, summed over the
+#: module's runs in one process, so on a loaded machine (2 cores shared by several test
+#: runs) the last file checked, 2027.1.yaml, overran it while passing alone. The CPU
+#: time this thread spends judging mutants does not grow with the machine's load, nor
+#: with other tests' background threads in the same worker process.
+BUDGET_CPU_SECONDS = 60.0
 
 # Mutants that cannot change any decision under this policy, with the reason. A miner's only
 # T3 criterion is renewable_energy, so a miner at T2 with renewable_energy met is at T3:
@@ -51,6 +55,7 @@ EQUIVALENT = {
 
 @pytest.fixture(scope="module")
 def elapsed() -> list[float]:
+    """The CPU-seconds each file's mutants took, in this worker process."""
     return []
 
 
@@ -72,12 +77,12 @@ def report(name: str, results: list[MutantResult], seconds: float) -> str:
 
 
 def judge_all(path: Path, mutants: list[Mutant], elapsed: list[float]) -> list[MutantResult]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     text = path.read_text(encoding="utf-8")
     results = run_mutants(text, mutants, features=default_features_dir(), source=path.name)
     seconds = time.perf_counter() - start
-    elapsed.append(seconds)
-    print("\n" + report(path.name, results, seconds))
+    elapsed.append(time.thread_time() - cpu)
+    print("\n" + report(path.name, results, seconds) + f" ({elapsed[-1]:.1f} CPU-seconds)")
     survivors = [r.mutant.label for r in results if r.killed is False]
     assert not [s for s in survivors if s not in EQUIVALENT], (
         f"{path.name}: the specs pass with these mutants: {survivors}"
@@ -92,7 +97,9 @@ def judge_all(path: Path, mutants: list[Mutant], elapsed: list[float]) -> list[M
     assert not rejected, (
         f"{path.name}: mutants the loader refused (test them otherwise): {rejected}"
     )
-    assert sum(elapsed) < BUDGET_SECONDS, f"mutation testing took {sum(elapsed):.1f}s"
+    assert sum(elapsed) < BUDGET_CPU_SECONDS, (
+        f"mutation testing took {sum(elapsed):.1f} CPU-seconds (budget {BUDGET_CPU_SECONDS})"
+    )
     return results
 
 
