@@ -32,11 +32,13 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from sqlmodel import Session, SQLModel
 
+import hub.app_clock
+import hub.storage
 from hub import create_app
 from hub.app_clock import EXTENSION_KEY as CLOCK_KEY
 from hub.app_clock import app_clock
 from hub.auth.passwords import hash_password
-from hub.clock import Clock
+from hub.clock import Clock, load_zone, system_now
 from hub.db import get_engine
 from hub.models import Company, Role, User
 from hub.storage import make_engine, upgrade_database
@@ -81,6 +83,60 @@ def worker_database_url(url: str, worker: str) -> str:
     """The URL of an xdist worker's own PostgreSQL database: ``<database>_<worker>``."""
     parsed = sa.make_url(url)
     return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+#: The hub's date in every test (the shipped versions: 2026.1 in force from 2026-07-01, 2027.1
+#: from 2027-01-01), whatever the real date: tests that say "today + 3 days" mean a day
+#: 2026.1 is in force on.
+TEST_TODAY = dt.date(2026, 11, 29)
+
+
+def date_shift(today: dt.date = TEST_TODAY) -> dt.timedelta:
+    """Whole days from ``today`` to the hub's real date (in its default zone)."""
+    return dt.timedelta(days=(Clock().today() - today).days)
+
+
+def dated_clock(zone: Any, shift: dt.timedelta) -> Clock:
+    """A clock that runs at the system's pace, ``shift`` earlier: times of day, durations
+    and ages as the system clock gives them, the hub's date ``TEST_TODAY``."""
+    return Clock(zone, lambda: system_now() - shift)
+
+
+class _ShiftedDatetime:
+    """What ``hub.storage.utcnow`` reads the time from in tests: the system's, shifted as
+    the apps' clocks are, so stored instants and the clocks' "now" agree."""
+
+    shift = dt.timedelta(0)
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+        return dt.datetime.now(tz) - cls.shift
+
+
+@pytest.fixture
+def system_clock() -> None:
+    """Asked for by a test whose apps must read the system clock (see ``hub_date``)."""
+
+
+@pytest.fixture(autouse=True)
+def hub_date(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub's date is ``TEST_TODAY`` in every test, whatever the real date: every app the
+    test builds without a clock of its own (``make_app``, the command line's, a live
+    server's) gets ``dated_clock`` in its ``TIMEZONE``, and ``hub.storage.utcnow`` (every
+    stored instant) is shifted by the same whole days. A test that asks for the
+    ``system_clock`` fixture keeps the system's: one whose subprocesses (``hub serve``, a
+    worker), which read the system clock, share instants with the test's apps."""
+    if "system_clock" in request.fixturenames:
+        return
+    shift = date_shift()
+    original = hub.app_clock.init_app
+
+    def init_app(app: Flask, clock: Clock | None = None) -> None:
+        original(app, clock or dated_clock(load_zone(app.config.get("TIMEZONE")), shift))
+
+    monkeypatch.setattr(hub.app_clock, "init_app", init_app)
+    shifted = type("ShiftedDatetime", (_ShiftedDatetime,), {"shift": shift})
+    monkeypatch.setattr(hub.storage, "datetime", shifted)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,6 @@ Screenshots land in the test's tmp folder (``HUB_SCREENSHOTS=dir`` keeps them).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
 from hub.app_catalogue import catalogue
+from hub.app_clock import app_clock
 from hub.services import filings as filing_svc
 from tests.functional.filing_support import t1_exchange
 
@@ -37,7 +37,7 @@ def shots(tmp_path: Path):
 def _submit(app, session: Session, company, **changes) -> int:
     with app.app_context():
         registry = catalogue().registry()
-    today = dt.date.today()
+    today = app_clock(app).today()  # the hub's date, as the server's
     filing = filing_svc.create_draft(
         session,
         company=company,

@@ -259,7 +259,7 @@ def publish_2026_2(app: Flask, client: FlaskClient, db: Session, make_user: Any)
         features_text=kyc_97_scenarios(rec.features_text or ""),
     )
     assert job.result and job.result["summary"]["ok"], job.result["summary"]
-    studio.run_impact(client, db, "2026.2")
+    studio.run_impact(client, db, "2026.2", "2026-12-15")  # as of the effective date
     approve_draft(db, make_user, "2026.2")
     response = client.post(
         "/policies/2026.2/publish",

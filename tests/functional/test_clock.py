@@ -363,15 +363,28 @@ def _same_day(run: Callable[[dt.date], list[Any]]) -> tuple[dt.date, list[Any]]:
     raise AssertionError("the hub's date kept changing")  # pragma: no cover
 
 
+def only_2026_1(tmp_path: Path) -> str:
+    """A policy folder holding 2026.1 alone: in a subprocess the hub's date is the real one,
+    and the filing below is one of 2026.1 whichever version the shipped folder has in
+    force on that date."""
+    folder = tmp_path / "policies" / "astana-crypto-hub"
+    folder.mkdir(parents=True)
+    shipped = Path(__file__).parents[2] / "policies" / "astana-crypto-hub" / "2026.1.yaml"
+    (folder / "2026.1.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    return str(folder.parent)
+
+
 def test_hub_assess_without_as_of_uses_the_hubs_today_under_any_server_zone(
     tmp_path: Path,
 ) -> None:
+    policies = only_2026_1(tmp_path)
+
     def run(day: dt.date) -> list[Any]:
         path = tmp_path / "filing.json"
         path.write_text(json.dumps(exchange(licence_expires_on=day.isoformat())))
         out = []
         for zone in SERVER_ZONES:
-            done = _run_hub(["assess", str(path), "--json"], zone)
+            done = _run_hub(["assess", str(path), "--json", "--policies", policies], zone)
             assert done.returncode == 0, done.stderr
             out.append(done.stdout)
         return out
@@ -384,13 +397,16 @@ def test_hub_assess_without_as_of_uses_the_hubs_today_under_any_server_zone(
 
 
 def test_hub_assess_batch_uses_the_hubs_today_under_any_server_zone(tmp_path: Path) -> None:
+    policies = only_2026_1(tmp_path)
+
     def run(day: dt.date) -> list[Any]:
         path = tmp_path / "in.jsonl"
         body = {"filing": exchange(licence_expires_on=day.isoformat())}
         path.write_text(json.dumps(body) + "\n")
         out = []
         for zone in SERVER_ZONES:
-            done = _run_hub(["assess", "--batch", str(path), "--workers", "1"], zone)
+            args = ["assess", "--batch", str(path), "--workers", "1", "--policies", policies]
+            done = _run_hub(args, zone)
             assert done.returncode == 0, done.stderr
             out.append(done.stdout)
         return out

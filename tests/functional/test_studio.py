@@ -25,6 +25,7 @@ from hub.models import (
     User,
 )
 from hub.policy import assess
+from tests.conftest import TEST_TODAY
 from tests.functional.filing_support import t1_exchange
 from tests.functional.publishing_support import approve_draft
 
@@ -312,7 +313,7 @@ def test_saving_an_invalid_text_keeps_it_and_shows_errors_at_their_lines(author_
     response = save(author_client, db_session, "2026.2", action="run")
     assert response.status_code == 422
     assert db_session.exec(select(StudioJob)).first() is None
-    day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
+    day = free_date(author_client.application, TEST_TODAY + dt.timedelta(days=3))
     response = author_client.get(f"/policies/2026.2/publish?effective_from={day}")
     assert response.status_code == 422 and "does not compile" in html(response)
 
@@ -629,7 +630,7 @@ def test_publishing_a_failing_draft_is_refused(author_client, db_session):
     rec = record(db_session, "2026.2")
     run_specs(author_client, db_session, "2026.2", text=raise_kyc(rec.text))
     run_impact(author_client, db_session, "2026.2")
-    day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
+    day = free_date(author_client.application, TEST_TODAY + dt.timedelta(days=3))
     page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
     assert "Publishing is refused" in page and "3 scenario(s) fail" in page
     assert 'id="confirm-publish"' not in page
@@ -662,7 +663,7 @@ def test_a_past_effective_date_is_refused(author_client, db_session, clock):
 def test_a_date_with_decisions_already_made_is_refused(author_client, db_session, author):
     green_draft(author_client, db_session)
     run_impact(author_client, db_session, "2026.2")
-    future = free_date(author_client.application, dt.date.today() + dt.timedelta(days=5))
+    future = free_date(author_client.application, TEST_TODAY + dt.timedelta(days=5))
     db_session.add(
         Assessment(
             as_of=future + dt.timedelta(days=2),
@@ -680,7 +681,7 @@ def test_a_date_with_decisions_already_made_is_refused(author_client, db_session
 
 def test_publishing_needs_an_impact_analysis(author_client, db_session):
     green_draft(author_client, db_session)
-    day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
+    day = free_date(author_client.application, TEST_TODAY + dt.timedelta(days=3))
     response = author_client.post(
         "/policies/2026.2/publish", data={"effective_from": day.isoformat()}, follow_redirects=True
     )
@@ -700,7 +701,7 @@ def test_publish_applies_from_its_date_and_other_servers_pick_it_up(
         now = [catalogue().monotonic()]
         catalogue().monotonic = lambda: now[0]
     green_draft(author_client, db_session)
-    day = free_date(app, dt.date.today() + dt.timedelta(days=3))
+    day = free_date(app, TEST_TODAY + dt.timedelta(days=3))
     run_impact(author_client, db_session, "2026.2", day)
     approve_draft(db_session, make_user, "2026.2")
     page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
@@ -780,7 +781,7 @@ def test_a_scenario_file_that_does_not_parse_is_shown_and_blocks_publishing(
     assert f"({line}:" in job.result["errors"][0]
     page = html(author_client.get("/policies/2026.2/edit"))
     assert "does not parse" in page and str(line) in page.split("data-error-lines=")[2][:40]
-    day = free_date(author_client.application, dt.date.today() + dt.timedelta(days=3))
+    day = free_date(author_client.application, TEST_TODAY + dt.timedelta(days=3))
     page = html(author_client.get(f"/policies/2026.2/publish?effective_from={day}"))
     assert "Publishing is refused" in page and "do not parse" in page
 

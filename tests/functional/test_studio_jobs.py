@@ -53,8 +53,9 @@ def wait_for(check: Any, timeout: float = 20) -> None:
 
 
 def test_a_job_whose_worker_was_killed_is_failed_after_a_restart_and_runs_again(
-    make_app, author, login, db_session, start_worker_process, start_queue_worker
+    make_app, author, login, db_session, start_worker_process, start_queue_worker, system_clock
 ):
+    # system_clock: the worker process beats with the system clock, the sweeps compare.
     app = make_app(JOB_HEARTBEAT_SECONDS=BEAT)
     client = app.test_client()
     login(client, author)
