@@ -478,3 +478,30 @@ def csrf_token() -> Callable[[FlaskClient, str], str]:
         return token
 
     return get
+
+
+# --- tests that time answers run alone ---------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--latency",
+        choices=("all", "skip", "only"),
+        default="all",
+        help="Tests marked latency measure answer times against a real server: 'skip' leaves "
+        "them out, 'only' runs them alone (scripts/test runs them after the rest, on their own, "
+        "so other tests' processes are not measured with them).",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    choice = config.getoption("--latency")
+    if choice == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        timed = item.get_closest_marker("latency") is not None
+        (keep if timed == (choice == "only") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

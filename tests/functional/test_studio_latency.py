@@ -35,7 +35,7 @@ PROBE = json.dumps({"filing": exchange(), "as_of": "2026-09-01"}).encode()
 #: Tests that start server and worker processes run one at a time (one pytest-xdist worker
 #: takes them all): the latency tests measure answers in seconds, which other process
 #: tests running beside them on a 2-core machine would slow down.
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = [pytest.mark.xdist_group("processes"), pytest.mark.latency]
 
 
 def free_port() -> int:

@@ -162,11 +162,13 @@ def test_the_publish_page_runs_nothing_and_offers_a_run(author_client, db_sessio
     assert 'id="run-specs"' in html(response)
     assert "no finished scenario run for the current text and scenarios" in page
     assert db_session.exec(select(StudioJob)).first() is None  # nothing started, nothing run
-    # Running 3,000 scenarios takes seconds; the page (templates compiled) takes milliseconds.
-    start = time.monotonic()
+    # Running 3,000 scenarios takes seconds of CPU; the page (templates compiled) takes
+    # milliseconds. The test client serves in this thread, so this thread's CPU time is the
+    # request's work, whatever else the machine is doing.
+    start = time.thread_time()
     assert author_client.get("/policies/2026.2/publish?effective_from=2026-12-15").status_code
-    took = time.monotonic() - start
-    assert took < 1.0, f"the publish page took {took:.2f} s"
+    took = time.thread_time() - start
+    assert took < 1.0, f"the publish page took {took:.2f} s of CPU"
 
 
 def test_the_publish_page_shows_the_last_finished_run_and_links_to_it(author_client, db_session):
