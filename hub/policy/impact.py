@@ -92,9 +92,8 @@ class Outcome:
             tier=decision.tier,
             benefits=decision.benefit_ids,
             savings=dict(zip(decision.benefit_ids, decision.savings, strict=True)),
-            statuses={
-                c.id: s for c, s in zip(decision.policy.criteria, decision.statuses, strict=True)
-            },
+            # criterion_by_id's keys are the criteria's ids in order (built once per policy)
+            statuses=dict(zip(decision.policy.criterion_by_id, decision.statuses, strict=True)),
         )
 
     @classmethod
