@@ -283,11 +283,12 @@ def many_scenarios(rec: PolicyVersionRecord) -> str:
 
 def result_without_times(result: dict[str, Any] | None) -> dict[str, Any]:
     """A job's result without what depends on the run (durations, the id of the stored
-    impact run)."""
+    impact run, how many of its chunks were taken over)."""
     assert result is not None
     out = dict(result)
     out.pop("seconds", None)
     out.pop("run", None)
+    out.pop("chunks_requeued", None)
     if "summary" in out:
         out["summary"] = {k: v for k, v in out["summary"].items() if k != "seconds"}
     if "scenarios" in out:
