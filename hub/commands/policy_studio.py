@@ -285,9 +285,9 @@ def _print_impact(
                 click.echo(f"      {r['after']['error']}")
     for line in skipped:
         click.echo(f"  left out: {line}", err=True)
-    if data["chunks_requeued"]:
+    if data["chunks_taken_over"]:
         click.echo(
-            f"  {data['chunks_requeued']} chunk(s) of companies were analysed again: the "
+            f"  {data['chunks_taken_over']} chunk(s) of companies were analysed again: the "
             "worker running them stopped",
             err=True,
         )

@@ -450,6 +450,8 @@ def work(
             ).all()
         for (n,) in queued:
             dispatch(run_id, int(n))
+    if progress is not None:  # the number of chunks, at once
+        progress(progress_of(engine, run_id))
     last_done, since = -1, time.monotonic()
     requeued = 0
     while True:
@@ -477,28 +479,28 @@ def work(
         time.sleep(poll)
 
 
-def finish(engine: Engine, run_id: int, *, requeued: int = 0) -> dict[str, Any]:
+def finish(engine: Engine, run_id: int) -> dict[str, Any]:
     """Merge the run's partial totals (every chunk done) and record the result:
     ``{"candidate", "as_of", "against", "totals", "skipped", "skipped_count", "run",
-    "rows_stored", "keeps_unchanged", "chunks", "chunks_requeued"}`` (``requeued``: chunks
-    put back in the queue after their process stopped). Returns it. Raises RuntimeError
-    when a chunk is not done."""
+    "rows_stored", "keeps_unchanged", "chunks", "chunks_taken_over"}`` (the chunks run
+    more than once: their process stopped). Returns it. Raises RuntimeError when a chunk
+    is not done."""
     with engine.connect() as conn:
         given = run_input(conn, run_id)
         chunks = conn.execute(
-            sa.select(_CHUNK.c.number, _CHUNK.c.state, _CHUNK.c.partial)
+            sa.select(_CHUNK.c.number, _CHUNK.c.state, _CHUNK.c.partial, _CHUNK.c.attempts)
             .where(_CHUNK.c.run_id == run_id)
             .order_by(_CHUNK.c.number)
         ).all()
         rows_stored = conn.execute(
             sa.select(sa.func.count()).select_from(_ROW).where(_ROW.c.run_id == run_id)
         ).scalar_one()
-    missing = [n for n, state, _ in chunks if state != "done"]
+    missing = [n for n, state, _, _ in chunks if state != "done"]
     if missing:
         raise RuntimeError(f"impact run {run_id}: chunks {missing[:10]} are not done")
-    partials = [ImpactPartial.from_dict(p) for _, _, p in chunks]
+    partials = [ImpactPartial.from_dict(p) for _, _, p, _ in chunks]
     skipped: list[str] = []
-    for _, _, p in chunks:
+    for _, _, p, _ in chunks:
         skipped.extend(p["skipped"][: SKIPPED_SHOWN - len(skipped)])
     candidate = given.candidate
     result = {
@@ -511,12 +513,12 @@ def finish(engine: Engine, run_id: int, *, requeued: int = 0) -> dict[str, Any]:
         "against": given.against.version,
         "totals": combine(candidate, partials).totals(),
         "skipped": skipped,
-        "skipped_count": sum(int(p["skipped_count"]) for _, _, p in chunks),
+        "skipped_count": sum(int(p["skipped_count"]) for _, _, p, _ in chunks),
         "run": run_id,
         "rows_stored": int(rows_stored),
         "keeps_unchanged": given.keep_unchanged,
         "chunks": len(chunks),
-        "chunks_requeued": requeued,
+        "chunks_taken_over": sum(attempts > 1 for _, _, _, attempts in chunks),
     }
     with engine.begin() as conn:
         conn.execute(
@@ -625,5 +627,5 @@ def analyse_population(
         job_id=job_id,
         keep_unchanged=keep_unchanged,
     )
-    done = work(engine, run_id, dispatch=dispatch, help=help, progress=progress, timeout=timeout)
-    return finish(engine, run_id, requeued=done.requeued)
+    work(engine, run_id, dispatch=dispatch, help=help, progress=progress, timeout=timeout)
+    return finish(engine, run_id)

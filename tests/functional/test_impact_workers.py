@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,5 +139,100 @@ def test_two_workers_share_an_analysis_and_losing_one_loses_nothing(
     )
     assert distributed["totals"]["companies"] == FILINGS
     # The chunk the killed worker held was put back in the queue and done by the other.
-    assert distributed["chunks_requeued"] >= 1
+    assert distributed["chunks_taken_over"] >= 1
     assert distributed["totals"] == local["totals"]
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(HUB), "serve", "--port", str(port)], env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+def test_a_studio_analysis_through_two_servers_and_two_workers_survives_a_killed_worker(
+    app: Flask, database_url: str, tmp_path: Path, make_user: Any
+) -> None:
+    from hub.models import Role
+    from tests.conftest import DEFAULT_PASSWORD
+    from tests.functional.test_queue_workers import Browser, free_port
+
+    engine = get_engine(app)
+    seed(engine, P2026, FILINGS, as_of=dt.date(2026, 9, 1), seed=15, batch=5_000)
+    author = make_user(Role.AUTHOR)
+    env = {
+        **env_of(database_url, tmp_path, f"impact-test-{uuid.uuid4().hex[:8]}"),
+        "HUB_RATELIMIT_STORAGE_URI": REDIS,
+    }
+    ports = [free_port(), free_port()]
+    processes = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
+    workers = list(processes)
+    try:
+        processes += [start_server(env, p, tmp_path / f"server{p}.log") for p in ports]
+        # Started through one server...
+        one = Browser(f"http://127.0.0.1:{ports[0]}")
+        status, _, _ = one.post("/login", "/login", email=author.email, password=DEFAULT_PASSWORD)
+        assert status == 302
+        status, page, headers = one.post("/policies/2027.1/impact", "/policies/2027.1/impact")
+        assert status == 302, page[:500]
+        job = headers["Location"]
+        # ...followed through the other (the session cookie is good on any server).
+        other = Browser(f"http://127.0.0.1:{ports[1]}")
+        other.opener = one.opener
+        other.base = f"http://127.0.0.1:{ports[1]}"
+        deadline = time.monotonic() + 300
+        victim: subprocess.Popen[bytes] | None = None
+        while victim is None or not holds_a_chunk(app, f"{victim.pid}@"):
+            view = json.loads(other.get(job + ".json")[1])
+            assert not view["finished"], view
+            assert time.monotonic() < deadline
+            logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+            runs = [i for i, log in enumerate(logs) if "hub.studio.run_job[" in log]
+            if runs:  # the job's own task went to this worker; the other is killed
+                victim = workers[1 - runs[0]]
+            time.sleep(0.05)
+        view = json.loads(other.get(job + ".json")[1])
+        assert view["total"] == FILINGS // 1_000  # progress counts chunks of companies
+        # The worker that is not running the job itself is killed in the middle of a chunk.
+        assert victim is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        while not view["finished"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            view = json.loads(other.get(job + ".json")[1])
+        assert view["state"] == "done", view
+        page = other.get(job)[1]
+        assert "companies change" in page
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    with engine.connect() as conn:
+        result = conn.execute(
+            sa.text("SELECT result FROM studio_job WHERE id = :id"),
+            {"id": int(job.rsplit("/", 1)[1])},
+        ).scalar_one()
+    local = impact_runs.analyse_population(
+        engine, candidate=P2027, against=P2026, as_of=dt.date(2027, 1, 1), chunk_size=5_000
+    )
+    assert result["as_of"] == "2027-01-01" and result["against"] == "2026.1"
+    assert result["totals"] == local["totals"]
+    assert result["totals"]["companies"] == FILINGS
+    assert result["chunks_taken_over"] >= 1  # the killed worker's chunk, done again

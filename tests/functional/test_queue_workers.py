@@ -288,7 +288,7 @@ def result_without_times(result: dict[str, Any] | None) -> dict[str, Any]:
     out = dict(result)
     out.pop("seconds", None)
     out.pop("run", None)
-    out.pop("chunks_requeued", None)
+    out.pop("chunks_taken_over", None)
     if "summary" in out:
         out["summary"] = {k: v for k, v in out["summary"].items() if k != "seconds"}
     if "scenarios" in out:
