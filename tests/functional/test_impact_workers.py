@@ -33,9 +33,13 @@ REDIS = "redis://127.0.0.1:6379/5"
 HUB = Path(sys.executable).parent / "hub"
 FILINGS = 20_000
 
-pytestmark = pytest.mark.skipif(
-    postgres_url() is None, reason="needs PostgreSQL (HUB_DATABASE_URL) and Redis"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        postgres_url() is None, reason="needs PostgreSQL (HUB_DATABASE_URL) and Redis"
+    ),
+    # With the other tests of processes, one at a time (their timings stay meaningful).
+    pytest.mark.xdist_group("processes"),
+]
 
 
 def redis_up() -> bool:
