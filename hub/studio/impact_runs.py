@@ -441,6 +441,8 @@ def work(
     seconds while waiting. Raises TimeoutError after ``timeout`` seconds without a
     chunk finishing.
     """
+    if progress is not None:  # the number of chunks, at once
+        progress(progress_of(engine, run_id))
     if dispatch is not None:
         with engine.connect() as conn:
             queued = conn.execute(
@@ -450,8 +452,6 @@ def work(
             ).all()
         for (n,) in queued:
             dispatch(run_id, int(n))
-    if progress is not None:  # the number of chunks, at once
-        progress(progress_of(engine, run_id))
     last_done, since = -1, time.monotonic()
     requeued = 0
     while True:

@@ -206,8 +206,9 @@ def test_a_studio_analysis_through_two_servers_and_two_workers_survives_a_killed
             if runs:  # the job's own task went to this worker; the other is killed
                 victim = workers[1 - runs[0]]
             time.sleep(0.05)
+        # Progress counts chunks of companies (the total known before any chunk is sent).
         view = json.loads(other.get(job + ".json")[1])
-        assert view["total"] == FILINGS // 1_000  # progress counts chunks of companies
+        assert view["total"] == FILINGS // 1_000, view
         # The worker that is not running the job itself is killed in the middle of a chunk.
         assert victim is not None
         os.kill(victim.pid, signal.SIGKILL)
