@@ -94,7 +94,11 @@ def ensure_population(url: str, n: int, fresh: bool) -> None:
 
 def peak_mb(pid: int) -> float:
     """The resident set high-water mark of a running process (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -126,7 +130,13 @@ def run_impact(env: dict[str, str], chunk_size: int) -> tuple[float, str, float,
         proc = subprocess.Popen(
             [str(HUB), *IMPACT, "--chunk-size", str(chunk_size)], env=env, stdout=out, stderr=err
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = 0.0
+        while True:  # VmHWM while it runs (ru_maxrss would count the forking parent's)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, peak_mb(proc.pid))
+            time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
@@ -134,7 +144,7 @@ def run_impact(env: dict[str, str], chunk_size: int) -> tuple[float, str, float,
         output, errors = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
         sys.exit(f"hub policy impact failed:\n{output[-2000:]}\n{errors[-4000:]}")
-    return seconds, output, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return seconds, output, peak, usage.ru_utime + usage.ru_stime
 
 
 def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subprocess.Popen[bytes]]:
@@ -160,14 +170,16 @@ def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subproces
 
 
 def stop(workers: list[subprocess.Popen[bytes]]) -> list[tuple[float, float]]:
-    """Stop the workers; (peak MB, CPU seconds) of each."""
+    """Stop the workers; (peak MB, CPU seconds) of each. The peak is VmHWM, read before
+    they stop: a child's ru_maxrss keeps its parent's high-water mark across fork and exec."""
+    peaks = [peak_mb(w.pid) for w in workers]
     for w in workers:
         w.send_signal(signal.SIGTERM)
     usages = []
     for w in workers:
         _, status, usage = os.wait4(w.pid, 0)
         w.returncode = os.waitstatus_to_exitcode(status)
-        usages.append((usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime))
+        usages.append((peaks[len(usages)], usage.ru_utime + usage.ru_stime))
     return usages
 
 
