@@ -37,7 +37,13 @@ by_option = click.option(
 
 
 def _date(value: str, option: str) -> dt.date:
+    """``value`` written YYYY-MM-DD in ASCII digits (``fromisoformat`` alone also reads
+    ``20261215`` and the week date ``2026-W50-1``, 2026-12-07), else a usage error."""
+    from hub.policy.filing import DATE_RE
+
     try:
+        if not DATE_RE.match(value):
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(

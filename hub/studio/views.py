@@ -163,7 +163,10 @@ def timeline_view(
     out = PolicyTimeline(policy_id, [])
     if not periods:
         return out
-    horizon = max(periods[-1].start, today) + _OPEN_END
+    # A period starting near 9999-12-31 (a date typed on the publish or retire page) has
+    # no room for the open end: the bar stops at the last date there is.
+    last = max(periods[-1].start, today)
+    horizon = last + min(_OPEN_END, dt.date.max - last)
     seen: set[str] = set()
     previous: Policy | None = None
     for i, period in enumerate(periods):
@@ -799,13 +802,13 @@ def _date_arg(raw: str | None, name: str, default: dt.date) -> tuple[dt.date, Fi
     """A date from a form or query field, or the default and the field's error."""
     if raw is None or raw == "":
         return default, None
-    try:
-        return dt.date.fromisoformat(raw), None
-    except ValueError:
+    day = ascii_date(raw)  # not ``fromisoformat`` alone: it reads 2026-W50-1 as 2026-12-07
+    if day is None:
         return default, {
             "field": name,
             "message": f"{raw[:40]!r} is not a date: write it as YYYY-MM-DD.",
         }
+    return day, None
 
 
 def _render_publish(
