@@ -39,6 +39,7 @@ PYTEST_MARKERS = frozenset(
         "browser",
         "filterwarnings",
         "hypothesis",
+        "latency",
         "parametrize",
         "postgres",
         "skipif",

@@ -350,7 +350,10 @@ class StoppedJobSweeper:
                 )
                 session.commit()
                 return failed
-        except sa.exc.SQLAlchemyError as exc:  # no table before `hub db upgrade`
+        except sa.exc.SQLAlchemyError as exc:
+            if not _has_job_table(self.engine):  # a new database before `hub db upgrade`
+                log.debug("stopped studio jobs not checked: the schema is not there yet")
+                return []
             log.warning("stopped studio jobs not checked: %s", exc)
             return []
 
@@ -568,3 +571,11 @@ def latest_job(
         if kind == "specs":
             query = query.where(StudioJob.features_digest == features_digest(record.features_text))
     return session.exec(query.order_by(col(StudioJob.id).desc()).limit(1)).first()
+
+
+def _has_job_table(engine: Engine) -> bool:
+    """True when the database has the ``studio_job`` table (False, too, when unreachable)."""
+    try:
+        return sa.inspect(engine).has_table("studio_job")
+    except sa.exc.SQLAlchemyError:
+        return False

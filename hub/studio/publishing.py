@@ -628,6 +628,9 @@ def publish(
             "changes (or a draft based on the version it replaces).",
             field="confirmation",
         )
+    # The revision the second person approved (the plan refused anything else), read
+    # before the compare-and-set below moves lock_version on.
+    approved_revision = record.approved_revision
     result = session.execute(
         sa.update(PolicyVersionRecord)
         .where(
@@ -640,7 +643,6 @@ def publish(
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being published.")
-    approved_revision = record.lock_version
     session.refresh(record)
     record.text = plan.text
     record.digest = plan.policy.digest

@@ -288,6 +288,12 @@ def test_publishing_needs_a_second_persons_approval_of_the_current_text(
     publish()
     db_session.commit()
     assert stored(db_session, "2026.2").state == "published"
+    # The publication records the revision the admin approved, not the one publishing made.
+    approval = audit(db_session, "policy.approved")[-1]
+    (published,) = audit(db_session, "policy.published")
+    assert approval.after is not None and published.after is not None
+    assert published.after["approved_revision"] == approval.after["revision"]
+    assert published.after["approved_by_id"] == admin.id
     saved = audit(db_session, "policy.draft_saved")
     assert [(s.actor_id, s.after["revision"]) for s in saved if s.after] == [
         (author.id, 2),
