@@ -234,13 +234,20 @@ def _safe_url(url: str) -> str:
 
 
 def _serve(app: Flask, host: str, port: int, threads: int) -> None:
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     from hub.policy.engine import tune_allocator
 
     tune_allocator()  # a long-running server: keep the engine's heap pages (see its docstring)
+    # Bind first, then say so: "Serving on" is printed only once the port accepts
+    # connections (a client that reads it and connects at once is never refused).
+    server = create_server(app, host=host, port=port, threads=threads, ident="hub")
     click.echo(f"Serving on http://{host}:{port} (press Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="hub")
+    sys.stdout.flush()
+    try:
+        server.run()
+    finally:
+        server.close()
 
 
 @main.command("serve")
