@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import money
 from .decision import Decision, assess
@@ -495,31 +495,236 @@ def _exact(amount: float) -> Decimal:
     return money.to_decimal(amount)
 
 
+class KeptRow(NamedTuple):
+    """A row ``analyse_chunk`` keeps: the company's key and label, whether it changes,
+    and its row as ``ImpactRow.to_dict()`` gives it (what a run stores)."""
+
+    key: str
+    label: str
+    changed: bool
+    row: dict[str, Any]
+
+
+#: Distinct (statuses before, statuses after) pairs whose flips one alignment remembers.
+FLIPS_MEMO = 4_096
+
+
+class _Alignment:
+    """The criteria of a baseline and a candidate lined up as ``compare`` lines them up
+    (the candidate's in order, then those only the baseline has), with the flips of
+    recently met pairs of statuses remembered (at most ``FLIPS_MEMO``: memory flat)."""
+
+    def __init__(self, before: Policy, after: Policy) -> None:
+        b_ids, a_ids = list(before.criterion_by_id), list(after.criterion_by_id)
+        b_at = {c: i for i, c in enumerate(b_ids)}
+        a_at = {c: i for i, c in enumerate(a_ids)}
+        ids = a_ids + [c for c in b_ids if c not in a_at]
+        self.same = b_ids == a_ids
+        self.pairs = [(c, b_at.get(c), a_at.get(c)) for c in ids]
+        self.memo: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, str, str], ...]]
+        self.memo = {}
+
+    def flips(
+        self, before: tuple[str, ...], after: tuple[str, ...]
+    ) -> tuple[tuple[str, str, str], ...]:
+        """(criterion, status before, status after) of each criterion that flipped."""
+        if self.same and before == after:
+            return ()
+        key = (before, after)
+        found = self.memo.get(key)
+        if found is None:
+            out = []
+            for cid, bi, ai in self.pairs:
+                b = before[bi] if bi is not None else ABSENT
+                a = after[ai] if ai is not None else ABSENT
+                if a != b and {a, b} != {ABSENT, "not_applicable"}:
+                    out.append((cid, b, a))
+            if len(self.memo) >= FLIPS_MEMO:
+                self.memo.clear()
+            found = self.memo[key] = tuple(out)
+        return found
+
+
+def _saving(decision: Decision) -> float:
+    """``Outcome.of(decision).saving`` without building the outcome: the exact sum of the
+    rounded savings (``money.total``). One saving is its own sum; several in the same
+    decimal places are summed as integers (a correctly rounded int division, as
+    ``money.total``'s float of the exact sum); others by ``money.total`` itself."""
+    savings = decision.savings
+    if len(savings) > 1:
+        numerator, denominator = 0, 0
+        for amount in savings:
+            if amount is not None:
+                n, d = money.to_ratio(amount)
+                if denominator and d != denominator:
+                    return money.total(savings)
+                numerator, denominator = numerator + n, d
+        return numerator / denominator if denominator else 0.0
+    if savings and savings[0] is not None:
+        return savings[0]
+    return 0.0
+
+
+def _side(decision: Decision, saving: float) -> dict[str, Any]:
+    return {
+        "version": decision.policy.version,
+        "tier": decision.tier,
+        "benefits": list(decision.benefit_ids),
+        "saving": saving,
+        "error": None,
+    }
+
+
+class _Tally:
+    """What ``ImpactPartial.add`` counts, counted by kind of row: companies with the same
+    tiers, benefits, refusal and change before and after are one entry with a count,
+    and savings are exact integer sums by denominator (``money.to_ratio``). ``partial``
+    expands it into the ``ImpactPartial`` adding the rows one by one gives (the order
+    in which benefits and flips were first met included: entries keep the order of the
+    rows that first made them)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[tuple[Any, ...], int] = {}
+        self.flips: dict[tuple[tuple[str, str, str], ...], int] = {}
+        self.before: dict[int, int] = {}
+        self.after: dict[int, int] = {}
+
+    def count(
+        self,
+        kind: tuple[str | None, str | None, tuple[str, ...], tuple[str, ...], bool, bool],
+        flipped: tuple[tuple[str, str, str], ...],
+        saving_before: float,
+        saving_after: float,
+    ) -> None:
+        """One company: ``kind`` is (tier before, tier after, benefits before, benefits
+        after, refused after, changed)."""
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if flipped:
+            self.flips[flipped] = self.flips.get(flipped, 0) + 1
+        n, d = money.to_ratio(saving_before)
+        self.before[d] = self.before.get(d, 0) + n
+        n, d = money.to_ratio(saving_after)
+        self.after[d] = self.after.get(d, 0) + n
+
+    def partial(self, candidate: Policy) -> ImpactPartial:
+        """The partial totals of the companies counted (see ``ImpactPartial``)."""
+        out = ImpactPartial.empty(candidate)
+        rank = tier_ranks(candidate)
+        for (b_tier, a_tier, b_benefits, a_benefits, refused, changed), n in self.kinds.items():
+            out.companies += n
+            out.changed += n * changed
+            out.tier_changes += n * (b_tier != a_tier)
+            out.refused_after += n * refused
+            before_rank = rank.get(b_tier, -1) if b_tier is not None else -1
+            after_rank = rank.get(a_tier, -1) if a_tier is not None else -1
+            for tier, counts in out.tiers.items():
+                target = rank[tier]
+                was, now = before_rank >= target, after_rank >= target
+                counts["gaining"] += n * (now and not was)
+                counts["losing"] += n * (was and not now)
+                counts["before"] += n * was
+                counts["after"] += n * now
+            for b in b_benefits:
+                if b not in out.benefits:
+                    out.benefits[b] = _zero_counts()
+            before, after = set(b_benefits), set(a_benefits)
+            for b in before | after:
+                found = out.benefits.get(b)
+                if found is None:  # as ImpactPartial.add: never counted
+                    continue
+                found["gaining"] += n * (b in after and b not in before)
+                found["losing"] += n * (b in before and b not in after)
+                found["before"] += n * (b in before)
+                found["after"] += n * (b in after)
+        for flipped, n in self.flips.items():
+            for crit, b_status, a_status in flipped:
+                flips = out.criteria_flips.setdefault(crit, {})
+                key = f"{b_status} -> {a_status}"
+                flips[key] = flips.get(key, 0) + n
+        out.saving_before = _exact_sum(self.before)
+        out.saving_after = _exact_sum(self.after)
+        return out
+
+
+def _exact_sum(by_denominator: dict[int, int]) -> Decimal:
+    """The exact decimal sum of numerators over their denominators (divisors of powers
+    of ten: ``money.to_ratio`` of rounded amounts)."""
+    out = ZERO
+    for d, n in by_denominator.items():
+        out = money.CONTEXT.add(out, money.CONTEXT.divide(Decimal(n), Decimal(d)))
+    return out
+
+
 def analyse_chunk(
     subjects: Iterable[Subject],
     candidate: Policy,
     as_of: dt.date,
     *,
-    keep: Callable[[ImpactRow], bool] = lambda row: row.changed,
+    keep_unchanged: bool = False,
     progress: Callable[[int], None] | None = None,
     every: int = 100,
-) -> tuple[ImpactPartial, list[ImpactRow]]:
-    """Analyse some of the companies: their partial totals, and the rows ``keep`` picks
-    (by default the companies that change), in the order of ``subjects``.
+) -> tuple[ImpactPartial, list[KeptRow]]:
+    """Analyse some of the companies: their partial totals, and the rows of those that
+    change (of every company with ``keep_unchanged``), in the order of ``subjects``.
 
-    Holds only the kept rows of this chunk; ``progress(done)`` every ``every`` subjects.
+    The same comparison as ``compare`` and the same totals as adding each row with
+    ``ImpactPartial.add``, built without an ``ImpactRow`` per company: the two decisions
+    are read directly, flips come from the criteria lined up once per pair of policies,
+    and a filing either side refuses goes through ``compare`` itself. Holds only the
+    kept rows of this chunk; ``progress(done)`` every ``every`` subjects.
     """
-    partial = ImpactPartial.empty(candidate)
-    rank = tier_ranks(candidate)
-    kept: list[ImpactRow] = []
-    for done, subject in enumerate(subjects, start=1):
-        row = compare(subject, candidate, as_of)
-        partial.add(row, rank)
-        if keep(row):
-            kept.append(row)
-        if progress is not None and done % every == 0:
+    tally = _Tally()
+    alignments: dict[str, _Alignment] = {}
+    policy_of: Policy | None = None  # the baseline of the last subject, and its alignment
+    align: _Alignment | None = None
+    kept: list[KeptRow] = []
+    done = 0
+    for subject in subjects:
+        if progress is not None and done and done % every == 0:
             progress(done)
-    return partial, kept
+        done += 1
+        policy = subject.policy
+        try:
+            before = assess(policy, subject.inputs, as_of)
+            after = assess(candidate, subject.inputs, as_of)
+        except FilingInvalid:  # one side refuses it: the general comparison, rare
+            row = compare(subject, candidate, as_of)
+            kind = (row.before.tier, row.after.tier, row.before.benefits, row.after.benefits,
+                    row.after.error is not None, row.changed)  # fmt: skip
+            tally.count(kind, row.flipped, row.before.saving, row.after.saving)
+            if keep_unchanged or row.changed:
+                kept.append(KeptRow(row.key, row.label, row.changed, row.to_dict()))
+            continue
+        if policy is not policy_of or align is None:
+            align = alignments.get(policy.key)
+            if align is None:
+                align = alignments[policy.key] = _Alignment(policy, candidate)
+            policy_of = policy
+        flipped = align.flips(before.statuses, after.statuses)
+        b_saving, a_saving = _saving(before), _saving(after)
+        b_tier, a_tier = before.tier, after.tier
+        b_benefits, a_benefits = before.benefit_ids, after.benefit_ids
+        changed = (
+            b_tier != a_tier or b_benefits != a_benefits or bool(flipped) or b_saving != a_saving
+        )
+        tally.count(
+            (b_tier, a_tier, b_benefits, a_benefits, False, changed), flipped, b_saving, a_saving
+        )
+        if keep_unchanged or changed:
+            row_dict = {
+                "key": subject.key,
+                "label": subject.label,
+                "before": _side(before, b_saving),
+                "after": _side(after, a_saving),
+                "gained_benefits": [b for b in a_benefits if b not in b_benefits],
+                "lost_benefits": [b for b in b_benefits if b not in a_benefits],
+                "flipped": [{"criterion": c, "before": b, "after": a} for c, b, a in flipped],
+                "saving_change": money.difference(a_saving, b_saving),
+                "changed": changed,
+            }
+            kept.append(KeptRow(subject.key, subject.label, changed, row_dict))
+    return tally.partial(candidate), kept
 
 
 def combine(candidate: Policy, partials: Iterable[ImpactPartial]) -> ImpactPartial:

@@ -3,9 +3,9 @@ number of processes.
 
 The population is every company's latest decided filing. It is never read whole:
 
-- ``plan_run`` streams the ids of the companies with a decided filing (a
-  server-side cursor) and cuts them into chunks of ``chunk_size`` companies by id
-  range (keyset), recorded as ``ImpactChunk`` rows of an ``ImpactRun``, which also
+- ``plan_run`` has the database cut the companies with a decided filing into
+  chunks of ``chunk_size`` companies by id range (one window query; only the
+  bounds come back), recorded as ``ImpactChunk`` rows of an ``ImpactRun``, which also
   holds the candidate's and the baseline's texts and the date;
 - ``run_chunk`` analyses one chunk (whichever process runs it: a worker of the
   task queue, or the process that planned the run): it reads that chunk's latest
@@ -29,6 +29,7 @@ a chunk to it).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -77,33 +78,31 @@ def _decided() -> sa.ColumnElement[bool]:
     return sa.and_(_FILING.c.policy_version.is_not(None), _FILING.c.decision.is_not(None))
 
 
-def _company_ids(conn: Connection) -> Iterator[int]:
-    """The ids of the companies with a decided filing, ascending, streamed."""
-    query = (
-        sa.select(_FILING.c.company_id)
+def chunk_bounds(conn: Connection, chunk_size: int) -> Iterator[tuple[int, int, int]]:
+    """(first company id, last company id, companies) of each chunk of ``chunk_size``
+    companies with a decided filing, in id order. The database numbers the companies and
+    groups them (one window query): only the bounds come back, whatever the population."""
+    companies = (
+        sa.select(
+            _FILING.c.company_id.label("company_id"),
+            (sa.func.row_number().over(order_by=_FILING.c.company_id) - 1).label("n"),
+        )
         .where(_decided())
         .group_by(_FILING.c.company_id)
-        .order_by(_FILING.c.company_id)
+        .subquery()
     )
-    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
-    for (company_id,) in result:
-        yield int(company_id)
-
-
-def chunk_bounds(conn: Connection, chunk_size: int) -> Iterator[tuple[int, int, int]]:
-    """(first company id, last company id, companies) of each chunk, in id order."""
-    first = last = None
-    count = 0
-    for company_id in _company_ids(conn):
-        if first is None:
-            first = company_id
-        last = company_id
-        count += 1
-        if count == chunk_size:
-            yield first, last, count
-            first, count = None, 0
-    if first is not None and last is not None:
-        yield first, last, count
+    chunk = (companies.c.n // chunk_size).label("chunk")
+    query = (
+        sa.select(
+            sa.func.min(companies.c.company_id),
+            sa.func.max(companies.c.company_id),
+            sa.func.count(),
+        )
+        .group_by(chunk)
+        .order_by(chunk)
+    )
+    for first, last, count in conn.execute(query):
+        yield int(first), int(last), int(count)
 
 
 def plan_run(
@@ -215,7 +214,7 @@ def chunk_subjects(
             _COMPANY.c.bin,
             _COMPANY.c.legal_name,
             _FILING.c.policy_id,
-            _FILING.c.inputs,
+            sa.cast(_FILING.c.inputs, sa.Text),  # parsed here (read_inputs), faster
         )
         .select_from(latest)
         .join(_FILING, _FILING.c.id == latest.c.id)
@@ -228,8 +227,43 @@ def chunk_subjects(
         if policy_id is not None and policy_id != against.id:
             skipped.append(f"{bin_}: decided under another policy ({policy_id})")
             continue
-        subjects.append((company_id, Subject(bin_, name, dict(inputs), against)))
+        subjects.append((company_id, Subject(bin_, name, read_inputs(inputs), against)))
     return subjects, skipped
+
+
+#: orjson reads an integer beyond 64 bits as a float; none at or above this came from a
+#: number json would read as a float too (it reads such an integer whole).
+_WIDE = float(2**63)
+
+
+def _wide_float(value: Any) -> bool:
+    """A float at least 2^63 in size anywhere in ``value`` (lists and objects descended)."""
+    if type(value) is float:
+        return not -_WIDE < value < _WIDE
+    if type(value) is list:
+        return any(_wide_float(v) for v in value)
+    if type(value) is dict:
+        return any(_wide_float(v) for v in value.values())
+    return False
+
+
+def read_inputs(text: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """A filing's stored inputs (JSON text) as ``json.loads`` reads them, with orjson (a
+    fifth of the time). Where orjson would read otherwise, ``json`` reads it: a number
+    of 2^63 or more (orjson makes an integer beyond 64 bits a float), NaN or Infinity
+    (orjson refuses them). A driver that hands over the parsed object: a copy of it.
+    Raises ValueError when the text is not a JSON object."""
+    if isinstance(text, dict):
+        return dict(text)
+    try:
+        found = orjson.loads(text)
+        if _wide_float(found):
+            found = json.loads(text)
+    except orjson.JSONDecodeError:
+        found = json.loads(text)
+    if not isinstance(found, dict):
+        raise ValueError(f"stored inputs are not a JSON object: {str(text)[:60]!r}")
+    return cast(dict[str, Any], found)
 
 
 def _claim(engine: Engine, run_id: int, number: int | None) -> tuple[int, int, int, str] | None:
@@ -338,7 +372,7 @@ def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | N
         (s for _, s in subjects),
         given.candidate,
         given.as_of,
-        keep=(lambda row: True) if given.keep_unchanged else (lambda row: row.changed),
+        keep_unchanged=given.keep_unchanged,
         progress=beat,
         every=50,
     )
@@ -367,7 +401,7 @@ def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | N
                 conn,
                 [
                     {"run_id": run_id, "chunk": number, "company_id": ids[r.key],
-                     "label": r.label[:200], "changed": r.changed, "row": r.to_dict()}
+                     "label": r.label[:200], "changed": r.changed, "row": r.row}
                     for r in kept
                 ],
             )  # fmt: skip
