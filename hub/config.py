@@ -154,6 +154,17 @@ def queue_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def impact_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """How long studio impact analyses keep their company rows (``hub.studio.impact_runs.
+    prune_rows``): the newest ``HUB_IMPACT_KEEP_RUNS`` finished analyses, and none older
+    than ``HUB_IMPACT_ROWS_MAX_AGE_DAYS`` days (0 or unset: no age limit). ConfigError
+    naming the setting when one is wrong."""
+    return {
+        "IMPACT_KEEP_RUNS": _count(env, "HUB_IMPACT_KEEP_RUNS", 20),
+        "IMPACT_ROWS_MAX_AGE_DAYS": _number(env, "HUB_IMPACT_ROWS_MAX_AGE_DAYS", 0, minimum=0),
+    }
+
+
 def _positive_seconds(name: str, value: str | None, default: float) -> float:
     if value is None or not value.strip():
         return default
@@ -216,6 +227,7 @@ def load_settings(
         # Which argon2 parameters the process hashes passwords with (hub.auth.passwords).
         "PASSWORD_HASH": password_hash,
         **queue_settings(env),
+        **impact_settings(env),
         # Seconds between two heartbeats of a running studio job (hub.studio.jobs).
         "JOB_HEARTBEAT_SECONDS": _positive_seconds(
             "HUB_JOB_HEARTBEAT_SECONDS", env.get("HUB_JOB_HEARTBEAT_SECONDS"), 5.0

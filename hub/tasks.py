@@ -232,7 +232,7 @@ def run_studio_job(self: Task, job_id: int) -> str:
     config = current_app.config
     beat = float(config.get("JOB_HEARTBEAT_SECONDS") or HEARTBEAT_SECONDS)
     try:
-        return attempts.run_job(
+        outcome = attempts.run_job(
             get_engine(),
             clock=app_clock(),
             registry=catalogue().registry,
@@ -248,6 +248,26 @@ def run_studio_job(self: Task, job_id: int) -> str:
     except attempts.AttemptFailed as failed:
         log.warning("studio job %s: %s; trying again", job_id, failed)
         raise self.retry(countdown=float(config["JOB_RETRY_DELAY"]), max_retries=None) from None
+    prune_impact_rows(current_app)
+    return outcome
+
+
+def prune_impact_rows(app: Flask) -> list[int]:
+    """Delete the company rows of the studio's finished impact analyses beyond what the
+    settings keep (``HUB_IMPACT_KEEP_RUNS``, ``HUB_IMPACT_ROWS_MAX_AGE_DAYS``; see
+    ``hub.studio.impact_runs.prune_rows``), after every studio job a worker runs: the
+    table holds the rows of a bounded number of analyses. Returns the runs pruned; a
+    failure is logged, never the job's."""
+    days = float(app.config.get("IMPACT_ROWS_MAX_AGE_DAYS") or 0)
+    try:
+        return impact_runs.prune_rows(
+            get_engine(app),
+            keep_runs=int(app.config.get("IMPACT_KEEP_RUNS") or impact_runs.KEEP_RUNS),
+            max_age=dt.timedelta(days=days) if days > 0 else None,
+        )
+    except Exception:  # the job is done; the rows wait for the next prune
+        log.exception("pruning old impact rows failed")
+        return []
 
 
 def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:

@@ -44,7 +44,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
-from hub.models import Company, Filing, ImpactChunk, ImpactRowRecord, ImpactRun
+from hub.models import Company, Filing, ImpactChunk, ImpactRowRecord, ImpactRun, StudioJob
 from hub.policy import Policy
 from hub.policy.impact import ImpactPartial, Subject, analyse_chunk, combine
 from hub.policy.loader import load_policy_text
@@ -60,6 +60,11 @@ KEEP_ALL_UP_TO = 10_000
 CHUNK_HEARTBEAT = 2.0
 #: A running chunk silent for this long lost its process and is taken over.
 CHUNK_STALE_AFTER = dt.timedelta(seconds=20)
+#: Seconds with chunks queued but none running or finishing before ``work`` sends the
+#: queued ones again (their messages were lost); the wait doubles after each resend.
+CHUNK_RESEND_AFTER = 30.0
+#: The longest wait between two resends.
+CHUNK_RESEND_MAX = 600.0
 #: Companies left out (decided under another policy) named in a result; the rest counted.
 SKIPPED_SHOWN = 100
 
@@ -68,6 +73,7 @@ _CHUNK = cast(sa.Table, ImpactChunk.__table__)  # type: ignore[attr-defined]
 _ROW = cast(sa.Table, ImpactRowRecord.__table__)  # type: ignore[attr-defined]
 _FILING = cast(sa.Table, Filing.__table__)  # type: ignore[attr-defined]
 _COMPANY = cast(sa.Table, Company.__table__)  # type: ignore[attr-defined]
+_JOB = cast(sa.Table, StudioJob.__table__)  # type: ignore[attr-defined]
 
 #: What sends chunk ``number`` of run ``run_id`` to the task queue.
 ChunkDispatch = Callable[[int, int], None]
@@ -413,13 +419,20 @@ def run_chunk(engine: Engine, run_id: int, number: int | None = None) -> int | N
 
 @dataclass(frozen=True)
 class Progress:
-    """Chunks of a run: ``done`` of ``total``, how many are ``running``, and how many were
-    put back in the queue after their process stopped (``requeued``, by ``work``)."""
+    """Chunks of a run: ``done`` of ``total``, how many are ``running``, how many were put
+    back in the queue after their process stopped (``requeued``) and how many messages
+    were sent again because none was taken (``resent``), both by ``work``."""
 
     done: int
     running: int
     total: int
     requeued: int = 0
+    resent: int = 0
+
+    @property
+    def queued(self) -> int:
+        """Chunks no process holds yet."""
+        return self.total - self.done - self.running
 
 
 def progress_of(engine: Engine, run_id: int) -> Progress:
@@ -456,6 +469,19 @@ def requeue_stopped(engine: Engine, run_id: int) -> list[int]:
     return numbers
 
 
+def queued_chunks(engine: Engine, run_id: int) -> list[int]:
+    """The numbers of the run's chunks that no process holds, in order."""
+    with engine.connect() as conn:
+        return [
+            int(n)
+            for (n,) in conn.execute(
+                sa.select(_CHUNK.c.number)
+                .where(_CHUNK.c.run_id == run_id, _CHUNK.c.state == "queued")
+                .order_by(_CHUNK.c.number)
+            )
+        ]
+
+
 def work(
     engine: Engine,
     run_id: int,
@@ -465,29 +491,28 @@ def work(
     progress: Callable[[Progress], None] | None = None,
     poll: float = 0.5,
     timeout: float | None = None,
+    resend_after: float = CHUNK_RESEND_AFTER,
 ) -> Progress:
     """Drive the run until every chunk is done; returns the final ``Progress``.
 
     With ``dispatch``, every queued chunk is sent to the task queue first (a worker runs
-    it with ``run_chunk``), and chunks put back after their process stopped are sent
-    again. With ``help`` this process runs free chunks too (without ``dispatch``: all
-    of them, in order). ``progress`` is told after each chunk and every ``poll``
-    seconds while waiting. Raises TimeoutError after ``timeout`` seconds without a
-    chunk finishing.
+    it with ``run_chunk``); chunks put back after their process stopped (no heartbeat
+    for ``CHUNK_STALE_AFTER``) are sent again, and so are the queued ones when for
+    ``resend_after`` seconds none was running or finished (their messages were lost:
+    sent again, after twice as long each time, at most ``CHUNK_RESEND_MAX``; a message
+    delivered twice is harmless, its chunk is claimed once). With ``help`` this process
+    runs free chunks too (without ``dispatch``: all of them, in order). ``progress``
+    is told after each chunk and every ``poll`` seconds while waiting. Raises
+    TimeoutError after ``timeout`` seconds without a chunk finishing.
     """
     if progress is not None:  # the number of chunks, at once
         progress(progress_of(engine, run_id))
     if dispatch is not None:
-        with engine.connect() as conn:
-            queued = conn.execute(
-                sa.select(_CHUNK.c.number)
-                .where(_CHUNK.c.run_id == run_id, _CHUNK.c.state == "queued")
-                .order_by(_CHUNK.c.number)
-            ).all()
-        for (n,) in queued:
-            dispatch(run_id, int(n))
+        for n in queued_chunks(engine, run_id):
+            dispatch(run_id, n)
     last_done, since = -1, time.monotonic()
-    requeued = 0
+    requeued = resent = 0
+    idle_since, wait = time.monotonic(), resend_after
     while True:
         if help and run_chunk(engine, run_id) is not None:
             now = progress_of(engine, run_id)
@@ -498,18 +523,31 @@ def work(
         if progress is not None:
             progress(now)
         if now.done == now.total:
-            return Progress(now.done, now.running, now.total, requeued)
+            return Progress(now.done, now.running, now.total, requeued, resent)
         if now.done != last_done:
             last_done, since = now.done, time.monotonic()
+            idle_since = since
         elif timeout is not None and time.monotonic() - since > timeout:
             raise TimeoutError(
                 f"impact run {run_id}: no chunk finished for {timeout:.0f} s "
                 f"({now.done} of {now.total} done); are the workers running?"
             )
+        if now.running:
+            idle_since = time.monotonic()
         for n in requeue_stopped(engine, run_id):
             requeued += 1
             if dispatch is not None:
                 dispatch(run_id, n)
+        if dispatch is not None and time.monotonic() - idle_since >= wait:
+            lost = queued_chunks(engine, run_id)
+            log.warning(
+                "impact run %s: %s chunk(s) queued, none taken for %.0f s; sent again",
+                run_id, len(lost), wait,
+            )  # fmt: skip
+            for n in lost:
+                dispatch(run_id, n)
+            resent += len(lost)
+            idle_since, wait = time.monotonic(), min(wait * 2, CHUNK_RESEND_MAX)
         time.sleep(poll)
 
 
@@ -634,6 +672,71 @@ def delete_run(engine: Engine, run_id: int) -> None:
         conn.execute(sa.delete(_ROW).where(_ROW.c.run_id == run_id))
         conn.execute(sa.delete(_CHUNK).where(_CHUNK.c.run_id == run_id))
         conn.execute(sa.delete(_RUN).where(_RUN.c.id == run_id))
+
+
+#: Studio analyses whose rows are kept (HUB_IMPACT_KEEP_RUNS): the newest finished ones.
+KEEP_RUNS = 20
+
+
+def prune_rows(
+    engine: Engine,
+    *,
+    keep_runs: int = KEEP_RUNS,
+    max_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """Delete the stored rows and chunks of finished analyses that are not among the
+    ``keep_runs`` newest finished ones, or (``max_age``) finished longer ago than that;
+    returns the ids of the runs pruned, oldest first.
+
+    A run pruned keeps its combined result (totals, companies left out) and so does its
+    studio job: only the company rows go, and both results then say when
+    (``rows_pruned_at``). Raises ValueError for ``keep_runs`` below 1.
+    """
+    if keep_runs < 1:
+        raise ValueError(f"keep_runs must be at least 1, not {keep_runs}")
+    now = now or utcnow()
+    finished = sa.select(_RUN.c.id).where(_RUN.c.state == "done")
+    with engine.connect() as conn:
+        kept = set(
+            conn.execute(finished.order_by(_RUN.c.finished_at.desc(), _RUN.c.id.desc())
+                         .limit(keep_runs)).scalars()
+        )  # fmt: skip
+        query = finished.order_by(_RUN.c.id)
+        if kept:
+            query = query.where(_RUN.c.id.not_in(kept))
+        old = set(conn.execute(query).scalars())
+        if max_age is not None:
+            old |= set(conn.execute(finished.where(_RUN.c.finished_at < now - max_age)).scalars())
+    pruned: list[int] = []
+    for run_id in sorted(old):
+        with engine.begin() as conn:
+            run = conn.execute(
+                sa.select(_RUN.c.job_id, _RUN.c.result)
+                .where(_RUN.c.id == run_id, _RUN.c.state == "done")
+                .with_for_update()
+            ).first()
+            if run is None:  # pruned meanwhile by another process
+                continue
+            conn.execute(sa.delete(_ROW).where(_ROW.c.run_id == run_id))
+            conn.execute(sa.delete(_CHUNK).where(_CHUNK.c.run_id == run_id))
+            stamp = {"rows_pruned_at": now.isoformat(timespec="seconds")}
+            conn.execute(
+                sa.update(_RUN)
+                .where(_RUN.c.id == run_id)
+                .values(state="pruned", result={**(run.result or {}), **stamp})
+            )
+            if run.job_id is not None:
+                job = conn.execute(sa.select(_JOB.c.result).where(_JOB.c.id == run.job_id)).scalar()
+                if job is not None:
+                    conn.execute(
+                        sa.update(_JOB).where(_JOB.c.id == run.job_id)
+                        .values(result={**job, **stamp})
+                    )  # fmt: skip
+        pruned.append(run_id)
+    if pruned:
+        log.info("impact rows of %s finished analyses deleted (runs %s)", len(pruned), pruned)
+    return pruned
 
 
 def analyse_population(

@@ -201,3 +201,131 @@ def test_a_large_population_keeps_only_the_rows_that_change(engine, monkeypatch)
         )
     assert (number, total) == (3, len(changed)) and page == changed[20:30]
     assert pages == -(-len(changed) // 10)
+
+
+def test_a_chunk_whose_message_was_lost_is_sent_again(engine):
+    """A queue that loses the first message of chunk 2 (never started: no claim, no
+    heartbeat to go stale): once no chunk runs or finishes for ``resend_after`` seconds,
+    the queued chunks are sent again and the run finishes with the single-pass totals."""
+    import queue
+    import threading
+
+    seeded(engine, 120)
+    run_id = impact_runs.plan_run(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=30
+    )
+    delivered: queue.Queue[int | None] = queue.Queue()
+    sent: list[int] = []
+
+    def dispatch(run: int, number: int) -> None:
+        assert run == run_id
+        sent.append(number)
+        if number == 2 and sent.count(2) == 1:
+            return  # lost on the way
+        delivered.put(number)
+
+    def worker() -> None:
+        while (number := delivered.get()) is not None:
+            impact_runs.run_chunk(engine, run_id, number)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        done = impact_runs.work(
+            engine, run_id, dispatch=dispatch, help=False, poll=0.05, timeout=30,
+            resend_after=0.5,
+        )  # fmt: skip
+    finally:
+        delivered.put(None)
+        thread.join()
+    assert done.done == done.total == 4 and done.resent >= 1 and done.requeued == 0
+    assert sent[:4] == [0, 1, 2, 3] and sent.count(2) >= 2
+    assert impact_runs.finish(engine, run_id)["totals"] == single_pass(engine)["totals"]
+    assert count(engine, run_id) == impact_runs.finish(engine, run_id)["rows_stored"]
+
+
+def test_queued_chunks_are_not_sent_again_while_another_runs(engine, monkeypatch):
+    """A chunk waiting behind a running one is not lost: nothing is sent twice while a
+    chunk of the run holds a live heartbeat, however long it runs."""
+    seeded(engine, 60)
+    run_id = impact_runs.plan_run(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=30
+    )
+    with engine.begin() as conn:  # another process holds chunk 0, beating
+        conn.execute(
+            sa.update(ImpactChunk)
+            .where(ImpactChunk.run_id == run_id, ImpactChunk.number == 0)
+            .values(state="running", claim="elsewhere", heartbeat_at=utcnow())
+        )
+    calls = {"n": 0}
+    real_progress = impact_runs.progress_of
+
+    def progress_of(engine_: Engine, run: int) -> impact_runs.Progress:
+        calls["n"] += 1
+        if calls["n"] == 20:  # a second or so later: the holder and a worker finish
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(ImpactChunk)
+                    .where(ImpactChunk.run_id == run_id)
+                    .values(state="queued", claim=None)
+                )
+            assert impact_runs.run_chunk(engine, run_id, 0) == 0
+            assert impact_runs.run_chunk(engine, run_id, 1) == 1
+        return real_progress(engine_, run)
+
+    monkeypatch.setattr(impact_runs, "progress_of", progress_of)
+    sent: list[int] = []
+    done = impact_runs.work(
+        engine, run_id, dispatch=lambda run, n: sent.append(n), help=False, poll=0.05,
+        timeout=30, resend_after=0.1,
+    )  # fmt: skip
+    assert done.done == 2 and done.resent == 0 and sent == [1]
+
+
+def finished_run(engine: Engine, job_id: int | None = None) -> int:
+    result = impact_runs.analyse_population(
+        engine, candidate=P2027, against=P2026, as_of=AS_OF, chunk_size=25, job_id=job_id
+    )
+    return int(result["run"])
+
+
+def test_old_analyses_lose_their_rows_and_keep_their_totals(engine):
+    from hub.models import ImpactRun, StudioJob
+
+    seeded(engine, 40)
+    with Session(engine) as session:  # a studio job whose run is the oldest
+        job = StudioJob(kind="impact", policy_id=P2027.id, version=P2027.version,
+                        digest=P2027.digest, state="done", result={"run": None})  # fmt: skip
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    runs = [finished_run(engine, job_id), finished_run(engine), finished_run(engine)]
+    with engine.begin() as conn:
+        first = conn.execute(sa.select(ImpactRun.result).where(ImpactRun.id == runs[0])).scalar()
+        conn.execute(sa.update(StudioJob).where(StudioJob.id == job_id).values(result=first))
+    assert all(count(engine, r) == 40 for r in runs)  # 40 companies: every row kept
+
+    assert impact_runs.prune_rows(engine, keep_runs=2) == [runs[0]]
+    assert [count(engine, r) for r in runs] == [0, 40, 40]
+    with Session(engine) as session:
+        pruned = session.get(ImpactRun, runs[0])
+        job = session.get(StudioJob, job_id)
+        assert pruned is not None and job is not None
+        assert pruned.state == "pruned" and pruned.result is not None
+        assert pruned.result["totals"] == single_pass(engine)["totals"]  # the totals stay
+        assert job.result is not None and job.result["rows_pruned_at"]
+        assert job.result["totals"] == pruned.result["totals"]
+        chunks = session.exec(sa.select(ImpactChunk).where(ImpactChunk.run_id == runs[0])).all()
+        assert chunks == []
+    assert impact_runs.prune_rows(engine, keep_runs=2) == []  # nothing more to do
+
+    # By age: the newest runs too, once finished longer ago than the limit.
+    later = utcnow() + dt.timedelta(days=31)
+    assert impact_runs.prune_rows(engine, keep_runs=5, max_age=dt.timedelta(days=30)) == []
+    assert (
+        impact_runs.prune_rows(engine, keep_runs=5, max_age=dt.timedelta(days=30), now=later)
+        == runs[1:]
+    )
+    assert [count(engine, r) for r in runs] == [0, 0, 0]
+    with pytest.raises(ValueError, match="keep_runs"):
+        impact_runs.prune_rows(engine, keep_runs=0)

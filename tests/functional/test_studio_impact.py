@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -97,6 +98,32 @@ def test_a_draft_effective_after_2027_1_is_compared_with_2027_1_on_its_date(
     assert "Impact analysis of 2026.2 against 2027.1, both as of 2027-03-01" in page
     assert "2026.2 against 2027.1, both as of 2027-03-01" in page
     assert "unhosted_wallet_checks: missing → absent" in page
+
+
+def test_an_analysis_beyond_the_newest_kept_says_its_rows_were_deleted(
+    december, app, author_client, db_session, population
+):
+    """With HUB_IMPACT_KEEP_RUNS=1 the worker deletes the first analysis's rows once the
+    second is done: its page keeps the totals and says so, the second lists its rows."""
+    app.config["IMPACT_KEEP_RUNS"] = 1
+    draft_effective(author_client, db_session, dt.date(2027, 3, 1))
+    first = start_impact(author_client, db_session, as_of="2026-12-15")
+    assert rows_of(first)  # kept while it is the newest
+    second = start_impact(author_client, db_session)
+    deadline = time.monotonic() + 20  # the worker prunes once the job is done
+    while True:
+        db_session.refresh(first)
+        assert first.result is not None
+        if "rows_pruned_at" in first.result or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert first.result["rows_pruned_at"]
+    assert rows_of(first) == {} and rows_of(second)
+    page = html(author_client.get(f"/policies/jobs/{first.id}"))
+    assert 'id="rows-pruned"' in page and "Low Kyc Broker LLP" not in page
+    assert 'id="benefit-totals"' in page  # the totals stay
+    page = html(author_client.get(f"/policies/jobs/{second.id}"))
+    assert 'id="rows-pruned"' not in page and 'id="impact-rows"' in page
 
 
 def test_a_chosen_date_changes_the_baseline_and_the_assessment_date(
