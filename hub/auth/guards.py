@@ -17,6 +17,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlmodel import Session
 
+from hub.app_clock import app_clock
 from hub.auth.tokens import user_for_token
 from hub.db import get_session
 from hub.errors import ApiError
@@ -62,8 +63,10 @@ def current_api_user() -> User | None:
     if "api_user" not in g:
         token = bearer_token()
         session = get_session()
-        user = user_for_token(session, token) if token else None
-        if user is not None:
+        user, recorded = None, False
+        if token:
+            user, recorded = user_for_token(session, token, now=app_clock().now())
+        if recorded:
             session.commit()  # keep last_used_at even when the view only reads
         g.api_user = user
     return g.api_user
