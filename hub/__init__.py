@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from hub import app_catalogue, app_jobs, db, errors, tasks
     from hub import app_clock as hub_clock
     from hub.api import bp as api_bp
+    from hub.api.common import OrjsonProvider
     from hub.auth import bp as auth_bp
     from hub.config import check_settings, load_settings
     from hub.extensions import csrf, limiter, login_manager
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HUB_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.json = OrjsonProvider(app)  # jsonify and the tojson filter, written by orjson
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.config.update(load_settings(app.instance_path))

@@ -12,7 +12,7 @@ from hub.api import bp
 from hub.api.common import json_object
 from hub.app_catalogue import catalogue
 from hub.errors import ApiError
-from hub.extensions import limiter
+from hub.extensions import rate_limit
 from hub.policy import FilingInvalid
 from hub.policy.requests import assess_request, parse_flag, trace_request
 from hub.policy.trace import with_trace
@@ -23,7 +23,7 @@ def _assess_limit() -> str:
 
 
 @bp.post("/v1/assessments")
-@limiter.limit(_assess_limit)
+@rate_limit(_assess_limit)
 def create_assessment() -> Response:
     """Evaluate a filing under the version in force on as_of (or the one named);
     ``?trace=true`` adds the decision's trace (``hub.policy.trace``) as the key ``trace``."""

@@ -1,11 +1,13 @@
-"""Request parsing shared by the API views: one way to read a JSON body."""
+"""JSON in and out of the API: one way to read a JSON body, and the app's JSON provider."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import request
+import orjson
+from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from hub.errors import ApiError
 from hub.policy import jsondoc
@@ -48,3 +50,53 @@ def json_body() -> Any:
     if errors := lone_surrogate_errors(body, raw):
         raise ApiError(422, errors)
     return body
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON (``jsonify``, ``app.json``, the ``tojson`` filter) written by orjson.
+
+    The same documents as Flask's default provider: keys sorted, compact unless the app
+    is in debug mode, the same conversions of dates (RFC 822, as HTTP dates), decimals,
+    UUIDs, dataclasses and ``__html__`` objects (Flask's own ``default``), one trailing
+    newline. Text is written as UTF-8 rather than ``\\u`` escapes (the same JSON values).
+    What orjson cannot write (an integer beyond 64 bits) falls back to Flask's provider.
+    Several times faster for the API's list and error documents.
+    """
+
+    #: Dates and dataclasses go to Flask's ``default``, as with the standard library.
+    OPTIONS = (
+        orjson.OPT_NON_STR_KEYS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | (orjson.OPT_PASSTHROUGH_DATACLASS)
+    )
+
+    def _options(self, indent: Any = None) -> int:
+        options = self.OPTIONS
+        if self.sort_keys:
+            options |= orjson.OPT_SORT_KEYS
+        if indent:
+            options |= orjson.OPT_INDENT_2
+        return options
+
+    def _bytes(self, obj: Any, indent: Any = None) -> bytes:
+        try:
+            return orjson.dumps(obj, default=self.default, option=self._options(indent))
+        except orjson.JSONEncodeError:
+            kwargs = {"indent": 2} if indent else {"separators": (",", ":")}
+            return super().dumps(obj, **kwargs).encode()
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """``obj`` as JSON text (``indent`` in ``kwargs`` pretty-prints it)."""
+        return self._bytes(obj, kwargs.get("indent")).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON text with orjson (``hub.api.common.json_body`` reads request bodies
+        strictly: duplicate keys and inexact numbers refused)."""
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """``jsonify``: the JSON of the arguments, as Flask's provider makes it."""
+        obj = self._prepare_response_obj(args, kwargs)
+        indent = (self.compact is None and self._app.debug) or self.compact is False
+        body = self._bytes(obj, indent) + b"\n"
+        return Response(body, mimetype=self.mimetype)

@@ -19,7 +19,7 @@ from hub.app_catalogue import catalogue
 from hub.auth.guards import api_roles_required, company_scope, current_api_user
 from hub.db import get_session
 from hub.errors import ApiError
-from hub.extensions import limiter
+from hub.extensions import rate_limit
 from hub.models import Company, FilingStatus, Role, User, stored_id
 from hub.services import filings as svc
 
@@ -80,7 +80,7 @@ def _one(filing: Any, status: int = 200) -> Response:
 
 
 @bp.post("/v1/filings")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def create_filing() -> Response:
     """Create a draft for the token's company (BIN from the account; partial inputs allowed)."""
@@ -102,7 +102,7 @@ def create_filing() -> Response:
 
 
 @bp.get("/v1/filings")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def list_filings() -> Response:
     """The company's filings, newest first (``?status=draft`` to filter)."""
@@ -116,7 +116,7 @@ def list_filings() -> Response:
 
 
 @bp.get("/v1/filings/<filing_id>")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def get_filing(filing_id: str) -> Response:
     _, company = _caller()
@@ -124,7 +124,7 @@ def get_filing(filing_id: str) -> Response:
 
 
 @bp.put("/v1/filings/<filing_id>")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def put_filing(filing_id: str) -> Response:
     """Replace a draft's inputs; 409 once it is submitted or if ``lock_version`` is stale."""
@@ -148,7 +148,7 @@ def put_filing(filing_id: str) -> Response:
 
 
 @bp.post("/v1/filings/<filing_id>/submit")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def submit_filing(filing_id: str) -> Response:
     """Submit a draft: 422 with field errors if incomplete, 409 if not a draft."""
@@ -169,7 +169,7 @@ def submit_filing(filing_id: str) -> Response:
 
 
 @bp.post("/v1/filings/<filing_id>/revise")
-@limiter.limit(_limit)
+@rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
 def revise_filing(filing_id: str) -> Response:
     """Start the draft that will supersede a submitted or decided filing (201)."""

@@ -17,7 +17,7 @@ from hub.auth.service import (
     register_company_user,
 )
 from hub.db import get_session
-from hub.extensions import limiter, login_manager
+from hub.extensions import login_manager, rate_limit
 from hub.models import Company, Role, User
 from hub.web.params import ascii_int
 
@@ -66,7 +66,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(AUTH_LIMIT, methods=["POST"])
+@rate_limit(AUTH_LIMIT, methods=["POST"])
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(home_url_for(current_user))
@@ -94,7 +94,7 @@ def logout() -> Response:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(AUTH_LIMIT, methods=["POST"])
+@rate_limit(AUTH_LIMIT, methods=["POST"])
 def register() -> str | Response:
     if current_user.is_authenticated:
         return redirect(home_url_for(current_user))

@@ -22,7 +22,7 @@ from hub.app_catalogue import catalogue
 from hub.auth.guards import get_owned_or_404, roles_required
 from hub.db import get_session
 from hub.errors import ApiError, status_of
-from hub.extensions import limiter
+from hub.extensions import rate_limit
 from hub.models import Company, Filing, Role, User
 from hub.policy.trace import parameter_texts, value_texts
 from hub.services.errors import DomainError
@@ -378,7 +378,7 @@ def company_certificate(filing_id: int) -> str:
 
 
 @public.get("/verify")
-@limiter.limit("60 per minute")
+@rate_limit("60 per minute")
 def verify() -> str | BaseResponse:
     """Public: type a verification code (no sign-in)."""
     code = request.args.get("code", "").strip()
@@ -388,7 +388,7 @@ def verify() -> str | BaseResponse:
 
 
 @public.get("/verify/<code>")
-@limiter.limit("60 per minute")
+@rate_limit("60 per minute")
 def verify_code(code: str) -> tuple[str, int]:
     """Public: whether the certificate with this code is valid today, without private data."""
     check = review_certificates.check_certificate(
