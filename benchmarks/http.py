@@ -342,7 +342,12 @@ def main() -> None:
             f"-c{opts.connections} -d{opts.duration}s on {os.cpu_count()} CPUs; "
             f"{n:,} distinct filings ({made:.1f} s to make)"
         )
-        kw = dict(duration=opts.duration, connections=opts.connections, threads=opts.wrk_threads)
+        kw: dict[str, Any] = dict(
+            duration=opts.duration,
+            connections=opts.connections,
+            threads=opts.wrk_threads,
+            server=proc.pid,
+        )
         if "post" in runs:
             # A short warm-up: each worker's first decisions compile the policies.
             wrk(base + "/api/v1/assessments", POST_LUA, ["1", str(bodies_file)],
