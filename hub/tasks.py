@@ -169,16 +169,25 @@ def takeover_time(config: Mapping[str, Any], heartbeat_seconds: float) -> dt.tim
 
 def init_app(app: Flask) -> Celery:
     """Give ``app`` its Celery app (``app.extensions["celery"]``), whose tasks run inside
-    ``app``'s context (Flask's documented pattern)."""
+    ``app``'s context (Flask's documented pattern).
+
+    Unlike Flask's example, the Celery app is not made Celery's default (or the creating
+    thread's current) one. A worker looks a task up in the default app when it runs it
+    (``celery.app.trace``; the worker makes its own app the default when it starts), so an
+    app created later in the same process, as an in-process ``hub`` command or a second
+    test app does, took over the running worker: its tasks ran in the other app's context,
+    on that app's engine and database (a connection of that engine, disposed already, was
+    left open to the garbage collector). Tasks are sent through ``celery_of(app)``, never
+    through the default app.
+    """
 
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery: Celery = Celery(app.name, task_cls=FlaskTask)
+    celery: Celery = Celery(app.name, task_cls=FlaskTask, set_as_current=False)
     celery.config_from_object(celery_settings(app.config, app.instance_path))
-    celery.set_default()
     app.extensions[EXTENSION] = celery
     return celery
 

@@ -26,7 +26,7 @@ from hub.app_clock import app_clock
 from hub.config import DEFAULT_FEATURES_DIR, ConfigError, load_settings
 from hub.db import get_engine
 from hub.models import PolicyVersionRecord, Role, StudioJob, User
-from hub.storage import utcnow
+from hub.storage import upgrade_database, utcnow
 from hub.studio import attempts
 from hub.studio.drafts import base_features, compiled_policy
 from hub.studio.features import features_digest
@@ -155,6 +155,24 @@ def test_a_job_runs_through_the_queue_on_the_embedded_broker(
     assert done.state == "done" and done.result is not None and done.attempts == 1
     assert done.result["as_of"] == "2027-02-01" and done.result["against"] == "2026.1"
     assert time.monotonic() - started < 30
+
+
+def test_a_worker_runs_its_own_apps_tasks_when_another_app_is_made_in_its_process(
+    app, make_app, queue_worker, record_job, db_session, tmp_path
+):
+    # An in-process `hub` command, or a second test app, builds an app of its own while a
+    # worker runs. Celery's worker looks its tasks up in the default Celery app, which
+    # every new app used to claim: the worker's tasks then ran in the newer app, on its
+    # database (here an empty one of its own, where the job is "gone" and never runs).
+    other_database = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    upgrade_database(other_database)
+    other = make_app(DATABASE_URL=other_database, INSTANCE_PATH=str(tmp_path / "other"))
+    job = record_job("impact", against="2026.1", as_of=dt.date(2027, 2, 1))
+    dispatcher(app)(job.id)
+    done = wait_finished(db_session, job.id, timeout=30)
+    assert done.state == "done" and done.attempts == 1, done.error
+    with Session(get_engine(other)) as session:
+        assert session.exec(select(StudioJob)).all() == []
 
 
 def test_a_task_that_keeps_failing_ends_the_job_failed_with_the_reason(
