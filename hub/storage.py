@@ -10,6 +10,7 @@ session of the web app is ``hub.db``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -125,30 +126,46 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def update_if_unchanged(
-    session: Session, model: type[Any], row_id: Any, expected_lock_version: int, **values: Any
+    session: Session,
+    model: type[Any],
+    row_id: Any,
+    expected_lock_version: int,
+    *,
+    where: Mapping[str, Any] | None = None,
+    bump: bool = True,
+    **values: Any,
 ) -> bool:
     """Apply ``values`` to a row only if its ``lock_version`` is still the expected one.
 
     One conditional UPDATE that also bumps ``lock_version``: of two users who
     read the same version and both save, exactly one succeeds and the other
     gets False (show a conflict, overwrite nothing). Works the same on SQLite
-    and PostgreSQL without holding locks between requests. Objects of this
+    and PostgreSQL without holding locks between requests.
+
+    ``where`` names more columns that must still hold the values read (column
+    name -> value; None means NULL), such as a state the change starts from:
+    ``where={"state": "draft"}``. ``bump=False`` leaves ``lock_version`` as it
+    is, for a change that is not a new revision of the row (an approval of the
+    revision read). ``values`` are column name -> new value. Objects of this
     row already loaded in ``session`` are refreshed on their next access.
+    Raises ``KeyError`` naming a column the table does not have.
     """
     table = model.__table__
-    statement = (
-        sa.update(table)
-        .where(table.c.id == row_id, table.c.lock_version == expected_lock_version)
-        .values(**values, lock_version=expected_lock_version + 1)
-    )
+    conditions = [table.c.id == row_id, table.c.lock_version == expected_lock_version]
+    for name, value in (where or {}).items():
+        column = table.c[name]
+        conditions.append(column.is_(None) if value is None else column == value)
+    if bump:
+        values = {**values, "lock_version": expected_lock_version + 1}
+    statement = sa.update(table).where(*conditions).values(**values)
     # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for all.
     result = cast(
         CursorResult[Any],
         session.execute(statement, execution_options={"synchronize_session": False}),
     )
     changed = result.rowcount == 1
-    if changed:
-        obj = session.get(model, row_id)
+    if changed:  # without loading the row when the session does not hold it
+        obj = session.identity_map.get(session.identity_key(model, row_id))
         if obj is not None:
             session.expire(obj)
     return changed

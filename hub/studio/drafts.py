@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from hub import audit
 from hub.models import (
@@ -37,7 +37,7 @@ from hub.policy.document import VERSION_RE
 from hub.policy.loader import MAX_TEXT_BYTES
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.specs import read_features
-from hub.storage import utcnow
+from hub.storage import update_if_unchanged, utcnow
 from hub.studio.features import (
     check_features_text,
     copy_for_draft,
@@ -417,7 +417,6 @@ def save_draft(
     )
     errors = _validate_into(candidate)
     values: dict[str, Any] = {
-        "lock_version": lock_version + 1,
         "text": text,
         "digest": candidate.digest,
         "updated_at": utcnow(),
@@ -428,16 +427,10 @@ def save_draft(
     if features_text is not None:
         values["features_text"] = features_text
     # Compare-and-set in the database too, so two servers cannot both win the race.
-    result = session.execute(
-        sa.update(PolicyVersionRecord)
-        .where(
-            col(PolicyVersionRecord.id) == record.id,
-            col(PolicyVersionRecord.lock_version) == lock_version,
-            col(PolicyVersionRecord.state) == PolicyState.DRAFT.value,
-        )
-        .values(**values)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+    draft = {"state": PolicyState.DRAFT.value}
+    if not update_if_unchanged(
+        session, PolicyVersionRecord, record.id, lock_version, where=draft, **values
+    ):
         session.rollback()
         raise DraftChanged(
             f"Someone else saved version {record.version} at the same moment. Your text is "

@@ -51,7 +51,7 @@ from hub.policy import Policy, PolicyError, PolicyRegistry, load_policy_text
 from hub.policy.diff import Change, diff_policies
 from hub.policy.registry import NoVersionInForce, Period
 from hub.services.errors import Conflict, Forbidden, Invalid
-from hub.storage import utcnow
+from hub.storage import update_if_unchanged, utcnow
 from hub.studio import attempts
 from hub.studio.drafts import compiled_policy, require_draft, set_line
 from hub.studio.features import features_digest
@@ -198,11 +198,27 @@ def approve(
                        "approved.")  # fmt: skip
     policy = compiled_policy(record)
     job = latest_spec_result(session, record)
-    record.approved_by_id = actor.id
-    record.approved_at = utcnow()
-    record.approved_revision = record.lock_version
-    session.add(record)
-    session.flush()
+    # Compare-and-set: still this revision of a draft, approved by nobody since it was read
+    # (of two second persons approving at once, one does). Approving is no new revision.
+    read = {"state": PolicyState.DRAFT.value, "approved_revision": record.approved_revision}
+    approved = update_if_unchanged(
+        session,
+        PolicyVersionRecord,
+        record.id,
+        lock_version,
+        where=read,
+        bump=False,
+        approved_by_id=actor.id,
+        approved_at=utcnow(),
+        approved_revision=lock_version,
+    )
+    if not approved:
+        session.rollback()
+        raise Conflict(
+            f"Version {record.version} was saved or approved by someone else while you were "
+            "approving it: read it again.",
+            field="lock_version",
+        )
     audit.append(
         session,
         action="policy.approved",
@@ -631,28 +647,24 @@ def publish(
     # The revision the second person approved (the plan refused anything else), read
     # before the compare-and-set below moves lock_version on.
     approved_revision = record.approved_revision
-    result = session.execute(
-        sa.update(PolicyVersionRecord)
-        .where(
-            col(PolicyVersionRecord.id) == record.id,
-            col(PolicyVersionRecord.lock_version) == record.lock_version,
-            col(PolicyVersionRecord.state) == PolicyState.DRAFT.value,
-        )
-        .values(lock_version=record.lock_version + 1)
+    now = utcnow()
+    published = update_if_unchanged(
+        session,
+        PolicyVersionRecord,
+        record.id,
+        record.lock_version,
+        where={"state": PolicyState.DRAFT.value},
+        text=plan.text,
+        digest=plan.policy.digest,
+        effective_from=effective_from,
+        state=PolicyState.PUBLISHED.value,
+        published_at=now,
+        published_by_id=actor.id,
+        updated_at=now,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+    if not published:
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being published.")
-    session.refresh(record)
-    record.text = plan.text
-    record.digest = plan.policy.digest
-    record.effective_from = effective_from
-    record.state = PolicyState.PUBLISHED.value
-    record.published_at = utcnow()
-    record.published_by_id = actor.id
-    record.updated_at = record.published_at
-    session.add(record)
-    session.flush()
     audit.append(
         session,
         action="policy.published",
@@ -814,25 +826,22 @@ def retire(
             + ".",
             field="retired_from",
         )
-    result = session.execute(
-        sa.update(PolicyVersionRecord)
-        .where(
-            col(PolicyVersionRecord.id) == record.id,
-            col(PolicyVersionRecord.state) == PolicyState.PUBLISHED.value,
-        )
-        .values(lock_version=record.lock_version + 1)
+    now = utcnow()
+    retired = update_if_unchanged(
+        session,
+        PolicyVersionRecord,
+        record.id,
+        record.lock_version,
+        where={"state": PolicyState.PUBLISHED.value},
+        state=PolicyState.RETIRED.value,
+        retired_from=retired_from,
+        retired_at=now,
+        retired_by_id=actor.id,
+        updated_at=now,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+    if not retired:
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being retired.")
-    session.refresh(record)
-    record.state = PolicyState.RETIRED.value
-    record.retired_from = retired_from
-    record.retired_at = utcnow()
-    record.retired_by_id = actor.id
-    record.updated_at = record.retired_at
-    session.add(record)
-    session.flush()
     audit.append(
         session,
         action="policy.retired",

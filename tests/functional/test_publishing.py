@@ -11,6 +11,7 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from hub.clock import Clock
+from hub.db import get_engine
 from hub.models import Assessment, AuditRecord, PolicyVersionRecord, Role, StudioJob, User
 from hub.policy import Policy, PolicyRegistry, load_policy_text
 from hub.services.errors import Conflict, Forbidden, Invalid
@@ -65,6 +66,72 @@ def draft_from(db: Session, author: User, base: str, version: str) -> PolicyVers
     return rec
 
 
+def save(db: Session, rec: PolicyVersionRecord, author: User, text: str | None = None) -> None:
+    """Save the draft (its own text unless ``text``) over the revision ``rec`` holds; committed."""
+    drafts.save_draft(
+        db,
+        record=rec,
+        text=rec.text if text is None else text,
+        features_text=None,
+        lock_version=rec.lock_version,
+        author=author,
+    )
+    db.commit()
+
+
+def approve(db: Session, rec: PolicyVersionRecord, actor: User) -> None:
+    """Approve the revision ``rec`` holds as ``actor``; committed."""
+    publishing.approve(db, record=rec, actor=actor, lock_version=rec.lock_version)
+    db.commit()
+
+
+def publish(
+    db: Session,
+    rec: PolicyVersionRecord,
+    day: dt.date,
+    actor: User,
+    *,
+    registry: PolicyRegistry | None = None,
+    confirmed: str | None = None,
+    check_lock: bool = True,
+) -> Policy:
+    """Publish the draft from ``day`` (the revision ``rec`` holds, unless not ``check_lock``)
+    against the stored catalogue unless ``registry``; committed when it succeeds."""
+    published = publishing.publish(
+        db,
+        record=rec,
+        effective_from=day,
+        today=TODAY,
+        registry=registry or catalogue_registry(db),
+        actor=actor,
+        lock_version=rec.lock_version if check_lock else None,
+        confirmed=confirmed,
+    )
+    db.commit()
+    return published
+
+
+def retire(
+    db: Session,
+    rec: PolicyVersionRecord,
+    day: dt.date,
+    actor: User,
+    *,
+    registry: PolicyRegistry | None = None,
+) -> None:
+    """Retire the version from ``day`` against the stored catalogue unless ``registry``;
+    committed when it succeeds."""
+    publishing.retire(
+        db,
+        record=rec,
+        retired_from=day,
+        today=TODAY,
+        registry=registry or catalogue_registry(db),
+        actor=actor,
+    )
+    db.commit()
+
+
 def impact_as_of(db: Session, rec: PolicyVersionRecord, day: dt.date, actor: User) -> StudioJob:
     """A finished impact analysis of the draft's current text as of ``day`` (recorded as the
     studio's job, by the hub's clock fixed on ``TODAY``)."""
@@ -89,8 +156,7 @@ def ready(
     job = publishing.record_spec_run(db, record=rec, registry=catalogue_registry(db), actor=author)
     assert job.state == "done" and job.result and job.result["summary"]["ok"], job.error
     impact_as_of(db, rec, day, author)
-    publishing.approve(db, record=rec, actor=reviewer, lock_version=rec.lock_version)
-    db.commit()
+    approve(db, rec, reviewer)
 
 
 def test_a_draft_writes_its_base_into_its_text(app: Flask, db_session, author):
@@ -98,16 +164,7 @@ def test_a_draft_writes_its_base_into_its_text(app: Flask, db_session, author):
     assert 'version: "2026.2"\nbased_on: "2026.1"\n' in rec.text
     assert rec.base_version == "2026.1"
     # The base follows the text: an author who rebases the draft by hand says so in it.
-    text = rec.text.replace('based_on: "2026.1"', 'based_on: "2027.1"')
-    drafts.save_draft(
-        db_session,
-        record=rec,
-        text=text,
-        features_text=None,
-        lock_version=rec.lock_version,
-        author=author,
-    )
-    db_session.commit()
+    save(db_session, rec, author, rec.text.replace('based_on: "2026.1"', 'based_on: "2027.1"'))
     assert stored(db_session, "2026.2").base_version == "2027.1"
 
 
@@ -134,16 +191,7 @@ def test_publishing_over_a_later_version_needs_a_confirmation_naming_what_it_dro
 
     for confirmed in (None, "not-the-digest"):
         with pytest.raises(Invalid) as refused:
-            publishing.publish(
-                db_session,
-                record=rec,
-                effective_from=march,
-                today=TODAY,
-                registry=registry,
-                actor=author,
-                lock_version=rec.lock_version,
-                confirmed=confirmed,
-            )
+            publish(db_session, rec, march, author, registry=registry, confirmed=confirmed)
         message = refused.value.message
         assert refused.value.field == "confirmation"
         assert "replace 2027.1, which is not its base (2026.1)" in message
@@ -154,17 +202,9 @@ def test_publishing_over_a_later_version_needs_a_confirmation_naming_what_it_dro
     assert stored(db_session, "2026.2").state == "draft"
     assert not audit(db_session, "policy.published")
 
-    published = publishing.publish(
-        db_session,
-        record=rec,
-        effective_from=march,
-        today=TODAY,
-        registry=registry,
-        actor=author,
-        lock_version=rec.lock_version,
-        confirmed=plan.confirmation,
+    published = publish(
+        db_session, rec, march, author, registry=registry, confirmed=plan.confirmation
     )
-    db_session.commit()
     rec = stored(db_session, "2026.2")
     assert rec.state == "published" and rec.effective_from == march
     assert rec.published_by_id == author.id and published.digest == rec.digest
@@ -196,17 +236,7 @@ def test_a_draft_on_its_base_needs_no_confirmation_and_runs_until_the_next_versi
     assert plan.replaced is not None and plan.replaced.version == "2026.1" and plan.changes == []
     assert plan.until is not None and plan.until.version == "2027.1"
     assert plan.until_from == dt.date(2027, 1, 1)
-    publishing.publish(
-        db_session,
-        record=rec,
-        effective_from=day,
-        today=TODAY,
-        registry=catalogue_registry(db_session),
-        actor=author,
-        lock_version=None,
-        confirmed=None,
-    )
-    db_session.commit()
+    publish(db_session, rec, day, author, check_lock=False)
     assert stored(db_session, "2026.2").state == "published"
 
 
@@ -220,35 +250,19 @@ def test_publishing_needs_a_second_persons_approval_of_the_current_text(
     day = dt.date(2026, 12, 15)
     impact_as_of(db_session, rec, day, author)
 
-    def publish() -> None:
-        publishing.publish(
-            db_session,
-            record=rec,
-            effective_from=day,
-            today=TODAY,
-            registry=registry,
-            actor=author,
-            lock_version=rec.lock_version,
-            confirmed=None,
-        )
-
     with pytest.raises(Invalid, match="not been approved by a second person"):
-        publish()
+        publish(db_session, rec, day, author, registry=registry)
     # The editor cannot approve their own draft; a company user cannot approve at all.
     with pytest.raises(Forbidden, match=r"edited version 2026\.2 and cannot approve it"):
-        publishing.approve(db_session, record=rec, actor=author, lock_version=rec.lock_version)
-    company_user = make_user(Role.COMPANY)
+        approve(db_session, rec, author)
     with pytest.raises(Forbidden, match="not an author or administrator"):
-        publishing.approve(
-            db_session, record=rec, actor=company_user, lock_version=rec.lock_version
-        )
+        approve(db_session, rec, make_user(Role.COMPANY))
     # An approval of a revision the approver did not read is refused.
     with pytest.raises(Conflict, match="saved again after you read it"):
         publishing.approve(
             db_session, record=rec, actor=reviewer, lock_version=rec.lock_version - 1
         )
-    publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
-    db_session.commit()
+    approve(db_session, rec, reviewer)
     assert publishing.is_approved(rec) and rec.approved_by_id == reviewer.id
     (approved,) = audit(db_session, "policy.approved")
     assert approved.actor_id == reviewer.id and approved.after is not None
@@ -256,37 +270,19 @@ def test_publishing_needs_a_second_persons_approval_of_the_current_text(
     assert approved.after["specs"]["job"] == job.id
 
     # A save after the approval voids it (the same text: what was approved is a revision).
-    drafts.save_draft(
-        db_session,
-        record=rec,
-        text=rec.text,
-        features_text=None,
-        lock_version=rec.lock_version,
-        author=author,
-    )
-    db_session.commit()
+    save(db_session, rec, author)
     assert not publishing.is_approved(rec)
     assert publishing.editors_of(db_session, rec) == {author.id}
     with pytest.raises(Invalid, match=r"approval .* was voided by a later save"):
-        publish()
+        publish(db_session, rec, day, author, registry=registry)
     # The reviewer who saves the draft becomes an editor and may no longer approve it.
-    drafts.save_draft(
-        db_session,
-        record=rec,
-        text=rec.text,
-        features_text=None,
-        lock_version=rec.lock_version,
-        author=reviewer,
-    )
-    db_session.commit()
+    save(db_session, rec, reviewer)
     assert publishing.editors_of(db_session, rec) == {author.id, reviewer.id}
     with pytest.raises(Forbidden):
-        publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
+        approve(db_session, rec, reviewer)
     admin = make_user(Role.ADMIN)
-    publishing.approve(db_session, record=rec, actor=admin, lock_version=rec.lock_version)
-    db_session.commit()
-    publish()
-    db_session.commit()
+    approve(db_session, rec, admin)
+    publish(db_session, rec, day, author, registry=registry)
     assert stored(db_session, "2026.2").state == "published"
     # The publication records the revision the admin approved, not the one publishing made.
     approval = audit(db_session, "policy.approved")[-1]
@@ -301,12 +297,46 @@ def test_publishing_needs_a_second_persons_approval_of_the_current_text(
     ]
 
 
+def test_of_two_second_persons_approving_at_once_one_does(
+    app: Flask, db_session, author, reviewer, make_user
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    admin = make_user(Role.ADMIN)
+    # Both read the draft, unapproved, before either approves.
+    with Session(get_engine(app), expire_on_commit=False) as other:
+        theirs = stored(other, "2026.2")
+        read = theirs.lock_version
+        approve(db_session, rec, reviewer)
+        with pytest.raises(Conflict, match="approved by someone else while you were approving"):
+            approve(other, theirs, admin)
+        other.rollback()
+    rec = stored(db_session, "2026.2")
+    assert rec.approved_by_id == reviewer.id and publishing.is_approved(rec)
+    assert [a.actor_id for a in audit(db_session, "policy.approved")] == [reviewer.id]
+    # Approving is not a new revision: the draft keeps the one the approver read.
+    assert rec.approved_revision == rec.lock_version == read
+
+
+def test_a_save_that_lands_while_a_draft_is_approved_voids_nothing_it_did_not_see(
+    app: Flask, db_session, author, reviewer
+):
+    rec = draft_from(db_session, author, "2026.1", "2026.2")
+    with Session(get_engine(app), expire_on_commit=False) as other:
+        theirs = stored(other, "2026.2")  # the reviewer reads revision 1...
+        save(db_session, rec, author)  # ...the author saves revision 2 meanwhile
+        with pytest.raises(Conflict, match="saved or approved by someone else"):
+            publishing.approve(other, record=theirs, actor=reviewer, lock_version=1)
+        other.rollback()
+    rec = stored(db_session, "2026.2")
+    assert rec.lock_version == 2 and rec.approved_by_id is None
+    assert not audit(db_session, "policy.approved")
+
+
 def test_publishing_reads_the_latest_finished_scenario_run_of_the_current_text(
     app: Flask, db_session, author, reviewer
 ):
     rec = draft_from(db_session, author, "2026.1", "2026.2")
-    publishing.approve(db_session, record=rec, actor=reviewer, lock_version=rec.lock_version)
-    db_session.commit()
+    approve(db_session, rec, reviewer)
     registry = catalogue_registry(db_session)
     day = dt.date(2026, 12, 15)
     impact_as_of(db_session, rec, day, author)
@@ -357,10 +387,7 @@ def test_retiring_a_version(app: Flask, db_session, author):
         "decisions have already been made under 2027.1 for 2027-06-03" in (plan(june).problems[0])
     )
     with pytest.raises(Invalid, match="Choose 2027-06-04 or later"):
-        publishing.retire(
-            db_session, record=later, retired_from=june, today=TODAY, registry=registry,
-            actor=author,
-        )  # fmt: skip
+        retire(db_session, later, june, author, registry=registry)
     day = dt.date(2027, 7, 1)
     good = plan(day)
     assert good.ok and good.after is not None and good.after.version == "2026.1"
@@ -370,10 +397,7 @@ def test_retiring_a_version(app: Flask, db_session, author):
         (dt.date(2027, 1, 1), "2027.1"),
         (day, "2026.1"),
     ]
-    publishing.retire(
-        db_session, record=later, retired_from=day, today=TODAY, registry=registry, actor=author
-    )
-    db_session.commit()
+    retire(db_session, later, day, author, registry=registry)
     later = stored(db_session, "2027.1")
     assert later.state == "retired" and later.retired_from == day
     assert later.retired_by_id == author.id and later.retired_at is not None
@@ -387,14 +411,10 @@ def test_retiring_a_version(app: Flask, db_session, author):
     assert after.get("2027.1").version == "2027.1"  # decisions made under it keep it
     # Twice, or a draft: refused.
     with pytest.raises(Conflict, match="already retired \\(from 2027-07-01\\)"):
-        publishing.retire(
-            db_session, record=later, retired_from=day, today=TODAY, registry=after, actor=author
-        )
+        retire(db_session, later, day, author, registry=after)
     draft = draft_from(db_session, author, "2026.1", "2026.2")
     with pytest.raises(Conflict, match="never published"):
-        publishing.retire(
-            db_session, record=draft, retired_from=day, today=TODAY, registry=after, actor=author
-        )
+        retire(db_session, draft, day, author, registry=after)
 
 
 def test_publishing_needs_a_finished_impact_analysis_of_the_current_text_as_of_its_date(
@@ -419,10 +439,7 @@ def test_publishing_needs_a_finished_impact_analysis_of_the_current_text_as_of_i
     ]
     admin = make_user(Role.ADMIN)
     with pytest.raises(Invalid, match=r"no finished impact analysis .* as of the effective date"):
-        publishing.publish(
-            db_session, record=rec, effective_from=march, today=TODAY, registry=registry,
-            actor=admin, lock_version=rec.lock_version, confirmed=None,
-        )  # fmt: skip
+        publish(db_session, rec, march, admin, registry=registry)
     # Nor does one of an earlier text (the analysis of today's text is what was seen).
     impact_as_of(db_session, rec, march, author)
     assert plan(march).ok
@@ -450,18 +467,9 @@ def test_an_administrator_publishes_and_retires_through_the_service(
     rec = draft_from(db_session, author, "2026.1", "2026.2")
     day = dt.date(2026, 12, 15)
     ready(db_session, rec, author, reviewer, day)
-    publishing.publish(
-        db_session, record=rec, effective_from=day, today=TODAY,
-        registry=catalogue_registry(db_session), actor=admin, lock_version=rec.lock_version,
-        confirmed=None,
-    )  # fmt: skip
-    db_session.commit()
+    publish(db_session, rec, day, admin)
     assert stored(db_session, "2026.2").published_by_id == admin.id
     (published,) = audit(db_session, "policy.published")
     assert published.after is not None and published.after["impact"]["as_of"] == "2026-12-15"
-    publishing.retire(
-        db_session, record=stored(db_session, "2026.2"), retired_from=dt.date(2026, 12, 20),
-        today=TODAY, registry=catalogue_registry(db_session), actor=admin,
-    )  # fmt: skip
-    db_session.commit()
+    retire(db_session, stored(db_session, "2026.2"), dt.date(2026, 12, 20), admin)
     assert stored(db_session, "2026.2").retired_by_id == admin.id

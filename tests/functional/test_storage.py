@@ -10,6 +10,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from hub.db import get_engine
@@ -76,6 +77,40 @@ def test_optimistic_locking_lets_exactly_one_writer_win(app, make_company, db_se
     stored = db_session.get(Filing, filing.id)
     assert stored.status == "approved"
     assert stored.lock_version == seen + 1
+
+
+def test_a_compare_and_set_also_holds_the_columns_it_names(app, make_company, db_session):
+    company = make_company()
+    filing = Filing(company_id=company.id, inputs={}, status=FilingStatus.SUBMITTED.value)
+    db_session.add(filing)
+    db_session.commit()
+    seen = filing.lock_version
+    # Another writer moved the status without a new revision: the lock alone would pass.
+    db_session.execute(sa.update(Filing.__table__).values(status="approved"))
+    db_session.commit()
+    submitted = {"status": FilingStatus.SUBMITTED.value}
+    assert not update_if_unchanged(
+        db_session, Filing, filing.id, seen, where=submitted, reviewer_message="x"
+    )
+    approved = {"status": "approved", "decided_at": None}  # None: the column is NULL
+    assert update_if_unchanged(
+        db_session, Filing, filing.id, seen, where=approved, reviewer_message="y"
+    )
+    db_session.commit()
+    stored = db_session.get(Filing, filing.id)
+    assert (stored.status, stored.reviewer_message, stored.lock_version) == (
+        "approved",
+        "y",
+        seen + 1,
+    )
+    # bump=False: a change that is no new revision leaves lock_version as it is.
+    assert update_if_unchanged(
+        db_session, Filing, filing.id, seen + 1, bump=False, reviewer_message="z"
+    )
+    db_session.commit()
+    assert (stored.reviewer_message, stored.lock_version) == ("z", seen + 1)
+    with pytest.raises(KeyError, match="no_such_column"):
+        update_if_unchanged(db_session, Filing, filing.id, seen + 1, where={"no_such_column": 1})
 
 
 def test_policy_dir_can_be_moved(monkeypatch, make_app, tmp_path):

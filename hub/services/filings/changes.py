@@ -9,8 +9,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from hub import audit
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
@@ -33,7 +32,7 @@ from hub.services.filings.states import (
     stale,
     wrong_status,
 )
-from hub.storage import utcnow
+from hub.storage import update_if_unchanged, utcnow
 
 
 def _compare_and_set(
@@ -49,19 +48,12 @@ def _compare_and_set(
     Raises FilingConflict (after reloading ``filing``) when someone changed it first.
     """
     session.flush()
-    statement = (
-        sa.update(Filing)
-        .where(
-            col(Filing.id) == filing.id,
-            col(Filing.status) == status,
-            col(Filing.lock_version) == lock_version,
-        )
-        .values(**values, lock_version=lock_version + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    where = {"status": status}
+    changed = update_if_unchanged(
+        session, Filing, filing.id, lock_version, where=where, **values, updated_at=utcnow()
     )
-    result = session.exec(statement)
     session.refresh(filing)
-    if result.rowcount != 1:
+    if not changed:
         raise stale(filing)
 
 
