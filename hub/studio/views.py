@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import app_clock as clock
@@ -883,6 +883,33 @@ def _summary(job: StudioJob | None) -> dict[str, Any] | None:
     }
 
 
+def _dated_change(
+    record: PolicyVersionRecord,
+    field: str,
+    change: Callable[[Session, PolicyVersionRecord, dt.date], str],
+    render: Callable[[PolicyVersionRecord, str | None, list[FieldError], int], tuple[str, int]],
+) -> Any:
+    """Publish or retire a version from the date in form field ``field``: ``change(session,
+    record, day)`` makes the change (raising ``DomainError``) and says what it did; it is
+    committed, the catalogue refreshed, and the version's page shown with that message.
+    A missing or bad date, or any refusal, is shown by ``render`` (the page of the form,
+    the record read again, the errors and their status); nothing is stored then."""
+    session = get_session()
+    raw = request.form.get(field, "")
+    try:
+        day, date_error = _date_arg(raw, field, clock.today())
+        if date_error or not raw:
+            raise Invalid([date_error or {"field": field, "message": "Choose a date."}])
+        done = change(session, record, day)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return render(_record(record.version), raw, exc.errors, status_of(exc))
+    catalogue().refresh()
+    flash(done, "success")
+    return redirect(url_for("studio.show", version=record.version))
+
+
 @bp.route("/<version>/publish", methods=["GET"])
 @roles_required(*PUBLISHERS)
 def publish_confirm(version: str) -> Any:
@@ -899,38 +926,29 @@ def publish_confirm(version: str) -> Any:
 @roles_required(*PUBLISHERS)
 def publish(version: str) -> Any:
     """Publish through ``publishing.publish``; every refusal is shown on the publish page."""
-    session = get_session()
     record = _record(version)
     if record.state != PolicyState.DRAFT.value:
         flash(f"Version {version} is already {record.state}.", "info")
         return redirect(url_for("studio.show", version=version))
-    raw = request.form.get("effective_from", "")
     lock = ascii_int(request.form.get("lock_version"), default=-1)
-    try:
-        effective, date_error = _date_arg(raw, "effective_from", clock.today())
-        if date_error or not raw:
-            raise Invalid([date_error or {"field": "effective_from", "message": "Choose a date."}])
+
+    def publish_on(session: Session, record: PolicyVersionRecord, day: dt.date) -> str:
         studio_publishing.publish(
             session,
             record=record,
-            effective_from=effective,
+            effective_from=day,
             today=clock.today(),
             registry=catalogue().registry(),
             actor=_user(),
             lock_version=lock if lock >= 0 else None,  # a form without one: unchecked
             confirmed=request.form.get("confirmation") or None,
         )
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _render_publish(_record(version), raw, exc.errors, status_of(exc))
-    catalogue().refresh()
-    flash(
-        f"Version {version} is published. Assessments on or after {effective.isoformat()} use "
-        "it; decisions already made keep the version they were made with.",
-        "success",
-    )
-    return redirect(url_for("studio.show", version=version))
+        return (
+            f"Version {version} is published. Assessments on or after {day.isoformat()} use "
+            "it; decisions already made keep the version they were made with."
+        )
+
+    return _dated_change(record, "effective_from", publish_on, _render_publish)
 
 
 def _render_retire(
@@ -982,13 +1000,8 @@ def retire_confirm(version: str) -> Any:
 @roles_required(*PUBLISHERS)
 def retire(version: str) -> Any:
     """Retire a published version from a date, once confirmed; refusals shown on the page."""
-    session = get_session()
-    record = _record(version)
-    raw = request.form.get("retired_from", "")
-    try:
-        day, date_error = _date_arg(raw, "retired_from", clock.today())
-        if date_error or not raw:
-            raise Invalid([date_error or {"field": "retired_from", "message": "Choose a date."}])
+
+    def retire_from(session: Session, record: PolicyVersionRecord, day: dt.date) -> str:
         if request.form.get("confirm") != day.isoformat():
             raise Invalid(
                 f"Tick the box to confirm that {version} stops applying from {day.isoformat()}.",
@@ -1002,14 +1015,9 @@ def retire(version: str) -> Any:
             registry=catalogue().registry(),
             actor=_user(),
         )
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _render_retire(_record(version), raw, exc.errors, status_of(exc))
-    catalogue().refresh()
-    flash(
-        f"Version {version} is retired: from {day.isoformat()} it no longer applies. Decisions "
-        "already made under it keep it.",
-        "success",
-    )
-    return redirect(url_for("studio.show", version=version))
+        return (
+            f"Version {version} is retired: from {day.isoformat()} it no longer applies. "
+            "Decisions already made under it keep it."
+        )
+
+    return _dated_change(_record(version), "retired_from", retire_from, _render_retire)
