@@ -144,11 +144,23 @@ class PolicyRegistry:
         """The named version, or the one in force on ``as_of``: of the versions in effect
         by then and not retired on it, the one with the latest effective_from.
 
-        Raises ``NoVersionInForce`` (field ``policy_version`` for an unknown name,
-        ``as_of`` when nothing applies on the date).
+        Raises ``NoVersionInForce`` (field ``policy_version`` for an unknown name, or a
+        name of a version retired on or before ``as_of``; ``as_of`` when nothing applies
+        on the date). A retired version still decides dates before its retirement (the
+        decisions made under it: retiring it is refused on or before any of them), never
+        a date from which it no longer applies.
         """
         if version is not None:
-            return self.get(version, policy_id)
+            policy = self.get(version, policy_id)
+            retired = self.retired_from(policy)
+            if retired is not None and as_of >= retired:
+                raise NoVersionInForce(
+                    f"version {policy.version} was retired from {retired.isoformat()} and does "
+                    f"not decide as of {as_of.isoformat()}: name a version in force on that "
+                    "date, or leave policy_version out for the one in force",
+                    field="policy_version",
+                )
+            return policy
         in_force = [p for p in self._of(policy_id) if self.applies_on(p, as_of)]
         if not in_force:
             raise NoVersionInForce(self._nothing_in_force(as_of, policy_id))

@@ -216,11 +216,21 @@ def test_a_retired_version_is_not_selected_from_its_date(make_app, app, db_sessi
     for server in (app, make_app()):
         assert decide(server, "2027-02-28")["policy"]["version"] == "2027.1"
         assert decide(server, "2027-03-01")["policy"]["version"] == "2026.1"
-        # Decisions made under it keep it: the version is still found by its number.
-        body = {"filing": {"bin": "940140000385", **t1_exchange()}, "as_of": "2027-03-05",
+        # Decisions made under it keep it: the version is still found by its number, for
+        # dates before its retirement; named for a later date it is refused, saying why.
+        body = {"filing": {"bin": "940140000385", **t1_exchange()}, "as_of": "2027-02-28",
                 "policy_version": "2027.1"}  # fmt: skip
         named = server.test_client().post("/api/v1/assessments", json=body)
         assert named.get_json()["policy"]["version"] == "2027.1"
+        later = server.test_client().post(
+            "/api/v1/assessments", json=body | {"as_of": "2027-03-05"}
+        )
+        assert later.status_code == 422
+        (error,) = later.get_json()["errors"]
+        assert error["field"] == "policy_version"
+        assert error["message"].startswith(
+            "version 2027.1 was retired from 2027-03-01 and does not decide as of 2027-03-05"
+        )
 
 
 # --- every surface reads the same catalogue ---------------------------------------------------

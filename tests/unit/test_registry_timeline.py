@@ -51,6 +51,21 @@ def test_nothing_in_force_after_the_only_version_is_retired() -> None:
     assert registry.get("2026.1") is v1
 
 
+def test_a_retired_version_named_explicitly_decides_only_before_its_retirement() -> None:
+    v1, v2 = version(1, DAY0), version(2, dt.date(2026, 6, 1))
+    registry = PolicyRegistry([v1, v2], retired={(v2.id, v2.version): dt.date(2026, 9, 1)})
+    assert registry.select(dt.date(2026, 8, 31), "2026.2") is v2  # a decision made under it
+    for day in (dt.date(2026, 9, 1), dt.date(2027, 5, 1)):
+        with pytest.raises(NoVersionInForce) as refused:
+            registry.select(day, "2026.2")
+        assert refused.value.field == "policy_version"
+        assert refused.value.message.startswith(
+            f"version 2026.2 was retired from 2026-09-01 and does not decide as of {day}"
+        )
+    assert registry.select(dt.date(2027, 5, 1), "2026.1") is v1  # not retired: named, it decides
+    assert registry.get("2026.2") is v2
+
+
 def test_with_versions_answers_what_if_without_changing_the_registry() -> None:
     v1, v2 = version(1, DAY0), version(2, dt.date(2027, 1, 1))
     registry = PolicyRegistry([v1, v2])
