@@ -263,7 +263,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         held[0] += 1
         return fragment
 
-    ns: dict[str, Any] = {"MISS": miss}
+    ns: dict[str, Any] = {"MISS": miss, "DUMPS": orjson.dumps, "B_END": b"}"}
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
     results = []
     for i, explainer in enumerate(explainers):
@@ -282,8 +282,23 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             key_parts.append("day")
         # one input: its value; none (a condition on the activity alone): (); else a tuple
         key = key_parts[0] if len(key_parts) == 1 else "(" + ", ".join(key_parts) + ")"
-        body += [f"k = {key}", f"r{i} = M{i}[st[{i}]].get(k)", f"if r{i} is None:",
-                 f"    r{i} = MISS(d, {i}, k)"]  # fmt: skip
+        lookup = [f"k = {key}", f"r{i} = M{i}[st[{i}]].get(k)", f"if r{i} is None:",
+                  f"    r{i} = MISS(d, {i}, k)"]  # fmt: skip
+        if explainer.not_applicable:
+            # Not for this activity: its fixed JSON and the values, never memoised (the
+            # values of inputs other activities' criteria read vary as much as any).
+            frag = fragments[i]
+            ns[f"NA{i}"] = frag.not_applicable
+            ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
+            parts = [f"NA{i}"]
+            for n, at in enumerate(frag.met):
+                parts += [f"K{i}_{n}", f"DUMPS(v{i}_{at})"]
+            parts += [f"K{i}_{len(frag.met)}", "B_END"]
+            body += [f"if st[{i}] == 'not_applicable':",
+                     f"    r{i} = b''.join(({', '.join(parts)},))",
+                     "else:", *("    " + line for line in lookup)]  # fmt: skip
+        else:
+            body += lookup
         results.append(f"r{i}")
     body.append(f"return b','.join(({', '.join(results)},))")
     return make_function("criteria_json", "d", body, ns, label=activity)
