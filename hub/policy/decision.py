@@ -263,7 +263,14 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         held[0] += 1
         return fragment
 
-    ns: dict[str, Any] = {"MISS": miss, "DUMPS": orjson.dumps, "B_END": b"}"}
+    ns: dict[str, Any] = {
+        "MISS": miss,
+        "DUMPS": orjson.dumps,
+        "B_END": b"}",
+        "B_ENDS": b"}}",  # the values' and the criterion's
+        "FV": format_value,
+        "ROUND": round,
+    }
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
     results = []
     for i, explainer in enumerate(explainers):
@@ -296,6 +303,24 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             parts += [f"K{i}_{len(frag.met)}", "B_END"]
             body += [f"if st[{i}] == 'not_applicable':",
                      f"    r{i} = b''.join(({', '.join(parts)},))",
+                     "else:", *("    " + line for line in lookup)]  # fmt: skip
+        elif (
+            len(explainer.inputs) == 1
+            and types[explainer.inputs[0]] in ("number", "integer")
+            and fragments[i].met_requirement is not None
+        ):
+            # One number read, met: "Met: name is <value> (required: ...)." written here
+            # (its values hardly repeat, so a memo would only churn); a value with more
+            # than 6 decimals is shown against its threshold: the long road.
+            frag, name = fragments[i], explainer.inputs[0]
+            ns[f"MH{i}"] = frag.head
+            ns[f"MP{i}"] = f"Met: {name} is "
+            ns[f"MS{i}"] = explainer.met_suffix
+            ns[f"MM{i}"] = frag.met_requirement + frag.value_keys[0]
+            v = f"v{i}_0"
+            body += [f"if st[{i}] == 'met' and (type({v}) is not float or {v} == ROUND({v}, 6)):",
+                     f"    r{i} = b''.join((MH{i}, DUMPS(MP{i} + FV({v}) + MS{i}), MM{i}, "
+                     f"DUMPS({v}), B_ENDS))",
                      "else:", *("    " + line for line in lookup)]  # fmt: skip
         else:
             body += lookup
