@@ -307,7 +307,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         elif (
             len(explainer.inputs) == 1
             and types[explainer.inputs[0]] in ("number", "integer")
-            and fragments[i].met_requirement is not None
+            and (middle := fragments[i].met_requirement) is not None
         ):
             # One number read, met: "Met: name is <value> (required: ...)." written here
             # (its values hardly repeat, so a memo would only churn); a value with more
@@ -316,7 +316,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             ns[f"MH{i}"] = frag.head
             ns[f"MP{i}"] = f"Met: {name} is "
             ns[f"MS{i}"] = explainer.met_suffix
-            ns[f"MM{i}"] = frag.met_requirement + frag.value_keys[0]
+            ns[f"MM{i}"] = middle + frag.value_keys[0]
             v = f"v{i}_0"
             body += [f"if st[{i}] == 'met' and (type({v}) is not float or {v} == ROUND({v}, 6)):",
                      f"    r{i} = b''.join((MH{i}, DUMPS(MP{i} + FV({v}) + MS{i}), MM{i}, "
