@@ -233,36 +233,73 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _serve(app: Flask, host: str, port: int, threads: int) -> None:
-    from waitress import create_server
+def _serve(app: Flask, host: str, port: int, server: str, workers: int, threads: int) -> None:
+    from hub.serving import serve
 
-    from hub.policy.engine import tune_allocator
+    def ready(url: str) -> None:
+        # Printed only once the port is bound: a client that reads it and connects at once
+        # is never refused.
+        click.echo(f"Serving on {url} with {_server_text(server, workers, threads)} "
+                   "(press Ctrl+C to stop)")  # fmt: skip
+        sys.stdout.flush()
 
-    tune_allocator()  # a long-running server: keep the engine's heap pages (see its docstring)
-    # Bind first, then say so: "Serving on" is printed only once the port accepts
-    # connections (a client that reads it and connects at once is never refused).
-    server = create_server(app, host=host, port=port, threads=threads, ident="hub")
-    click.echo(f"Serving on http://{host}:{port} (press Ctrl+C to stop)")
-    sys.stdout.flush()
     try:
-        server.run()
-    finally:
-        server.close()
+        serve(app, host=host, port=port, server=server, workers=workers, threads=threads,
+              ready=ready)  # fmt: skip
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def _server_text(server: str, workers: int, threads: int) -> str:
+    if server == "gunicorn":
+        return f"gunicorn, {workers} worker process{'es' if workers != 1 else ''}"
+    return f"waitress, {threads} thread{'s' if threads != 1 else ''}"
+
+
+def _server_options(command: F) -> F:
+    """``--server``, ``--workers`` and ``--threads``, shared by ``serve`` and ``demo``."""
+    from hub.serving import SERVERS, default_server, default_workers
+
+    command = click.option(
+        "--threads",
+        default=8,
+        show_default=True,
+        type=click.IntRange(min=1, max=1000),
+        help="waitress: threads running requests (gunicorn's gevent workers need none).",
+    )(command)
+    command = click.option(
+        "--workers",
+        type=click.IntRange(min=1, max=256),
+        default=default_workers,
+        show_default="the number of CPUs",
+        help="gunicorn: worker processes, each with its own app.",
+    )(command)
+    return click.option(
+        "--server",
+        type=click.Choice(SERVERS),
+        default=default_server,
+        show_default="gunicorn, or waitress where gunicorn cannot run",
+        help="The WSGI server.",
+    )(command)
 
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
-@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@_server_options
 @with_app
-def serve(host: str, port: int, threads: int, app: Flask) -> None:
-    """Serve the app with waitress (a production WSGI server)."""
+def serve(host: str, port: int, server: str, workers: int, threads: int, app: Flask) -> None:
+    """Serve the app with gunicorn (one worker process per CPU) or waitress.
+
+    Connections, idle time and request head size are bounded by the HUB_SERVE_*
+    settings, whichever server runs. SIGTERM or Ctrl+C stops it (and its workers).
+    """
     from hub.db import get_engine
     from hub.storage import current_revision
 
     if current_revision(get_engine(app)) is None:
         click.echo("Warning: the database is empty; run `hub db upgrade` first.", err=True)
-    _serve(app, host, port, threads)
+    _serve(app, host, port, server, workers, threads)
 
 
 @main.command("worker")
@@ -299,8 +336,11 @@ def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
 @click.option("--no-serve", is_flag=True, help="Prepare the database and accounts, then exit.")
+@_server_options
 @with_app
-def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
+def demo(
+    host: str, port: int, no_serve: bool, server: str, workers: int, threads: int, app: Flask
+) -> None:
     """Create the database, load the demo data and accounts, and serve the app.
 
     The demo accounts' password is HUB_DEMO_PASSWORD when set, else a random
@@ -336,29 +376,70 @@ def demo(host: str, port: int, no_serve: bool, app: Flask) -> None:
     sys.stdout.flush()
     if not no_serve:
         with _demo_worker(app):
-            _serve(app, host, port, threads=8)
+            _serve(app, host, port, server, workers, threads)
+
+
+#: Seconds between two looks at the demo's worker process.
+DEMO_WORKER_CHECK_SECONDS = 0.5
+#: Longest wait before the demo starts a worker again that keeps dying at start-up.
+DEMO_WORKER_MAX_BACKOFF_SECONDS = 30.0
 
 
 @contextmanager
 def _demo_worker(app: Flask) -> Iterator[None]:
     """One `hub worker` process beside the demo's web server (studio jobs run there), on
-    the app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it."""
+    the app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it.
+
+    A worker that dies (killed, out of memory) is started again within a second, so the
+    jobs it left (acknowledged late) and the queued ones run; one that keeps dying within
+    10 s of its start is started again after 1, 2, 4... (at most 30) seconds."""
     import os
-    import signal
     import subprocess
+    import threading
+    import time
 
     env = {**os.environ, "HUB_INSTANCE_PATH": app.instance_path}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        env=env,
-    )
+    command = [
+        sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"
+    ]  # fmt: skip
+    lock = threading.Lock()
+    stopping = threading.Event()
+    worker = subprocess.Popen(command, env=env)
     click.echo(f"Studio jobs run in a worker process (pid {worker.pid}).")
-    # SIGTERM stops the server as Ctrl+C does, so the worker is stopped too.
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def watch() -> None:
+        nonlocal worker
+        started, backoff = time.monotonic(), 0.5
+        while not stopping.wait(DEMO_WORKER_CHECK_SECONDS):
+            with lock:
+                # gunicorn's master reaps every child: poll() then says 0 (ECHILD).
+                if worker.poll() is None:
+                    continue
+                code = worker.returncode
+            lived = time.monotonic() - started
+            backoff = 0.5 if lived >= 10 else min(backoff * 2, DEMO_WORKER_MAX_BACKOFF_SECONDS)
+            if lived < 10 and stopping.wait(backoff):
+                return
+            with lock:
+                if stopping.is_set():
+                    return
+                worker = subprocess.Popen(command, env=env)
+                started = time.monotonic()
+            click.echo(
+                f"The worker process stopped (exit status {code}); started another "
+                f"(pid {worker.pid}).",
+                err=True,
+            )
+
+    watcher = threading.Thread(target=watch, name="demo-worker-watch", daemon=True)
+    watcher.start()
+    # The server stops on SIGTERM by SystemExit (waitress: hub.serving's handler;
+    # gunicorn: its own), so the worker is stopped too.
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        stopping.set()
+        watcher.join()
         worker.terminate()
         try:
             worker.wait(timeout=30)

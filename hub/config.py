@@ -165,6 +165,23 @@ def impact_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def serve_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The HTTP server's bounds (``hub.serving.ServeBounds``), whichever server runs:
+    connections per server process, seconds a connection may stay silent, bytes of a
+    request's line and headers. ConfigError naming the setting when one is wrong."""
+    max_header_bytes = _count(env, "HUB_SERVE_MAX_HEADER_BYTES", 16384)
+    if max_header_bytes < 1024:
+        raise ConfigError(
+            f"HUB_SERVE_MAX_HEADER_BYTES={max_header_bytes} is too small: a browser's "
+            "request line and headers take about 1,000 bytes (use at least 1024)"
+        )
+    return {
+        "SERVE_MAX_CONNECTIONS": _count(env, "HUB_SERVE_MAX_CONNECTIONS", 1000),
+        "SERVE_IDLE_TIMEOUT": _count(env, "HUB_SERVE_IDLE_TIMEOUT", 10),
+        "SERVE_MAX_HEADER_BYTES": max_header_bytes,
+    }
+
+
 def _positive_seconds(name: str, value: str | None, default: float) -> float:
     if value is None or not value.strip():
         return default
@@ -228,6 +245,7 @@ def load_settings(
         "PASSWORD_HASH": password_hash,
         **queue_settings(env),
         **impact_settings(env),
+        **serve_settings(env),
         # Seconds between two heartbeats of a running studio job (hub.studio.jobs).
         "JOB_HEARTBEAT_SECONDS": _positive_seconds(
             "HUB_JOB_HEARTBEAT_SECONDS", env.get("HUB_JOB_HEARTBEAT_SECONDS"), 5.0
