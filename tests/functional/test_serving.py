@@ -193,12 +193,24 @@ def test_a_request_head_over_the_limit_is_refused(tmp_path, database_url, server
         stop(server)
 
 
-def test_serve_says_which_server_and_refuses_bad_bounds(tmp_path, database_url):
+def test_serve_says_which_server_replaces_a_dead_worker_and_refuses_bad_bounds(
+    tmp_path, database_url
+):
     server = start_server(tmp_path, database_url, "gunicorn", "--workers", "2")
     try:
         assert "with gunicorn, 2 worker processes" in server.log.read_text()
         # Bound first ("Serving on"), then the workers start.
         wait_for(lambda: len(children_of(server.process.pid)) == 2, 60, "two workers")
+        first = children_of(server.process.pid)
+        # A worker that dies is replaced; the server answers meanwhile.
+        os.kill(first[0], signal.SIGKILL)
+        wait_for(
+            lambda: (now := children_of(server.process.pid)) and len(now) == 2
+            and first[0] not in now,
+            60,
+            "gunicorn to start another worker",
+        )  # fmt: skip
+        assert all(server.get()[0] == 200 for _ in range(4))
     finally:
         stop(server)
     result = subprocess.run(
