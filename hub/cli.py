@@ -248,6 +248,8 @@ def _serve(app: Flask, host: str, port: int, server: str, workers: int, threads:
               ready=ready)  # fmt: skip
     except OSError as exc:  # the port is taken, or the address is not this machine's
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    except ValueError as exc:  # gunicorn where it cannot run
+        raise click.ClickException(str(exc)) from None
 
 
 def _server_text(server: str, workers: int, threads: int) -> str:
@@ -256,10 +258,21 @@ def _server_text(server: str, workers: int, threads: int) -> str:
     return f"waitress, {threads} thread{'s' if threads != 1 else ''}"
 
 
-def _server_options(command: F) -> F:
-    """``--server``, ``--workers`` and ``--threads``, shared by ``serve`` and ``demo``."""
-    from hub.serving import SERVERS, default_server, default_workers
+def _default_server() -> str:
+    from hub.serving import default_server
 
+    return default_server()
+
+
+def _default_workers() -> int:
+    from hub.serving import default_workers
+
+    return default_workers()
+
+
+def _server_options(command: F) -> F:
+    """``--server``, ``--workers`` and ``--threads``, shared by ``serve`` and ``demo``.
+    hub.serving (gunicorn, gevent) is imported only when one of them runs."""
     command = click.option(
         "--threads",
         default=8,
@@ -270,14 +283,14 @@ def _server_options(command: F) -> F:
     command = click.option(
         "--workers",
         type=click.IntRange(min=1, max=256),
-        default=default_workers,
+        default=_default_workers,
         show_default="the number of CPUs",
         help="gunicorn: worker processes, each with its own app.",
     )(command)
     return click.option(
         "--server",
-        type=click.Choice(SERVERS),
-        default=default_server,
+        type=click.Choice(["gunicorn", "waitress"]),
+        default=_default_server,
         show_default="gunicorn, or waitress where gunicorn cannot run",
         help="The WSGI server.",
     )(command)

@@ -74,15 +74,8 @@ class ServeBounds:
 
 
 def default_server() -> str:
-    """gunicorn where it runs (POSIX: it forks), else waitress."""
-    if sys.platform == "win32":
-        return "waitress"
-    try:
-        import gevent  # noqa: F401
-        import gunicorn  # noqa: F401
-    except ImportError:  # a trimmed install: waitress is always there
-        return "waitress"
-    return "gunicorn"
+    """gunicorn where it runs (POSIX: it forks; installed with gevent), else waitress."""
+    return "gunicorn" if GUNICORN else "waitress"
 
 
 def default_workers() -> int:
@@ -111,8 +104,9 @@ def serve(
     processes, each building its own app from the environment as ``app`` was built;
     ``threads`` (waitress) the number of threads running requests. ``ready`` is called
     with the URL once the port is bound (connections are accepted from then on), before
-    the first request. Raises ValueError for an unknown server, OSError when the port
-    cannot be bound.
+    the first request. Raises ValueError for an unknown server or gunicorn where it
+    cannot run; waitress raises OSError when the port cannot be bound, gunicorn says so
+    in its log and exits with status 1.
     """
     from hub.policy.engine import tune_allocator
 
@@ -122,6 +116,8 @@ def serve(
     if server == "waitress":
         _serve_waitress(app, host, port, threads, bounds, lambda: ready(url))
     elif server == "gunicorn":
+        if not GUNICORN:
+            raise ValueError("gunicorn cannot run here (it needs fork): use waitress")
         from hub.db import get_engine
 
         # The workers build their own apps (and connection pools): none is shared
@@ -208,8 +204,9 @@ try:
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.ggevent import GeventWorker
 except ImportError:  # pragma: no cover - gunicorn/gevent not installed: waitress only
-    pass
+    GUNICORN = False
 else:
+    GUNICORN = True
 
     class HubGunicorn(BaseApplication):
         """gunicorn started from ``hub serve``: settings from :func:`gunicorn_options`,

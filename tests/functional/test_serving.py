@@ -274,3 +274,14 @@ def test_the_demo_starts_its_worker_again_when_it_dies_and_queued_jobs_finish(tm
         demo.send_signal(signal.SIGTERM)
         demo.wait(60)
     assert wait_for(lambda: not alive(second), 30, "the worker to stop with the demo")
+
+
+def test_the_command_line_imports_gunicorn_only_to_serve():
+    # `hub assess` and the other commands start without gunicorn and gevent.
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, hub.cli; print(sorted({m.split('.')[0] for m in sys.modules} "
+         "& {'gunicorn', 'gevent'}))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]", result.stdout
