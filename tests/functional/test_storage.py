@@ -154,5 +154,6 @@ def test_hub_serve_answers_http(database_url, tmp_path):
                 time.sleep(0.2)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        # gunicorn lets its workers finish the requests in hand first.
+        process.wait(timeout=60)
         process.stdout.close()
