@@ -162,15 +162,8 @@ def create_draft(
         raise Conflict(
             f"Version {version} already exists. Choose another number.", field="version"
         ) from None
-    audit.append(
-        session,
-        action="policy.draft_created",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=author.id,
-        after={"version": version, "base_version": base.version},
-        policy_version=version,
-    )
+    after = {"version": version, "base_version": base.version}
+    audit_version(session, record, "policy.draft_created", author, after=after)
     return record
 
 
@@ -262,20 +255,18 @@ def store_file_draft(
             "again to save over the draft.",
             field="version",
         ) from None
-    audit.append(
+    audit_version(
         session,
-        action="policy.draft_imported",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=author.id,
+        record,
+        "policy.draft_imported",
+        author,
         after={
             "version": record.version,
             "base_version": record.base_version,
             "digest": record.digest,
             "features_digest": features_digest(record.features_text),
         },
-        policy_version=record.version,
-        policy_digest=record.digest,
+        digest=record.digest,
     )
     return record, True
 
@@ -437,12 +428,11 @@ def save_draft(
             "below, not saved: reload the draft and apply your changes again."
         )
     session.refresh(record)
-    audit.append(
+    audit_version(
         session,
-        action="policy.draft_saved",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=author.id,
+        record,
+        "policy.draft_saved",
+        author,
         after={
             "version": record.version,
             "revision": record.lock_version,
@@ -450,8 +440,7 @@ def save_draft(
             "features_digest": features_digest(record.features_text),
             "base_version": record.base_version,
         },
-        policy_version=record.version,
-        policy_digest=record.digest,
+        digest=record.digest,
     )
     return errors
 
@@ -471,14 +460,34 @@ def delete_draft(session: Session, *, record: PolicyVersionRecord, actor: User) 
     ):
         session.delete(job)
     session.delete(record)
+    audit_version(
+        session, record, "policy.draft_deleted", actor, before={"version": record.version}
+    )
+
+
+def audit_version(
+    session: Session,
+    record: PolicyVersionRecord,
+    action: str,
+    actor: User,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    digest: str | None = None,
+) -> None:
+    """Add the audit record of ``actor``'s ``action`` on policy version ``record`` (its
+    entity, version and, when given, the ``digest`` of the text acted on) to the caller's
+    transaction; ``before`` and ``after`` are what changed."""
     audit.append(
         session,
-        action="policy.draft_deleted",
+        action=action,
         entity_type="policy_version",
         entity_id=record.id,
         actor_id=actor.id,
-        before={"version": record.version},
+        before=before,
+        after=after,
         policy_version=record.version,
+        policy_digest=digest,
     )
 
 

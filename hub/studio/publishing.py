@@ -36,7 +36,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from hub import audit
 from hub.clock import Clock
 from hub.models import (
     Assessment,
@@ -53,7 +52,7 @@ from hub.policy.registry import NoVersionInForce, Period
 from hub.services.errors import Conflict, Forbidden, Invalid
 from hub.storage import update_if_unchanged, utcnow
 from hub.studio import attempts
-from hub.studio.drafts import compiled_policy, require_draft, set_line
+from hub.studio.drafts import audit_version, compiled_policy, require_draft, set_line
 from hub.studio.features import features_digest
 from hub.studio.jobs import plan_impact, run_draft_specs
 
@@ -219,12 +218,11 @@ def approve(
             "approving it: read it again.",
             field="lock_version",
         )
-    audit.append(
+    audit_version(
         session,
-        action="policy.approved",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=actor.id,
+        record,
+        "policy.approved",
+        actor,
         after={
             "policy_id": record.policy_id,
             "version": record.version,
@@ -234,8 +232,7 @@ def approve(
             "base_version": record.base_version,
             "specs": _spec_summary(job),
         },
-        policy_version=record.version,
-        policy_digest=policy.digest,
+        digest=policy.digest,
     )
 
 
@@ -665,12 +662,11 @@ def publish(
     if not published:
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being published.")
-    audit.append(
+    audit_version(
         session,
-        action="policy.published",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=actor.id,
+        record,
+        "policy.published",
+        actor,
         after={
             "policy_id": record.policy_id,
             "version": record.version,
@@ -685,8 +681,7 @@ def publish(
             "specs": _spec_summary(plan.spec_job),
             "impact": _impact_summary(plan.impact_job),
         },
-        policy_version=record.version,
-        policy_digest=record.digest,
+        digest=record.digest,
     )
     return plan.policy
 
@@ -842,12 +837,11 @@ def retire(
     if not retired:
         session.rollback()
         raise Conflict(f"Version {record.version} changed while it was being retired.")
-    audit.append(
+    audit_version(
         session,
-        action="policy.retired",
-        entity_type="policy_version",
-        entity_id=record.id,
-        actor_id=actor.id,
+        record,
+        "policy.retired",
+        actor,
         after={
             "policy_id": record.policy_id,
             "version": record.version,
@@ -855,6 +849,5 @@ def retire(
             "applies_after": plan.after.version if plan.after else None,
             "changes": plan.changes,
         },
-        policy_version=record.version,
-        policy_digest=record.digest,
+        digest=record.digest,
     )
