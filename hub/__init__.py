@@ -44,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from hub import app_catalogue, app_jobs, db, errors, tasks
+    from hub import app_catalogue, app_jobs, db, errors, sessions, tasks
     from hub import app_clock as hub_clock
     from hub.api import bp as api_bp
     from hub.api.common import OrjsonProvider
@@ -81,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
 
     hub_clock.init_app(app, clock)
     db.init_app(app)
+    sessions.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

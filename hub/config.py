@@ -182,6 +182,38 @@ def serve_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def shared_state_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """What the app servers share (``hub.sessions``, the rate limits): ``REDIS_URL``
+    (HUB_REDIS_URL, empty for none), ``REDIS_KEY_PREFIX``, ``SESSION_LIFETIME``
+    (seconds) and Flask-Limiter's storage and key prefix.
+
+    The rate limits are counted in HUB_RATELIMIT_STORAGE_URI, else in HUB_REDIS_URL,
+    else in each process's memory (``memory://``: every process counts alone).
+    ConfigError naming the setting when one is wrong.
+    """
+    redis_url = (env.get("HUB_REDIS_URL") or "").strip()
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"HUB_REDIS_URL={redis_url!r} is not a Redis URL: use redis://host:port/db, "
+            "rediss://... (TLS) or unix:///path/to/socket"
+        )
+    prefix = (env.get("HUB_REDIS_KEY_PREFIX") or "").strip() or "hub"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", prefix):
+        raise ConfigError(
+            f"HUB_REDIS_KEY_PREFIX={prefix!r} is not a key prefix: use 1 to 100 letters, "
+            "digits, '.', '_', ':' or '-'"
+        )
+    storage = (env.get("HUB_RATELIMIT_STORAGE_URI") or "").strip() or redis_url or "memory://"
+    return {
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        # A signed-in session's record is deleted this long after it last changed.
+        "SESSION_LIFETIME": _number(env, "HUB_SESSION_LIFETIME", 12 * 3600, minimum=60),
+        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_KEY_PREFIX": f"{prefix}:limits",
+    }
+
+
 def _positive_seconds(name: str, value: str | None, default: float) -> float:
     if value is None or not value.strip():
         return default
@@ -235,8 +267,7 @@ def load_settings(
         # A login form left open in a tab for a while should still work.
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "RATELIMIT_ENABLED": _bool(env.get("HUB_RATELIMIT_ENABLED"), True),
-        # Explicit, so Flask-Limiter does not warn; use redis://... with several servers.
-        "RATELIMIT_STORAGE_URI": env.get("HUB_RATELIMIT_STORAGE_URI") or "memory://",
+        **shared_state_settings(env),
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # The hub's time zone: "today" is the date there (see hub.clock).

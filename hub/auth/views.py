@@ -19,6 +19,7 @@ from hub.auth.service import (
 from hub.db import get_session
 from hub.extensions import login_manager, rate_limit
 from hub.models import Company, Role, User
+from hub.sessions import end_session, renew_session
 from hub.web.params import ascii_int
 
 bp = Blueprint("auth", __name__)
@@ -78,6 +79,7 @@ def login() -> str | Response:
             form.password.errors = ["Wrong e-mail or password."]
         else:
             session.commit()
+            renew_session()  # an identifier planted before sign-in is worth nothing after
             login_user(user)
             flash(f"Signed in as {user.email}.", "success")
             return redirect(_safe_next(request.args.get("next")) or home_url_for(user))
@@ -89,6 +91,8 @@ def logout() -> Response:
     # POST only (with the CSRF token): a link or an image cannot sign people out.
     if current_user.is_authenticated:
         logout_user()
+        # The server forgets the session: a copy of the cookie no longer signs anyone in.
+        end_session()
         flash("You are signed out.", "info")
     return redirect(url_for("web.index"))
 
@@ -119,6 +123,7 @@ def register() -> str | Response:
                 flash(exc.message, "error")
         else:
             session.commit()
+            renew_session()
             login_user(user)
             flash("Your account is ready. Welcome to the Astana Crypto Hub.", "success")
             return redirect(home_url_for(user))
@@ -155,6 +160,7 @@ def password() -> str | Response:
         else:
             session.commit()
             # The identity includes a hash fragment: sign in again with the new one.
+            renew_session()
             login_user(user)
             flash("Your password has been changed. Other sessions are signed out.", "success")
             return redirect(url_for("auth.account"))
