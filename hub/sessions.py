@@ -1,8 +1,8 @@
-"""Server-side sessions shared by every app server (Flask-Session).
+"""Sessions of signed-in users on the server, shared by every app server (Flask-Session).
 
-The browser holds only a random session identifier (``session`` cookie, 32 random
-bytes); what the session says (the signed-in user, the CSRF token, flashed
-messages) lives in a store every app server reads:
+A signed-in browser holds only a random session identifier (``session`` cookie, 32
+random bytes); what its session says (the user, the CSRF token, flashed messages)
+lives in a store every app server reads:
 
 * Redis when ``HUB_REDIS_URL`` is set: any number of servers on any number of
   machines share the sessions;
@@ -10,33 +10,40 @@ messages) lives in a store every app server reads:
   several processes on one machine (``hub serve`` workers, ``hub demo``) share it,
   and no server is needed.
 
-Signing out deletes the session from the store (``end_session``): a copy of the
-cookie taken before no longer opens anything. Signing in gives the session a new
-identifier (``renew_session``), so an identifier planted before sign-in is worth
-nothing after it.
+A visitor who is not signed in keeps Flask's signed cookie (a CSRF token, a flashed
+message): anonymous traffic writes nothing on the server, so it costs no store round
+trip and cannot fill the store. Signing in moves the session to the store under a
+new identifier (an identifier planted before sign-in is worth nothing after it);
+signing out deletes it there (``end_session``): a copy of the cookie taken before
+no longer opens anything.
 
-Records expire by themselves: a signed-in session ``SESSION_LIFETIME`` seconds
-after it last changed, an anonymous one (a visitor's CSRF token) after
-``WTF_CSRF_TIME_LIMIT`` seconds, when its token is no longer accepted anyway. The
-file store also keeps at most ``FILE_STORE_LIMIT`` records: past it, the records
-that expire soonest (anonymous ones first) are dropped.
+A record is deleted ``SESSION_LIFETIME`` seconds after it last changed. The file
+store keeps at most ``FILE_STORE_LIMIT`` records: past it, the records that expire
+soonest are dropped (those users sign in again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cachelib.file import FileSystemCache
+from flask.sessions import (
+    SecureCookieSession,
+    SecureCookieSessionInterface,
+    SessionInterface,
+    SessionMixin,
+)
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Flask, Request, Response
 
-__all__ = ["FILE_STORE_LIMIT", "end_session", "init_app", "renew_session"]
+__all__ = ["FILE_STORE_LIMIT", "SignedInOnServer", "end_session", "init_app", "renew_session"]
 
 #: The most session records the file store keeps (see ``PruningFileCache``).
 FILE_STORE_LIMIT = 20_000
@@ -44,6 +51,8 @@ FILE_STORE_LIMIT = 20_000
 SID_BYTES = 32
 #: The session key Flask-Login stores the signed-in user's identity under.
 _USER_KEY = "_user_id"
+#: A store identifier as the cookie carries it (``secrets.token_urlsafe(SID_BYTES)``).
+_SID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class PruningFileCache(FileSystemCache):
@@ -51,7 +60,7 @@ class PruningFileCache(FileSystemCache):
 
     cachelib drops one record at a time past the threshold, reading every file of the
     folder for each new record; dropping a tenth at once reads the folder once per
-    ``threshold / 10`` new records instead (a flood of anonymous visitors stays cheap).
+    ``threshold / 10`` new records instead.
     """
 
     def _prune(self) -> None:
@@ -65,39 +74,65 @@ class PruningFileCache(FileSystemCache):
             self._threshold = threshold
 
 
-class _LifetimeByState(ServerSideSessionInterface):
-    """Stores a signed-in session for the app's session lifetime, an anonymous one for
-    at most ``anonymous_lifetime`` (set by ``init_app``)."""
-
-    anonymous_lifetime = dt.timedelta(hours=8)
-
-    def _upsert_session(
-        self, session_lifetime: dt.timedelta, session: ServerSideSession, store_id: str
-    ) -> None:
-        if _USER_KEY not in session:
-            session_lifetime = min(session_lifetime, self.anonymous_lifetime)
-        super()._upsert_session(session_lifetime, session, store_id)
+class RedisSessions(RedisSessionInterface):
+    """Signed-in sessions in Redis (``HUB_REDIS_URL``), shared by every server reaching it."""
 
 
-class RedisSessions(_LifetimeByState, RedisSessionInterface):
-    """Sessions in Redis (``HUB_REDIS_URL``), shared by every server that reaches it."""
+class FileSessions(CacheLibSessionInterface):
+    """Signed-in sessions in files of the instance folder, shared by one machine's processes."""
 
 
-class FileSessions(_LifetimeByState, CacheLibSessionInterface):
-    """Sessions in files of the instance folder, shared by the processes of one machine."""
+class SignedInOnServer(SessionInterface):
+    """Flask's signed cookie for visitors, ``server`` for signed-in users.
+
+    The cookie's value says which it is: a store identifier is 43 URL-safe characters,
+    a signed cookie always holds a ``.``. A session is saved by what it holds: one with
+    a user goes to the store (a new identifier when it comes from a cookie: sign-in),
+    one without goes to a cookie and its record, if any, is deleted (sign-out, or an
+    identifier the store no longer knows).
+    """
+
+    def __init__(self, server: ServerSideSessionInterface) -> None:
+        self.server = server
+        self.cookie = SecureCookieSessionInterface()
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        value = request.cookies.get(self.get_cookie_name(app), "")
+        if _SID.fullmatch(value):
+            opened: SessionMixin = self.server.open_session(app, request)
+            return opened
+        return self.cookie.open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if _USER_KEY in session:
+            if not isinstance(session, ServerSideSession):  # signed in: a new identifier
+                moved = self.server.session_class(
+                    dict(session), sid=self.server._generate_sid(SID_BYTES)
+                )
+                moved.modified = True
+                session = moved
+            self.server.save_session(app, session, response)
+            return
+        if isinstance(session, ServerSideSession):  # signed out, or a forgotten identifier
+            self.server._delete_session(self.server._get_store_id(session.sid))
+            kept = SecureCookieSession({k: v for k, v in session.items() if k != "_permanent"})
+            kept.modified = True
+            session = kept
+        self.cookie.save_session(app, session, response)
 
 
 def init_app(app: Flask) -> None:
-    """Replace the app's cookie sessions by server-side ones.
+    """Keep signed-in sessions on the server (``SignedInOnServer``).
 
     Reads ``REDIS_URL`` (Redis when set, else ``<instance>/sessions/``),
-    ``REDIS_KEY_PREFIX``, ``SESSION_LIFETIME`` (seconds) and ``WTF_CSRF_TIME_LIMIT``
-    (seconds) from ``app.config``. The session cookie keeps the app's
-    ``SESSION_COOKIE_*`` settings and lasts as long as the browser session.
+    ``REDIS_KEY_PREFIX`` and ``SESSION_LIFETIME`` (seconds) from ``app.config``. The
+    session cookie keeps the app's ``SESSION_COOKIE_*`` settings and lasts as long as
+    the browser session.
     """
-    lifetime = dt.timedelta(seconds=float(app.config["SESSION_LIFETIME"]))
-    app.config["PERMANENT_SESSION_LIFETIME"] = lifetime
-    # A record is written when the session changes, not on every request it is read.
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(
+        seconds=float(app.config["SESSION_LIFETIME"])
+    )
+    # A record is written when the session changes, not on every request that reads it.
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     options: dict[str, Any] = {
         "key_prefix": f"{app.config['REDIS_KEY_PREFIX']}:session:",
@@ -106,42 +141,39 @@ def init_app(app: Flask) -> None:
         "sid_length": SID_BYTES,
         "serialization_format": "msgpack",
     }
-    interface: _LifetimeByState
+    server: ServerSideSessionInterface
     if app.config.get("REDIS_URL"):
         import redis
 
         client = redis.Redis.from_url(app.config["REDIS_URL"])
-        interface = RedisSessions(app, client=client, **options)
+        server = RedisSessions(app, client=client, **options)
     else:
         folder = Path(app.instance_path) / "sessions"
         cache = PruningFileCache(
             str(folder), threshold=FILE_STORE_LIMIT, default_timeout=0, mode=0o600
         )
-        interface = FileSessions(app, client=cache, **options)
-    anonymous = float(app.config.get("WTF_CSRF_TIME_LIMIT") or lifetime.total_seconds())
-    interface.anonymous_lifetime = min(lifetime, dt.timedelta(seconds=anonymous))
-    app.session_interface = interface
+        server = FileSessions(app, client=cache, **options)
+    app.session_interface = SignedInOnServer(server)
 
 
 def renew_session() -> None:
-    """Give the current session a new identifier and delete its old record (sign-in).
-
-    A session with nothing in it has no record and keeps its (unsent) identifier.
-    """
+    """Give a signed-in session a new identifier and delete its old record (a password
+    change). A visitor's session gets one when it is signed in (``SignedInOnServer``)."""
     from flask import current_app, session
 
     interface = current_app.session_interface
-    if isinstance(interface, ServerSideSessionInterface) and isinstance(session, ServerSideSession):
-        interface.regenerate(session)
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    if isinstance(interface, SignedInOnServer) and isinstance(current, ServerSideSession):
+        interface.server.regenerate(current)
 
 
 def end_session() -> None:
     """Delete the current session from the store and start an empty one (sign-out).
 
-    What the request adds afterwards (a flashed message) goes in a new record under a
-    new identifier; a copy of the old cookie finds nothing.
+    Without a user, the session's record is deleted when the answer is sent
+    (``SignedInOnServer.save_session``); what the request adds afterwards (a flashed
+    message) goes in a visitor's cookie. A copy of the old cookie finds nothing.
     """
     from flask import session
 
-    renew_session()
     session.clear()

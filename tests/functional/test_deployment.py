@@ -77,7 +77,7 @@ def test_signing_in_gives_the_session_a_new_identifier(
     user = make_user(Role.COMPANY)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["planted"] = "yes"  # an anonymous session with a record on the server
+        session["planted"] = "yes"  # a visitor's session: a signed cookie
     planted = session_cookie(client)
     assert login(client, user).status_code == 302
     assert session_cookie(client) != planted
@@ -108,12 +108,12 @@ def test_two_processes_on_one_instance_folder_share_the_sessions(
 
 def test_the_file_store_stays_bounded_and_drops_the_soonest_to_expire(tmp_path: Path) -> None:
     cache = PruningFileCache(str(tmp_path), threshold=50, default_timeout=0)
-    cache.set("signed-in", {"_user_id": "1"}, timeout=3600)
+    cache.set("latest", {"_user_id": "1"}, timeout=3600)
     for i in range(200):
-        cache.set(f"visitor{i}", {"csrf_token": str(i)}, timeout=60)
+        cache.set(f"older{i}", {"_user_id": str(i)}, timeout=60)
     # cachelib prunes before it writes (threshold + 1 records) and keeps a count file.
     assert len([p for p in tmp_path.iterdir() if p.is_file()]) <= 50 + 2
-    assert cache.get("signed-in") == {"_user_id": "1"}  # expires last: kept
+    assert cache.get("latest") == {"_user_id": "1"}  # expires last: kept
     assert FILE_STORE_LIMIT >= 1_000
 
 
@@ -147,26 +147,45 @@ def test_shared_state_settings(tmp_path: Path) -> None:
             load_settings(tmp_path, {**base, name: value})
 
 
-@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
-def test_sessions_in_redis_expire_by_state(
-    make_app: Callable[..., Flask], make_user: Callable[..., User], login: Callable[..., Any]
+def test_visitors_leave_nothing_on_the_server(
+    make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
-    """A visitor's session lasts as long as its CSRF token; a signed-in one the lifetime."""
+    """A visitor's session (its CSRF token) stays in Flask's signed cookie: anonymous
+    traffic writes nothing in the store and cannot fill it."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    folder = tmp_path / "instance" / "sessions"
+    before = sorted(p.name for p in folder.iterdir())
+    for _ in range(20):
+        client = app.test_client()
+        assert client.get("/assess").status_code == 200
+        assert "." in session_cookie(client)  # signed, not a store identifier
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+def test_in_redis_a_signed_in_session_lasts_its_lifetime_and_ends_at_sign_out(
+    make_app: Callable[..., Flask],
+    make_user: Callable[..., User],
+    login: Callable[..., Any],
+    csrf_token: Callable[[FlaskClient, str], str],
+) -> None:
     prefix = f"hubtest-{uuid.uuid4().hex[:8]}"
-    app = make_app(REDIS_URL=REDIS, REDIS_KEY_PREFIX=prefix, SESSION_LIFETIME=7200)
+    app = make_app(
+        REDIS_URL=REDIS, REDIS_KEY_PREFIX=prefix, SESSION_LIFETIME=7200, WTF_CSRF_ENABLED=True
+    )
     store = redis.Redis.from_url(REDIS)
     try:
         client = app.test_client()
-        with client.session_transaction() as session:
-            session["csrf_token"] = "x"
-        visitor = f"{prefix}:session:{session_cookie(client)}"
-        assert 0 < store.ttl(visitor) <= app.config["WTF_CSRF_TIME_LIMIT"]
+        assert client.get("/login").status_code == 200
+        assert not list(store.scan_iter(f"{prefix}:*"))  # a visitor: nothing stored
         assert login(client, make_user(Role.COMPANY)).status_code == 302
-        assert not store.exists(visitor)  # renewed at sign-in
         signed_in = f"{prefix}:session:{session_cookie(client)}"
+        assert list(store.scan_iter(f"{prefix}:*")) == [signed_in.encode()]
         assert 7000 < store.ttl(signed_in) <= 7200
-        assert client.post("/logout").status_code == 302
-        assert not store.exists(signed_in)
+        token = csrf_token(client, "/filings")
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+        assert not list(store.scan_iter(f"{prefix}:*"))
+        assert client.get("/filings").status_code == 302
     finally:
         for key in store.scan_iter(f"{prefix}:*"):
             store.delete(key)
