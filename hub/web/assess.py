@@ -167,7 +167,7 @@ def assess_page() -> tuple[str, int] | str:
         "today": today,
         "versions": registry.versions(),
     }
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (its headers alone)
         return _blank_form_page(context)
     context["policy_url"] = policy_url(policy.version)
     form = PolicyForm.from_post(policy, request.form)

@@ -214,7 +214,7 @@ def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
             "error",
         )
         return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (its headers alone)
         return _render_edit(
             company, filing, PolicyForm.from_inputs(policy, filing.inputs, fixed=fixed)
         )

@@ -139,3 +139,39 @@ def test_admin_creates_staff_accounts(client, make_user, login, db_session):
     assert "already exists" in again.get_data(as_text=True)
     bad_role = client.post("/admin", data={**data, "email": "x@hub.kz", "role": "company"})
     assert "Not a valid choice" in bad_role.get_data(as_text=True)
+
+
+def _form_pages(app) -> list[str]:
+    """The pages without URL parameters that answer both GET (the page) and POST (its form)."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if {"GET", "POST"} <= (rule.methods or set())
+        and not rule.arguments
+        and not rule.rule.startswith("/api/")
+    )
+
+
+def test_head_is_answered_as_get_on_every_form_page(app, client, make_user, login):
+    """HEAD is GET without the body (RFC 9110 9.3.2): a page that also takes its form's POST
+    must not read a HEAD as a submission (/assess answered HEAD with the 422 of an empty form)."""
+    pages = _form_pages(app)
+    assert "/assess" in pages
+    login(client, make_user("company"))
+    for path in pages:
+        get = client.get(path)
+        head = client.head(path)
+        assert head.status_code == get.status_code, path
+        assert head.get_data() == b"", path
+
+
+def test_head_on_a_draft_filings_edit_page_changes_nothing(client, make_user, login, db_session):
+    login(client, make_user("company"))
+    response = client.post("/filings/new")
+    filing_id = int(re.search(r"/filings/(\d+)/edit", response.headers["Location"]).group(1))
+    client.get(f"/filings/{filing_id}/edit")  # shows (and so clears) the sign-in message
+    before = client.get(f"/filings/{filing_id}/edit")
+    head = client.head(f"/filings/{filing_id}/edit")
+    assert (head.status_code, before.status_code) == (200, 200)
+    after = client.get(f"/filings/{filing_id}/edit")
+    assert after.get_data() == before.get_data()
