@@ -126,6 +126,7 @@ def probe_forever(url: str, stop: threading.Event, out: list[tuple[float, float,
                 r.read()
         except urllib.error.HTTPError as exc:
             status = exc.code
+            exc.close()  # it holds the connection until closed
         out.append((started, time.monotonic() - started, status))
         stop.wait(0.05)
 
