@@ -67,6 +67,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _IN_CI el
 DEFAULT_PASSWORD = "correct horse battery"
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    """Stop the processes a test started: SIGTERM to those still running (all at once,
+    so they stop side by side), then wait up to ``timeout`` seconds for each, and kill
+    those that did not stop (a test never leaves a server or worker behind)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def postgres_url() -> str | None:
     """The PostgreSQL URL the run is pointed at, if any."""
     url = os.environ.get("HUB_DATABASE_URL", "")

@@ -32,7 +32,7 @@ from flask.testing import FlaskClient
 from hub.config import ConfigError, load_settings
 from hub.models import Role, User
 from hub.sessions import FILE_STORE_LIMIT, PruningFileCache
-from tests.conftest import DEFAULT_PASSWORD, postgres_url
+from tests.conftest import DEFAULT_PASSWORD, postgres_url, stop_processes
 
 REDIS = "redis://127.0.0.1:6379/5"
 
@@ -402,6 +402,7 @@ def test_two_servers_and_two_workers_share_sessions_limits_versions_and_work(
         )
         impact = wait(writer.at(b), job, lambda v: v["finished"])
         assert impact["state"] == "done", impact
+        assert "companies change" in writer.at(b).get(job)[1]
 
         # Published on A, effective on ``day``.
         status, page, _ = writer.at(a).post(
@@ -446,14 +447,7 @@ def test_two_servers_and_two_workers_share_sessions_limits_versions_and_work(
         status, _, headers = thief._send(replay)
         assert status == 302 and "/login" in headers["Location"]
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         for key in store.scan_iter(f"{prefix}:*"):
             store.delete(key)
 
