@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,22 +195,49 @@ def impact(
         raise click.ClickException(exc.message + hint) from None
     engine = get_engine(app)
     queued = bool(app.config.get("BROKER_URL"))
-    result = impact_runs.analyse_population(
+    run_id = impact_runs.plan_run(
         engine,
         candidate=policy,
         against=plan.against,
         as_of=plan.as_of,
         chunk_size=chunk_size,
         keep_unchanged=bool(show_all or csv_out or as_json),
-        # With a broker the workers analyse the chunks; this process waits and combines.
-        dispatch=chunk_dispatcher(app) if queued else None,
-        help=not queued,
-        timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
     )
+    # The run is this command's own: however the command ends (printed, Ctrl+C, SIGTERM,
+    # no worker answering), it is deleted with its chunks and rows, so nothing is left
+    # "running" and the workers skip the chunks still queued (nothing left to claim).
     try:
-        _print_impact(result, engine, policy, plan, csv_out, as_json, show_all)
+        with _sigterm_as_exit():
+            impact_runs.work(
+                engine,
+                run_id,
+                # With a broker the workers analyse the chunks; this process waits.
+                dispatch=chunk_dispatcher(app) if queued else None,
+                help=not queued,
+                timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
+            )
+            result = impact_runs.finish(engine, run_id)
+            _print_impact(result, engine, policy, plan, csv_out, as_json, show_all)
     finally:
-        impact_runs.delete_run(engine, result["run"])
+        impact_runs.delete_run(engine, run_id)
+
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the command as Ctrl+C does (``finally`` blocks run; exit status 143),
+    in the main thread; elsewhere (tests calling the command) signals stay as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_impact(

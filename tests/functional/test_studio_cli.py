@@ -113,3 +113,43 @@ def test_a_published_version_exports_into_the_folders_the_service_reads(
     result = run("policy", "export", "2027.1")
     assert result.exit_code == 0, result.output
     assert f"wrote {policies / 'astana-crypto-hub' / '2027.1.yaml'}" in result.output
+
+
+def test_a_stopped_impact_command_leaves_no_run_behind(cli_env, app, tmp_path):
+    """SIGTERM in the middle of `hub policy impact`: the command stops (143, as Ctrl+C
+    would) and its run, chunks and rows are deleted; nothing stays "running"."""
+    import datetime as dt
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import sqlalchemy as sa
+
+    from benchmarks.population import seed
+    from hub.db import get_engine
+    from tests.unit.core_support import P2026
+
+    engine = get_engine(app)
+    seed(engine, P2026, 3_000, as_of=dt.date(2026, 9, 1), seed=21, batch=1_000)
+
+    def count(table: str, where: str = "") -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table} {where}")).scalar_one())
+
+    command = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "policy", "impact", "2027.1", "--against", "2026.1",
+         "--as-of", "2027-01-01", "--json", "--chunk-size", "20"],
+        env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while count("impact_chunk", "WHERE state = 'done'") < 3:
+        assert command.poll() is None, command.communicate()
+        assert time.monotonic() < deadline, "no chunk done in 120 s"
+        time.sleep(0.05)
+    assert count("impact_run", "WHERE state = 'running'") == 1
+    command.send_signal(signal.SIGTERM)
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert (count("impact_run"), count("impact_chunk"), count("impact_row")) == (0, 0, 0)
