@@ -54,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from hub.studio.views import bp as studio_bp
     from hub.web import bp as web_bp
     from hub.web.assess import bp as assess_bp
+    from hub.web.converters import CanonicalIntegerConverter
     from hub.web.filings import bp as filings_bp
     from hub.web.review import bp as review_bp
     from hub.web.review import public as certificates_bp
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HUB_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.json = OrjsonProvider(app)  # jsonify and the tojson filter, written by orjson
+    app.url_map.converters["int"] = CanonicalIntegerConverter  # before any route
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.config.update(load_settings(app.instance_path))

@@ -246,3 +246,37 @@ def test_the_filing_api_is_rate_limited(make_app, make_user, db_session):
     assert codes == [200, 200, 429]
     response = client.get("/api/v1/filings", headers=headers)
     assert response.json["errors"][0]["message"].startswith("You are going too fast")
+
+
+def other_spellings(number: int) -> list[str]:
+    """Strings Python's int() and Werkzeug's \\d+ read as ``number``: none is its address."""
+    digits = str(number)
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in digits)
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in digits)
+    return ["0" + digits, "00" + digits, "+" + digits, "%20" + digits, digits + "%20",
+            "0_" + digits, arabic_indic, fullwidth, digits + ".0"]  # fmt: skip
+
+
+def test_a_filing_has_one_address(client, auth, member, make_user, login):
+    """An id is ASCII digits without a leading zero: every other spelling of the same
+    number is 404 on the API and on the web pages (the filing's, the review's)."""
+    filing_id = create(client, auth, t1_exchange())["id"]
+    assert client.get(f"/api/v1/filings/{filing_id}", headers=auth).status_code == 200
+    for spelling in other_spellings(filing_id):
+        for method, path in [
+            ("get", f"/api/v1/filings/{spelling}"),
+            ("put", f"/api/v1/filings/{spelling}"),
+            ("post", f"/api/v1/filings/{spelling}/submit"),
+        ]:
+            response = getattr(client, method)(path, json={"filing": {}}, headers=auth)
+            assert response.status_code == 404, (method, path, response.json)
+    web = client.application.test_client()
+    login(web, member)
+    assert web.get(f"/filings/{filing_id}").status_code == 200
+    admin = client.application.test_client()
+    login(admin, make_user("admin"))
+    assert admin.get(f"/review/filings/{filing_id}").status_code == 200
+    for spelling in other_spellings(filing_id):
+        assert web.get(f"/filings/{spelling}").status_code == 404, spelling
+        assert web.get(f"/filings/{spelling}/edit").status_code == 404, spelling
+        assert admin.get(f"/review/filings/{spelling}").status_code == 404, spelling

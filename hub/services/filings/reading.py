@@ -5,6 +5,7 @@ force, a draft's inputs checked, a filing re-assessed (nothing stored).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,13 +18,20 @@ from hub.policy.filing import field_name
 from hub.policy.text import nfc
 from hub.services.filings.states import FilingNotFound, FilingRejected
 
+#: A filing id as written in a URL or a request: ASCII digits, no leading zero.
+_ID = re.compile(r"[1-9][0-9]*")
+
 
 def get_filing(session: Session, *, filing_id: Any, company_id: int) -> Filing:
     """The company's filing, or FilingNotFound (missing and foreign look the same)."""
-    try:
+    # One spelling per filing: ASCII digits, no sign, no leading zero, no "_" (int()
+    # reads "١٢", " 12", "+12", "012" and "1_2" as 12 too).
+    if isinstance(filing_id, int) and not isinstance(filing_id, bool):
+        key = filing_id
+    elif isinstance(filing_id, str) and _ID.fullmatch(filing_id):
         key = int(filing_id)
-    except (TypeError, ValueError):
-        raise FilingNotFound(filing_id) from None
+    else:
+        raise FilingNotFound(filing_id)
     if not 0 < key < 2**63:
         raise FilingNotFound(filing_id)
     filing = session.get(Filing, key)
