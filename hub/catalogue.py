@@ -67,6 +67,11 @@ _INSERT_SQL = sa.text(
 ).bindparams(sa.bindparam("now", type_=UTCDateTime()))
 
 
+_ID_SQL = sa.text(
+    "SELECT id FROM policy_version WHERE policy_id = :policy_id AND version = :version"
+)
+
+
 class CatalogueRefused(ConfigError):
     """The catalogue cannot be built: policy files that do not load, or that disagree
     with the stored version of their number. ``problems`` holds one message per file,
@@ -161,11 +166,41 @@ def import_files(
                 },
             )
             report.added.append(name)
+            stored_id = conn.execute(
+                _ID_SQL, {"policy_id": policy.id, "version": policy.version}
+            ).scalar_one()
+            _audit_import(conn, policy, path, int(stored_id))
         elif stored.state != "draft" and stored.digest == policy.digest:
             report.unchanged.append(name)
         else:
             report.conflicts.append(conflict_message(path, policy, stored.state, stored.digest))
     return report
+
+
+def _audit_import(conn: sa.Connection, policy: Policy, path: Path, stored_id: int) -> None:
+    """Record the import of a shipped file as a published version in the audit trail
+    (``policy.imported``, no actor: the files were imported at start-up or by
+    ``hub policy import``), in ``conn``'s transaction: the version and its record are
+    stored together or not at all."""
+    from sqlmodel import Session
+
+    from hub import audit
+
+    with Session(bind=conn) as session:
+        audit.append(
+            session,
+            action="policy.imported",
+            entity_type="policy_version",
+            entity_id=stored_id,
+            after={
+                "policy_id": policy.id,
+                "version": policy.version,
+                "effective_from": policy.effective_from.isoformat(),
+                "file": path.name,
+            },
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+        )
 
 
 def has_catalogue_table(engine: Engine) -> bool:

@@ -752,7 +752,7 @@ def test_every_review_step_is_in_the_chain_and_hub_audit_verify_checks_it(
         r.action
         for r in db_session.exec(
             select(AuditRecord)
-            .where(AuditRecord.entity_id == str(filing.id))
+            .where(AuditRecord.entity_type == "filing", AuditRecord.entity_id == str(filing.id))
             .order_by(col(AuditRecord.id))
         )
     ]
@@ -765,7 +765,8 @@ def test_every_review_step_is_in_the_chain_and_hub_audit_verify_checks_it(
     _cli_env(monkeypatch, database_url, tmp_path)
     result = CliRunner().invoke(main, ["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "Audit trail intact: 4 records" in result.output
+    # The filing's 4 and the 2 shipped versions' imports (policy.imported).
+    assert "Audit trail intact: 6 records" in result.output
 
     # Someone with database rights bypasses the append-only guard and edits a reason.
     target = db_session.exec(

@@ -57,6 +57,31 @@ def test_import_is_idempotent_and_refuses_a_changed_file(cli_env, db_session, tm
     assert record(db_session, "2026.1").text != target.read_text()
 
 
+def test_each_imported_file_is_in_the_audit_trail_once(cli_env, db_session):
+    """The shipped files imported at start-up are audited (``policy.imported``, with the
+    stored version's id, its digest and the file), in the chain; importing again adds
+    nothing."""
+    from hub import audit
+    from hub.models import AuditRecord
+
+    def imported() -> list[AuditRecord]:
+        db_session.expire_all()
+        query = select(AuditRecord).where(AuditRecord.action == "policy.imported")
+        return list(db_session.exec(query).all())
+
+    records = imported()
+    stored = {r.version: r for r in db_session.exec(select(PolicyVersionRecord)).all()}
+    assert sorted(r.policy_version for r in records) == ["2026.1", "2027.1"]
+    for r in records:
+        version = stored[r.policy_version or ""]
+        assert (r.entity_type, r.entity_id, r.actor_id) == ("policy_version", str(version.id), None)
+        assert r.policy_digest == version.digest
+        assert r.after is not None and r.after["file"] == f"{version.version}.yaml"
+    assert run("policy", "import").exit_code == 0
+    assert len(imported()) == 2
+    assert audit.verify(db_session) == []
+
+
 def test_export_writes_the_policy_file_and_its_scenarios(
     cli_env, db_session, author_client, tmp_path
 ):
