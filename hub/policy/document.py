@@ -37,6 +37,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from . import expr
+from .model import DEFAULT_CLOSE_MARGIN, CloseMargin
 from .money import DEFAULT_ROUNDING, MODES, Rounding, RoundingMode, to_decimal
 
 INPUT_TYPES = ("string", "number", "integer", "bool", "enum", "set", "date")
@@ -366,6 +367,29 @@ class RoundingRule(DocumentPart):
         )
 
 
+class WatchRule(DocumentPart):
+    """How the daily watch reads this version (``hub.policy.watch``): when a met criterion
+    is "close to the line". A figure is close when it meets a comparison by no more than
+    the margin: ``percent_points`` for an input in ``%``, else ``relative`` times the
+    bound (0.02: within 2% of it)."""
+
+    noun: ClassVar[str] = "watch"
+    percent_points: Annotated[
+        Number,
+        Field(ge=0, le=100, json_schema_extra=_message("must be a number from 0 to 100")),
+    ] = DEFAULT_CLOSE_MARGIN.percent_points
+    """The margin of an input in ``%``, in percentage points (1: 95.2 against 95 is close)."""
+    relative: Annotated[
+        Number,
+        Field(ge=0, le=1, json_schema_extra=_message("must be a fraction from 0 to 1")),
+    ] = DEFAULT_CLOSE_MARGIN.relative
+    """The margin of any other number, as a fraction of the bound (0.02: 2%)."""
+
+    def to_margin(self) -> CloseMargin:
+        """The margin as the watch takes it."""
+        return CloseMargin(float(self.percent_points), float(self.relative))
+
+
 Inputs = Annotated[
     dict[Name, InputDoc],
     Field(min_length=1, json_schema_extra=_message("needs at least one input")),
@@ -443,6 +467,9 @@ class PolicyDocument(DocumentPart):
     """The benefits and what they require."""
     rounding: RoundingRule | None = None
     """How savings are rounded (default: to 0.01 KZT, half up)."""
+    watch: WatchRule | None = None
+    """How the daily watch reads this version (default: 1 percentage point for ``%``
+    inputs, 2% of the bound for other numbers)."""
 
 
 # --- the published schema -----------------------------------------------------------

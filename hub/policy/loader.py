@@ -24,6 +24,7 @@ from .checker import TypeEnv
 from .compiler import compile_policy
 from .expr import ExprError, Node
 from .model import (
+    DEFAULT_CLOSE_MARGIN,
     Benefit,
     Criterion,
     Group,
@@ -271,6 +272,7 @@ class _Builder:
             citation=doc.citation or "",
             based_on=doc.based_on,
             rounding=doc.rounding.to_rounding() if doc.rounding else DEFAULT_ROUNDING,
+            close_margin=doc.watch.to_margin() if doc.watch else DEFAULT_CLOSE_MARGIN,
         )
 
     def inputs(self, raw: dict[str, document.InputDoc], groups: set[str]) -> list[InputSpec]:

@@ -212,6 +212,27 @@ class Group:
     title: str
 
 
+@dataclass(frozen=True)
+class CloseMargin:
+    """When the daily watch calls a met comparison "close to the line" (policy field
+    ``watch``): the figure meets its bound by at most ``percent_points`` percentage
+    points for an input in ``%``, or by at most ``relative`` times the bound's size for
+    any other number (0.02: within 2% of it)."""
+
+    percent_points: float = 1.0
+    relative: float = 0.02
+
+    def of(self, unit: str, bound: float) -> float:
+        """The margin of a comparison of an input in ``unit`` with ``bound``."""
+        return self.percent_points if unit == "%" else self.relative * abs(bound)
+
+
+#: Choice (the normative text is silent on the margin): one percentage point, or 2% of
+#: the bound. A version may set its own (``watch:``); the shipped files keep the default,
+#: since editing a published text changes its digest, which the catalogue refuses.
+DEFAULT_CLOSE_MARGIN = CloseMargin()
+
+
 @dataclass(eq=False)
 class Policy:
     """One version of a policy, validated; immutable by convention."""
@@ -237,6 +258,8 @@ class Policy:
     based_on: str | None = None
     #: how savings are rounded (policy field ``rounding``; default half up to the tiyn)
     rounding: Rounding = DEFAULT_ROUNDING
+    #: when a met criterion is "close to the line" (policy field ``watch``)
+    close_margin: CloseMargin = DEFAULT_CLOSE_MARGIN
     _compiled: Any = field(default=None, repr=False)
     _validator: Any = field(default=None, repr=False)
 

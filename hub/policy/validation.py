@@ -26,6 +26,7 @@ from .document import (
     PolicyDocument,
     RoundingRule,
     Tier,
+    WatchRule,
 )
 
 Problem = tuple[tuple[Any, ...], str]
@@ -87,6 +88,8 @@ def _problem(data: Any, error: Any) -> Problem:
             return path, f"{what}: must be a non-empty list of activities"
     elif section == "rounding" and len(loc) >= 2:
         item, rest, what, kinds = loc[:1], loc[1:], "rounding", (RoundingRule,)
+    elif section == "watch" and len(loc) >= 2:
+        item, rest, what, kinds = loc[:1], loc[1:], "watch", (WatchRule,)
     else:
         item, rest, what, kinds = (), loc, "policy", (PolicyDocument,)
     owner = _kind_of(data, item, kinds)
