@@ -475,3 +475,49 @@ class ImpactRowRecord(SQLModel, table=True):
     label: str = Field(max_length=200)
     changed: bool
     row: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+
+
+# --- early warnings --------------------------------------------------------------------
+
+
+class WarningState(StrEnum):
+    """A stored warning is open while the daily watch finds its cause, then closed."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CompanyWarning(SQLModel, table=True):
+    """One early warning of one company (``hub.policy.watch``), kept by the daily watch
+    (``hub.services.watch``): one row per company, ``kind`` and ``subject`` (unique), so
+    a cause found again is the same row.
+
+    ``first_seen`` is the watch's date (``as_of``) of the run that opened it (or opened
+    it again), ``last_seen`` that of the last run that found it, ``closed_on`` that of
+    the run that no longer found it (None while open). ``loss_on`` is the first day
+    without what is at stake (None for a notice), ``saving_at_stake_kzt`` the saving a
+    year it would cost (None: not known). ``details``: the watch's JSON (``summary``,
+    ``todo``...). ``filing_id``: the filing it was found on.
+    """
+
+    __tablename__ = "company_warning"
+    __table_args__ = (
+        sa.UniqueConstraint("company_id", "kind", "subject", name="uq_company_warning"),
+        sa.Index("ix_company_warning_state_loss", "state", "kind", "loss_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", index=True)
+    filing_id: int | None = Field(default=None, foreign_key="filing.id")
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    severity: str = Field(max_length=16)
+    state: str = Field(default=WarningState.OPEN.value, max_length=16)
+    first_seen: date
+    last_seen: date
+    closed_on: date | None = Field(default=None)
+    loss_on: date | None = Field(default=None)
+    saving_at_stake_kzt: float | None = Field(default=None)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _created_at()
+    updated_at: datetime = _created_at()
