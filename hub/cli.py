@@ -330,8 +330,14 @@ def serve(host: str, port: int, server: str, workers: int, threads: int, app: Fl
     show_default=True,
     help="What the worker logs.",
 )
+@click.option(
+    "--beat",
+    is_flag=True,
+    help="Also send the periodic tasks on schedule (Celery beat: the daily watch at 06:00 "
+    "hub time); run exactly one worker with --beat per deployment.",
+)
 @with_app
-def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
+def worker(concurrency: int | None, loglevel: str, beat: bool, app: Flask) -> None:
     """Run studio jobs from the task queue (HUB_BROKER_URL) until stopped.
 
     Start any number, on any machine that reaches the broker and the database.
@@ -342,7 +348,9 @@ def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
 
     from hub.tasks import run_worker
 
-    run_worker(app, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel.upper())
+    run_worker(
+        app, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel.upper(), beat=beat
+    )
 
 
 @main.command("demo")
@@ -413,7 +421,8 @@ def _demo_worker(app: Flask) -> Iterator[None]:
 
     env = {**os.environ, "HUB_INSTANCE_PATH": app.instance_path}
     command = [
-        sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"
+        sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING",
+        "--beat",
     ]  # fmt: skip
     lock = threading.Lock()
     stopping = threading.Event()
@@ -466,10 +475,12 @@ def _demo_worker(app: Flask) -> Iterator[None]:
 from hub.commands.assess import assess  # noqa: E402
 from hub.commands.audit import audit  # noqa: E402
 from hub.commands.policy import policy  # noqa: E402
+from hub.commands.watch import watch  # noqa: E402
 
 main.add_command(assess)
 main.add_command(audit)
 main.add_command(policy)
+main.add_command(watch)
 
 
 if __name__ == "__main__":  # python -m hub.cli

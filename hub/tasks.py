@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
+from celery.schedules import crontab
 from flask import Flask, current_app
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -41,6 +42,7 @@ from kombu.utils.json import dumps
 from hub.app_catalogue import catalogue
 from hub.app_clock import app_clock
 from hub.db import get_engine
+from hub.services.watch import run_watch
 from hub.studio import attempts, impact_runs
 from hub.studio.jobs import HEARTBEAT_SECONDS, stale_after
 
@@ -53,6 +55,12 @@ RUN_STUDIO_JOB = "hub.studio.run_job"
 
 #: The task that analyses one chunk of an impact analysis (``hub.studio.impact_runs``).
 RUN_IMPACT_CHUNK = "hub.studio.impact_chunk"
+
+#: The daily watch (``hub.services.watch.run_watch``), sent by Celery beat.
+RUN_WATCH = "hub.watch.run"
+
+#: When beat sends the daily watch: every day at this hour and minute of the hub's zone.
+WATCH_HOUR, WATCH_MINUTE = 6, 0
 
 #: How often the embedded broker's worker looks for new messages (seconds).
 EMBEDDED_POLLING_INTERVAL = 0.1
@@ -153,6 +161,14 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
         "accept_content": ["json"],
         "task_ignore_result": True,
         "worker_hijack_root_logger": False,
+        # Celery beat (``hub worker --beat``): the daily watch at 06:00 in the hub's zone.
+        "timezone": str(config.get("TIMEZONE") or "Asia/Almaty"),
+        "beat_schedule": {
+            "daily-watch": {
+                "task": RUN_WATCH,
+                "schedule": crontab(hour=WATCH_HOUR, minute=WATCH_MINUTE),
+            }
+        },
     }
 
 
@@ -228,6 +244,18 @@ def run_impact_chunk(run_id: int, number: int) -> str:
     return "done" if done is not None else "nothing to do"
 
 
+@shared_task(name=RUN_WATCH)
+def run_daily_watch(as_of: str | None = None) -> dict[str, Any]:
+    """Run the daily watch (``hub.services.watch.run_watch``) on ``as_of`` (YYYY-MM-DD;
+    default: the hub's today) and return its summary. Idempotent: a second run on a day
+    stores nothing new, so a message delivered twice does no harm."""
+    clock = app_clock()
+    day = dt.date.fromisoformat(as_of) if as_of else clock.today()
+    summary = run_watch(get_engine(), registry=catalogue().registry(), as_of=day, clock=clock)
+    log.info("daily watch as of %s: %s", day, summary.to_dict())
+    return summary.to_dict()
+
+
 @shared_task(bind=True, name=RUN_STUDIO_JOB)
 def run_studio_job(self: Task, job_id: int) -> str:
     """Run a recorded studio job if it is still to run (see ``hub.studio.attempts.run_job``).
@@ -279,11 +307,16 @@ def prune_impact_rows(app: Flask) -> list[int]:
         return []
 
 
-def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:
+def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO", beat: bool = False) -> None:
     """Run a worker of ``app``'s queue in this process until it is stopped (SIGTERM or
     Ctrl+C finish the task in hand first). One job at a time runs in the process
     itself; more run in as many child processes (Celery's prefork pool), each with a
-    connection pool of its own."""
+    connection pool of its own.
+
+    ``beat``: the worker also runs Celery beat, which sends the periodic tasks (the
+    daily watch) on schedule (Celery's ``worker -B``; its schedule's state is kept in
+    ``<instance>/celerybeat-schedule``). Celery's documentation: run exactly one beat
+    per deployment."""
     celery = celery_of(app)
     if concurrency > 1:
         from celery.signals import worker_process_init
@@ -303,5 +336,10 @@ def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:
             f"--hostname={app.config['QUEUE_NAME']}.{os.getpid()}@{socket.gethostname()}",
             "--without-gossip",
             "--without-mingle",
+            *(
+                ["--beat", f"--schedule={Path(app.instance_path) / 'celerybeat-schedule'}"]
+                if beat
+                else []
+            ),
         ]
     )
