@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from hub.api import assessments, docs, filings  # noqa: E402, F401  (routes register on import)
+from hub.api import assessments, docs, filings, warnings  # noqa: E402, F401  (routes register on import)

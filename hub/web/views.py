@@ -17,6 +17,7 @@ from hub.auth.service import AccountError, create_user
 from hub.db import get_session
 from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role, User
 from hub.policy import Policy
+from hub.services.watch import open_warnings
 
 bp = Blueprint("web", __name__)
 
@@ -101,8 +102,13 @@ def company_home() -> str:
         .where(Filing.company_id == company_id)
         .order_by(col(Filing.created_at).desc(), col(Filing.id).desc())
     ).all()
+    warnings = open_warnings(session, company_id=company_id)
     return render_template(
-        "web/company_home.html", company=company, members=list(members), filings=filings
+        "web/company_home.html",
+        company=company,
+        members=list(members),
+        filings=filings,
+        warnings=warnings,
     )
 
 
