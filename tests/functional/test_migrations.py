@@ -27,6 +27,7 @@ TABLES = {
     "impact_chunk",
     "impact_row",
     "studio_job",
+    "company_warning",
 }
 
 
