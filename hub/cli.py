@@ -408,7 +408,8 @@ DEMO_WORKER_MAX_BACKOFF_SECONDS = 30.0
 
 @contextmanager
 def _demo_worker(app: Flask) -> Iterator[None]:
-    """One `hub worker` process beside the demo's web server (studio jobs run there), on
+    """One `hub worker --beat` process beside the demo's web server (studio jobs run there,
+    and Celery beat sends the daily watch from it), on
     the app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it.
 
     A worker that dies (killed, out of memory) is started again within a second, so the
@@ -427,7 +428,10 @@ def _demo_worker(app: Flask) -> Iterator[None]:
     lock = threading.Lock()
     stopping = threading.Event()
     worker = subprocess.Popen(command, env=env)
-    click.echo(f"Studio jobs run in a worker process (pid {worker.pid}).")
+    click.echo(
+        f"Studio jobs run in a worker process (pid {worker.pid}), which also sends the daily "
+        "watch (early warnings) at 06:00 hub time; `hub watch run` runs it now."
+    )
 
     def watch() -> None:
         nonlocal worker

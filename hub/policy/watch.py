@@ -300,6 +300,13 @@ def policy_change_warnings(
                 "before": before,
                 "after": now,
                 "fix": fixes.get(cid),
+                # inputs the version in force does not know: a filing can carry them
+                # only once the new version decides it
+                "new_inputs": [
+                    i
+                    for i in candidate.criterion_by_id[cid].inputs
+                    if i not in baseline.inputs_by_name
+                ],
             }
             for cid, before, now in row.flipped
             if now in FAILING

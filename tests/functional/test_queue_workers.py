@@ -151,6 +151,15 @@ def test_the_demo_brings_up_a_web_server_and_a_worker_and_a_studio_job_finishes(
         assert "Studio jobs run in a worker process" in printed, printed
         worker_pid = int(re.findall(r"worker process \(pid (\d+)\)", printed)[0])
         assert worker_pid in children_of(demo.pid)
+        # The worker runs Celery beat (the daily watch) in a child process of its own.
+        beat_pids = wait_for(
+            lambda: children_of(worker_pid), timeout=60, what="the worker's beat process"
+        )
+        wait_for(
+            lambda: list(Path(env["HUB_INSTANCE_PATH"]).glob("celerybeat-schedule*")),
+            timeout=60,
+            what="beat's schedule in the instance folder",
+        )
         web = Browser(f"http://127.0.0.1:{port}")
         status, _, _ = web.post(
             "/login", "/login", email="author@demo.hub", password="demo-password"
@@ -178,9 +187,10 @@ def test_the_demo_brings_up_a_web_server_and_a_worker_and_a_studio_job_finishes(
         print(f"demo stopped in {time.monotonic() - stopping:.1f} s")
     # The worker stopped with the server.
     deadline = time.monotonic() + 30
-    while alive(worker_pid) and time.monotonic() < deadline:
+    while (alive(worker_pid) or any(map(alive, beat_pids))) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(worker_pid)
+    assert not any(map(alive, beat_pids)), "beat outlived its worker"
 
 
 # --- workers on Redis, one killed ------------------------------------------------------------

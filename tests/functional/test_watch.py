@@ -170,6 +170,7 @@ def test_policy_change_window_is_90_days_inclusive(app, db_session, registry, fi
         flipped = {c["criterion"]: c for c in w.details["criteria"]}
         assert set(flipped) == {"local_opex", "unhosted_wallet_checks"}
         assert flipped["local_opex"]["fix"].startswith("raise opex_in_zone_kzt from")
+        assert flipped["local_opex"]["new_inputs"] == []
         assert "provide unhosted_wallet_verified_pct" in flipped["unhosted_wallet_checks"]["fix"]
         assert all(t.endswith("before 2027-01-01 to keep T3") for t in w.details["todo"])
         assert w.saving_at_stake_kzt > 0

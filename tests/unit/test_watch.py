@@ -106,6 +106,7 @@ def test_the_new_criterion_is_named_with_its_fix_and_the_date() -> None:
     (w,) = _kinds(found, POLICY_CHANGE)
     assert (w.details["tier_before"], w.details["tier_after"]) == ("T3", "T1")
     assert [c["criterion"] for c in w.details["criteria"]] == ["unhosted_wallet_checks"]
+    assert w.details["criteria"][0]["new_inputs"] == ["unhosted_wallet_verified_pct"]
     assert w.details["todo"] == [
         "provide unhosted_wallet_verified_pct (required: unhosted_wallet_verified_pct ≥ 100) "
         "before 2027-01-01 to keep T3"
