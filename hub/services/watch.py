@@ -12,8 +12,13 @@ its stored ones (``CompanyWarning``, one per company, kind and subject) up to da
   figures: details, loss date, saving at stake);
 - a warning found and closed is opened again (a new ``first_seen``);
 - an open warning not found any more is *closed* (``closed_on`` = as_of): the cause is
-  gone (a new filing, a renewed licence). The companies with open warnings are
-  visited even when they no longer have a filing the watch reads.
+  gone (a new filing, a renewed licence), also for a company left with no filing the
+  watch reads.
+
+The chunks are ranges of company ids (every company is visited, the queries of a chunk
+use the indexes on ``company.id``, ``filing.company_id`` and
+``company_warning.company_id``): one pass over the population, never a scan per
+chunk.
 
 Running it twice on one day stores nothing new. One run at a time: two runs opening the
 same warning at once would meet the unique constraint (the second run's chunk fails).
@@ -25,16 +30,17 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub.clock import Clock
-from hub.models import CompanyWarning, Filing, FilingStatus, WarningState, stored_id
+from hub.models import Company, CompanyWarning, Filing, FilingStatus, WarningState, stored_id
 from hub.policy import PolicyRegistry, money
 from hub.policy.watch import KINDS, Found, WatchedFiling, watch_filing
+from hub.studio.impact_runs import read_inputs
 
 #: Companies read, and warnings written, per transaction.
 CHUNK_SIZE = 1_000
@@ -45,7 +51,8 @@ WATCHED = (FilingStatus.APPROVED.value, FilingStatus.SUBMITTED.value)
 @dataclass
 class WatchSummary:
     """What one run did, by kind of warning: ``opened`` (new, or opened again),
-    ``still_open`` (found again), ``closed`` (cause gone); ``companies`` visited."""
+    ``still_open`` (found again), ``closed`` (cause gone); ``companies``: those with a
+    filing the watch reads."""
 
     as_of: dt.date
     companies: int = 0
@@ -71,27 +78,32 @@ class WatchSummary:
 
 
 def _company_ids(session: Session, after: int, limit: int) -> list[int]:
-    """The next ``limit`` company ids above ``after`` that have a watched filing or an
-    open warning, in order."""
-    filings: sa.Select[tuple[int]] = (
-        sa.select(col(Filing.company_id).label("cid"))
-        .where(col(Filing.status).in_(WATCHED), col(Filing.company_id) > after)
-        .distinct()
-    )
-    warnings: sa.Select[tuple[int]] = (
-        sa.select(col(CompanyWarning.company_id).label("cid"))
-        .where(
-            col(CompanyWarning.state) == WarningState.OPEN.value,
-            col(CompanyWarning.company_id) > after,
-        )
-        .distinct()
-    )
-    both = sa.union(filings, warnings).subquery()
-    query = sa.select(both.c.cid).order_by(both.c.cid).limit(limit)
+    """The next ``limit`` company ids above ``after``, in order: a range of the primary
+    key's index, whatever the population (the chunk's queries then find which of them
+    have a watched filing or stored warnings)."""
+    query = (
+        sa.select(col(Company.id)).where(col(Company.id) > after).order_by(col(Company.id))
+    ).limit(limit)
     return [int(cid) for cid in session.execute(query).scalars()]
 
 
-def latest_watched(session: Session, company_ids: Iterable[int]) -> dict[int, Filing]:
+class WatchedRow(NamedTuple):
+    """What the watch reads of a company's latest certified or submitted filing: never
+    its engine decision (the largest column), only the certified one of an approved
+    filing (its benefits' savings)."""
+
+    id: int
+    company_id: int
+    status: str
+    policy_id: str | None
+    inputs: dict[str, Any]
+    certificate_code: str | None
+    valid_until: dt.date | None
+    tier_granted: str | None
+    final_decision: dict[str, Any] | None
+
+
+def latest_watched(session: Session, company_ids: Iterable[int]) -> dict[int, WatchedRow]:
     """Company id -> its latest certified or submitted filing (by id), for those that
     have one."""
     ids = list(company_ids)
@@ -103,15 +115,29 @@ def latest_watched(session: Session, company_ids: Iterable[int]) -> dict[int, Fi
         .group_by(col(Filing.company_id))
         .subquery()
     )
-    rows = session.exec(select(Filing).join(latest, col(Filing.id) == latest.c.id)).all()
-    return {f.company_id: f for f in rows}
+    query = sa.select(
+        col(Filing.id),
+        col(Filing.company_id),
+        col(Filing.status),
+        col(Filing.policy_id),
+        sa.cast(col(Filing.inputs), sa.Text),  # parsed by read_inputs (orjson), faster
+        col(Filing.certificate_code),
+        col(Filing.valid_until),
+        col(Filing.tier_granted),
+        col(Filing.final_decision),
+    ).join(latest, col(Filing.id) == latest.c.id)
+    out: dict[int, WatchedRow] = {}
+    for row in session.execute(query):
+        found = WatchedRow(*row)
+        out[found.company_id] = found._replace(inputs=read_inputs(found.inputs))
+    return out
 
 
-def watched_filing(filing: Filing) -> WatchedFiling:
+def watched_filing(filing: WatchedRow | Filing) -> WatchedFiling:
     """What the watch reads of a stored filing: its inputs and policy, and for an
     approved one its certificate (code, last valid day, tier, certified saving)."""
     certified = filing.status == FilingStatus.APPROVED.value and filing.certificate_code
-    document = filing.final_decision or filing.decision or {}
+    document = filing.final_decision or {}
     saving = None
     if certified:
         saving = money.total(
@@ -172,27 +198,27 @@ def _watch_chunk(
     now = clock.now()
     seen: set[tuple[int, str, str]] = set()
     for company_id in ids:
-        summary.companies += 1
         filing = filings.get(company_id)
         if filing is None:
             continue
+        summary.companies += 1
         for found in watch_filing(watched_filing(filing), registry, as_of):
             key = (company_id, found.kind, found.subject)
             seen.add(key)
             row = stored.get(key)
             if row is None:
-                session.add(_new_row(company_id, stored_id(filing), found, as_of, now))
+                session.add(_new_row(company_id, filing.id, found, as_of, now))
                 summary.opened[found.kind] += 1
             elif row.state == WarningState.OPEN.value:
                 row.last_seen = as_of
-                _refresh(row, stored_id(filing), found, now)
+                _refresh(row, filing.id, found, now)
                 summary.still_open[found.kind] += 1
             else:
                 row.state = WarningState.OPEN.value
                 row.first_seen = row.last_seen = as_of
                 row.closed_on = None
                 row.updated_at = now
-                _refresh(row, stored_id(filing), found, now)
+                _refresh(row, filing.id, found, now)
                 summary.opened[found.kind] += 1
     for key, row in stored.items():
         if row.state == WarningState.OPEN.value and key not in seen:

@@ -361,3 +361,25 @@ def test_the_daily_watch_is_a_periodic_task_of_the_queue(app, db_session, regist
     result = celery.tasks[RUN_WATCH].apply(kwargs={"as_of": today.isoformat()}).get()
     assert result["kinds"][LICENCE_EXPIRY]["opened"] == 1
     assert _open(db_session, LICENCE_EXPIRY)
+
+
+def test_warnings_of_a_company_left_without_a_watched_filing_close(
+    app, db_session, registry, file, clock
+):
+    today = clock.today()
+    filing = file(licence_expires_on=(today + dt.timedelta(days=20)).isoformat())
+    _watch(app, registry, today)
+    assert _open(db_session, LICENCE_EXPIRY)
+    review_actions.reject(
+        db_session,
+        filing=filing,
+        actor_id=None,
+        lock_version=filing.lock_version,
+        registry=registry,
+        reason="Not the licence on file.",
+        clock=clock,
+    )
+    db_session.commit()
+    summary = _watch(app, registry, today)
+    assert summary.companies == 0 and summary.closed[LICENCE_EXPIRY] == 1
+    assert _open(db_session, LICENCE_EXPIRY) == {}
