@@ -52,12 +52,14 @@ _WARNING: dict[str, Any] = {
         "first_seen": {"type": "string", "format": "date"},
         "last_seen": {"type": "string", "format": "date"},
         "loss_on": {
-            "type": ["string", "null"],
+            "type": "string",
             "format": "date",
+            "nullable": True,
             "description": "The first day without what is at stake (null for a notice)",
         },
         "saving_at_stake_kzt": {
-            "type": ["number", "null"],
+            "type": "number",
+            "nullable": True,
             "description": "The estimated saving a year that would be lost (null: unknown)",
         },
         "summary": {"type": "string"},

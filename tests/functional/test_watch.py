@@ -307,7 +307,11 @@ def test_api_lists_the_companys_open_warnings_only(
     assert any(w["kind"] == POLICY_CHANGE for w in theirs)
     assert client.get("/api/v1/warnings").status_code == 401
     spec = client.get("/api/openapi.json").get_json()
-    assert "/api/v1/warnings" in spec["paths"]
+    schema = spec["paths"]["/api/v1/warnings"]["get"]["responses"]["200"]["content"]
+    item = schema["application/json"]["schema"]["properties"]["warnings"]["items"]
+    for w in warnings + theirs:
+        assert set(item["required"]) <= set(w) and set(w) <= set(item["properties"])
+        assert w["kind"] in item["properties"]["kind"]["enum"]
 
 
 def test_company_home_lists_open_warnings_first_with_what_to_do(
