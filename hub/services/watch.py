@@ -20,8 +20,10 @@ use the indexes on ``company.id``, ``filing.company_id`` and
 ``company_warning.company_id``): one pass over the population, never a scan per
 chunk.
 
-Running it twice on one day stores nothing new. One run at a time: two runs opening the
-same warning at once would meet the unique constraint (the second run's chunk fails).
+Running it twice on one day stores nothing new. Two runs at once (beat and a
+``hub watch run``) store each warning once: the unique constraint refuses the second
+insert, and that run's chunk is read and stored again (``CHUNK_ATTEMPTS`` times at
+most), finding the warning stored.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from hub.studio.impact_runs import read_inputs
 
 #: Companies read, and warnings written, per transaction.
 CHUNK_SIZE = 1_000
+#: Times a chunk is tried when another run stores one of its warnings at the same time.
+CHUNK_ATTEMPTS = 3
 #: The filings the watch reads: certified or waiting for review.
 WATCHED = (FilingStatus.APPROVED.value, FilingStatus.SUBMITTED.value)
 
@@ -59,6 +63,13 @@ class WatchSummary:
     opened: Counter[str] = field(default_factory=Counter)
     still_open: Counter[str] = field(default_factory=Counter)
     closed: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: WatchSummary) -> None:
+        """Add the counts of ``other`` (a chunk's) to these."""
+        self.companies += other.companies
+        self.opened.update(other.opened)
+        self.still_open.update(other.still_open)
+        self.closed.update(other.closed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"as_of", "companies", "kinds": {kind: {opened, still_open,
@@ -169,13 +180,24 @@ def run_watch(
     summary = WatchSummary(as_of)
     after = 0
     while True:
-        with Session(engine, expire_on_commit=False) as session:
-            ids = _company_ids(session, after, chunk_size)
-            if not ids:
-                return summary
-            _watch_chunk(session, ids, registry=registry, as_of=as_of, clock=clock,
-                         summary=summary)  # fmt: skip
-            session.commit()
+        for attempt in range(CHUNK_ATTEMPTS):
+            part = WatchSummary(as_of)
+            with Session(engine, expire_on_commit=False) as session:
+                ids = _company_ids(session, after, chunk_size)
+                if not ids:
+                    return summary
+                try:
+                    _watch_chunk(session, ids, registry=registry, as_of=as_of, clock=clock,
+                                 summary=part)  # fmt: skip
+                    session.commit()
+                    break
+                except sa.exc.IntegrityError:
+                    # another run opened one of these warnings meanwhile: read the chunk
+                    # again, which now finds it stored
+                    session.rollback()
+                    if attempt == CHUNK_ATTEMPTS - 1:
+                        raise
+        summary.merge(part)
         after = ids[-1]
 
 

@@ -387,3 +387,31 @@ def test_warnings_of_a_company_left_without_a_watched_filing_close(
     summary = _watch(app, registry, today)
     assert summary.companies == 0 and summary.closed[LICENCE_EXPIRY] == 1
     assert _open(db_session, LICENCE_EXPIRY) == {}
+
+
+def test_two_runs_at_once_store_each_warning_once(
+    app, db_session, registry, file, clock, monkeypatch
+):
+    from hub.services import watch as watch_service
+
+    today = clock.today()
+    filing = file(licence_expires_on=(today + dt.timedelta(days=20)).isoformat())
+    real = watch_service.watch_filing
+    calls = []
+
+    def racing(watched: Any, registry: PolicyRegistry, as_of: dt.date) -> Any:
+        found = real(watched, registry, as_of)
+        if not calls:  # another run stores the licence warning first
+            calls.append(1)
+            (licence,) = [f for f in found if f.kind == LICENCE_EXPIRY]
+            with Session(get_engine(app)) as other:
+                other.add(watch_service._new_row(filing.company_id, filing.id, licence,
+                                                 as_of, Clock().now()))  # fmt: skip
+                other.commit()
+        return found
+
+    monkeypatch.setattr(watch_service, "watch_filing", racing)
+    summary = _watch(app, registry, today)
+    assert (summary.opened[LICENCE_EXPIRY], summary.still_open[LICENCE_EXPIRY]) == (0, 1)
+    assert len(_warnings(db_session, kind=LICENCE_EXPIRY)) == 1
+    assert summary.companies == 1
