@@ -330,14 +330,8 @@ def serve(host: str, port: int, server: str, workers: int, threads: int, app: Fl
     show_default=True,
     help="What the worker logs.",
 )
-@click.option(
-    "--beat",
-    is_flag=True,
-    help="Also send the periodic tasks on schedule (Celery beat: the daily watch at 06:00 "
-    "hub time); run exactly one worker with --beat per deployment.",
-)
 @with_app
-def worker(concurrency: int | None, loglevel: str, beat: bool, app: Flask) -> None:
+def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
     """Run studio jobs from the task queue (HUB_BROKER_URL) until stopped.
 
     Start any number, on any machine that reaches the broker and the database.
@@ -348,9 +342,28 @@ def worker(concurrency: int | None, loglevel: str, beat: bool, app: Flask) -> No
 
     from hub.tasks import run_worker
 
-    run_worker(
-        app, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel.upper(), beat=beat
-    )
+    run_worker(app, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel.upper())
+
+
+@main.command("beat")
+@click.option(
+    "--loglevel",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="What beat logs.",
+)
+@with_app
+def beat(loglevel: str, app: Flask) -> None:
+    """Send the periodic tasks to the task queue on schedule until stopped (Celery beat).
+
+    The daily watch is sent every day at 06:00 hub time (HUB_TIMEZONE); a `hub worker`
+    runs it. Run exactly one beat per deployment; its state is kept in the instance
+    folder (celerybeat-schedule), so one started again sends nothing twice.
+    """
+    from hub.tasks import run_beat
+
+    run_beat(app, loglevel=loglevel.upper())
 
 
 @main.command("demo")
@@ -408,40 +421,49 @@ DEMO_WORKER_MAX_BACKOFF_SECONDS = 30.0
 
 @contextmanager
 def _demo_worker(app: Flask) -> Iterator[None]:
-    """One `hub worker --beat` process beside the demo's web server (studio jobs run there,
-    and Celery beat sends the daily watch from it), on
-    the app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it.
+    """One `hub worker` process beside the demo's web server (studio jobs and the daily
+    watch run there) and one `hub beat` process (which sends the daily watch), on the
+    app's broker (the embedded one unless HUB_BROKER_URL is set), stopped with it.
 
-    A worker that dies (killed, out of memory) is started again within a second, so the
-    jobs it left (acknowledged late) and the queued ones run; one that keeps dying within
-    10 s of its start is started again after 1, 2, 4... (at most 30) seconds."""
+    A process that dies (killed, out of memory) is started again within a second, so
+    the jobs a worker left (acknowledged late) and the queued ones run; one that keeps
+    dying within 10 s of its start is started again after 1, 2, 4... (at most 30)
+    seconds."""
+    run = [sys.executable, "-m", "hub.cli"]
+    worker = [*run, "worker", "--concurrency", "1", "--loglevel", "WARNING"]
+    beat = [*run, "beat", "--loglevel", "WARNING"]
+    with (
+        _supervised(app, worker, "worker", "Studio jobs and the daily watch run in"),
+        _supervised(app, beat, "beat", "Celery beat sends the daily watch (06:00 hub time) from"),
+    ):
+        yield
+
+
+@contextmanager
+def _supervised(app: Flask, command: list[str], name: str, role: str) -> Iterator[None]:
+    """Run ``command`` as a child process of the demo, started again when it dies (see
+    ``_demo_worker``), stopped (SIGTERM, then SIGKILL after 30 s) when the block ends.
+    Prints "<role> a <name> process (pid N)." at start."""
     import os
     import subprocess
     import threading
     import time
 
     env = {**os.environ, "HUB_INSTANCE_PATH": app.instance_path}
-    command = [
-        sys.executable, "-m", "hub.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING",
-        "--beat",
-    ]  # fmt: skip
     lock = threading.Lock()
     stopping = threading.Event()
-    worker = subprocess.Popen(command, env=env)
-    click.echo(
-        f"Studio jobs run in a worker process (pid {worker.pid}), which also sends the daily "
-        "watch (early warnings) at 06:00 hub time; `hub watch run` runs it now."
-    )
+    process = subprocess.Popen(command, env=env)
+    click.echo(f"{role} a {name} process (pid {process.pid}).")
 
     def watch() -> None:
-        nonlocal worker
+        nonlocal process
         started, backoff = time.monotonic(), 0.5
         while not stopping.wait(DEMO_WORKER_CHECK_SECONDS):
             with lock:
                 # gunicorn's master reaps every child: poll() then says 0 (ECHILD).
-                if worker.poll() is None:
+                if process.poll() is None:
                     continue
-                code = worker.returncode
+                code = process.returncode
             lived = time.monotonic() - started
             backoff = 0.5 if lived >= 10 else min(backoff * 2, DEMO_WORKER_MAX_BACKOFF_SECONDS)
             if lived < 10 and stopping.wait(backoff):
@@ -449,29 +471,29 @@ def _demo_worker(app: Flask) -> Iterator[None]:
             with lock:
                 if stopping.is_set():
                     return
-                worker = subprocess.Popen(command, env=env)
+                process = subprocess.Popen(command, env=env)
                 started = time.monotonic()
             click.echo(
-                f"The worker process stopped (exit status {code}); started another "
-                f"(pid {worker.pid}).",
+                f"The {name} process stopped (exit status {code}); started another "
+                f"(pid {process.pid}).",
                 err=True,
             )
 
-    watcher = threading.Thread(target=watch, name="demo-worker-watch", daemon=True)
+    watcher = threading.Thread(target=watch, name=f"demo-{name}-watch", daemon=True)
     watcher.start()
     # The server stops on SIGTERM by SystemExit (waitress: hub.serving's handler;
-    # gunicorn: its own), so the worker is stopped too.
+    # gunicorn: its own), so the process is stopped too.
     try:
         yield
     finally:
         stopping.set()
         watcher.join()
-        worker.terminate()
+        process.terminate()
         try:
-            worker.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+            process.kill()
+            process.wait()
 
 
 # --- commands of the domain core ----------------------------------------------------------

@@ -161,7 +161,7 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
         "accept_content": ["json"],
         "task_ignore_result": True,
         "worker_hijack_root_logger": False,
-        # Celery beat (``hub worker --beat``): the daily watch at 06:00 in the hub's zone.
+        # Celery beat (``hub beat``): the daily watch at 06:00 in the hub's zone.
         "timezone": str(config.get("TIMEZONE") or "Asia/Almaty"),
         "beat_schedule": {
             "daily-watch": {
@@ -307,16 +307,11 @@ def prune_impact_rows(app: Flask) -> list[int]:
         return []
 
 
-def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO", beat: bool = False) -> None:
+def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:
     """Run a worker of ``app``'s queue in this process until it is stopped (SIGTERM or
     Ctrl+C finish the task in hand first). One job at a time runs in the process
     itself; more run in as many child processes (Celery's prefork pool), each with a
-    connection pool of its own.
-
-    ``beat``: the worker also runs Celery beat, which sends the periodic tasks (the
-    daily watch) on schedule (Celery's ``worker -B``; its schedule's state is kept in
-    ``<instance>/celerybeat-schedule``). Celery's documentation: run exactly one beat
-    per deployment."""
+    connection pool of its own."""
     celery = celery_of(app)
     if concurrency > 1:
         from celery.signals import worker_process_init
@@ -336,10 +331,20 @@ def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO", beat: bo
             f"--hostname={app.config['QUEUE_NAME']}.{os.getpid()}@{socket.gethostname()}",
             "--without-gossip",
             "--without-mingle",
-            *(
-                ["--beat", f"--schedule={Path(app.instance_path) / 'celerybeat-schedule'}"]
-                if beat
-                else []
-            ),
         ]
     )
+
+
+def beat_schedule_file(app: Flask) -> Path:
+    """Where beat keeps the state of its schedule (the last time each task was sent)."""
+    return Path(app.instance_path) / "celerybeat-schedule"
+
+
+def run_beat(app: Flask, *, loglevel: str = "INFO") -> None:
+    """Run Celery beat for ``app`` in this process until it is stopped (SIGTERM or
+    Ctrl+C): it sends the periodic tasks on schedule (``beat_schedule``: the daily
+    watch), which workers run. Its state is kept in ``beat_schedule_file``, so a beat
+    started again does not send a task twice in one period. Celery's documentation:
+    exactly one beat per deployment, as a process of its own (not inside a worker,
+    whose beat child would outlive a worker killed outright)."""
+    celery_of(app).Beat(schedule=str(beat_schedule_file(app)), loglevel=loglevel, quiet=True).run()

@@ -246,6 +246,7 @@ def test_the_demo_starts_its_worker_again_when_it_dies_and_queued_jobs_finish(tm
         import re
 
         first = int(re.findall(r"worker process \(pid (\d+)\)", printed)[0])
+        beat = int(re.findall(r"beat process \(pid (\d+)\)", printed)[0])
         os.kill(first, signal.SIGKILL)
         second = int(
             wait_for(
@@ -255,6 +256,7 @@ def test_the_demo_starts_its_worker_again_when_it_dies_and_queued_jobs_finish(tm
             )[0]
         )
         assert second != first and second in children_of(demo.pid) and alive(second)
+        assert alive(beat) and beat in children_of(demo.pid)  # the worker's death is its own
         # A job asked for now is run by the new worker.
         web = Browser(f"http://127.0.0.1:{port}")
         status, _, _ = web.post(
@@ -275,6 +277,7 @@ def test_the_demo_starts_its_worker_again_when_it_dies_and_queued_jobs_finish(tm
         demo.send_signal(signal.SIGTERM)
         demo.wait(60)
     assert wait_for(lambda: not alive(second), 30, "the worker to stop with the demo")
+    assert wait_for(lambda: not alive(beat), 30, "beat to stop with the demo")
 
 
 def test_the_command_line_imports_gunicorn_only_to_serve():
