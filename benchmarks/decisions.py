@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.population import bin_number, filing  # noqa: E402
+from benchmarks.population import realistic  # noqa: E402
 from hub.policy import PolicyRegistry, decide, validate_filing  # noqa: E402
 from hub.policy.compiler import compile_policy  # noqa: E402
 from hub.policy.engine import tune_allocator  # noqa: E402
@@ -55,7 +55,6 @@ from hub.policy.model import Policy  # noqa: E402
 from hub.policy.requests import assess_request  # noqa: E402
 from tests.unit.core_support import exchange, miner  # noqa: E402
 
-FIRST_DAY, LAST_DAY = dt.date(2026, 7, 1), dt.date(2027, 12, 31)
 TODAY = dt.date(2026, 9, 1)  # the requests all name their day; this one is never used
 MEMORY_DECISIONS = 100_000
 #: requests in the --batch runs (at least): with fewer, the start-up (about half a CPU
@@ -70,23 +69,6 @@ MEMORY_GROWTH_MB = 5.0  # "flat": what the second 50,000 decisions may add
 
 
 # --- the requests -------------------------------------------------------------------
-
-
-def realistic(registry: PolicyRegistry, n: int, seed: int = 15) -> Iterator[dict[str, Any]]:
-    """``n`` new API request bodies: {"filing": ..., "as_of": ...}, the filing drawn under
-    the version in force on its day (so its inputs are that version's)."""
-    rnd = random.Random(seed)
-    span = (LAST_DAY - FIRST_DAY).days
-    seen: set[str] = set()
-    for i in range(n):
-        day = FIRST_DAY + dt.timedelta(days=rnd.randint(0, span))
-        policy = registry.select(day)
-        bin_ = bin_number(rnd)
-        while bin_ in seen:
-            bin_ = bin_number(rnd)
-        seen.add(bin_)
-        name = f"Company {i} {rnd.choice(('LLP', 'JSC', 'Ltd'))}"
-        yield {"filing": filing(policy, rnd, bin_, name), "as_of": day.isoformat()}
 
 
 LICENCE = {"exchange": "trading_facility", "mining": "mining", "software": "none"}

@@ -12,7 +12,12 @@ The stored ``decision`` documents are real engine decisions (their size matters 
 whatever reads whole filings) taken from a pool computed once per activity; the
 impact analysis never reads them: it assesses the stored inputs again.
 
-Used by ``benchmarks/impact.py`` and by the tests of the chunked impact analysis.
+``realistic`` draws API request bodies from the same population, each decided on a day
+spread over both shipped versions: ``benchmarks/decisions.py`` (in-process) and
+``benchmarks/web.py`` (over HTTP) use the same requests.
+
+Used by ``benchmarks/impact.py``, ``benchmarks/decisions.py``, ``benchmarks/web.py`` and
+by the tests of the chunked impact analysis.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hub.models import Company, Filing
-from hub.policy import Policy, assess
+from hub.policy import Policy, PolicyRegistry, assess
 from hub.storage import utcnow
 
 ACTIVITY_LICENCE = {
@@ -45,6 +50,8 @@ WORDS = (
     "Aral", "Zhetysu", "Burabay", "Caspian", "Turan", "Kazyna", "Atameken", "Samruk",
 )  # fmt: skip
 FORMS = ("LLP", "JSC", "Ltd", "Exchange LLP", "Digital LLP", "Hash Ltd", "Custody JSC")
+#: The days the API requests are decided on: both shipped versions are in force in turn.
+FIRST_DAY, LAST_DAY = dt.date(2026, 7, 1), dt.date(2027, 12, 31)
 
 #: Inputs that must stay under a limit (the lower the better).
 LIMITS = frozenset(
@@ -176,6 +183,32 @@ def population(
         seen.add(bin_)
         name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {i} {rnd.choice(FORMS)}"
         yield bin_, name, filing(policy, rnd, bin_, name)
+
+
+def realistic(
+    registry: PolicyRegistry, n: int, seed: int = 15, *, pinned_share: float = 0.0
+) -> Iterator[dict[str, Any]]:
+    """``n`` new API request bodies, all different: ``{"filing": ..., "as_of": ...}``, each
+    a new company's filing (its own BIN and name) drawn under the version in force on its
+    ``as_of`` (a day from FIRST_DAY to LAST_DAY), so with that version's inputs; a share
+    ``pinned_share`` of them also names the version (``"policy_version"``, as a client
+    that pins it sends it)."""
+    rnd = random.Random(seed)
+    pin = random.Random(seed + 1)  # its own stream: the filings do not depend on the share
+    span = (LAST_DAY - FIRST_DAY).days
+    seen: set[str] = set()
+    for i in range(n):
+        day = FIRST_DAY + dt.timedelta(days=rnd.randint(0, span))
+        policy = registry.select(day)
+        bin_ = bin_number(rnd)
+        while bin_ in seen:
+            bin_ = bin_number(rnd)
+        seen.add(bin_)
+        name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {i} {rnd.choice(FORMS)}"
+        body: dict[str, Any] = {"filing": filing(policy, rnd, bin_, name), "as_of": str(day)}
+        if pinned_share and pin.random() < pinned_share:
+            body["policy_version"] = policy.version
+        yield body
 
 
 def _decision_pool(policy: Policy, as_of: dt.date, seed: int) -> dict[str, list[dict[str, Any]]]:

@@ -21,16 +21,14 @@ Prints figures beside the targets of issue 15; it is not a pass/fail test. What 
 wrk is Debian's package: ``apt-get install -y wrk`` (CI does not install it; the script
 says so and stops when it is missing). The machine's other load shows in the figures:
 run it on an idle machine, and read wrk's own CPU (it runs on the same cores) as part of
-the cost. Run: ``python benchmarks/http.py [--duration 10] [--connections 32]``.
+the cost. Run: ``python benchmarks/web.py [--duration 10] [--connections 32]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import random
 import shlex
 import shutil
 import socket
@@ -42,16 +40,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.population import bin_number, filing  # noqa: E402
+from benchmarks.population import realistic  # noqa: E402
 from hub.policy import PolicyRegistry  # noqa: E402
 
 DEMO_PASSWORD = "benchmark-demo-password"
-FIRST_DAY = dt.date(2026, 7, 1)
-LAST_DAY = dt.date(2027, 12, 31)
-WORDS = ("Steppe", "Altyn", "Nomad", "Esil", "Tengri", "Irtysh", "Aral", "Turan", "Kazyna")
 
 #: (label, target requests/s, target p99 in ms or None)
 TARGETS = {
@@ -114,26 +111,11 @@ end
 
 
 def realistic_bodies(n: int, seed: int = 15) -> list[bytes]:
-    """``n`` request bodies, all different: each a new company's filing under the version
-    in force on its ``as_of`` (a day between 2026-07-01 and 2027-12-31)."""
+    """``n`` request bodies, all different (``benchmarks/population.py``'s ``realistic``):
+    each a new company's filing under the version in force on its ``as_of``, one in five
+    naming that version."""
     registry = PolicyRegistry.from_directory(ROOT / "policies")
-    rnd = random.Random(seed)
-    days = (LAST_DAY - FIRST_DAY).days
-    seen: set[str] = set()
-    out = []
-    for i in range(n):
-        as_of = FIRST_DAY + dt.timedelta(days=rnd.randint(0, days))
-        policy = registry.select(as_of)
-        bin_ = bin_number(rnd)
-        while bin_ in seen:
-            bin_ = bin_number(rnd)
-        seen.add(bin_)
-        name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {i} LLP"
-        body: dict[str, Any] = {"filing": filing(policy, rnd, bin_, name), "as_of": str(as_of)}
-        if rnd.random() < 0.2:
-            body["policy_version"] = policy.version
-        out.append(json.dumps(body, separators=(",", ":")).encode())
-    return out
+    return [orjson.dumps(r) for r in realistic(registry, n, seed, pinned_share=0.2)]
 
 
 def free_port() -> int:
