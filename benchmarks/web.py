@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import shutil
 import socket
@@ -237,6 +238,7 @@ def wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua + DONE_LUA)
     cpu = server_cpu(server)
+    own = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         result = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
@@ -247,7 +249,11 @@ def wrk(
         os.unlink(script.name)
     line = [x for x in result.stdout.splitlines() if x.startswith("{")][-1]
     figures: dict[str, Any] = json.loads(line)
-    figures["server_cpu_us"] = (server_cpu(server) - cpu) / max(figures["requests"], 1) * 1e6
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    requests = max(figures["requests"], 1)
+    figures["server_cpu_us"] = (server_cpu(server) - cpu) / requests * 1e6
+    wrk_cpu = done.ru_utime + done.ru_stime - own.ru_utime - own.ru_stime
+    figures["wrk_cpu_us"] = wrk_cpu / requests * 1e6
     figures["rate"] = figures["requests"] / (figures["duration_us"] / 1e6)
     return figures
 
@@ -269,7 +275,10 @@ def report(key: str, f: dict[str, Any], extra: str = "") -> None:
         f"{label:<30} {f['rate']:>8,.0f} req/s  p50 {f['p50_us'] / 1000:6.2f} ms  "
         f"p99 {p99:6.2f} ms  ({'; '.join(verdicts)})"
     )
-    notes = [f"{f['requests']:,} requests, server CPU {f['server_cpu_us']:,.0f} us per request"]
+    notes = [
+        f"{f['requests']:,} requests; CPU per request: server {f['server_cpu_us']:,.0f} us, "
+        f"wrk {f['wrk_cpu_us']:,.0f} us"
+    ]
     if errors:
         notes.append(
             f"NOT ALL ANSWERED 2xx: {f['non2xx']} non-2xx, {f['connect']} connect, "
