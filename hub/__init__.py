@@ -83,7 +83,8 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
 
     hub_clock.init_app(app, clock)
     db.init_app(app)
-    sessions.init_app(app)
+    # The API authenticates with bearer tokens: its requests have no session at all.
+    sessions.init_app(app, without=(f"{api_bp.url_prefix}/",))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -17,6 +17,13 @@ new identifier (an identifier planted before sign-in is worth nothing after it);
 signing out deletes it there (``end_session``): a copy of the cookie taken before
 no longer opens anything.
 
+Requests under the paths given to ``init_app`` as ``without`` (the API, which
+authenticates with bearer tokens) have no session: an empty one that no cookie fills
+and that is never saved, so they read and write nothing, cookie or store.
+
+Flask's signed cookie is made by ``SignedCookies``: the same cookies, but its signer is
+built once per secret key rather than twice a request, and its HMAC-SHA1 is OpenSSL's.
+
 A record is deleted ``SESSION_LIFETIME`` seconds after it last changed. The file
 store keeps at most ``FILE_STORE_LIMIT`` records: past it, the records that expire
 soonest are dropped (those users sign in again).
@@ -25,6 +32,7 @@ soonest are dropped (those users sign in again).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,8 +50,16 @@ from flask_session.redis import RedisSessionInterface
 
 if TYPE_CHECKING:
     from flask import Flask, Request, Response
+    from itsdangerous import URLSafeTimedSerializer
 
-__all__ = ["FILE_STORE_LIMIT", "SignedInOnServer", "end_session", "init_app", "renew_session"]
+__all__ = [
+    "FILE_STORE_LIMIT",
+    "SignedCookies",
+    "SignedInOnServer",
+    "end_session",
+    "init_app",
+    "renew_session",
+]
 
 #: The most session records the file store keeps (see ``PruningFileCache``).
 FILE_STORE_LIMIT = 20_000
@@ -82,6 +98,35 @@ class FileSessions(CacheLibSessionInterface):
     """Signed-in sessions in files of the instance folder, shared by one machine's processes."""
 
 
+class SignedCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, the same cookies made with less work.
+
+    Flask builds a new signer (``URLSafeTimedSerializer``) when it opens a session and
+    again when it saves it, and signs with ``hmac`` given a Python function (its lazy
+    SHA-1), which sends every signature through ``hmac``'s pure-Python path. Here the
+    signer is kept per secret key (and fallbacks), and the digest is ``hashlib.sha1``
+    itself, which ``hmac`` hands to OpenSSL: the same HMAC-SHA1, the same signatures.
+    """
+
+    digest_method = staticmethod(hashlib.sha1)
+
+    def __init__(self) -> None:
+        self._signers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        signer = self._signers.get(key)
+        if signer is None:
+            signer = super().get_signing_serializer(app)
+            assert signer is not None
+            if len(self._signers) > 8:  # the key changed many times (tests)
+                self._signers.clear()
+            self._signers[key] = signer
+        return signer
+
+
 class SignedInOnServer(SessionInterface):
     """Flask's signed cookie for visitors, ``server`` for signed-in users.
 
@@ -90,13 +135,19 @@ class SignedInOnServer(SessionInterface):
     a user goes to the store (a new identifier when it comes from a cookie: sign-in),
     one without goes to a cookie and its record, if any, is deleted (sign-out, or an
     identifier the store no longer knows).
+
+    A request whose path starts with one of ``without`` gets an empty session that is
+    never saved: no cookie read, none set, nothing in the store.
     """
 
-    def __init__(self, server: ServerSideSessionInterface) -> None:
+    def __init__(self, server: ServerSideSessionInterface, without: tuple[str, ...] = ()) -> None:
         self.server = server
-        self.cookie = SecureCookieSessionInterface()
+        self.cookie = SignedCookies()
+        self.without = without
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if self.without and request.path.startswith(self.without):
+            return NoSession()
         value = request.cookies.get(self.get_cookie_name(app), "")
         if _SID.fullmatch(value):
             opened: SessionMixin = self.server.open_session(app, request)
@@ -104,6 +155,8 @@ class SignedInOnServer(SessionInterface):
         return self.cookie.open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if isinstance(session, NoSession):
+            return
         if _USER_KEY in session:
             if not isinstance(session, ServerSideSession):  # signed in: a new identifier
                 moved = self.server.session_class(
@@ -121,8 +174,14 @@ class SignedInOnServer(SessionInterface):
         self.cookie.save_session(app, session, response)
 
 
-def init_app(app: Flask) -> None:
-    """Keep signed-in sessions on the server (``SignedInOnServer``).
+class NoSession(SecureCookieSession):
+    """The session of a request that has none (``SignedInOnServer``'s ``without``):
+    empty, and never saved."""
+
+
+def init_app(app: Flask, without: tuple[str, ...] = ()) -> None:
+    """Keep signed-in sessions on the server (``SignedInOnServer``); requests whose path
+    starts with one of ``without`` (``"/api/"``) have none.
 
     Reads ``REDIS_URL`` (Redis when set, else ``<instance>/sessions/``),
     ``REDIS_KEY_PREFIX`` and ``SESSION_LIFETIME`` (seconds) from ``app.config``. The
@@ -153,7 +212,7 @@ def init_app(app: Flask) -> None:
             str(folder), threshold=FILE_STORE_LIMIT, default_timeout=0, mode=0o600
         )
         server = FileSessions(app, client=cache, **options)
-    app.session_interface = SignedInOnServer(server)
+    app.session_interface = SignedInOnServer(server, without)
 
 
 def renew_session() -> None:

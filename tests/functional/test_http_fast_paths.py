@@ -221,3 +221,61 @@ def test_api_errors_still_name_the_field(client):
         "/api/v1/assessments", data=b'{"filing": ', content_type="application/json"
     )
     assert malformed.status_code == 400 and malformed.json["errors"][0]["field"] is None
+
+
+def test_api_requests_have_no_session(app, make_user, login, monkeypatch):
+    """The API authenticates with bearer tokens: a signed-in browser's cookie sent with
+    an API request is not read (no store round trip) and its answer sets no cookie,
+    while a page with the same cookie still opens the session from the store."""
+    client = app.test_client()
+    assert login(client, make_user("company")).status_code == 302
+    interface = app.session_interface
+    opened: list[str] = []
+    real = interface.server.open_session
+
+    def counted(app_, request_):
+        opened.append(request_.path)
+        return real(app_, request_)
+
+    monkeypatch.setattr(interface.server, "open_session", counted)
+    body = {"filing": t1_exchange(bin="940140000385"), "as_of": "2026-09-01"}
+    answers = [
+        client.post("/api/v1/assessments", json=body),
+        client.get("/api/v1/policies"),
+        client.get("/api/v1/filings"),  # no token: 401, and still no session
+        client.get("/api/v1/nowhere"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 401, 404]
+    assert all("Set-Cookie" not in a.headers for a in answers)
+    assert opened == []
+    assert client.get("/filings").status_code == 200  # the cookie still signs pages in
+    assert opened == ["/filings"]
+
+
+def test_the_session_cookie_is_flasks_own(app, monkeypatch):
+    """``SignedCookies`` (one signer per key, OpenSSL's HMAC) writes the cookies Flask's
+    own interface writes, byte for byte, and each opens the other's; a new secret key
+    gets a new signer, the old key still opening cookies as a fallback."""
+    from flask.sessions import SecureCookieSessionInterface
+    from itsdangerous import TimestampSigner
+
+    from hub.sessions import SignedCookies
+
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: 1_790_000_000)
+    ours, flasks = SignedCookies(), SecureCookieSessionInterface()
+    doc = {"csrf_token": "f" * 40, "_flashes": [("message", "Saved. Ünïcode ✓")], "n": 7}
+    for _ in range(2):  # the second time from the kept signer
+        made = ours.get_signing_serializer(app).dumps(doc)
+        assert made == flasks.get_signing_serializer(app).dumps(doc)
+        assert flasks.get_signing_serializer(app).loads(made) == doc
+        assert ours.get_signing_serializer(app).loads(made) == doc
+    old_cookie = made
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret")
+    monkeypatch.setitem(app.config, "SECRET_KEY_FALLBACKS", [])
+    new_cookie = ours.get_signing_serializer(app).dumps(doc)
+    assert new_cookie != old_cookie
+    assert flasks.get_signing_serializer(app).loads(new_cookie) == doc
+    with pytest.raises(Exception, match="Signature"):
+        ours.get_signing_serializer(app).loads(old_cookie)
+    monkeypatch.setitem(app.config, "SECRET_KEY_FALLBACKS", ["test-secret-key"])
+    assert ours.get_signing_serializer(app).loads(old_cookie) == doc
