@@ -12,7 +12,8 @@ starve the others by opening connections and sending nothing (or half a request)
 
 gunicorn runs gevent workers (:class:`HubGeventWorker`): each connection is a greenlet,
 so a half-open connection holds a few kilobytes, not a thread, and gunicorn bounds the
-time to read a request's head with its ``keepalive`` timeout. Its threaded worker
+time to read a request's head with its ``keepalive`` timeout. A worker serves its ready
+connections in turn, one request each (it yields after every answer). Its threaded worker
 (``gthread``) is not used: a connection that sends part of its request and then nothing
 holds one of the worker's threads until the client gives up (gunicorn 27 reads the rest of
 the head with a blocking ``recv`` and no timeout), so a few dozen such connections starve
@@ -214,6 +215,7 @@ def gunicorn_options(bind: str, workers: int, bounds: ServeBounds) -> dict[str, 
 
 
 try:
+    import gevent
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.ggevent import GeventWorker
 except ImportError:  # pragma: no cover - gunicorn/gevent not installed: waitress only
@@ -260,3 +262,17 @@ else:
             if waiting is not None:
                 # What psycopg chooses itself when imported after gevent's patching.
                 waiting.wait = waiting.wait_poll  # type: ignore[attr-defined]
+
+        def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> None:
+            """Answer one request, then let the worker's other connections go first.
+
+            A connection's greenlet reads its next request without yielding when the
+            bytes are already there, as they are whenever the client sends it before
+            the worker has finished with the last one (a client on a faster core, a
+            pipelined request): that connection was then served again and again while
+            the others waited (one 10 s wrk run: 10 to 1,978 requests per connection,
+            median latency 2 ms and p99 436 ms). Yielding after each answer serves the
+            ready connections in turn, one request each (the same run: every connection
+            within 2 % of the others)."""
+            super().handle_request(listener_name, req, sock, addr)
+            gevent.sleep(0)

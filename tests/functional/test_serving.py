@@ -289,3 +289,26 @@ def test_the_command_line_imports_gunicorn_only_to_serve():
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_a_gevent_worker_serves_its_connections_in_turn(monkeypatch):
+    """After each answer the worker yields, so a connection whose next request is
+    already there (pipelined, or sent by a fast client) does not go before the others:
+    they take turns. Without it, one connection was served again and again."""
+    import gevent
+    from gunicorn.workers.ggevent import GeventWorker
+
+    from hub.serving import HubGeventWorker
+
+    served: list[str] = []
+    monkeypatch.setattr(
+        GeventWorker, "handle_request", lambda self, name, req, sock, addr: served.append(req)
+    )
+    worker = HubGeventWorker.__new__(HubGeventWorker)  # only its request loop is used
+
+    def connection(name: str, requests: int) -> None:
+        for i in range(requests):  # every request already read: no wait between them
+            worker.handle_request(None, f"{name}{i}", None, None)
+
+    gevent.joinall([gevent.spawn(connection, "a", 3), gevent.spawn(connection, "b", 3)])
+    assert served == ["a0", "b0", "a1", "b1", "a2", "b2"]
