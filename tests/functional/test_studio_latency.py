@@ -192,6 +192,10 @@ class Probing:
             self.revision += 1
         return status
 
+    def taken(self) -> int:
+        """How many probes were sent since the hostile requests began."""
+        return sum(1 for t, _, _ in list(self.probes) if t >= self.start)
+
     def slowest(self) -> float:
         """The slowest probe since the hostile requests began (each probe answered 200)."""
         during = [(s, code) for t, s, code in self.probes if t >= self.start]
@@ -220,8 +224,12 @@ def test_the_api_answers_within_a_second_while_hostile_drafts_are_saved(
         assert probing.save("628 criteria", text=large_policy(text, 600)) == 422
         rows = many_scenarios(probing.features, 5_001)
         assert probing.save("5,001 scenarios", text=text, features_text=rows) == 422
-        for i in range(3):  # valid, 195 KB, about a second to validate and compile
+        # Valid, 195 KB, a fraction of a second to a second each to validate and compile:
+        # at least three, and more until the probes are enough to say something.
+        for i in range(12):
             assert probing.save(f"195 KB policy {i}", text=large_policy(text, 60, 60 - i)) == 302
+            if i >= 2 and probing.taken() >= 20:
+                break
     assert probing.slowest() < 1.0, probing.timings
 
 
