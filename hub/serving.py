@@ -215,7 +215,7 @@ def gunicorn_options(bind: str, workers: int, bounds: ServeBounds) -> dict[str, 
 
 
 try:
-    import gevent
+    import gevent  # type: ignore[import-untyped]  # (types-gevent is not installed)
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.ggevent import GeventWorker
 except ImportError:  # pragma: no cover - gunicorn/gevent not installed: waitress only
