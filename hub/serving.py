@@ -273,6 +273,6 @@ else:
             the others waited (one 10 s wrk run: 10 to 1,978 requests per connection,
             median latency 2 ms and p99 436 ms). Yielding after each answer serves the
             ready connections in turn, one request each (the same run: every connection
-            within 2 % of the others)."""
+            within 6 % of the others)."""
             super().handle_request(listener_name, req, sock, addr)
             gevent.sleep(0)
