@@ -16,7 +16,7 @@ from .explain import CriterionExplainer
 from .filing import validate_filing
 from .model import Policy
 from .money import Saving
-from .shown import format_value
+from .shown import format_number_json, format_value
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
@@ -24,6 +24,10 @@ STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: repeat: the process stays at 141 MB (22 MB bare), and the rate does not change.
 WRITER_MEMO = 4_096
 
+#: met texts of dated requirements kept per criterion and activity, one per day
+DATED_MEMO = 1_024
+#: input types whose value a met text shows as format_value does, read off its JSON
+_SPLICED = frozenset({"number", "integer", "bool", "date", "enum", "string"})
 
 #: The value a criterion's input is compared with: a number (in the input's unit), a
 #: choice or date text, true/false, or a list of choices; None when the condition is not
@@ -268,8 +272,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         "DUMPS": orjson.dumps,
         "B_END": b"}",
         "B_ENDS": b"}}",  # the values' and the criterion's
-        "FV": format_value,
-        "ROUND": round,
+        "NJ": format_number_json,
     }
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
     results = []
@@ -304,24 +307,42 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             body += [f"if st[{i}] == 'not_applicable':",
                      f"    r{i} = b''.join(({', '.join(parts)},))",
                      "else:", *("    " + line for line in lookup)]  # fmt: skip
-        elif (
-            len(explainer.inputs) == 1
-            and types[explainer.inputs[0]] in ("number", "integer")
-            and (middle := fragments[i].met_requirement) is not None
-        ):
-            # One number read, met: "Met: name is <value> (required: ...)." written here
-            # (its values hardly repeat, so a memo would only churn); a value with more
-            # than 6 decimals is shown against its threshold: the long road.
-            frag, name = fragments[i], explainer.inputs[0]
-            ns[f"MH{i}"] = frag.head
-            ns[f"MP{i}"] = f"Met: {name} is "
-            ns[f"MS{i}"] = explainer.met_suffix
-            ns[f"MM{i}"] = middle + frag.value_keys[0]
-            v = f"v{i}_0"
-            body += [f"if st[{i}] == 'met' and (type({v}) is not float or {v} == ROUND({v}, 6)):",
-                     f"    r{i} = b''.join((MH{i}, DUMPS(MP{i} + FV({v}) + MS{i}), MM{i}, "
-                     f"DUMPS({v}), B_ENDS))",
-                     "else:", *("    " + line for line in lookup)]  # fmt: skip
+        elif (met := fragments[i].met_road(types)) is not None:
+            # Met, every value shown as format_value shows it: "Met: a is <value>; b is
+            # <value> (required: ...)." spliced from parts made once (values hardly
+            # repeat, so a memo would only churn). A number with more than 6 decimals
+            # (shown against its threshold), or any value of an unexpected type, takes
+            # the memo and its long road.
+            frag = fragments[i]
+            ns[f"MO{i}"] = frag.met_open
+            ns.update({f"ML{i}_{n}": label for n, label in enumerate(frag.met_labels)})
+            ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
+            body += [f"r{i} = None", f"if st[{i}] == 'met':"]
+            texts, checks = [], []
+            for n, name in enumerate(explainer.inputs):
+                v, j, t = f"v{i}_{n}", f"j{i}_{n}", f"t{i}_{n}"
+                body.append(f"    {j} = DUMPS({v})")
+                if types[name] in ("number", "integer"):
+                    body.append(f"    {t} = NJ({v}, {j})")
+                elif types[name] == "bool":
+                    body.append(f"    {t} = {j} if type({v}) is bool else None")
+                else:
+                    body.append(f"    {t} = {j}[1:-1] if type({v}) is str else None")
+                checks.append(f"{t} is not None")
+                texts += [f"ML{i}_{n}", t]
+            if met == "dated":
+                ns[f"MD{i}"] = frag.dated_tail
+                tail = f"MD{i}(day)"
+            else:
+                ns[f"MT{i}"] = frag.met_tail
+                tail = f"MT{i}"
+            values = []
+            for n, at in enumerate(frag.met):
+                values += [f"K{i}_{n}", f"j{i}_{at}"]
+            parts = ["MO" + str(i), *texts, tail, *values, "B_ENDS"]
+            body += [f"    if {' and '.join(checks)}:",
+                     f"        r{i} = b''.join(({', '.join(parts)},))",
+                     f"if r{i} is None:", *("    " + line for line in lookup)]  # fmt: skip
         else:
             body += lookup
         results.append(f"r{i}")
@@ -343,10 +364,14 @@ class _Fragments:
 
     __slots__ = (
         "dated",
+        "dated_tails",
         "explainer",
         "head",
         "met",
+        "met_labels",
+        "met_open",
         "met_requirement",
+        "met_tail",
         "not_applicable",
         "requirement",
         "status",
@@ -385,6 +410,18 @@ class _Fragments:
         self.met_requirement: bytes | None = None
         if self.threshold is not None and not self.dated:
             self.met_requirement = self._met_middle(explainer.requirement, self.threshold)
+        #: a met fragment's parts: up to the first value's text, each value's label
+        #: ("name is ", "; name is "), and after the last text, up to the values (the
+        #: suffix, the requirement, the threshold: fixed, or per day when dated)
+        self.met_open = self.head + b'"Met: '
+        self.met_labels = [
+            (b"" if k == 0 else b"; ") + dumps(n)[1:-1] + b" is "
+            for k, n in enumerate(explainer.inputs)
+        ]
+        self.met_tail: bytes | None = None
+        if self.met_requirement is not None:
+            self.met_tail = dumps(explainer.met_suffix)[1:] + self.met_requirement
+        self.dated_tails: dict[dt.date, bytes] = {}
         self.not_applicable = (
             self.head
             + dumps(explainer.not_applicable)
@@ -395,6 +432,37 @@ class _Fragments:
             + b"null"
             + self.tail
         )
+
+    def met_road(self, types: dict[str, str]) -> str | None:
+        """Whether a met fragment can be spliced from its parts (``met_open``,
+        ``met_labels``, the values' texts, a tail): ``"fixed"`` when the tail is
+        ``met_tail``, ``"dated"`` when it is ``dated_tail(day)``, None when not (no input
+        read, a set input, a computed threshold, or only yes/no and choice inputs, whose
+        few values the memo keeps)."""
+        ex = self.explainer
+        if ex.not_applicable or not ex.inputs or self.threshold is None:
+            return None
+        if any(types[n] not in _SPLICED for n in ex.inputs):
+            return None
+        if not self.dated and all(types[n] in ("bool", "enum") for n in ex.inputs):
+            return None  # few values: the memo hits
+        if self.met_tail is not None:
+            return "fixed"
+        return "dated" if self.dated else None
+
+    def dated_tail(self, day: dt.date) -> bytes:
+        """``met_tail`` of a dated requirement on ``day`` (memoised per day, bounded)."""
+        tail = self.dated_tails.get(day)
+        if tail is None:
+            ex, text = self.explainer, day.isoformat()
+            assert self.threshold is not None  # see met_road
+            tail = orjson.dumps(ex.met_suffix.replace("{as_of}", text))[1:] + self._met_middle(
+                ex.requirement.replace("{as_of}", text), self.threshold
+            )
+            if len(self.dated_tails) >= DATED_MEMO:
+                self.dated_tails.clear()
+            self.dated_tails[day] = tail
+        return tail
 
     def _met_middle(self, requirement: str, threshold: bytes) -> bytes:
         """A met fragment from after its explanation up to its values."""

@@ -37,6 +37,37 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+#: below this magnitude a double's shortest repr with at most 6 decimals is its value
+#: rounded to 6 decimals (the spacing of doubles under 2^33 is finer than 1e-6)
+_FAST_LIMIT = 2.0**33
+
+
+def format_number_json(value: Any, json: bytes) -> bytes | None:
+    """``format_value(value)`` as UTF-8 bytes, read off ``json`` (``orjson.dumps(value)``,
+    which the caller writes anyway), for an int or a float; None when the float needs
+    the long road: more than 6 decimals (it may have to be shown against a threshold,
+    see ``shown_value``), exponent form, or a magnitude of 2^33 or more.
+
+    Measured: a fifth of ``format_value``'s cost (which formats with ``,.6f`` and checks
+    ``round(value, 6)``). A result that is not None also means ``value == round(value,
+    6)``. Tests hold both against ``format_value`` on any number (Hypothesis)."""
+    t = type(value)
+    if t is int:
+        return json if -1000 < value < 1000 else f"{value:,}".encode()
+    if t is not float or not -_FAST_LIMIT < value < _FAST_LIMIT:
+        return None
+    whole, dot, decimals = json.partition(b".")
+    if not dot or len(decimals) > 6 or b"e" in decimals:
+        return None
+    if decimals == b"0":  # a whole number
+        if -1000.0 < value < 1000.0:
+            return whole if value else b"0"  # -0.0 is shown as 0
+        return f"{int(whole):,}".encode()
+    if -1000.0 < value < 1000.0:
+        return json
+    return f"{int(whole):,}".encode() + b"." + decimals
+
+
 # --- numbers shown beside a threshold ----------------------------------------------
 #
 # A value is shown rounded to 6 decimals (format_value), but never so that it lands on

@@ -358,3 +358,32 @@ def test_text_the_rules_read_is_compared_composed_and_never_a_lone_surrogate() -
     with pytest.raises(FilingInvalid) as caught:
         assess(draft, exchange(legal_name="Steppe \ud800 LLP"), AS_OF)
     assert caught.value.errors[0]["field"] == "legal_name"
+
+
+@pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},  # every number whole: the short road everywhere
+        {"travel_rule_compliant_pct": 99.9999999},  # met, 7 decimals: the long road
+        {"travel_rule_compliant_pct": 99.25, "travel_rule_threshold_usd": 999.5},
+        {"opex_in_zone_kzt": 8_589_934_592.25},  # past 2^33: format_value's own road
+        {"opex_in_zone_kzt": 1_234_567_890.12, "tax_arrears_kzt": -0.0},
+        {"kyc_verified_clients_pct": 100.0, "fte_in_zone": 1000},
+    ],
+    ids=repr,
+)
+def test_met_texts_spliced_from_parts_are_the_general_ones(
+    policy: Policy, change: dict[str, Any]
+) -> None:
+    """A met criterion's JSON is spliced from its parts and the values' JSON (numbers
+    shown by ``format_number_json``, a dated requirement's tail kept per day); on each
+    side of every edge of that road it is what ``to_dict`` says, on several days."""
+    for day in (AS_OF, dt.date(2027, 3, 1), dt.date(2027, 12, 31)):
+        try:
+            clean = validate_filing(policy, exchange(policy.version, **change))
+        except FilingInvalid:
+            continue
+        d = assess(policy, clean, day)
+        assert "met" in d.statuses
+        assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS), change

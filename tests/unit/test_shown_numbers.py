@@ -232,3 +232,60 @@ def test_texts_stay_as_they_were_where_nothing_is_hidden() -> None:
     # a computed bound's float noise stays hidden, unless it decides
     assert shown_pair(2, 0.8 * 3, exact_bound=False) == ("2", "2.4")
     assert shown_pair(2.4, 0.8 * 3, exact_bound=False) == ("2.4", "2.4000000000000004")
+
+
+#: numbers as filings hold them: amounts with tiyn, percentages, whole numbers written
+#: as floats, the edges of the short road (1,000 and 2^33), and any double at all
+FILED_NUMBERS = st.one_of(
+    st.builds(round, st.floats(-1e10, 1e10), st.integers(0, 8)),
+    st.builds(round, st.floats(-2_000, 2_000), st.integers(0, 8)),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(2**63), 2**63),
+    st.sampled_from(
+        [
+            0.0,
+            -0.0,
+            1e-05,
+            1e-06,
+            1e-07,
+            999.9999995,
+            999.0,
+            1000.0,
+            -1000.0,
+            8_589_934_591.5,
+            8_589_934_592.5,
+            2.0**33,
+            1e15,
+            1e16,
+            12.0,
+            -7.25,
+        ]
+    ),
+)
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(FILED_NUMBERS)
+def test_a_number_read_off_its_json_is_shown_as_format_value_shows_it(value: Any) -> None:
+    """The met texts of a decision's JSON show numbers from their JSON bytes
+    (``format_number_json``); where it answers it says what ``format_value`` says, and
+    the number needs no more than 6 decimals (else the long road must show it)."""
+    import orjson
+
+    from hub.policy.shown import format_number_json, format_value
+
+    text = format_number_json(value, orjson.dumps(value))
+    if text is not None:
+        assert text == format_value(value).encode(), value
+        assert type(value) is int or value == round(value, 6), value
+    if type(value) is float and abs(value) < 1_000 and value == round(value, 2):
+        assert text is not None, value  # percentages take the short road
+
+
+def test_the_short_road_of_numbers_declines_what_it_cannot_show() -> None:
+    import orjson
+
+    from hub.policy.shown import format_number_json
+
+    for value in (1e-07, 94.9999999, 1e16, 2.0**33, 1.5e300, True, None, "95"):
+        assert format_number_json(value, orjson.dumps(value)) is None, value
