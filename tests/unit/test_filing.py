@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.policy import FilingInvalid, assess, validate_bin, validate_filing
 
@@ -232,3 +234,30 @@ def test_sets_are_normalised_to_policy_order() -> None:
     clean = validate_filing(P2026, exchange(officers_appointed=["CITO", "SEO"]))
     assert clean["officers_appointed"] == ["SEO", "CITO"]
     assert math.isclose(validate_filing(P2026, exchange())["travel_rule_compliant_pct"], 99.5)
+
+
+def _bin_check_digit(digits: str) -> int | None:
+    """The check digit of a BIN's first 11 digits as the rule states it: weights 1..11,
+    mod 11; on 10, weights 3..11, 1, 2; on 10 again, none exists."""
+    first = sum(w * int(d) for w, d in zip(range(1, 12), digits, strict=True)) % 11
+    if first != 10:
+        return first
+    weights = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+    second = sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
+    return None if second == 10 else second
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(st.text("0123456789", min_size=11, max_size=11), st.sampled_from("45"), st.integers(0, 9))
+def test_the_bin_check_digit_is_the_rule_s(digits: str, kind: str, last: int) -> None:
+    """validate_bin computes the check digit over the digits' bytes; it accepts exactly
+    the BINs whose last digit is the rule's check digit."""
+    digits = digits[:4] + kind + digits[5:]
+    expected = _bin_check_digit(digits)
+    problem = validate_bin(digits + str(last))
+    if expected is None:
+        assert problem == "is not a valid BIN (no check digit exists for it)"
+    elif expected == last:
+        assert problem is None
+    else:
+        assert problem == "has a wrong check digit"
