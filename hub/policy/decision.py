@@ -341,8 +341,19 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 values += [f"K{i}_{n}", f"j{i}_{at}"]
             parts = ["MO" + str(i), *texts, tail, *values, "B_ENDS"]
             body += [f"    if {' and '.join(checks)}:",
-                     f"        r{i} = b''.join(({', '.join(parts)},))",
-                     f"if r{i} is None:", *("    " + line for line in lookup)]  # fmt: skip
+                     f"        r{i} = b''.join(({', '.join(parts)},))"]  # fmt: skip
+            if frag.not_met_parts is not None:
+                # Not met, one number against a written bound: "Not met: name is <value>
+                # (required: ...)." and "raise name from <value> to at least ...".
+                ns.update({f"NM{i}_{n}": part for n, part in enumerate(frag.not_met_parts)})
+                v, j, t = f"v{i}_0", f"j{i}_0", f"t{i}_0"
+                body += [f"elif st[{i}] == 'not_met':",
+                         f"    {j} = DUMPS({v})",
+                         f"    {t} = NJ({v}, {j})",
+                         f"    if {t} is not None:",
+                         f"        r{i} = b''.join((NM{i}_0, {t}, NM{i}_1, {t}, NM{i}_2, {j}, "
+                         "B_ENDS))"]  # fmt: skip
+            body += [f"if r{i} is None:", *("    " + line for line in lookup)]
         else:
             body += lookup
         results.append(f"r{i}")
@@ -373,6 +384,7 @@ class _Fragments:
         "met_requirement",
         "met_tail",
         "not_applicable",
+        "not_met_parts",
         "requirement",
         "status",
         "tail",
@@ -422,6 +434,24 @@ class _Fragments:
         if self.met_requirement is not None:
             self.met_tail = dumps(explainer.met_suffix)[1:] + self.met_requirement
         self.dated_tails: dict[dt.date, bytes] = {}
+        #: a not-met fragment of a one-number comparison with a written bound, around the
+        #: value's text (twice: explanation, fix) and its JSON; None for other criteria
+        self.not_met_parts: tuple[bytes, bytes, bytes] | None = None
+        texts = explainer.not_met_parts
+        if texts is not None and self.threshold is not None:
+            text_head, text_tail, fix_head, fix_tail = (dumps(t)[1:-1] for t in texts)
+            self.not_met_parts = (
+                self.head + b'"' + text_head,
+                text_tail + b'","fix":"' + fix_head,
+                fix_tail
+                + b'"'
+                + self.requirement
+                + dumps(explainer.requirement)
+                + self.status["not_met"]
+                + self.threshold
+                + self.tail
+                + self.value_keys[0],
+            )
         self.not_applicable = (
             self.head
             + dumps(explainer.not_applicable)
@@ -661,3 +691,4 @@ def assess(policy: Policy, filing: Any, as_of: dt.date) -> Decision:
     """
     clean = validate_filing(policy, filing)
     return decide(policy, clean, as_of)
+

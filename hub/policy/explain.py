@@ -15,7 +15,7 @@ from . import expr
 from .evaluate import FLIP, Missing, to_callable
 from .expr import Node
 from .model import Criterion, InputSpec, Policy
-from .shown import format_value, shown_pair, shown_together
+from .shown import format_number, format_value, shown_pair, shown_together
 
 Env = dict[str, Any]
 _NUMBERS = ("number", "integer")
@@ -231,6 +231,7 @@ class CriterionExplainer:
         "memo",
         "met_suffix",
         "not_applicable",
+        "not_met_parts",
         "pairs",
         "requirement",
         "threshold",
@@ -251,6 +252,8 @@ class CriterionExplainer:
         self.bounds: list[tuple[str, Callable[[Env], Any]]] = []
         self.pairs: list[tuple[str, str]] = []
         self.compared: frozenset[str] = frozenset()
+        #: see :meth:`not_met_texts`
+        self.not_met_parts: tuple[str, str, str, str] | None = None
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -278,6 +281,56 @@ class CriterionExplainer:
                 self.constant_threshold = other.value
             elif not isinstance(other, expr.ListLit):
                 self.threshold = to_callable(other)
+            self.not_met_parts = self._not_met_parts(specialised, inputs)
+
+    def _not_met_parts(
+        self, specialised: expr.Compare, inputs: dict[str, InputSpec]
+    ) -> tuple[str, str, str, str] | None:
+        """The texts of ``explain("not_met")`` around the value's text, for a criterion
+        that compares its one number input with a number written in the policy
+        (``kyc_verified_clients_pct >= 95``): what ``number_fix`` and ``values_text``
+        write when the value is shown as ``format_value`` shows it, which is how
+        ``shown_pair`` shows a value of at most 6 decimals beside an exact bound."""
+        norm = _side(specialised, inputs)
+        if norm is None or self.dated or len(self.inputs) != 1:
+            return None
+        name, op, other = norm
+        if name != self.inputs[0] or inputs[name].type not in _NUMBERS:
+            return None
+        if not isinstance(other, expr.Lit) or type(other.value) not in (int, float):
+            return None
+        target = other.value
+        if type(target) is float and not math.isfinite(target):
+            return None
+        shown = format_number(target)
+        if op in TOWARDS:
+            verb, words, whole, limit = TOWARDS[op]
+            fix_head = f"{verb} {name} from "
+            if (
+                whole is not None
+                and inputs[name].type == "integer"
+                and not float(target).is_integer()
+            ):
+                fix_tail = f" to {words} {whole(target)} (the {limit} is {shown})"
+            else:
+                fix_tail = f" to {words} {shown}"
+        elif op == "==":
+            fix_head, fix_tail = f"change {name} from ", f" to {shown}"
+        else:
+            return None
+        if self.hint:
+            fix_tail = f"{fix_tail}. {self.hint}"
+        return f"Not met: {name} is ", self.met_suffix, fix_head, fix_tail
+
+    def not_met_texts(self, value_text: str) -> tuple[str, str] | None:
+        """(explanation, fix) of ``explain("not_met")`` for a value shown as
+        ``value_text`` (``format_value``'s text of a number of at most 6 decimals), from
+        parts made once; None when the criterion is not of that kind. Tests hold it to
+        ``explain`` (Hypothesis)."""
+        parts = self.not_met_parts
+        if parts is None:
+            return None
+        return parts[0] + value_text + parts[1], parts[2] + value_text + parts[3]
 
     def cached(
         self, status: str, filing: Env, as_of: str, env: Callable[[], Env]

@@ -387,3 +387,54 @@ def test_met_texts_spliced_from_parts_are_the_general_ones(
         d = assess(policy, clean, day)
         assert "met" in d.statuses
         assert d.to_json() == orjson.dumps(d.to_dict(), option=orjson.OPT_SORT_KEYS), change
+
+
+def _one_number_criteria() -> list[tuple[Policy, str, int]]:
+    from hub.policy.decision import _explainers
+
+    found = []
+    for policy in (P2026, P2027):
+        for activity in policy.activities:
+            for i, ex in enumerate(_explainers(policy, activity)):
+                if ex.not_met_parts is not None:
+                    found.append((policy, activity, i))
+    return found
+
+
+@pytest.mark.parametrize(
+    "where", _one_number_criteria(), ids=lambda w: f"{w[0].version}-{w[1]}-{w[2]}"
+)
+def test_not_met_texts_from_parts_are_explain_s(where: tuple[Policy, str, int]) -> None:
+    """A one-number criterion's not-met explanation and fix, from parts made once around
+    the value's text, are what ``explain`` writes, for any value of at most 6 decimals
+    that fails the condition (whole, with tiyn, huge, negative, -0.0)."""
+    from hub.policy.decision import _explainers
+    from hub.policy.evaluate import to_callable
+    from hub.policy.shown import format_number_json
+
+    policy, activity, i = where
+    ex = _explainers(policy, activity)[i]
+    holds = to_callable(compile_policy(policy).specialised[i][activity])
+    name = ex.inputs[0]
+
+    @examples(ci=400, dev=100)
+    @given(
+        st.one_of(
+            st.integers(-(10**12), 10**12),
+            st.builds(round, st.floats(-1e10, 1e10), st.integers(0, 7)),
+            st.builds(round, st.floats(-200, 200), st.integers(0, 7)),
+            st.sampled_from([-0.0, 0.0, 94.999999, 95.000001, 2.0**33, 1e-06]),
+        )
+    )
+    def agree(value: int | float) -> None:
+        filing = {name: value}
+        env = {**policy.parameter_values, **filing, "as_of": AS_OF.isoformat()}
+        if holds(env):
+            return
+        shown = format_number_json(value, orjson.dumps(value))
+        if shown is None:
+            return  # the long road
+        text, fix, _, _ = ex.explain("not_met", filing, lambda: env, AS_OF.isoformat())
+        assert ex.not_met_texts(shown.decode()) == (text, fix), value
+
+    agree()
