@@ -13,7 +13,7 @@ from .compiler import compile_policy
 from .engine import engine
 from .evaluate import Missing
 from .explain import CriterionExplainer
-from .filing import validate_filing
+from .filing import fast_validator, validate_filing
 from .model import Policy
 from .money import Saving
 from .shown import format_number_json, format_value
@@ -692,3 +692,19 @@ def assess(policy: Policy, filing: Any, as_of: dt.date) -> Decision:
     clean = validate_filing(policy, filing)
     return decide(policy, clean, as_of)
 
+
+def prepare(policy: Policy) -> None:
+    """Build now what deciding under ``policy`` builds on first use: the compiled rules
+    loaded in the engine, the filing validator, and for every activity its plan, its
+    criteria's explainers and JSON writer, and the policy's fixed JSON parts. A process
+    that forks workers calls it first, so they share all of it (copy-on-write) instead
+    of each building its own."""
+    compiled = compile_policy(policy)
+    engine().ruleset(compiled)
+    fast_validator(policy)
+    if compiled.json_parts is None:
+        compiled.json_parts = _JsonParts(policy)
+    for activity in policy.activities:
+        compiled.plan(activity)
+        if activity not in compiled.writers:
+            compiled.writers[activity] = _criteria_writer(policy, activity)

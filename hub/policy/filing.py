@@ -277,13 +277,20 @@ def _bin_ok(value: str) -> bool:
     return validate_bin(value) is None
 
 
+def fast_validator(policy: Policy) -> Callable[[Any], dict[str, Any] | None]:
+    """The policy's generated validator (the common case; None sends a filing to the
+    general path), built on first use and kept on the policy."""
+    fast = policy._validator
+    if fast is None:
+        fast = policy._validator = _fast_validator(policy)
+    return fast  # type: ignore[no-any-return]
+
+
 def validate_filing(policy: Policy, raw: Any) -> dict[str, Any]:
     """Return the clean filing (absent and null inputs dropped) or raise FilingInvalid."""
     if not isinstance(raw, dict):
         raise FilingInvalid([{"field": "filing", "message": "must be a JSON object"}])
-    fast = policy._validator
-    if fast is None:
-        fast = policy._validator = _fast_validator(policy)
+    fast = policy._validator or fast_validator(policy)
     clean: dict[str, Any] | None = fast(raw)
     if clean is not None:
         return clean

@@ -115,6 +115,43 @@ def test_batch_output_is_the_same_bytes_with_any_number_of_workers(tmp_path: Pat
     assert lines[7] == expected  # each answer is the API's decision, byte for byte
 
 
+def test_batch_workers_write_their_answers_in_place_in_input_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --out and several workers, each reads its byte ranges of the input and writes
+    its answers at their place in the output: cut into many small ranges, with blank
+    lines, a CRLF line, a line not UTF-8, a last line without a line break and an output
+    file that was longer before, the bytes are those of one worker (and of the answers
+    piped through standard output)."""
+    import hub.commands.assess as assess_command
+
+    monkeypatch.setattr(assess_command, "RANGE_BYTES", 700)  # a range or two per line
+    lines = [
+        json.dumps({"filing": exchange(fte_in_zone=n), "as_of": f"2026-{9 + n % 3:02}-01"})
+        for n in range(60)
+    ]
+    lines[5] = ""  # blank lines are skipped
+    lines[9] = "   "
+    lines[11] = lines[11] + "\r"  # CRLF
+    lines[20] = '{"filing": {"legal_name": "\xff"}}'
+    data = "\n".join(lines).encode().replace(b"\xc3\xbf", b"\xff")  # no final line break
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(data)
+    outputs = []
+    for workers in ("1", "2", "3"):
+        out = tmp_path / f"out{workers}.jsonl"
+        out.write_bytes(b"x" * 2_000_000)  # emptied first
+        code, _, err = run("assess", "--batch", str(src), "--out", str(out), "--workers", workers)
+        assert code == 1 and "58 requests: 57 assessed, 1 rejected" in err
+        outputs.append(out.read_bytes())
+    code, piped, _ = run("assess", "--batch", str(src), "--workers", "2")
+    assert outputs[0] == outputs[1] == outputs[2] == piped.encode()
+    answers = outputs[0].splitlines()
+    assert len(answers) == 58 and b"not valid JSON" in answers[18]
+    expected = assess(P2026, exchange(fte_in_zone=7), dt.date(2026, 10, 1)).to_json()
+    assert answers[6] == expected
+
+
 def test_policy_check(tmp_path: Path) -> None:
     code, out, _ = run("policy", "check", "policies/astana-crypto-hub/2026.1.yaml")
     assert code == 0 and "OK: astana-crypto-hub 2026.1" in out
