@@ -28,6 +28,7 @@ always uses 100,000).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import random
@@ -320,8 +321,23 @@ def main() -> None:
     if sys.argv[1:2] == ["--memory-child"]:
         memory_child(int(sys.argv[2]))
         return
+    parser = argparse.ArgumentParser(
+        description="Full decisions on realistic filings against the plain-Python floor, "
+        "hub assess --batch with 1 and 2 workers, and a serving process's memory, beside "
+        "the targets of issue 15 (CPU figures are what the code costs on a shared machine).",
+    )
+    parser.add_argument(
+        "n",
+        nargs="?",
+        type=int,
+        default=40_000,
+        help="new requests decided in-process (default 40,000; the batch runs use at least "
+        f"{BATCH_REQUESTS:,}, the memory figure {MEMORY_DECISIONS:,})",
+    )
+    n = parser.parse_args().n
+    if n < 1:
+        parser.error("n must be at least 1")
     tune_allocator()  # as `hub serve` does: the in-process figures are a server's
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
     registry = PolicyRegistry.from_directory(ROOT / "policies")
     versions = registry.versions()
     print(
