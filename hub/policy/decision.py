@@ -270,7 +270,6 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
     ns: dict[str, Any] = {
         "MISS": miss,
         "DUMPS": orjson.dumps,
-        "B_END": b"}",
         "B_ENDS": b"}}",  # the values' and the criterion's
         "NJ": format_number_json,
     }
@@ -298,12 +297,14 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             # Not for this activity: its fixed JSON and the values, never memoised (the
             # values of inputs other activities' criteria read vary as much as any).
             frag = fragments[i]
-            ns[f"NA{i}"] = frag.not_applicable
             ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
+            # the fixed text joined with the first key, the last key with the end
+            ns[f"NA{i}"] = frag.not_applicable + frag.value_keys[0] + (b"" if frag.met else b"}")
             parts = [f"NA{i}"]
             for n, at in enumerate(frag.met):
-                parts += [f"K{i}_{n}", f"DUMPS(v{i}_{at})"]
-            parts += [f"K{i}_{len(frag.met)}", "B_END"]
+                parts += [f"K{i}_{n}"] if n else []
+                parts += [f"DUMPS(v{i}_{at})"]
+            parts += ["B_ENDS"] if frag.met else []
             body += [f"if st[{i}] == 'not_applicable':",
                      f"    r{i} = b''.join(({', '.join(parts)},))",
                      "else:", *("    " + line for line in lookup)]  # fmt: skip
@@ -314,7 +315,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             # (shown against its threshold), or any value of an unexpected type, takes
             # the memo and its long road.
             frag = fragments[i]
-            ns[f"MO{i}"] = frag.met_open
+            ns[f"MO{i}"] = frag.met_open + frag.met_labels[0]  # the first label joined
             ns.update({f"ML{i}_{n}": label for n, label in enumerate(frag.met_labels)})
             ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
             body += [f"r{i} = None", f"if st[{i}] == 'met':"]
@@ -329,16 +330,16 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 else:
                     body.append(f"    {t} = {j}[1:-1] if type({v}) is str else None")
                 checks.append(f"{t} is not None")
-                texts += [f"ML{i}_{n}", t]
+                texts += [f"ML{i}_{n}", t] if n else [t]
             if met == "dated":
                 ns[f"MD{i}"] = frag.dated_tail
                 tail = f"MD{i}(day)"
             else:
                 ns[f"MT{i}"] = frag.met_tail
                 tail = f"MT{i}"
-            values = []
+            values = []  # the tail ends with the first key
             for n, at in enumerate(frag.met):
-                values += [f"K{i}_{n}", f"j{i}_{at}"]
+                values += [f"K{i}_{n}", f"j{i}_{at}"] if n else [f"j{i}_{at}"]
             parts = ["MO" + str(i), *texts, tail, *values, "B_ENDS"]
             body += [f"    if {' and '.join(checks)}:",
                      f"        r{i} = b''.join(({', '.join(parts)},))"]  # fmt: skip
@@ -423,8 +424,8 @@ class _Fragments:
         if self.threshold is not None and not self.dated:
             self.met_requirement = self._met_middle(explainer.requirement, self.threshold)
         #: a met fragment's parts: up to the first value's text, each value's label
-        #: ("name is ", "; name is "), and after the last text, up to the values (the
-        #: suffix, the requirement, the threshold: fixed, or per day when dated)
+        #: ("name is ", "; name is "), and after the last text up to the first value's
+        #: JSON (the suffix, the requirement, the threshold: fixed, or per day when dated)
         self.met_open = self.head + b'"Met: '
         self.met_labels = [
             (b"" if k == 0 else b"; ") + dumps(n)[1:-1] + b" is "
@@ -432,7 +433,9 @@ class _Fragments:
         ]
         self.met_tail: bytes | None = None
         if self.met_requirement is not None:
-            self.met_tail = dumps(explainer.met_suffix)[1:] + self.met_requirement
+            self.met_tail = (
+                dumps(explainer.met_suffix)[1:] + self.met_requirement + self.value_keys[0]
+            )
         self.dated_tails: dict[dt.date, bytes] = {}
         #: a not-met fragment of a one-number comparison with a written bound, around the
         #: value's text (twice: explanation, fix) and its JSON; None for other criteria
@@ -481,13 +484,16 @@ class _Fragments:
         return "dated" if self.dated else None
 
     def dated_tail(self, day: dt.date) -> bytes:
-        """``met_tail`` of a dated requirement on ``day`` (memoised per day, bounded)."""
+        """``met_tail`` of a dated requirement on ``day`` (memoised per day, bounded):
+        after the last value's text up to the first value's JSON."""
         tail = self.dated_tails.get(day)
         if tail is None:
             ex, text = self.explainer, day.isoformat()
             assert self.threshold is not None  # see met_road
-            tail = orjson.dumps(ex.met_suffix.replace("{as_of}", text))[1:] + self._met_middle(
-                ex.requirement.replace("{as_of}", text), self.threshold
+            tail = (
+                orjson.dumps(ex.met_suffix.replace("{as_of}", text))[1:]
+                + self._met_middle(ex.requirement.replace("{as_of}", text), self.threshold)
+                + self.value_keys[0]
             )
             if len(self.dated_tails) >= DATED_MEMO:
                 self.dated_tails.clear()
