@@ -304,10 +304,10 @@ def _lines(data: bytes) -> list[bytes]:
 def _answer_range(task: tuple[int, int, int]) -> tuple[int, int, int]:
     """In a worker: answer the lines of range ``index`` (``start``..``end`` bytes) of the
     input, and write the block of answers into the output file where it goes: after
-    the blocks of every earlier range, whose sizes the workers publish in shared memory
-    as soon as they know them (so a worker waits, if ever, only for the ranges being
-    answered at the same time). Returns (bytes of input read, lines answered,
-    rejected)."""
+    the block of the range before it, whose end each worker publishes in shared memory
+    once it knows where that block starts (so a worker waits, if ever, only for the
+    range answered at the same time before its own). Returns (bytes of input read,
+    lines answered, rejected)."""
     index, start, end = task
     b = _BATCH
     fds = _PART.get("fds")
@@ -317,14 +317,12 @@ def _answer_range(task: tuple[int, int, int]) -> tuple[int, int, int]:
             os.open(b["out"], os.O_WRONLY),
         )
     block, n, bad = _answer_chunk(_lines(os.pread(fds[0], end - start, start)))
-    sizes = b["sizes"]
-    sizes[index] = len(block)
-    while True:
-        earlier = sizes[:index]
-        if -1 not in earlier:
-            break
-        time.sleep(0.0002)
-    offset = sum(earlier)
+    ends = b["ends"]
+    offset = 0
+    if index:
+        while (offset := ends[index - 1]) < 0:
+            time.sleep(0.0002)
+    ends[index] = offset + len(block)
     view = memoryview(block)
     while view:
         written = os.pwrite(fds[1], view, offset)
@@ -343,8 +341,9 @@ def _run_parts(source: Path, out: Path, workers: int, bar: Any) -> tuple[int, in
     with source.open("rb") as reader:
         tasks = [(i, a, z) for i, (a, z) in enumerate(_ranges(reader, source.stat().st_size))]
     out.open("wb").close()  # created (or emptied) before the workers open it
-    sizes = multiprocessing.get_context("fork").RawArray("q", [-1] * len(tasks))
-    _BATCH.update(sizes=sizes, source=str(source), out=str(out))
+    # where each range's block of answers ends in the output, -1 until it is known
+    ends = multiprocessing.get_context("fork").RawArray("q", [-1] * len(tasks))
+    _BATCH.update(ends=ends, source=str(source), out=str(out))
     # What the workers inherit stays out of the collector's walks, so its pages stay
     # shared instead of being copied into each worker as the collector touches them.
     gc.freeze()
