@@ -239,6 +239,11 @@ CHUNK = 256
 #: with --out and several workers, the input is handed out in ranges of about this many
 #: bytes (about 230 realistic requests), each read by the worker itself
 RANGE_BYTES = 1 << 18
+#: how long (seconds) a worker waits for the range before its own to be placed before
+#: it hands its block to the parent (a range takes about 20 ms to answer). Measured on
+#: 100,000 requests, 2 workers: 2 ms sent 128 of 435 blocks (2.5 MB each) through the
+#: parent, 50 ms sent 5
+PLACE_WAIT = 0.05
 
 
 def _answer_chunk(lines: list[bytes]) -> tuple[bytes, int, int]:
@@ -301,13 +306,14 @@ def _lines(data: bytes) -> list[bytes]:
     return out
 
 
-def _answer_range(task: tuple[int, int, int]) -> tuple[int, int, int]:
+def _answer_range(task: tuple[int, int, int]) -> tuple[int, int, int, bytes | None]:
     """In a worker: answer the lines of range ``index`` (``start``..``end`` bytes) of the
-    input, and write the block of answers into the output file where it goes: after
-    the block of the range before it, whose end each worker publishes in shared memory
-    once it knows where that block starts (so a worker waits, if ever, only for the
-    range answered at the same time before its own). Returns (bytes of input read,
-    lines answered, rejected)."""
+    input, and write the block of answers into the output file where it goes: where the
+    block of the range before it ends, which is published in shared memory as soon as
+    that block is placed. When it is not placed yet (answered at the same time, and not
+    finished within PLACE_WAIT), the block goes back to the parent, which places it in
+    its turn: a worker never waits longer. Returns (bytes of input read, lines
+    answered, rejected, the block when the parent is to place it)."""
     index, start, end = task
     b = _BATCH
     fds = _PART.get("fds")
@@ -318,17 +324,24 @@ def _answer_range(task: tuple[int, int, int]) -> tuple[int, int, int]:
         )
     block, n, bad = _answer_chunk(_lines(os.pread(fds[0], end - start, start)))
     ends = b["ends"]
-    offset = 0
-    if index:
-        while (offset := ends[index - 1]) < 0:
-            time.sleep(0.0002)
+    offset = ends[index - 1] if index else 0
+    if offset < 0:  # a moment for the range before, often about to be placed
+        deadline = time.perf_counter() + PLACE_WAIT
+        while (offset := ends[index - 1]) < 0 and time.perf_counter() < deadline:
+            time.sleep(0.0005)
+        if offset < 0:
+            return end - start, n, bad, block
     ends[index] = offset + len(block)
+    _pwrite_all(fds[1], block, offset)
+    return end - start, n, bad, None
+
+
+def _pwrite_all(fd: int, block: bytes, offset: int) -> None:
     view = memoryview(block)
     while view:
-        written = os.pwrite(fds[1], view, offset)
+        written = os.pwrite(fd, view, offset)
         offset += written
         view = view[written:]
-    return end - start, n, bad
 
 
 def _run_parts(source: Path, out: Path, workers: int, bar: Any) -> tuple[int, int]:
@@ -349,10 +362,15 @@ def _run_parts(source: Path, out: Path, workers: int, bar: Any) -> tuple[int, in
     gc.freeze()
     pool = multiprocessing.get_context("fork").Pool(workers)
     try:
-        for read, n, bad in pool.imap(_answer_range, tasks):
-            bar.update(read)
-            total += n
-            rejected += bad
+        with out.open("r+b") as sink:
+            for index, (read, n, bad, block) in enumerate(pool.imap(_answer_range, tasks)):
+                if block is not None:  # every range before it is placed by now
+                    offset = ends[index - 1] if index else 0
+                    ends[index] = offset + len(block)
+                    _pwrite_all(sink.fileno(), block, offset)
+                bar.update(read)
+                total += n
+                rejected += bad
     finally:
         pool.terminate()
         pool.join()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,7 @@ def test_batch_workers_write_their_answers_in_place_in_input_order(
     import hub.commands.assess as assess_command
 
     monkeypatch.setattr(assess_command, "RANGE_BYTES", 700)  # a range or two per line
+    monkeypatch.setattr(assess_command, "PLACE_WAIT", 0.0)  # so the parent places some
     lines = [
         json.dumps({"filing": exchange(fte_in_zone=n), "as_of": f"2026-{9 + n % 3:02}-01"})
         for n in range(60)
@@ -150,6 +152,40 @@ def test_batch_workers_write_their_answers_in_place_in_input_order(
     assert len(answers) == 58 and b"not valid JSON" in answers[18]
     expected = assess(P2026, exchange(fte_in_zone=7), dt.date(2026, 10, 1)).to_json()
     assert answers[6] == expected
+
+
+def test_a_block_whose_place_is_not_known_goes_to_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that answers a range before the range ahead of it is placed hands its
+    block to the parent instead of waiting (past PLACE_WAIT); once the range ahead is
+    placed, it writes its block itself, where that one ends."""
+    import multiprocessing
+
+    import hub.commands.assess as assess_command
+    from hub.commands import load_registry
+
+    monkeypatch.setattr(assess_command, "PLACE_WAIT", 0.0)
+    line = json.dumps({"filing": exchange(), "as_of": "2026-09-01"}).encode() + b"\n"
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_bytes(line * 2)
+    out.write_bytes(b"")
+    ends = multiprocessing.RawArray("q", [-1, -1])
+    monkeypatch.setattr(assess_command, "_PART", {})
+    monkeypatch.setattr(assess_command, "_BATCH", {
+        "registry": load_registry(None), "today": dt.date(2026, 9, 1), "as_of": None,
+        "version": None, "traced": False, "ends": ends, "source": str(src), "out": str(out),
+    })  # fmt: skip
+    read, n, bad, block = assess_command._answer_range((1, len(line), 2 * len(line)))
+    answer = assess(P2026, exchange(), dt.date(2026, 9, 1)).to_json() + b"\n"
+    assert (read, n, bad, block) == (len(line), 1, 0, answer)
+    assert list(ends) == [-1, -1] and out.read_bytes() == b""
+    ends[0] = len(answer)  # the range ahead placed: the worker writes after it
+    assert assess_command._answer_range((1, len(line), 2 * len(line)))[3] is None
+    assert list(ends) == [len(answer), 2 * len(answer)]
+    assert out.read_bytes() == b"\0" * len(answer) + answer
+    for fd in assess_command._PART["fds"]:  # the worker's, opened on its first range
+        os.close(fd)
 
 
 def test_policy_check(tmp_path: Path) -> None:
