@@ -16,7 +16,7 @@ from .explain import CriterionExplainer
 from .filing import fast_validator, validate_filing
 from .model import Policy
 from .money import Saving
-from .shown import format_number_json, format_value
+from .shown import format_number_json, format_value, plain_number_json
 
 STATUSES = ("met", "not_met", "not_applicable", "missing")
 #: criterion JSON texts kept per policy version and activity. Values repeat a lot (yes/no
@@ -272,6 +272,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         "DUMPS": orjson.dumps,
         "B_ENDS": b"}}",  # the values' and the criterion's
         "NJ": format_number_json,
+        "PLAIN": plain_number_json,
     }
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
     results = []
@@ -324,7 +325,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 v, j, t = f"v{i}_{n}", f"j{i}_{n}", f"t{i}_{n}"
                 body.append(f"    {j} = DUMPS({v})")
                 if types[name] in ("number", "integer"):
-                    body.append(f"    {t} = NJ({v}, {j})")
+                    body.append(f"    {t} = {j} if PLAIN({j}) else NJ({v}, {j})")
                 elif types[name] == "bool":
                     body.append(f"    {t} = {j} if type({v}) is bool else None")
                 else:
@@ -350,7 +351,7 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 v, j, t = f"v{i}_0", f"j{i}_0", f"t{i}_0"
                 body += [f"elif st[{i}] == 'not_met':",
                          f"    {j} = DUMPS({v})",
-                         f"    {t} = NJ({v}, {j})",
+                         f"    {t} = {j} if PLAIN({j}) else NJ({v}, {j})",
                          f"    if {t} is not None:",
                          f"        r{i} = b''.join((NM{i}_0, {t}, NM{i}_1, {t}, NM{i}_2, {j}, "
                          "B_ENDS))"]  # fmt: skip

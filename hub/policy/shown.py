@@ -11,6 +11,7 @@ Pure: no parsing, no engine; the expression printer (``expr.to_text``) uses it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
@@ -40,6 +41,13 @@ def format_value(value: Any) -> str:
 #: below this magnitude a double's shortest repr with at most 6 decimals is its value
 #: rounded to 6 decimals (the spacing of doubles under 2^33 is finer than 1e-6)
 _FAST_LIMIT = 2.0**33
+
+
+#: JSON of a float that ``format_value`` shows as it is: under 1,000 in magnitude, 1 to
+#: 6 decimals, the last not 0 (no exponent, no thousands separator, nothing to strip).
+#: A match means ``format_number_json(value, json) == json``: the writer's fast test,
+#: one C call (tests hold it to format_value)
+plain_number_json = re.compile(rb"-?[0-9]{1,3}\.[0-9]{0,5}[1-9]").fullmatch
 
 
 def format_number_json(value: Any, json: bytes) -> bytes | None:
