@@ -17,6 +17,9 @@ from pathlib import Path
 from .loader import load_policy
 from .model import Policy, PolicyError
 
+#: days whose version in force a registry remembers (a day is about 100 bytes)
+IN_FORCE_MEMO = 4_096
+
 
 class NoVersionInForce(LookupError):
     """No version is in force on the date asked (or the named version does not exist)."""
@@ -75,6 +78,9 @@ class PolicyRegistry:
         self._by_id: dict[str, list[Policy]] = {}
         for p in self._sorted:
             self._by_id.setdefault(p.id, []).append(p)
+        #: (as_of, policy id) -> the version in force: ``select`` remembers its answers
+        #: (days repeat across requests; bounded by IN_FORCE_MEMO)
+        self._in_force: dict[tuple[dt.date, str | None], Policy] = {}
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> PolicyRegistry:
@@ -161,10 +167,18 @@ class PolicyRegistry:
                     field="policy_version",
                 )
             return policy
+        key = (as_of, policy_id)
+        chosen = self._in_force.get(key)
+        if chosen is not None:
+            return chosen
         in_force = [p for p in self._of(policy_id) if self.applies_on(p, as_of)]
         if not in_force:
             raise NoVersionInForce(self._nothing_in_force(as_of, policy_id))
-        return max(in_force, key=lambda p: (p.effective_from, p.version))
+        chosen = max(in_force, key=lambda p: (p.effective_from, p.version))
+        if len(self._in_force) >= IN_FORCE_MEMO:
+            self._in_force.clear()
+        self._in_force[key] = chosen
+        return chosen
 
     def _nothing_in_force(self, as_of: dt.date, policy_id: str | None) -> str:
         versions = self._of(policy_id)

@@ -107,3 +107,27 @@ def test_timeline_agrees_with_select_on_every_day(
             assert covering == [] and expected is None
         else:
             assert len(covering) == 1 and covering[0].policy is expected
+
+
+def test_select_remembers_the_version_in_force_per_day_and_policy() -> None:
+    """select keeps its answers per (day, policy id): asked again, on any day, for any
+    policy, it answers what the versions say, and never another policy's version; its
+    memory is bounded (cleared past IN_FORCE_MEMO days)."""
+    import hub.policy.registry as registry_module
+
+    ours = [version(1, DAY0), version(2, DAY0 + dt.timedelta(days=30))]
+    other = dataclasses.replace(ours[0], id="other-hub")
+    registry = PolicyRegistry([*ours, other])
+    for _ in range(2):  # the second time from the memory
+        for offset in range(-2, 60):
+            day = DAY0 + dt.timedelta(days=offset)
+            for policy_id, expected in (
+                (BASE.id, ours[1] if offset >= 30 else ours[0]),
+                ("other-hub", other),
+            ):
+                if offset < 0:
+                    with pytest.raises(NoVersionInForce):
+                        registry.select(day, policy_id=policy_id)
+                else:
+                    assert registry.select(day, policy_id=policy_id) is expected
+    assert len(registry._in_force) <= registry_module.IN_FORCE_MEMO
