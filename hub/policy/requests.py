@@ -18,6 +18,7 @@ from .registry import NoVersionInForce, PolicyRegistry
 from .trace import Trace, assess_traced
 
 REQUEST_FIELDS = ("filing", "as_of", "policy_version")
+_REQUEST_KEYS = frozenset(REQUEST_FIELDS)
 
 
 class RequestInvalid(FilingInvalid):
@@ -98,16 +99,17 @@ def _read_request(
     """The version, the filing (not yet validated) and the date the request names."""
     if not isinstance(body, dict):
         raise RequestInvalid([{"field": None, "message": "the body must be a JSON object"}])
-    errors = [
-        {
-            "field": field_name(k),
-            "message": "unknown field (expected filing, as_of, policy_version)",
-        }
-        for k in body
-        if k not in REQUEST_FIELDS
-    ]
-    if errors:
-        raise RequestInvalid(errors)
+    if not body.keys() <= _REQUEST_KEYS:
+        raise RequestInvalid(
+            [
+                {
+                    "field": field_name(k),
+                    "message": "unknown field (expected filing, as_of, policy_version)",
+                }
+                for k in body
+                if k not in REQUEST_FIELDS
+            ]
+        )
     if "filing" not in body:
         raise RequestInvalid([{"field": "filing", "message": "is required"}])
     if not isinstance(body["filing"], dict):
