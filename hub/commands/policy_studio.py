@@ -299,21 +299,27 @@ def _print_impact(
             click.echo(f"  {benefit:<26}{n['gaining']:>7}{n['losing']:>8}")
         listed = impact_runs.rows(conn, run_id, changed_only=not show_all)
         first = True
+        lines: list[str] = []  # echoed a thousand at a time, not one by one
         for r in listed:
             if first:
-                click.echo("Companies:" if show_all else "Companies that change:")
+                lines.append("Companies:" if show_all else "Companies that change:")
                 first = False
             flips = ", ".join(f"{f['criterion']} {f['before']}->{f['after']}" for f in r["flipped"])
             gained = " ".join("+" + b for b in r["gained_benefits"])
             lost = " ".join("-" + b for b in r["lost_benefits"])
-            click.echo(
+            lines.append(
                 f"  {r['key']} {r['label']}: {r['before']['tier'] or 'none'} -> "
                 f"{r['after']['tier'] or 'none'} {gained} {lost}".rstrip()
             )
             if flips:
-                click.echo(f"      flipped: {flips}")
+                lines.append(f"      flipped: {flips}")
             if r["after"]["error"]:
-                click.echo(f"      {r['after']['error']}")
+                lines.append(f"      {r['after']['error']}")
+            if len(lines) >= 1_000:
+                click.echo("\n".join(lines))
+                lines = []
+        if lines:
+            click.echo("\n".join(lines))
     for line in skipped:
         click.echo(f"  left out: {line}", err=True)
     if data["chunks_taken_over"]:

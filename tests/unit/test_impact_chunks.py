@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -202,3 +203,20 @@ def test_stored_inputs_are_read_as_json_reads_them(inputs: dict[str, Any]) -> No
     expected, found = json.loads(text), read_inputs(text)
     assert repr(found) == repr(expected)  # nan == nan, and int vs float told apart
     assert repr(read_inputs(text.encode())) == repr(expected)
+
+
+def test_json_text_orjson_would_read_otherwise_is_read_by_json() -> None:
+    """A run of 19 digits anywhere (a wide integer, or only text) and numbers orjson
+    refuses: read as ``json.loads`` reads them, lists as well as objects."""
+    from hub.studio.impact_runs import read_json
+
+    for text in (
+        "[18446744073709551616, -9223372036854775809, 1e400, NaN, -Infinity]",
+        '{"a": "12345678901234567890", "b": [9223372036854775807, 1.5e-7]}',
+        '{"n": 1234567890123456789012345678901234567890}',
+        "[0.1, 1e22, 5e-324, -0.0, 123456789012345678]",
+    ):
+        assert repr(read_json(text)) == repr(json.loads(text)), text
+        assert repr(read_json(text.encode())) == repr(json.loads(text)), text
+    with pytest.raises(ValueError):
+        read_json("{not json")
