@@ -23,6 +23,7 @@ give the engine, the clock and the catalogue of their Flask app to a use case of
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import socket
@@ -321,6 +322,13 @@ def run_worker(app: Flask, *, concurrency: int, loglevel: str = "INFO") -> None:
             get_engine(app).dispose(close=False)
 
         worker_process_init.connect(fresh_connections, weak=False)
+    # What the worker holds from here on (modules, the app; its children inherit it) is
+    # left out of the cycle collector's full passes, which walked all of it again and
+    # again while a task made and dropped objects (gc.freeze: Python's advice for
+    # long-lived processes). Measured on an impact analysis: 0.79 -> 0.26 CPU-s of
+    # collection per 50,000 companies, of 5.5.
+    gc.collect()
+    gc.freeze()
     celery.worker_main(
         [
             "worker",
