@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -238,25 +237,43 @@ def chunk_subjects(
     return subjects, skipped
 
 
-#: A run of 19 digits: the only way a JSON text can hold an integer of 2^63 or more in
-#: size (19 digits or more), which orjson reads otherwise than json (a float, or refused).
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+#: orjson reads an integer beyond 64 bits as a float; none at or above this came from a
+#: number json would read as a float too (it reads such an integer whole).
+_WIDE = float(2**63)
+
+
+def _wide_float(value: Any) -> bool:
+    """A float at least 2^63 in size anywhere in ``value`` (lists and objects descended;
+    one loop per container, the values checked in it: a stored filing is a flat object)."""
+    kind = type(value)
+    if kind is float:
+        return not -_WIDE < value < _WIDE
+    if kind is dict:
+        values = value.values()
+    elif kind is list:
+        values = value
+    else:
+        return False
+    for v in values:
+        kind = type(v)
+        if kind is float:
+            if not -_WIDE < v < _WIDE:
+                return True
+        elif (kind is dict or kind is list) and _wide_float(v):
+            return True
+    return False
 
 
 def read_json(text: str | bytes) -> Any:
     """A JSON text as ``json.loads`` reads it, with orjson (a fifth of the time). Where
-    orjson could read otherwise, ``json`` reads it: a text with a run of 19 digits (it
-    may hold an integer of 2^63 or more, which orjson makes a float; a look at the text
-    costs a tenth of a look at every value read), NaN or Infinity (orjson refuses them).
-    Raises ValueError when the text is not JSON."""
-    long = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
-    if long.search(text) is None:  # type: ignore[arg-type]
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    orjson reads otherwise, ``json`` reads it: a number of 2^63 or more (orjson makes an
+    integer beyond 64 bits a float), NaN or Infinity (orjson refuses them). Raises
+    ValueError when the text is not JSON."""
+    try:
+        found = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _wide_float(found) else found
 
 
 def read_inputs(text: str | bytes | dict[str, Any]) -> dict[str, Any]:

@@ -319,7 +319,9 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another_worker(
         db_session.add(rec)
         db_session.commit()
     else:
-        many_companies(redis_app, db_session, 2500)
+        # Enough for the job to run well past the half second below on a fast, idle
+        # worker (2,500 companies could be done by then, under load).
+        many_companies(redis_app, db_session, 5000)
     workers = [redis_workers(), redis_workers()]
     for worker in workers:
         worker.wait_ready()
@@ -364,4 +366,4 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another_worker(
     assert result_without_times(done.result) == result_without_times(expected.result)
     if kind == "impact":  # and the same rows stored, company by company
         assert stored_rows(db_session, done) == stored_rows(db_session, expected)
-        assert len(stored_rows(db_session, done)) == 2500
+        assert len(stored_rows(db_session, done)) == 5000

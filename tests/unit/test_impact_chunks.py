@@ -206,13 +206,14 @@ def test_stored_inputs_are_read_as_json_reads_them(inputs: dict[str, Any]) -> No
 
 
 def test_json_text_orjson_would_read_otherwise_is_read_by_json() -> None:
-    """A run of 19 digits anywhere (a wide integer, or only text) and numbers orjson
-    refuses: read as ``json.loads`` reads them, lists as well as objects."""
+    """Wide integers anywhere (nested too), numbers orjson refuses, and what is read
+    alike: as ``json.loads`` reads them, lists as well as objects."""
     from hub.studio.impact_runs import read_json
 
     for text in (
         "[18446744073709551616, -9223372036854775809, 1e400, NaN, -Infinity]",
         '{"a": "12345678901234567890", "b": [9223372036854775807, 1.5e-7]}',
+        '{"a": {"b": [1, {"c": 18446744073709551616}]}, "d": 1e19}',
         '{"n": 1234567890123456789012345678901234567890}',
         "[0.1, 1e22, 5e-324, -0.0, 123456789012345678]",
     ):
