@@ -25,6 +25,7 @@ from hub.errors import ApiError, status_of
 from hub.extensions import rate_limit
 from hub.models import Company, Filing, Role, User
 from hub.policy.trace import parameter_texts, value_texts
+from hub.services import at_risk as at_risk_svc
 from hub.services.errors import DomainError
 from hub.services.review import actions as review_actions
 from hub.services.review import certificates as review_certificates
@@ -303,8 +304,92 @@ def override(filing_id: int) -> BaseResponse | tuple[str, int]:
 @roles_required(Role.ADMIN)
 def dashboard() -> str:
     """Counts, medians, approvals over time and the criteria most often unmet."""
-    figures = review_dashboard.dashboard(get_session(), clock=clock.app_clock())
-    return render_template("review/dashboard.html", figures=figures)
+    session = get_session()
+    figures = review_dashboard.dashboard(session, clock=clock.app_clock())
+    return render_template(
+        "review/dashboard.html",
+        figures=figures,
+        at_risk=at_risk_svc.at_risk_counts(session),
+        kind_titles=at_risk_svc.KIND_TITLES,
+    )
+
+
+# --- companies at risk ---------------------------------------------------------------------
+
+#: The orders of the at-risk page: ``sort`` in the query string -> (column, descending).
+AT_RISK_SORTS = {
+    "loss_on": ("loss_on", False),
+    "-loss_on": ("loss_on", True),
+    "-saving": ("saving", True),
+    "saving": ("saving", False),
+}
+AT_RISK_SORT_TITLES = {
+    "loss_on": "loss date, soonest first",
+    "-loss_on": "loss date, latest first",
+    "-saving": "saving at stake, largest first",
+    "saving": "saving at stake, smallest first",
+}
+
+
+def _at_risk_args() -> tuple[str, str]:
+    """The page's ``kind`` ("" for every kind) and ``sort``, or a 400 naming the field."""
+    kind = request.args.get("kind", "")
+    sort = request.args.get("sort", "loss_on")
+    if kind and kind not in at_risk_svc.KINDS:
+        raise ApiError(
+            400,
+            f"kind: there is no kind of warning {kind[:40]!r}; choose one of "
+            f"{', '.join(at_risk_svc.KINDS)}, or none for every kind.",
+            field="kind",
+        )
+    if sort not in AT_RISK_SORTS:
+        raise ApiError(
+            400,
+            f"sort: {sort[:40]!r} is not an order of this page; choose one of "
+            f"{', '.join(AT_RISK_SORTS)}.",
+            field="sort",
+        )
+    return kind, sort
+
+
+@bp.get("/at-risk")
+@roles_required(Role.ADMIN)
+def at_risk() -> str:
+    """Companies at risk: every open warning of the daily watch with its company, what
+    it risks, the date of the loss and the saving at stake; ``kind`` filters, ``sort``
+    orders (``loss_on`` soonest first by default, ``-loss_on``, ``-saving``, ``saving``),
+    ``page`` pages (``per_page`` rows, 25 by default, at most 100)."""
+    kind, sort = _at_risk_args()
+    column, descending = AT_RISK_SORTS[sort]
+    session = get_session()
+    page = ascii_int(request.args.get("page"), default=1, max_digits=6)
+    per_page = ascii_int(request.args.get("per_page"), default=at_risk_svc.PER_PAGE, max_digits=3)
+    result = at_risk_svc.at_risk_page(
+        session,
+        kind=kind or None,
+        sort=column,
+        descending=descending,
+        page=page,
+        per_page=per_page,  # bounded by the service to 1..MAX_PER_PAGE
+    )
+    args: dict[str, Any] = {"kind": kind} if kind else {}
+    if sort != "loss_on":
+        args["sort"] = sort
+    if result.per_page != at_risk_svc.PER_PAGE:
+        args["per_page"] = result.per_page
+    return render_template(
+        "review/at_risk.html",
+        result=result,
+        kind=kind,
+        sort=sort,
+        args=args,
+        kinds=at_risk_svc.KINDS,
+        kind_titles=at_risk_svc.KIND_TITLES,
+        sorts=AT_RISK_SORT_TITLES,
+        counts=at_risk_svc.at_risk_counts(session),
+        today=clock.today(),
+        days_left=at_risk_svc.days_left,
+    )
 
 
 @bp.get("/audit")

@@ -17,6 +17,8 @@ from hub.auth.service import AccountError, create_user
 from hub.db import get_session
 from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role, User
 from hub.policy import Policy
+from hub.services.at_risk import KIND_TITLES, at_risk_counts
+from hub.services.filings import REVISABLE
 from hub.services.watch import open_warnings
 
 bp = Blueprint("web", __name__)
@@ -103,12 +105,16 @@ def company_home() -> str:
         .order_by(col(Filing.created_at).desc(), col(Filing.id).desc())
     ).all()
     warnings = open_warnings(session, company_id=company_id)
+    # the filing each warning was found on, when it can still be revised: its button
+    # starts (or reopens) the draft that fixes the warning
+    revisable = {f.id: f for f in filings if f.status in REVISABLE}
     return render_template(
         "web/company_home.html",
         company=company,
         members=list(members),
         filings=filings,
         warnings=warnings,
+        revisable=revisable,
     )
 
 
@@ -160,6 +166,8 @@ def admin_home() -> str | Response:
         counts=counts,
         by_status=[(s.value, by_status.get(s.value, 0)) for s in FilingStatus],
         staff=staff,
+        at_risk=at_risk_counts(session),
+        kind_titles=KIND_TITLES,
     )
 
 
@@ -204,6 +212,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("/admin", "Administration", (Role.ADMIN.value,)),
     ("/review", "Review queue", (Role.ADMIN.value,)),
     ("/review/dashboard", "Dashboard", (Role.ADMIN.value,)),
+    ("/review/at-risk", "At risk", (Role.ADMIN.value,)),
     ("/author", "Policy files", (Role.AUTHOR.value,)),
     ("/policies", "Policy studio", (Role.AUTHOR.value, Role.ADMIN.value)),
 ]
