@@ -10,6 +10,7 @@ without a loss date (notices) or without a saving at stake come last in either o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +49,9 @@ class AtRiskRow:
     company: Company
     latest_filing_id: int | None
 
-    @property
-    def risk(self) -> str:
+    def risk(self, titles: Mapping[str, str] | None = None) -> str:
         """What the company stands to lose, in words (``risk_text``)."""
-        return risk_text(self.warning.kind, self.warning.details)
+        return risk_text(self.warning.kind, self.warning.details, titles)
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,15 @@ class AtRiskPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def risk_text(kind: str, details: dict[str, Any]) -> str:
+def risk_text(kind: str, details: dict[str, Any], titles: Mapping[str, str] | None = None) -> str:
     """What a warning puts at risk: "T2 → no tier", "T2 → T1; loses Reduced CIT",
-    "T3 (certified)", "T2 (kyc_baseline)"; "—" when the watch did not say."""
+    "T3 (certified)", "T2 (kyc_baseline)"; "—" when the watch did not say. Benefits are
+    named by their ``titles`` (benefit id -> title) where given, else by id."""
     if kind in (LICENCE_EXPIRY, POLICY_CHANGE):
         before, after = details.get("tier_before"), details.get("tier_after")
         text = f"{before or 'no tier'} → {after or 'no tier'}" if before != after else ""
-        lost = ", ".join(map(str, details.get("benefits_lost") or []))
+        names = titles or {}
+        lost = ", ".join(names.get(str(b), str(b)) for b in details.get("benefits_lost") or [])
         if lost:
             text = f"{text}; loses {lost}" if text else f"loses {lost}"
         return text or "—"

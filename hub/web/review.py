@@ -377,6 +377,8 @@ def at_risk() -> str:
         args["sort"] = sort
     if result.per_page != at_risk_svc.PER_PAGE:
         args["per_page"] = result.per_page
+    versions = catalogue().registry().versions()
+    titles = {b.id: b.title for version in versions for b in version.benefits}
     return render_template(
         "review/at_risk.html",
         result=result,
@@ -387,6 +389,7 @@ def at_risk() -> str:
         kind_titles=at_risk_svc.KIND_TITLES,
         sorts=AT_RISK_SORT_TITLES,
         counts=at_risk_svc.at_risk_counts(session),
+        benefit_titles=titles,
         today=clock.today(),
         days_left=at_risk_svc.days_left,
     )

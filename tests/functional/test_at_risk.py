@@ -337,6 +337,8 @@ def test_the_review_link_opens_the_companys_latest_filing(admin_client, db_sessi
     html = _get(admin_client, "?kind=policy_change&per_page=100")
     row = html.split(f'<tr data-warning="{warning.id}"')[1].split("</tr>")[0]
     assert f'href="/review/filings/{newer.id}"' in row
+    # what it risks: the tiers, and the benefits lost by their titles
+    assert "T3 → T1; loses Corporate income tax exemption on qualifying income" in row
     assert admin_client.get(f"/review/filings/{newer.id}").status_code == 200
 
 
@@ -384,3 +386,15 @@ def test_the_company_home_button_starts_the_filing_that_fixes_a_warning(
     # stays, and reopens the same draft
     html = client.get("/company").get_data(as_text=True)
     assert f'action="/filings/{warning.filing_id}/revise"' in html
+
+
+def test_risk_text_of_each_kind():
+    text = at_risk_svc.risk_text
+    assert text(LICENCE_EXPIRY, {"tier_before": "T1", "tier_after": None}) == "T1 → no tier"
+    same_tier = {"tier_before": "T2", "tier_after": "T2", "benefits_lost": ["a"]}
+    assert text(POLICY_CHANGE, same_tier, {"a": "Benefit A"}) == "loses Benefit A"
+    assert text(POLICY_CHANGE, {"tier_before": "T3", "tier_after": "T1",
+                                "benefits_lost": ["a", "b"]}) == "T3 → T1; loses a, b"  # fmt: skip
+    assert text(CERTIFICATE_EXPIRY, {"tier": "T2"}) == "T2 (certified)"
+    assert text(CLOSE_TO_LINE, {"tier": "T1", "criterion": "kyc"}) == "T1 (kyc)"
+    assert text("unknown", {}) == "—" and text(LICENCE_EXPIRY, {}) == "—"
