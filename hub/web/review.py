@@ -334,7 +334,7 @@ AT_RISK_SORT_TITLES = {
 def _at_risk_args() -> tuple[str, str]:
     """The page's ``kind`` ("" for every kind) and ``sort``, or a 400 naming the field."""
     kind = request.args.get("kind", "")
-    sort = request.args.get("sort", "loss_on")
+    sort = request.args.get("sort") or "loss_on"  # empty: the default, as for kind
     if kind and kind not in at_risk_svc.KINDS:
         raise ApiError(
             400,

@@ -275,6 +275,10 @@ def test_a_nul_in_the_query_is_refused_before_the_page(admin_client, population)
     assert admin_client.get("/review/at-risk?kind=%00").status_code == 400
 
 
+def test_empty_filters_are_the_defaults(admin_client, population):
+    assert _rows(_get(admin_client, "?kind=&sort=&page=&per_page=")) == _rows(_get(admin_client))
+
+
 def test_head_is_answered(admin_client, population):
     answer = admin_client.head("/review/at-risk?kind=policy_change")
     assert answer.status_code == 200 and answer.get_data() == b""
