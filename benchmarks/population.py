@@ -104,6 +104,34 @@ def bin_number(rnd: random.Random) -> str:
             return body + str(check)
 
 
+#: how many different BINs ``unique_bin`` makes: its 5th digit (4 or 5) and a serial
+UNIQUE_BINS = 2_000_000
+#: a stride coprime with 10**6: ``i * stride mod 10**6`` visits every serial once
+_STRIDE = 738_217
+
+
+def unique_bin(rnd: random.Random, index: int) -> str:
+    """A random-looking valid BIN that no other ``index`` below ``UNIQUE_BINS`` gets, and
+    no memory kept to know it (a set of the BINs given would grow with the stream, and be
+    counted as the memory of whatever the stream feeds): the 5th digit and the serial
+    come from ``index`` (a permutation of the serials), the registration year and month
+    from ``rnd``, drawn again while the check digit would be 10 both ways.
+    Raises ValueError for an index out of range."""
+    if not 0 <= index < UNIQUE_BINS:
+        raise ValueError(f"index must be in 0..{UNIQUE_BINS - 1}, not {index}")
+    kind, serial = divmod(index, 1_000_000)
+    tail = f"{'45'[kind]}{(serial * _STRIDE + 271_828) % 1_000_000:06d}"
+    while True:
+        body = f"{rnd.randint(0, 25):02d}{rnd.randint(1, 12):02d}" + tail
+        digits = [int(c) for c in body]
+        check = sum(w * d for w, d in zip(range(1, 12), digits, strict=True)) % 11
+        if check == 10:
+            weights = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+            check = sum(w * d for w, d in zip(weights, digits, strict=True)) % 11
+        if check != 10:
+            return body + str(check)
+
+
 def _spread(
     rnd: random.Random, typical: float, unmet: bool, spec: Any, low_is_good: bool = False
 ) -> float | int:
@@ -189,21 +217,18 @@ def realistic(
     registry: PolicyRegistry, n: int, seed: int = 15, *, pinned_share: float = 0.0
 ) -> Iterator[dict[str, Any]]:
     """``n`` new API request bodies, all different: ``{"filing": ..., "as_of": ...}``, each
-    a new company's filing (its own BIN and name) drawn under the version in force on its
+    a new company's filing (its own BIN, ``unique_bin``: nothing kept per request, so the
+    stream's memory stays flat, and its name) drawn under the version in force on its
     ``as_of`` (a day from FIRST_DAY to LAST_DAY), so with that version's inputs; a share
     ``pinned_share`` of them also names the version (``"policy_version"``, as a client
     that pins it sends it)."""
     rnd = random.Random(seed)
     pin = random.Random(seed + 1)  # its own stream: the filings do not depend on the share
     span = (LAST_DAY - FIRST_DAY).days
-    seen: set[str] = set()
     for i in range(n):
         day = FIRST_DAY + dt.timedelta(days=rnd.randint(0, span))
         policy = registry.select(day)
-        bin_ = bin_number(rnd)
-        while bin_ in seen:
-            bin_ = bin_number(rnd)
-        seen.add(bin_)
+        bin_ = unique_bin(rnd, i)
         name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {i} {rnd.choice(FORMS)}"
         body: dict[str, Any] = {"filing": filing(policy, rnd, bin_, name), "as_of": str(day)}
         if pinned_share and pin.random() < pinned_share:

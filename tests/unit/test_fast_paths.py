@@ -306,6 +306,7 @@ def test_the_json_memo_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -
     from hub.policy import decision, load_policy_text
 
     monkeypatch.setattr(decision, "WRITER_MEMO", 50)
+    monkeypatch.setattr(decision, "CRITERION_MEMO", 8)
     fresh = load_policy_text(P2026.text, source="fresh.yaml")  # memos of its own
 
     @examples(ci=300, dev=150)
@@ -321,6 +322,7 @@ def test_the_json_memo_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -
     for writer in compile_policy(fresh).writers.values():
         memos = [v for k, v in writer.__globals__.items() if k.startswith("M") and k[1:].isdigit()]
         assert sum(len(by_key) for memo in memos for by_key in memo.values()) <= 50
+        assert all(len(by_key) <= 8 for memo in memos for by_key in memo.values())
 
 
 def test_long_hostile_text_never_enters_the_validation_caches() -> None:
