@@ -6,6 +6,7 @@ Registered onto the `hub policy` group at the end of hub/commands/policy.py.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import signal
 import sys
@@ -140,6 +141,14 @@ def _candidate(ref: str, app: Flask) -> Policy:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="List every company, not only changes.")
 @click.option(
+    "--limit",
+    type=click.IntRange(0, None),
+    default=1_000,
+    show_default=True,
+    help="Companies listed at most, by name (0: all of them); --csv and --json always "
+    "hold every company.",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(1, 100_000),
     default=1_000,
@@ -154,6 +163,7 @@ def impact(
     csv_out: Path | None,
     as_json: bool,
     show_all: bool,
+    limit: int,
     chunk_size: int,
     app: Flask,
 ) -> None:
@@ -207,18 +217,32 @@ def impact(
     # no worker answering), it is deleted with its chunks and rows, so nothing is left
     # "running" and the workers skip the chunks still queued (nothing left to claim).
     try:
-        with _sigterm_as_exit():
-            impact_runs.work(
-                engine,
-                run_id,
-                # With a broker the workers analyse the chunks; this process waits.
-                dispatch=chunk_dispatcher(app) if queued else None,
-                help=not queued,
-                timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
-            )
-            result = impact_runs.finish(engine, run_id)
-            _print_impact(result, engine, policy, plan, csv_out, as_json, show_all)
+        stopped: BaseException | None = None
+        try:
+            with _sigterm_as_exit():
+                impact_runs.work(
+                    engine,
+                    run_id,
+                    # With a broker the workers analyse the chunks; this process waits.
+                    dispatch=chunk_dispatcher(app) if queued else None,
+                    help=not queued,
+                    timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
+                )
+                result = impact_runs.finish(engine, run_id)
+                _print_impact(result, engine, policy, plan, csv_out, as_json, show_all, limit)
+        except (KeyboardInterrupt, SystemExit) as stop:
+            # Stopped in the middle of a statement, the connection running it is left
+            # alone by the pool (closing it could block) and its transaction, on SQLite
+            # its lock, lives as long as the frames of the interrupted call: they are
+            # dropped (the exception goes on without them) and collected, so the run
+            # below can be deleted.
+            stopped = stop.with_traceback(None)
+            stopped.__context__ = None
+        if stopped is not None:
+            gc.collect()
+            raise stopped
     finally:
+        engine.dispose()
         impact_runs.delete_run(engine, run_id)
 
 
@@ -248,8 +272,10 @@ def _print_impact(
     csv_out: Path | None,
     as_json: bool,
     show_all: bool,
+    limit: int = 0,
 ) -> None:
-    """What ``impact`` prints: the rows are read from the run a batch at a time."""
+    """What ``impact`` prints: the rows are read from the run a batch at a time; the
+    text lists at most ``limit`` companies (0: all), the CSV and the JSON every one."""
     from hub.studio import impact_runs
 
     run_id = data["run"]
@@ -297,7 +323,8 @@ def _print_impact(
         click.echo(f"{'Benefits':<28}gaining  losing")
         for benefit, n in t["benefits"].items():
             click.echo(f"  {benefit:<26}{n['gaining']:>7}{n['losing']:>8}")
-        listed = impact_runs.rows(conn, run_id, changed_only=not show_all)
+        listed = impact_runs.rows(conn, run_id, changed_only=not show_all, limit=limit or None)
+        shown = 0
         first = True
         lines: list[str] = []  # echoed a thousand at a time, not one by one
         for r in listed:
@@ -315,9 +342,16 @@ def _print_impact(
                 lines.append(f"      flipped: {flips}")
             if r["after"]["error"]:
                 lines.append(f"      {r['after']['error']}")
+            shown += 1
             if len(lines) >= 1_000:
                 click.echo("\n".join(lines))
                 lines = []
+        listable = data["rows_stored"] if show_all else t["changed"]
+        if limit and listable > shown:
+            lines.append(
+                f"  ... and {listable - shown:,} more (--limit 0 lists them all; --csv FILE "
+                "writes every company)"
+            )
         if lines:
             click.echo("\n".join(lines))
     for line in skipped:

@@ -122,6 +122,33 @@ def test_impact_from_the_command_line(cli_env, db_session, population, author_cl
     assert run("policy", "impact", "1999.1").exit_code == 1
 
 
+def test_the_impact_listing_is_bounded_and_says_what_is_left(
+    cli_env, db_session, population, author_client, tmp_path
+):
+    """The text lists at most --limit companies, by name, and says how many more; the CSV
+    and the JSON hold every one whatever the limit."""
+    green_draft(author_client, db_session)
+    every = run("policy", "impact", "2026.2", "--all", "--limit", "0").output
+    listed = [line for line in every.splitlines() if line.startswith("  ") and ": T" in line]
+    assert len(listed) == 6 and "more (--limit 0" not in every
+    two = run("policy", "impact", "2026.2", "--all", "--limit", "2")
+    assert two.exit_code == 0, two.output
+    shown = [line for line in two.output.splitlines() if line.startswith("  ") and ": T" in line]
+    assert shown == listed[:2]
+    assert "  ... and 4 more (--limit 0 lists them all; --csv FILE writes every company)" in (
+        two.output
+    )
+    changes = run("policy", "impact", "2026.2", "--limit", "1").output
+    assert "... and 2 more" in changes  # 3 change
+    out = tmp_path / "all.csv"
+    assert run("policy", "impact", "2026.2", "--limit", "1", "--csv", str(out)).exit_code == 0
+    assert len(list(csv.DictReader(out.read_text().splitlines()))) == 6
+    data = json.loads(run("policy", "impact", "2026.2", "--limit", "1", "--json").output)
+    assert len(data["rows"]) == 6
+    refused = run("policy", "impact", "2026.2", "--limit", "-1")
+    assert refused.exit_code == 2 and "--limit" in refused.output
+
+
 def test_a_draft_is_not_exported_into_the_policy_folder(cli_env, db_session, author_client):
     green_draft(author_client, db_session)
     result = run("policy", "export", "2026.2")
@@ -176,5 +203,5 @@ def test_a_stopped_impact_command_leaves_no_run_behind(cli_env, app, tmp_path):
     assert count("impact_run", "WHERE state = 'running'") == 1
     command.send_signal(signal.SIGTERM)
     _, err = command.communicate(timeout=60)
-    assert command.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert command.returncode == 128 + signal.SIGTERM, err.decode()[-4000:]
     assert (count("impact_run"), count("impact_chunk"), count("impact_row")) == (0, 0, 0)
