@@ -11,7 +11,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,23 +219,26 @@ def impact(
     try:
         stopped: BaseException | None = None
         try:
-            with _sigterm_as_exit():
+            with _stop_on_signals() as check:
                 impact_runs.work(
                     engine,
                     run_id,
                     # With a broker the workers analyse the chunks; this process waits.
                     dispatch=chunk_dispatcher(app) if queued else None,
                     help=not queued,
+                    progress=lambda _: check(),
                     timeout=float(app.config["BROKER_VISIBILITY_TIMEOUT"]) if queued else None,
                 )
                 result = impact_runs.finish(engine, run_id)
-                _print_impact(result, engine, policy, plan, csv_out, as_json, show_all, limit)
+                _print_impact(
+                    result, engine, policy, plan, csv_out, as_json, show_all, limit, check
+                )
         except (KeyboardInterrupt, SystemExit) as stop:
-            # Stopped in the middle of a statement, the connection running it is left
-            # alone by the pool (closing it could block) and its transaction, on SQLite
-            # its lock, lives as long as the frames of the interrupted call: they are
-            # dropped (the exception goes on without them) and collected, so the run
-            # below can be deleted.
+            # Stopped in the middle of a statement (a second Ctrl+C), the connection
+            # running it is left alone by the pool (closing it could block) and its
+            # transaction, on SQLite its lock, lives as long as the frames of the
+            # interrupted call: they are dropped (the exception goes on without them)
+            # and collected, so the run below can be deleted.
             stopped = stop.with_traceback(None)
             stopped.__context__ = None
         if stopped is not None:
@@ -247,21 +250,35 @@ def impact(
 
 
 @contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM ends the command as Ctrl+C does (``finally`` blocks run; exit status 143),
-    in the main thread; elsewhere (tests calling the command) signals stay as they are."""
+def _stop_on_signals() -> Iterator[Callable[[], None]]:
+    """SIGTERM and Ctrl+C (SIGINT) ask the command to stop; it stops at the next safe
+    point, where the check this yields is called (after a chunk, at each poll, every
+    thousand rows printed), with ``SystemExit`` 128 + the signal's number (143, 130):
+    never in the middle of a database statement, whose connection would be left busy
+    (psycopg: "another command is already in progress"). A second signal stops it at
+    once. In the main thread only; elsewhere (tests calling the command) the signals
+    stay as they are and the check never stops anything."""
+    asked: list[int] = []
+
+    def check() -> None:
+        if asked:
+            raise SystemExit(128 + asked[0])
+
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield check
         return
 
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+    def ask(signum: int, _frame: object) -> None:
+        if asked:  # asked twice: at once
+            raise SystemExit(128 + signum)
+        asked.append(signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {n: signal.signal(n, ask) for n in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield check
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for n, handler in previous.items():
+            signal.signal(n, handler)
 
 
 def _print_impact(
@@ -273,9 +290,11 @@ def _print_impact(
     as_json: bool,
     show_all: bool,
     limit: int = 0,
+    check: Callable[[], None] = lambda: None,
 ) -> None:
     """What ``impact`` prints: the rows are read from the run a batch at a time; the
-    text lists at most ``limit`` companies (0: all), the CSV and the JSON every one."""
+    text lists at most ``limit`` companies (0: all), the CSV and the JSON every one.
+    ``check`` is called every thousand rows (where the command may stop)."""
     from hub.studio import impact_runs
 
     run_id = data["run"]
@@ -290,12 +309,15 @@ def _print_impact(
                     if len(batch) == 500:
                         out.write(rows_to_csv(batch).partition("\r\n")[2])
                         batch = []
+                        check()
                 out.write(rows_to_csv(batch).partition("\r\n")[2])
         if as_json:
             head = {k: v for k, v in data.items() if k not in ("run", "rows_stored")}
             text = json.dumps({**head, "rows": []}, ensure_ascii=False, indent=2)
             click.echo(text[: text.rindex("[]")] + "[", nl=False)
             for n, row in enumerate(impact_runs.rows(conn, run_id, changed_only=False)):
+                if n % 1_000 == 999:
+                    check()
                 click.echo(("," if n else "") + "\n    " + json.dumps(row, ensure_ascii=False),
                            nl=False)  # fmt: skip
             click.echo("\n  ]\n}")
@@ -344,6 +366,7 @@ def _print_impact(
                 lines.append(f"      {r['after']['error']}")
             shown += 1
             if len(lines) >= 1_000:
+                check()
                 click.echo("\n".join(lines))
                 lines = []
         listable = data["rows_stored"] if show_all else t["changed"]

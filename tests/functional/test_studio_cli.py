@@ -167,9 +167,11 @@ def test_a_published_version_exports_into_the_folders_the_service_reads(
     assert f"wrote {policies / 'astana-crypto-hub' / '2027.1.yaml'}" in result.output
 
 
-def test_a_stopped_impact_command_leaves_no_run_behind(cli_env, app, tmp_path):
-    """SIGTERM in the middle of `hub policy impact`: the command stops (143, as Ctrl+C
-    would) and its run, chunks and rows are deleted; nothing stays "running"."""
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_stopped_impact_command_leaves_no_run_behind(cli_env, app, tmp_path, signum):
+    """SIGTERM or Ctrl+C in the middle of `hub policy impact`: the command stops after
+    the chunk it is on (128 + the signal's number) and its run, chunks and rows are
+    deleted; nothing stays "running"."""
     import datetime as dt
     import os
     import signal
@@ -201,7 +203,9 @@ def test_a_stopped_impact_command_leaves_no_run_behind(cli_env, app, tmp_path):
         assert time.monotonic() < deadline, "no chunk done in 120 s"
         time.sleep(0.05)
     assert count("impact_run", "WHERE state = 'running'") == 1
-    command.send_signal(signal.SIGTERM)
+    sent = getattr(signal, signum)
+    command.send_signal(sent)
     _, err = command.communicate(timeout=60)
-    assert command.returncode == 128 + signal.SIGTERM, err.decode()[-4000:]
+    assert command.returncode == 128 + sent, err.decode()[-4000:]
+    assert b"Traceback" not in err, err.decode()[-4000:]
     assert (count("impact_run"), count("impact_chunk"), count("impact_row")) == (0, 0, 0)
