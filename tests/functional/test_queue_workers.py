@@ -321,9 +321,9 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another_worker(
         db_session.add(rec)
         db_session.commit()
     else:
-        # Enough for the job to run well past the half second below on a fast, idle
-        # worker (2,500 companies could be done by then, under load).
-        many_companies(redis_app, db_session, 5000)
+        # Enough for the job to run a while on a fast, idle worker (5,000 companies were
+        # done half a second after the job started on the CI machine).
+        many_companies(redis_app, db_session, 9000)
     workers = [redis_workers(), redis_workers()]
     for worker in workers:
         worker.wait_ready()
@@ -340,8 +340,10 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another_worker(
     # One worker takes it, and is killed (SIGKILL, by its pid) in the middle of the run.
     wait_for(lambda: job_of(db_session, job.id).state == "running", what="the job to start")
     # The worker that received it says so in its log.
-    holder = next(w for w in workers if "hub.studio.run_job[" in w.log.read_text())
-    time.sleep(0.5)
+    holder = wait_for(
+        lambda: next((w for w in workers if "hub.studio.run_job[" in w.log.read_text()), None),
+        what="the worker holding the job to log it",
+    )
     running = job_of(db_session, job.id)
     assert running.state == "running" and running.attempts == 1
     os.kill(holder.pid, signal.SIGKILL)
@@ -368,4 +370,4 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_another_worker(
     assert result_without_times(done.result) == result_without_times(expected.result)
     if kind == "impact":  # and the same rows stored, company by company
         assert stored_rows(db_session, done) == stored_rows(db_session, expected)
-        assert len(stored_rows(db_session, done)) == 5000
+        assert len(stored_rows(db_session, done)) == 9000
