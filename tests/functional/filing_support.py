@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from hub.clock import Clock
+    from hub.models import Company, Filing
+    from hub.policy import PolicyRegistry
 
 # An exchange that meets every T1 criterion of 2026.1 and misses T2 on local_opex.
 T1_EXCHANGE: dict[str, Any] = {
@@ -41,3 +48,48 @@ def t1_exchange(**changes: Any) -> dict[str, Any]:
     """A copy of the T1 exchange with some inputs changed (None removes one)."""
     filing = {**T1_EXCHANGE, **changes}
     return {k: v for k, v in filing.items() if v is not None}
+
+
+def submit_filing(
+    session: Session,
+    registry: PolicyRegistry,
+    clock: Clock,
+    company: Company,
+    *,
+    approve: bool = False,
+    **changes: Any,
+) -> Filing:
+    """A ``t1_exchange`` filing of ``company`` (its inputs changed by ``changes``) made a
+    draft, submitted and, with ``approve``, approved, through the services as of
+    ``clock``'s day; committed."""
+    from hub.services import filings as filing_svc
+    from hub.services.review import actions as review_actions
+
+    today = clock.today()
+    filing = filing_svc.create_draft(
+        session,
+        company=company,
+        actor_id=None,
+        inputs=t1_exchange(legal_name=company.legal_name, **changes),
+        registry=registry,
+        today=today,
+    )
+    filing_svc.submit(
+        session,
+        filing=filing,
+        actor_id=None,
+        lock_version=filing.lock_version,
+        registry=registry,
+        today=today,
+    )
+    if approve:
+        review_actions.approve(
+            session,
+            filing=filing,
+            actor_id=None,
+            lock_version=filing.lock_version,
+            registry=registry,
+            clock=clock,
+        )
+    session.commit()
+    return filing

@@ -25,10 +25,8 @@ from hub.models import Company, CompanyWarning, Filing
 from hub.policy import PolicyRegistry
 from hub.policy.watch import CERTIFICATE_EXPIRY, CLOSE_TO_LINE, KINDS, LICENCE_EXPIRY, POLICY_CHANGE
 from hub.services import at_risk as at_risk_svc
-from hub.services import filings as filing_svc
-from hub.services.review import actions as review_actions
 from hub.services.watch import run_watch
-from tests.functional.filing_support import t1_exchange
+from tests.functional.filing_support import submit_filing
 
 #: Licence warnings: (days to the licence's last day, property value): savings at stake
 #: that do not follow the dates, so the two orders differ.
@@ -50,35 +48,8 @@ def _file(
     approve: bool = False,
     **changes: Any,
 ) -> Filing:
-    today = clock.today()
     changes.setdefault("record_retention_years", 7)  # 5 against "at least 5": a notice
-    filing = filing_svc.create_draft(
-        session,
-        company=company,
-        actor_id=None,
-        inputs=t1_exchange(legal_name=company.legal_name, **changes),
-        registry=registry,
-        today=today,
-    )
-    filing_svc.submit(
-        session,
-        filing=filing,
-        actor_id=None,
-        lock_version=filing.lock_version,
-        registry=registry,
-        today=today,
-    )
-    if approve:
-        review_actions.approve(
-            session,
-            filing=filing,
-            actor_id=None,
-            lock_version=filing.lock_version,
-            registry=registry,
-            clock=clock,
-        )
-    session.commit()
-    return filing
+    return submit_filing(session, registry, clock, company, approve=approve, **changes)
 
 
 def unique_bins(n: int, seed: int = 16) -> list[str]:

@@ -32,7 +32,7 @@ from hub.seeding import load_seeds
 from hub.services import filings as filing_svc
 from hub.services.review import actions as review_actions
 from hub.services.watch import WatchSummary, run_watch
-from tests.functional.filing_support import t1_exchange
+from tests.functional.filing_support import submit_filing, t1_exchange
 
 NEW_YEAR = dt.date(2027, 1, 1)  # 2027.1 takes effect
 
@@ -52,34 +52,7 @@ def file(
 
     def factory(*, company: Company | None = None, approve: bool = False, **changes: Any) -> Filing:
         company = company or make_company()
-        today = clock.today()
-        filing = filing_svc.create_draft(
-            db_session,
-            company=company,
-            actor_id=None,
-            inputs=t1_exchange(legal_name=company.legal_name, **changes),
-            registry=registry,
-            today=today,
-        )
-        filing_svc.submit(
-            db_session,
-            filing=filing,
-            actor_id=None,
-            lock_version=filing.lock_version,
-            registry=registry,
-            today=today,
-        )
-        if approve:
-            review_actions.approve(
-                db_session,
-                filing=filing,
-                actor_id=None,
-                lock_version=filing.lock_version,
-                registry=registry,
-                clock=clock,
-            )
-        db_session.commit()
-        return filing
+        return submit_filing(db_session, registry, clock, company, approve=approve, **changes)
 
     return factory
 
