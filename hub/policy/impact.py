@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from . import money
+from .ahead import inputs_for
 from .decision import Decision, assess
 from .filing import FilingInvalid
 from .model import Policy
@@ -301,8 +302,10 @@ def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def _outcome(policy: Policy, inputs: dict[str, Any], as_of: dt.date) -> Outcome:
+    """The filing's outcome under ``policy``, on the inputs ``policy`` defines: answers a
+    filing gives ahead of another version (``hub.policy.ahead``) are not read."""
     try:
-        return Outcome.of(assess(policy, inputs, as_of))
+        return Outcome.of(assess(policy, inputs_for(policy, inputs), as_of))
     except FilingInvalid as exc:
         return Outcome.refused(policy, exc)
 

@@ -127,6 +127,28 @@ class PolicyRegistry:
         retired = self._retired.get((policy.id, policy.version))
         return retired is None or as_of < retired
 
+    def upcoming(
+        self, as_of: dt.date, policy_id: str | None = None, *, within_days: int | None = None
+    ) -> list[Policy]:
+        """The versions that take effect after ``as_of`` (at most ``within_days`` later, when
+        given) and are in force on their first day (neither replaced on it by another nor
+        retired from it), earliest first: the versions a company can prepare for.
+
+        Shape: ``[Policy, ...]``, empty when none is published ahead of ``as_of``.
+        """
+        horizon = None if within_days is None else as_of + dt.timedelta(days=within_days)
+        out = []
+        for candidate in sorted(self._of(policy_id), key=lambda p: p.effective_from):
+            day = candidate.effective_from
+            if day <= as_of or (horizon is not None and day > horizon):
+                continue
+            try:
+                if self.select(day, policy_id=candidate.id) is candidate:
+                    out.append(candidate)
+            except NoVersionInForce:
+                continue
+        return out
+
     def versions(self, policy_id: str | None = None) -> list[Policy]:
         """Oldest first."""
         return list(self._of(policy_id))

@@ -38,11 +38,11 @@ left", so the same cause found again on a later day gives the same details.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import expr, money
+from .ahead import inputs_for
 from .decision import Decision, assess
 from .evaluate import FLIP, Missing, to_callable
 from .filing import FilingInvalid
@@ -135,7 +135,7 @@ def watch_filing(filing: WatchedFiling, registry: PolicyRegistry, as_of: dt.date
 
 def _decide(policy: Policy, inputs: dict[str, Any], as_of: dt.date) -> Decision | None:
     try:
-        return assess(policy, inputs, as_of)
+        return assess(policy, inputs_for(policy, inputs), as_of)
     except FilingInvalid:
         return None
 
@@ -250,20 +250,11 @@ def certificate_warnings(filing: WatchedFiling, as_of: dt.date) -> list[Found]:
 
 def upcoming_versions(
     registry: PolicyRegistry, policy_id: str | None, as_of: dt.date
-) -> Iterator[Policy]:
+) -> list[Policy]:
     """The versions of the policy that take effect after ``as_of`` and at most
     ``POLICY_DAYS`` later, and are in force on their first day (neither replaced by
     another nor retired from it), earliest first."""
-    horizon = as_of + dt.timedelta(days=POLICY_DAYS)
-    for candidate in sorted(registry.versions(policy_id), key=lambda p: p.effective_from):
-        day = candidate.effective_from
-        if not as_of < day <= horizon:
-            continue
-        try:
-            if registry.select(day, policy_id=candidate.id) is candidate:
-                yield candidate
-        except NoVersionInForce:
-            continue
+    return registry.upcoming(as_of, policy_id, within_days=POLICY_DAYS)
 
 
 def policy_change_warnings(

@@ -30,7 +30,7 @@ from hub.services import filings as svc
 from hub.web.assess import policy_url
 from hub.web.params import ascii_int
 from hub.web.policy_form import PolicyForm
-from hub.web.present import decision_view
+from hub.web.present import decision_view, input_labels
 
 bp = Blueprint("filings", __name__, url_prefix="/filings")
 
@@ -164,7 +164,7 @@ def detail(filing_id: int) -> str:
         certified=certified,
         view=view,
         problems=problems,
-        labels={i.name: i.label for i in policy.inputs} if policy else {},
+        labels=input_labels(catalogue().registry(), policy),
         successor=svc.successor_of(session, filing=filing),
         status_help=STATUS_HELP,
         policy_url=policy_url(filing.policy_version or policy.version) if policy else None,
@@ -192,6 +192,9 @@ def _render_edit(
             view=view,
             problems=problems,
             policy_url=policy_url(form.policy.version),
+            upcoming=svc.assess_upcoming(
+                filing, registry=catalogue().registry(), today=clock.today()
+            ),
         ),
         status,
     )
@@ -206,6 +209,7 @@ def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
     registry = catalogue().registry()
     today = clock.today()
     policy = svc.policy_in_force(registry, today)
+    ahead = svc.inputs_ahead(registry, policy, today)
     fixed = {"bin": company.bin}
     if filing.status != svc.DRAFT:
         flash(
@@ -216,9 +220,11 @@ def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
         return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
     if request.method != "POST":  # GET, and HEAD (its headers alone)
         return _render_edit(
-            company, filing, PolicyForm.from_inputs(policy, filing.inputs, fixed=fixed)
+            company,
+            filing,
+            PolicyForm.from_inputs(policy, filing.inputs, fixed=fixed, ahead=ahead),
         )
-    form = PolicyForm.from_post(policy, request.form, fixed=fixed)
+    form = PolicyForm.from_post(policy, request.form, fixed=fixed, ahead=ahead)
     action = request.form.get("action", "save")
     if form.has_errors:
         return _render_edit(company, filing, form, status=422)
@@ -262,8 +268,14 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
     except svc.FilingRejected as exc:
         session.rollback()
         session.refresh(filing)
-        policy = svc.policy_in_force(catalogue().registry(), clock.today())
-        form = PolicyForm.from_inputs(policy, filing.inputs, fixed={"bin": company.bin})
+        registry, today = catalogue().registry(), clock.today()
+        policy = svc.policy_in_force(registry, today)
+        form = PolicyForm.from_inputs(
+            policy,
+            filing.inputs,
+            fixed={"bin": company.bin},
+            ahead=svc.inputs_ahead(registry, policy, today),
+        )
         others = form.add_errors(exc.errors)
         flash(
             "Your draft is saved, but it cannot be submitted yet: see the messages below.", "error"
@@ -341,7 +353,7 @@ def printable(filing_id: int) -> str:
         company=company,
         filing=filing,
         view=view,
-        labels={i.name: i.label for i in policy.inputs} if policy else {},
+        labels=input_labels(catalogue().registry(), policy),
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.policy import Policy
+from hub.policy.ahead import AheadInput
 from hub.policy.jsondoc import round_trips
 from hub.policy.model import InputSpec
 
@@ -44,6 +45,7 @@ class FieldView:
     error: str | None = None
     needed_for: tuple[str, ...] | None = None  # None: every activity needs it
     fixed: bool = False  # shown but not editable (the company's own BIN)
+    ahead_of: Policy | None = None  # asked by this upcoming version, not the form's own
 
     @property
     def name(self) -> str:
@@ -104,14 +106,20 @@ class PolicyForm:
 
     @classmethod
     def from_inputs(
-        cls, policy: Policy, inputs: Mapping[str, Any], *, fixed: Mapping[str, Any] | None = None
+        cls,
+        policy: Policy,
+        inputs: Mapping[str, Any],
+        *,
+        fixed: Mapping[str, Any] | None = None,
+        ahead: Mapping[str, AheadInput] | None = None,
     ) -> PolicyForm:
-        """The form filled with a stored filing's inputs (a draft being edited)."""
+        """The form filled with a stored filing's inputs (a draft being edited); ``ahead``
+        adds the inputs upcoming versions ask (``hub.policy.ahead``), in their own groups."""
         fixed = dict(fixed or {})
         needed = needed_for(policy)
         fields: dict[str, FieldView] = {}
         values: dict[str, Any] = {}
-        for spec in policy.inputs:
+        for spec, later in _specs(policy, ahead):
             value = fixed.get(spec.name, inputs.get(spec.name))
             if value is not None:
                 values[spec.name] = value
@@ -120,6 +128,7 @@ class PolicyForm:
                 _to_text(spec, value),
                 needed_for=needed.get(spec.name),
                 fixed=spec.name in fixed,
+                ahead_of=later,
             )
         return cls(policy, fields, values, fixed)
 
@@ -130,17 +139,19 @@ class PolicyForm:
         form: Any,
         *,
         fixed: Mapping[str, Any] | None = None,
+        ahead: Mapping[str, AheadInput] | None = None,
     ) -> PolicyForm:
         """Parse a posted form (a werkzeug MultiDict): typed values plus unreadable ones.
 
-        Only the policy's inputs are read; other form fields (the CSRF token, buttons)
-        are not filing inputs. ``fixed`` values replace whatever was posted for them.
+        Only the policy's inputs (and ``ahead``'s, as for ``from_inputs``) are read; other
+        form fields (the CSRF token, buttons) are not filing inputs. ``fixed`` values
+        replace whatever was posted for them.
         """
         fixed = dict(fixed or {})
         needed = needed_for(policy)
         fields: dict[str, FieldView] = {}
         values: dict[str, Any] = {}
-        for spec in policy.inputs:
+        for spec, later in _specs(policy, ahead):
             if spec.name in fixed:
                 raw: Any = _to_text(spec, fixed[spec.name])
                 value, error = fixed[spec.name], None
@@ -155,7 +166,12 @@ class PolicyForm:
             if value is not None:
                 values[spec.name] = value
             fields[spec.name] = FieldView(
-                spec, raw, error, needed_for=needed.get(spec.name), fixed=spec.name in fixed
+                spec,
+                raw,
+                error,
+                needed_for=needed.get(spec.name),
+                fixed=spec.name in fixed,
+                ahead_of=later,
             )
         return cls(policy, fields, values, fixed)
 
@@ -206,7 +222,16 @@ class PolicyForm:
         titles = {g.id: g.title for g in self.policy.groups}
         grouped: dict[str, list[FieldView]] = {g.id: [] for g in self.policy.groups}
         for f in self.fields.values():
-            grouped.setdefault(f.spec.group if f.spec.group in titles else "", []).append(f)
+            if f.ahead_of is not None:
+                gid = f"ahead-{f.ahead_of.version}"
+                titles[gid] = (
+                    f"Asked from version {f.ahead_of.version}, in force from "
+                    f"{f.ahead_of.effective_from.isoformat()}: answer now to keep your "
+                    "tier on that day"
+                )
+            else:
+                gid = f.spec.group if f.spec.group in titles else ""
+            grouped.setdefault(gid, []).append(f)
         out = []
         for gid, fields in grouped.items():
             if fields:
@@ -214,6 +239,16 @@ class PolicyForm:
                 out.append(GroupView(gid, titles.get(gid, "Other information"), fields, saving))
         # Saving inputs never affect eligibility: their group goes last.
         return sorted(out, key=lambda g: g.saving)
+
+
+def _specs(
+    policy: Policy, ahead: Mapping[str, AheadInput] | None
+) -> Iterable[tuple[InputSpec, Policy | None]]:
+    """The form's inputs: the policy's own, then those upcoming versions ask."""
+    for spec in policy.inputs:
+        yield spec, None
+    for found in (ahead or {}).values():
+        yield found.spec, found.version
 
 
 def needed_for(policy: Policy) -> dict[str, tuple[str, ...] | None]:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.policy import Policy
+from hub.policy import Policy, PolicyRegistry
+from hub.policy.model import InputSpec
 from hub.policy.money import format_money
 from hub.policy.shown import format_number, gap_text, shown_value
 
@@ -205,3 +206,17 @@ def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str
         "policy": doc.get("policy") or {},
         "as_of": doc.get("as_of"),
     }
+
+
+def input_specs(registry: PolicyRegistry, policy: Policy | None) -> dict[str, InputSpec]:
+    """Each input's definition, for labels and units: ``policy``'s own, and for a filing's
+    answers ahead of it (``hub.policy.ahead``) that of the latest version asking them."""
+    specs = {i.name: i for p in registry.versions() for i in p.inputs}
+    if policy is not None:
+        specs.update(policy.inputs_by_name)
+    return specs
+
+
+def input_labels(registry: PolicyRegistry, policy: Policy | None) -> dict[str, str]:
+    """``{input name: label}`` as ``input_specs`` finds them."""
+    return {name: spec.label for name, spec in input_specs(registry, policy).items()}

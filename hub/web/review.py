@@ -34,7 +34,7 @@ from hub.services.review import decision as review_decision
 from hub.services.review import export as review_export
 from hub.services.review import queue as review_queue
 from hub.web.params import ascii_int
-from hub.web.present import STATUS_TEXT, kzt, money_text, show
+from hub.web.present import STATUS_TEXT, input_specs, kzt, money_text, show
 from hub.web.present import value_texts as criterion_value_texts
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -177,8 +177,9 @@ def _render_filing(
         if actor_ids
         else {}
     )
-    labels = {i.name: i.label for i in policy.inputs} if policy else {}
-    units = {i.name: i.unit for i in policy.inputs} if policy else {}
+    specs = input_specs(registry, policy)
+    labels = {name: spec.label for name, spec in specs.items()}
+    units = {name: spec.unit for name, spec in specs.items()}
     html = render_template(
         "review/filing.html",
         filing=filing,

@@ -98,12 +98,26 @@ def test_impact_of_2027_on_a_small_population(v2026, v2027):
 
 def test_a_filing_the_candidate_refuses_is_reported_not_raised(v2026, v2027):
     row = analyse(
+        [Subject("c", "No BIN", exchange(bin=None), v2027)],
+        v2026,
+        dt.date(2027, 1, 1),
+    ).rows[0]
+    assert row.after.error and "bin" in row.after.error
+    assert row.after.tier is None
+
+
+def test_an_input_the_candidate_does_not_ask_is_not_read(v2026, v2027):
+    """A 2027.1 filing analysed under 2026.1: 2026.1 decides on the inputs it asks (the
+    answer to 2027.1's new question is not a reason to refuse the filing)."""
+    row = analyse(
         [Subject("c", "New figure", exchange(unhosted_wallet_verified_pct=100.0), v2027)],
         v2026,
         dt.date(2027, 1, 1),
     ).rows[0]
-    assert row.after.error and "unhosted_wallet_verified_pct" in row.after.error
-    assert row.changed and row.after.tier is None
+    assert row.before.error is None and row.after.error is None
+    alone = assess(v2026, exchange(), dt.date(2027, 1, 1))  # the same filing without it
+    assert row.after.tier == alone.tier and row.after.saving == alone.total_saving
+    assert ("unhosted_wallet_checks", "met", "absent") in row.flipped
 
 
 def test_csv_is_safe_for_spreadsheets(v2026):

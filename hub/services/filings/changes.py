@@ -14,9 +14,11 @@ from sqlmodel import Session, select
 from hub import audit
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
 from hub.policy import PolicyRegistry
+from hub.policy.ahead import check_ahead
 from hub.services.filings.reading import (
     assess_filing,
     check_draft_inputs,
+    inputs_ahead,
     policy_in_force,
     successor_of,
 )
@@ -29,6 +31,7 @@ from hub.services.filings.states import (
     SUPERSEDED,
     TRANSITIONS,
     FilingConflict,
+    FilingRejected,
     stale,
     wrong_status,
 )
@@ -82,7 +85,8 @@ def create_draft(
         given.setdefault("legal_name", company.legal_name)
         if company.activity and company.activity in policy.activities:
             given.setdefault(policy.applicability_input, company.activity)
-    values = check_draft_inputs(policy, given, company=company)
+    ahead = inputs_ahead(registry, policy, today)
+    values = check_draft_inputs(policy, given, company=company, ahead=ahead)
     filing = Filing(
         company_id=stored_id(company),
         status=DRAFT,
@@ -119,7 +123,9 @@ def update_draft(
             filing, "be edited", hint=": start a revision, which creates a new draft"
         )
     seen = _check_seen(filing, lock_version)
-    values = check_draft_inputs(policy_in_force(registry, today), inputs, company=company)
+    policy = policy_in_force(registry, today)
+    ahead = inputs_ahead(registry, policy, today)
+    values = check_draft_inputs(policy, inputs, company=company, ahead=ahead)
     before = dict(filing.inputs or {})
     changed = sorted(k for k in before.keys() | values.keys() if before.get(k) != values.get(k))
     _compare_and_set(session, filing, lock_version=seen, status=DRAFT, values={"inputs": values})
@@ -149,7 +155,8 @@ def submit(
     Writes (all in the caller's transaction) the frozen filing, an ``Assessment``
     row, the ``superseded`` status of the filing it revises when that one was still
     pending, and the audit records. 422 with field errors if the inputs are not
-    complete and valid; 409 if it is not a draft (submitting twice) or is stale.
+    complete and valid; 409 if it is not a draft (submitting twice) or is stale. The
+    frozen inputs keep the draft's answers ahead of upcoming versions (``inputs_ahead``).
     """
     if filing.status != DRAFT:
         raise wrong_status(filing, "be submitted again")
@@ -158,6 +165,13 @@ def submit(
     document = decision.to_dict()
     clean = dict(decision.filing)
     policy = decision.policy
+    # Answers ahead of an upcoming version are kept (it decides on them from its first
+    # day); checked again, since the versions published ahead may have changed.
+    later, errors = check_ahead(
+        policy, dict(filing.inputs or {}), inputs_ahead(registry, policy, today)
+    )
+    if errors:
+        raise FilingRejected(errors)
     now = utcnow()
     _compare_and_set(
         session,
@@ -166,7 +180,7 @@ def submit(
         status=DRAFT,
         values={
             "status": SUBMITTED,
-            "inputs": clean,
+            "inputs": clean | later,
             "decision": document,
             "policy_id": policy.id,
             "policy_version": policy.version,

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from hub.models import Company, Filing
 from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
 from hub.policy import validate_filing as _validate_filing
-from hub.policy.filing import field_name
+from hub.policy.ahead import AheadInput, ahead_inputs, check_ahead, inputs_for
 from hub.policy.text import nfc
 from hub.services.filings.states import FilingNotFound, FilingRejected
 
@@ -75,27 +75,36 @@ def policy_in_force(registry: PolicyRegistry, today: dt.date) -> Policy:
 # --- validation --------------------------------------------------------------------------
 
 
-def check_draft_inputs(policy: Policy, inputs: Any, *, company: Company) -> dict[str, Any]:
+def inputs_ahead(registry: PolicyRegistry, policy: Policy, today: dt.date) -> dict[str, AheadInput]:
+    """The inputs a draft may answer ahead of the versions published to take effect after
+    ``today`` (``hub.policy.ahead``): ``{name: AheadInput}``, empty when none asks more."""
+    return ahead_inputs(policy, registry.upcoming(today, policy.id))
+
+
+def check_draft_inputs(
+    policy: Policy,
+    inputs: Any,
+    *,
+    company: Company,
+    ahead: Mapping[str, AheadInput] | None = None,
+) -> dict[str, Any]:
     """The inputs a draft may store: every value present must be valid, none is required.
 
     A draft is work in progress, so absent inputs (required ones included) are fine;
     a value that is present but wrong (a typo'd field, text in a number, 150 %) is
     refused now rather than at submission. The BIN is always the company's own.
-    Returns the inputs with absent (None) values dropped, as the client gave them but
-    for text, which is kept in NFC (composed), the form validation compares it in.
+    ``ahead`` (``inputs_ahead``): inputs of upcoming versions the draft may answer too,
+    each checked against that version's definition. Returns the inputs with absent
+    (None) values dropped, as the client gave them but for text, which is kept in NFC
+    (composed), the form validation compares it in.
     """
     if not isinstance(inputs, Mapping):
         raise FilingRejected([{"field": "filing", "message": "must be a JSON object"}])
     values = {k: nfc(v) for k, v in inputs.items() if v is not None}
     # Unknown names first and on our own: the core may skip that check when it
     # already has other errors (it counts them to decide whether to look).
-    known = policy.inputs_by_name
-    errors: list[dict[str, Any]] = [
-        {"field": field_name(k), "message": f"unknown field for policy {policy.version}"}
-        for k in values
-        if k not in known
-    ]
-    values = {k: v for k, v in values.items() if k in known}
+    later, errors = check_ahead(policy, values, ahead or {})
+    values = inputs_for(policy, values)
     if "bin" in values and values["bin"] != company.bin:
         errors.append({"field": "bin", "message": f"is fixed to your company's BIN {company.bin}"})
     values["bin"] = company.bin
@@ -108,16 +117,36 @@ def check_draft_inputs(policy: Policy, inputs: Any, *, company: Company) -> dict
         )
     if errors:
         raise FilingRejected(errors)
-    return values
+    return values | later
 
 
 def assess_filing(filing: Filing, *, registry: PolicyRegistry, today: dt.date) -> Decision:
-    """Re-assess a filing's current inputs under the version in force (nothing stored).
+    """Re-assess a filing's current inputs under the version in force (nothing stored);
+    its answers ahead of an upcoming version are not read (``hub.policy.ahead``).
 
     Raises FilingRejected with the field errors while the inputs are incomplete or invalid.
     """
     policy = policy_in_force(registry, today)
     try:
-        return assess(policy, dict(filing.inputs or {}), today)
+        return assess(policy, inputs_for(policy, filing.inputs or {}), today)
     except FilingInvalid as exc:
         raise FilingRejected(exc.errors) from None
+
+
+def assess_upcoming(
+    filing: Filing, *, registry: PolicyRegistry, today: dt.date
+) -> list[tuple[Policy, Decision | None]]:
+    """How each version published to take effect after ``today`` would decide the filing
+    on its first day, earliest first: ``(version, decision)``, the decision None while
+    the inputs are incomplete or invalid for it (nothing stored)."""
+    policy = policy_in_force(registry, today)
+    out: list[tuple[Policy, Decision | None]] = []
+    for later in registry.upcoming(today, policy.id):
+        try:
+            decision: Decision | None = assess(
+                later, inputs_for(later, filing.inputs or {}), later.effective_from
+            )
+        except FilingInvalid:
+            decision = None
+        out.append((later, decision))
+    return out

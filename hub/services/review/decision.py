@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from hub.models import CriterionOverride, Filing
 from hub.policy import FilingInvalid, NoVersionInForce, Policy, PolicyRegistry, assess
+from hub.policy.ahead import inputs_for
 from hub.policy.decision import estimate_savings
 from hub.policy.outcome import reach
 from hub.policy.trace import CriterionTrace, Trace, assess_traced
@@ -206,7 +207,7 @@ def reassess(filing: Filing, *, registry: PolicyRegistry, today: dt.date) -> Rea
     except NoVersionInForce as exc:
         return Reassessment(None, None, errors=[{"field": exc.field, "message": exc.message}])
     try:
-        now = assess(policy, dict(filing.inputs or {}), today).to_dict()
+        now = assess(policy, inputs_for(policy, filing.inputs or {}), today).to_dict()
     except FilingInvalid as exc:
         return Reassessment(policy.version, None, errors=exc.errors)
     before = {c["id"]: c for c in (filing.decision or {}).get("criteria", [])}
@@ -283,7 +284,7 @@ def trace_filing(filing: Filing, *, registry: PolicyRegistry) -> FilingTrace | N
     except ValueError:
         return FilingTrace(None, [{"field": "as_of", "message": "the stored date is unreadable"}])
     try:
-        _, trace = assess_traced(policy, dict(filing.inputs or {}), as_of)
+        _, trace = assess_traced(policy, inputs_for(policy, filing.inputs or {}), as_of)
     except FilingInvalid as exc:
         return FilingTrace(None, exc.errors)
     before = {c["id"]: c["status"] for c in stored.get("criteria", [])}
