@@ -63,6 +63,7 @@ class FilingStatus(StrEnum):
     REJECTED = "rejected"
     CHANGES_REQUESTED = "changes_requested"
     SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"  # taken back by the company before a decision
 
 
 class PolicyState(StrEnum):

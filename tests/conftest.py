@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import itertools
 import os
 import re
 import shutil
@@ -41,6 +42,7 @@ from hub.auth.passwords import hash_password
 from hub.clock import Clock, load_zone, system_now
 from hub.db import get_engine
 from hub.models import Company, Role, User
+from hub.policy.filing import validate_bin
 from hub.storage import make_engine, upgrade_database
 
 # Cheap argon2 parameters for the whole run, CLI and server subprocesses included:
@@ -411,14 +413,32 @@ VALID_BINS = [
 ]
 
 
+def more_bins() -> Iterator[str]:
+    """Valid BINs after ``VALID_BINS`` (registered 2015-03, legal entity, serials 1, 2...),
+    for tests that need more companies than that list: each one once."""
+    serial = 0
+    while True:
+        serial += 1
+        body = f"15034{serial:06d}"
+        if validate_bin(body + "0") is None:
+            yield body + "0"
+            continue
+        for check in "123456789":
+            if validate_bin(body + check) is None:
+                yield body + check
+                break
+
+
 @pytest.fixture
 def make_company(db_session: Session) -> Callable[..., Company]:
-    """Create and commit a company: ``make_company(bin=..., legal_name=..., activity=...)``."""
+    """Create and commit a company: ``make_company(bin=..., legal_name=..., activity=...)``;
+    BINs from ``VALID_BINS`` first, then ``more_bins``."""
     counter = iter(range(10_000))
+    bins = itertools.chain(VALID_BINS, more_bins())
 
     def factory(**fields: Any) -> Company:
         n = next(counter)
-        fields.setdefault("bin", VALID_BINS[n % len(VALID_BINS)])
+        fields.setdefault("bin", next(bins))  # the n-th BIN, given or not
         fields.setdefault("legal_name", f"Test Company {n} LLP")
         fields.setdefault("activity", "exchange")
         company = Company(**fields)

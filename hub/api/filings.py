@@ -168,6 +168,20 @@ def submit_filing(filing_id: str) -> Response:
     return _one(filing)
 
 
+@bp.post("/v1/filings/<filing_id>/withdraw")
+@rate_limit(_limit)
+@api_roles_required(Role.COMPANY)
+def withdraw_filing(filing_id: str) -> Response:
+    """Withdraw a submission the hub has not decided yet: 409 once decided or not submitted."""
+    user, company = _caller()
+    session = get_session()
+    filing = svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
+    body = _body(("lock_version",), optional=True)
+    svc.withdraw(session, filing=filing, actor_id=user.id, lock_version=_lock_version(body))
+    session.commit()
+    return _one(filing)
+
+
 @bp.post("/v1/filings/<filing_id>/revise")
 @rate_limit(_limit)
 @api_roles_required(Role.COMPANY)
@@ -314,6 +328,11 @@ def filing_paths() -> dict[str, Any]:
             "post": {
                 **common,
                 "summary": "Submit a draft for review (inputs and decision are frozen)",
+                "description": (
+                    "A company has at most one filing waiting for review: the one submitted "
+                    "or sent back with changes requested before becomes superseded, in the "
+                    "same transaction."
+                ),
                 "parameters": [_ID],
                 "requestBody": {**_json_body(_LOCK), "required": False},
                 "responses": {
@@ -322,6 +341,27 @@ def filing_paths() -> dict[str, Any]:
                         "content": {"application/json": {"schema": _RECORD}},
                     },
                     **error_responses(400, 401, 403, 404, 409, 422, 429),
+                },
+            }
+        },
+        "/api/v1/filings/{filing_id}/withdraw": {
+            "post": {
+                **common,
+                "summary": "Withdraw a submission the hub has not decided yet",
+                "description": (
+                    "A submitted filing, or one sent back with changes requested, becomes "
+                    "withdrawn (final): the hub will not review it. 409 once approved or "
+                    "rejected, for a draft, or with a stale lock_version. Revise it to start "
+                    "a new draft from its answers."
+                ),
+                "parameters": [_ID],
+                "requestBody": {**_json_body(_LOCK), "required": False},
+                "responses": {
+                    "200": {
+                        "description": "The withdrawn filing",
+                        "content": {"application/json": {"schema": _RECORD}},
+                    },
+                    **error_responses(400, 401, 403, 404, 409, 429),
                 },
             }
         },

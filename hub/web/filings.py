@@ -41,6 +41,8 @@ STATUS_HELP = {
     "rejected": "Not certified; see the reviewer's message.",
     "changes_requested": "The reviewer asks for changes: revise it and submit again.",
     "superseded": "Replaced by a later filing.",
+    "withdrawn": "Taken back by your company before the hub decided it. Revise it to start "
+    "a new draft from its answers.",
 }
 
 
@@ -256,6 +258,10 @@ def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
 
 
 def _submit(session: Session, company: Company, filing: Filing, lock_version: int) -> Any:
+    replaced = [
+        f.id
+        for f in svc.pending_filings(session, company_id=filing.company_id, excluding=filing.id)
+    ]
     try:
         svc.submit(
             session,
@@ -287,7 +293,11 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
         return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
     session.commit()
     tier = f"tier {filing.tier_claimed}" if filing.tier_claimed else "no tier"
-    flash(f"Filing {filing.id} submitted for review ({tier} claimed).", "success")
+    replaces = "".join(
+        f" It replaces filing {n}, which was waiting for review and is now superseded."
+        for n in replaced
+    )
+    flash(f"Filing {filing.id} submitted for review ({tier} claimed).{replaces}", "success")
     return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
 
 
@@ -297,6 +307,23 @@ def submit(filing_id: int) -> Any:
     session = get_session()
     company, filing = _filing(session, filing_id)
     return _submit(session, company, filing, _lock_version())
+
+
+@bp.post("/<int:filing_id>/withdraw")
+@roles_required(Role.COMPANY)
+def withdraw(filing_id: int) -> BaseResponse:
+    """Withdraw a submission the hub has not decided yet (after the page's confirmation)."""
+    session = get_session()
+    _, filing = _filing(session, filing_id)
+    try:
+        svc.withdraw(session, filing=filing, actor_id=current_user.id, lock_version=_lock_version())
+    except svc.FilingConflict as exc:
+        session.rollback()
+        flash(exc.errors[0]["message"], "error")
+        return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
+    session.commit()
+    flash(f"Filing {filing.id} is withdrawn: the hub will not review it.", "success")
+    return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
 
 
 @bp.post("/<int:filing_id>/revise")

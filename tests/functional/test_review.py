@@ -160,10 +160,9 @@ def test_queue_filters_and_search(client, login, admin, submitted, make_company)
     assert "No filings match" in empty and "clear them" in empty
 
 
-def test_queue_is_paginated(client, login, admin, submitted, make_company, db_session):
-    company = make_company()
-    for n in range(23):
-        filing = submitted(company=company)
+def test_queue_is_paginated(client, login, admin, submitted, db_session):
+    for n in range(23):  # 23 companies: each has at most one filing waiting
+        filing = submitted()
         filing.submitted_at = utcnow() - dt.timedelta(hours=100 - n)
         db_session.add(filing)
     db_session.commit()
@@ -201,7 +200,8 @@ def test_filing_view_shows_everything_a_reviewer_needs(
     assert "Steppe Exchange LLP" in html and company.bin in html
     assert "Inputs as submitted" in html and "Full-time staff employed in the zone" in html
     assert 'data-criterion="local_opex"' in html and "Not met" in html
-    assert f"#{earlier.id}" in html and "changes requested" in html  # history
+    # history: the earlier filing, sent back, was superseded by this submission
+    assert f"#{earlier.id}" in html and "status-superseded" in html
     assert "filing.submitted" in html and "Audit trail" in html
     assert "waiting <strong>2 days" in html
     assert filing.policy_digest in html

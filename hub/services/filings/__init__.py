@@ -9,18 +9,22 @@ State machine of ``Filing.status``::
                        ▼
                    submitted ──(review, issue 6)──► approved | rejected | changes_requested
                        │
-    revise(any of submitted, changes_requested, approved, rejected)
+                       └──withdraw (while no decision: submitted, changes_requested)──► withdrawn
+    revise(any of submitted, changes_requested, approved, rejected, withdrawn)
         └──► a NEW draft whose ``supersedes_id`` is the revised filing (its inputs copied).
-             When that draft is submitted, the revised filing becomes ``superseded`` if it
-             was still pending (submitted or changes_requested), in the same transaction.
-             An approved or rejected filing keeps its status: a decision taken stays a fact,
-             and the certificate of an approved filing is replaced only when the new
-             filing is approved (the review may call ``transition(..., to=SUPERSEDED)``).
 
-``superseded`` is final. Only drafts are editable; from ``submitted`` on, a filing's
-inputs, decision, policy version and digest never change again (``as_of`` is inside
-the decision, and the same decision is kept in an ``Assessment`` row). ``TRANSITIONS``
-lists every allowed status change; ``transition`` applies one (the review uses it).
+A company has at most one pending filing (submitted or changes_requested): submitting any
+draft, a revision or not, makes the pending one ``superseded`` in the same transaction
+(audited), the company's submissions serialised by a lock on its row. An approved or
+rejected filing keeps its status: a decision taken stays a fact, and the certificate of an
+approved filing is replaced only when the new filing is approved (the review may call
+``transition(..., to=SUPERSEDED)``).
+
+``superseded`` and ``withdrawn`` are final. Only drafts are editable; from ``submitted``
+on, a filing's inputs, decision, policy version and digest never change again (``as_of``
+is inside the decision, and the same decision is kept in an ``Assessment`` row).
+``TRANSITIONS`` lists every allowed status change; ``transition`` applies one (the review
+uses it).
 
 Concurrency: every change is a compare-and-set on ``lock_version``
 (``UPDATE ... WHERE id = :id AND status = :seen_status AND lock_version = :seen``)
@@ -43,7 +47,14 @@ inputs checked, reassessment), ``changes`` (the state machine's moves) and ``doc
 (``filing_to_dict``, the API's JSON of a filing).
 """
 
-from hub.services.filings.changes import create_draft, revise, submit, transition, update_draft
+from hub.services.filings.changes import (
+    create_draft,
+    revise,
+    submit,
+    transition,
+    update_draft,
+    withdraw,
+)
 from hub.services.filings.document import filing_to_dict
 from hub.services.filings.reading import (
     assess_filing,
@@ -53,6 +64,7 @@ from hub.services.filings.reading import (
     get_filing,
     inputs_ahead,
     list_filings,
+    pending_filings,
     policy_in_force,
     successor_of,
 )
@@ -67,6 +79,7 @@ from hub.services.filings.states import (
     SUBMITTED,
     SUPERSEDED,
     TRANSITIONS,
+    WITHDRAWN,
     FilingConflict,
     FilingNotFound,
     FilingRejected,
@@ -85,6 +98,7 @@ __all__ = [
     "SUBMITTED",
     "SUPERSEDED",
     "TRANSITIONS",
+    "WITHDRAWN",
     "FilingConflict",
     "FilingNotFound",
     "FilingRejected",
@@ -97,6 +111,7 @@ __all__ = [
     "get_filing",
     "inputs_ahead",
     "list_filings",
+    "pending_filings",
     "policy_in_force",
     "revise",
     "stale",
@@ -104,5 +119,6 @@ __all__ = [
     "successor_of",
     "transition",
     "update_draft",
+    "withdraw",
     "wrong_status",
 ]

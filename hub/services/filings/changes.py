@@ -9,7 +9,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from hub import audit
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
@@ -19,17 +20,21 @@ from hub.services.filings.reading import (
     assess_filing,
     check_draft_inputs,
     inputs_ahead,
+    pending_filings,
     policy_in_force,
     successor_of,
 )
 from hub.services.filings.states import (
+    APPROVED,
     DRAFT,
     PENDING,
+    REJECTED,
     REVISABLE,
     STATUS_WORDS,
     SUBMITTED,
     SUPERSEDED,
     TRANSITIONS,
+    WITHDRAWN,
     FilingConflict,
     FilingRejected,
     stale,
@@ -161,6 +166,7 @@ def submit(
     if filing.status != DRAFT:
         raise wrong_status(filing, "be submitted again")
     seen = _check_seen(filing, lock_version)
+    _lock_company(session, filing.company_id)
     decision = assess_filing(filing, registry=registry, today=today)
     document = decision.to_dict()
     clean = dict(decision.filing)
@@ -205,6 +211,8 @@ def submit(
     session.flush()
     if filing.supersedes_id is not None:
         _supersede_predecessor(session, filing=filing, actor_id=actor_id)
+    for other in pending_filings(session, company_id=filing.company_id, excluding=filing.id):
+        _supersede(session, previous=other, by=filing, actor_id=actor_id)
     audit.append(
         session,
         action="filing.submitted",
@@ -238,7 +246,12 @@ def _supersede_predecessor(session: Session, *, filing: Filing, actor_id: int | 
             filing=previous,
         )
     if previous.status not in PENDING:
-        return  # approved or rejected: the decision stays on record
+        return  # approved, rejected or withdrawn: the decision stays on record
+    _supersede(session, previous=previous, by=filing, actor_id=actor_id)
+
+
+def _supersede(session: Session, *, previous: Filing, by: Filing, actor_id: int | None) -> None:
+    """``previous`` (pending) becomes superseded by the submission ``by``; audited."""
     try:
         transition(
             session,
@@ -247,14 +260,53 @@ def _supersede_predecessor(session: Session, *, filing: Filing, actor_id: int | 
             lock_version=previous.lock_version,
             actor_id=actor_id,
             action="filing.superseded",
-            details={"superseded_by": filing.id},
+            details={"superseded_by": by.id},
         )
     except FilingConflict:
         raise FilingConflict(
-            f"filing {previous.id}, which this draft revises, changed while you were "
+            f"filing {previous.id}, which this submission replaces, changed while you were "
             "submitting (a reviewer acted on it). Submit again.",
             filing=previous,
         ) from None
+
+
+def _lock_company(session: Session, company_id: int) -> None:
+    """Serialise the submissions of one company until the transaction ends.
+
+    A no-op UPDATE of the company's row: PostgreSQL locks the row (a second submission
+    waits, then reads what the first committed), SQLite takes its write lock. So two
+    submissions at once cannot both find no pending filing and both stay submitted.
+    """
+    session.execute(
+        sa.update(Company).where(col(Company.id) == company_id).values(id=col(Company.id))
+    )
+
+
+def withdraw(
+    session: Session,
+    *,
+    filing: Filing,
+    actor_id: int | None,
+    lock_version: int | None,
+) -> Filing:
+    """Take back a submission no one has decided yet (submitted, or sent back with changes
+    requested): it becomes ``withdrawn``, final, and leaves the review queue; audited.
+
+    The company can start a new draft from it with ``revise``. 409 once the hub has
+    decided it (approved, rejected), when it is not submitted, or when stale.
+    """
+    if filing.status not in PENDING:
+        decided = filing.status in (APPROVED, REJECTED)
+        hint = ": the hub has decided it, and a decision stays on record" if decided else ""
+        raise wrong_status(filing, "be withdrawn", hint=hint)
+    return transition(
+        session,
+        filing=filing,
+        to=WITHDRAWN,
+        lock_version=_check_seen(filing, lock_version),
+        actor_id=actor_id,
+        action="filing.withdrawn",
+    )
 
 
 def revise(

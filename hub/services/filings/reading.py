@@ -16,7 +16,7 @@ from hub.policy import Decision, FilingInvalid, NoVersionInForce, Policy, Policy
 from hub.policy import validate_filing as _validate_filing
 from hub.policy.ahead import AheadInput, ahead_inputs, check_ahead, inputs_for
 from hub.policy.text import nfc
-from hub.services.filings.states import FilingNotFound, FilingRejected
+from hub.services.filings.states import PENDING, FilingNotFound, FilingRejected
 
 #: A filing id as written in a URL or a request: ASCII digits, no leading zero.
 _ID = re.compile(r"[1-9][0-9]*")
@@ -47,6 +47,19 @@ def list_filings(session: Session, *, company_id: int, status: str | None = None
         query = query.where(Filing.status == status)
     query = query.order_by(col(Filing.created_at).desc(), col(Filing.id).desc())
     return list(session.exec(query).all())
+
+
+def pending_filings(
+    session: Session, *, company_id: int, excluding: int | None = None
+) -> list[Filing]:
+    """The company's filings waiting for the hub (submitted, or sent back with changes
+    requested), oldest first: at most one once submissions supersede (``submit``)."""
+    query = select(Filing).where(
+        Filing.company_id == company_id, col(Filing.status).in_(sorted(PENDING))
+    )
+    if excluding is not None:
+        query = query.where(Filing.id != excluding)
+    return list(session.exec(query.order_by(col(Filing.id))).all())
 
 
 def successor_of(session: Session, *, filing: Filing) -> Filing | None:

@@ -18,19 +18,22 @@ APPROVED = FilingStatus.APPROVED.value
 REJECTED = FilingStatus.REJECTED.value
 CHANGES_REQUESTED = FilingStatus.CHANGES_REQUESTED.value
 SUPERSEDED = FilingStatus.SUPERSEDED.value
+WITHDRAWN = FilingStatus.WITHDRAWN.value
 
 #: Every allowed status change (from -> the statuses it may become).
 TRANSITIONS: dict[str, frozenset[str]] = {
     DRAFT: frozenset({SUBMITTED}),
-    SUBMITTED: frozenset({APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED}),
-    CHANGES_REQUESTED: frozenset({SUPERSEDED}),
+    SUBMITTED: frozenset({APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED, WITHDRAWN}),
+    CHANGES_REQUESTED: frozenset({SUPERSEDED, WITHDRAWN}),
     APPROVED: frozenset({SUPERSEDED}),
     REJECTED: frozenset({SUPERSEDED}),
     SUPERSEDED: frozenset(),
+    WITHDRAWN: frozenset(),
 }
 #: Statuses from which a company may start a revision.
-REVISABLE = frozenset({SUBMITTED, CHANGES_REQUESTED, APPROVED, REJECTED})
-#: Statuses still waiting for the hub: a submitted revision supersedes them.
+REVISABLE = frozenset({SUBMITTED, CHANGES_REQUESTED, APPROVED, REJECTED, WITHDRAWN})
+#: Statuses still waiting for the hub: a company has at most one filing in them, which
+#: its next submission supersedes and which it may withdraw.
 PENDING = frozenset({SUBMITTED, CHANGES_REQUESTED})
 
 STATUS_WORDS = {
@@ -40,6 +43,7 @@ STATUS_WORDS = {
     REJECTED: "rejected",
     CHANGES_REQUESTED: "sent back with changes requested",
     SUPERSEDED: "superseded",
+    WITHDRAWN: "withdrawn",
 }
 
 
