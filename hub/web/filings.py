@@ -254,7 +254,7 @@ def edit(filing_id: int) -> BaseResponse | tuple[str, int]:
         flash("Draft saved." if action == "save" else "Draft saved and checked.", "success")
         anchor = "#decision" if action == "check" else ""
         return redirect(url_for("filings.edit", filing_id=filing.id) + anchor, code=303)
-    return _submit(session, company, filing, filing.lock_version)
+    return redirect(url_for("filings.confirm_submit", filing_id=filing.id), code=303)
 
 
 def _submit(session: Session, company: Company, filing: Filing, lock_version: int) -> Any:
@@ -274,19 +274,7 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
     except svc.FilingRejected as exc:
         session.rollback()
         session.refresh(filing)
-        registry, today = catalogue().registry(), clock.today()
-        policy = svc.policy_in_force(registry, today)
-        form = PolicyForm.from_inputs(
-            policy,
-            filing.inputs,
-            fixed={"bin": company.bin},
-            ahead=svc.inputs_ahead(registry, policy, today),
-        )
-        others = form.add_errors(exc.errors)
-        flash(
-            "Your draft is saved, but it cannot be submitted yet: see the messages below.", "error"
-        )
-        return _render_edit(company, filing, form, others=others, status=422)
+        return _not_submittable(company, filing, exc)
     except svc.FilingConflict as exc:
         session.rollback()
         flash(exc.errors[0]["message"], "error")
@@ -301,11 +289,60 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
     return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
 
 
+@bp.get("/<int:filing_id>/submit")
+@roles_required(Role.COMPANY)
+def confirm_submit(filing_id: int) -> BaseResponse | tuple[str, int] | str:
+    """What submitting will send, to confirm: the tier claimed, the benefits, the criteria
+    not met, the policy version, and the filing it replaces (nothing is stored here)."""
+    session = get_session()
+    company, filing = _filing(session, filing_id)
+    if filing.status != svc.DRAFT:
+        flash(
+            f"Filing {filing.id} is {svc.STATUS_WORDS[filing.status]}: it was submitted.", "error"
+        )
+        return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
+    registry, today = catalogue().registry(), clock.today()
+    try:
+        decision = svc.assess_filing(filing, registry=registry, today=today)
+    except svc.FilingRejected as exc:
+        return _not_submittable(company, filing, exc)
+    view = decision_view(decision.to_dict(), decision.policy)
+    return render_template(
+        "filings/confirm_submit.html",
+        company=company,
+        filing=filing,
+        view=view,
+        policy=decision.policy,
+        unmet=[r for r in view["rows"] if r["status"] in ("not_met", "missing")],
+        replaces=svc.pending_filings(session, company_id=filing.company_id, excluding=filing.id),
+        upcoming=svc.assess_upcoming(filing, registry=registry, today=today),
+        policy_url=policy_url(decision.policy.version),
+    )
+
+
+def _not_submittable(company: Company, filing: Filing, exc: svc.FilingRejected) -> tuple[str, int]:
+    """The edit page with the errors that stop the submission (the draft stays saved)."""
+    registry, today = catalogue().registry(), clock.today()
+    policy = svc.policy_in_force(registry, today)
+    form = PolicyForm.from_inputs(
+        policy,
+        filing.inputs,
+        fixed={"bin": company.bin},
+        ahead=svc.inputs_ahead(registry, policy, today),
+    )
+    others = form.add_errors(exc.errors)
+    flash("Your draft is saved, but it cannot be submitted yet: see the messages below.", "error")
+    return _render_edit(company, filing, form, others=others, status=422)
+
+
 @bp.post("/<int:filing_id>/submit")
 @roles_required(Role.COMPANY)
 def submit(filing_id: int) -> Any:
+    """Submit after the confirmation page (a post without ``confirm=yes`` is sent to it)."""
     session = get_session()
     company, filing = _filing(session, filing_id)
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("filings.confirm_submit", filing_id=filing.id), code=303)
     return _submit(session, company, filing, _lock_version())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -111,6 +112,10 @@ def test_company_saves_a_draft_fixes_an_unmet_criterion_and_submits(
     # Fix it as the fix says, and submit.
     page.locator("#in-opex_in_zone_kzt").fill("50000000")
     page.get_by_role("button", name="Save and submit for review").click()
+    # a summary to confirm: the tier claimed, benefits, what is not met
+    expect(page.locator("#tier-claimed")).to_contain_text("Full disclosure (T3)")
+    shot(page, "company-2-confirm")
+    page.get_by_role("button", name=re.compile("^Confirm and submit")).click()
     expect(page.locator(".flash-success")).to_contain_text("submitted for review (tier T3 claimed)")
     expect(page.locator("#filing-status")).to_have_text("submitted")
     expect(page.locator("#decision")).to_contain_text("T3 Full disclosure tier reached")

@@ -121,6 +121,7 @@ def test_admin_sends_back_company_resubmits_admin_approves_and_certifies(
     page.get_by_role("button", name="Revise and resubmit").click()
     page.locator("#in-opex_in_zone_kzt").fill("65000000")
     page.get_by_role("button", name="Save and submit for review").click()
+    page.get_by_role("button", name=re.compile("^Confirm and submit")).click()
     expect(page.locator(".flash-success")).to_contain_text("submitted for review")
     revision = int(re.search(r"/filings/(\d+)", page.url).group(1))
     assert revision != first

@@ -107,6 +107,7 @@ def test_a_company_reads_a_warning_and_files_the_fix(
     expect(page.locator("#in-licence_expires_on")).to_have_value(last_day.isoformat())
     page.locator("#in-licence_expires_on").fill("2028-12-31")
     page.get_by_role("button", name="Save and submit for review").click()
+    page.get_by_role("button", name=re.compile("^Confirm and submit")).click()
     expect(page.locator(".flash-success")).to_contain_text("submitted for review")
     shots(page, "2-fix-submitted")
 

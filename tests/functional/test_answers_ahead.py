@@ -132,7 +132,16 @@ def test_a_warned_company_files_the_new_input_in_the_form_and_the_warning_closes
 
     data = _form_fields(page)
     data["action"] = "submit"
-    submitted = client.post(edit_url, data=data)
+    saved = client.post(edit_url, data=data)
+    assert saved.status_code == 303
+    confirm = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "From 2027-01-01" in confirm and "these answers would reach Full disclosure" in confirm
+    lock = re.search(r'name="lock_version" value="(\d+)"', confirm)
+    assert lock
+    submitted = client.post(
+        saved.headers["Location"],
+        data={"csrf_token": _csrf(confirm), "lock_version": lock.group(1), "confirm": "yes"},
+    )
     assert submitted.status_code == 303
     db_session.refresh(draft)
     assert draft.status == "submitted" and draft.policy_version == "2026.1"

@@ -123,6 +123,8 @@ def test_the_filing_page_the_printable_page_and_the_reviewers_page(
     fix = "raise kyc_verified_clients_pct from 99.9999999 to at least 100"
     data = {**form_data(inputs), "lock_version": "1", "action": "submit"}
     assert client.post(f"/filings/{filing_id}/edit", data=data).status_code in (302, 303)
+    confirm = {"lock_version": "2", "confirm": "yes"}
+    assert client.post(f"/filings/{filing_id}/submit", data=confirm).status_code in (302, 303)
     filing = db_session.get(Filing, filing_id)
     db_session.refresh(filing)
     assert (filing.status, filing.tier_claimed) == ("submitted", "T1")

@@ -213,9 +213,14 @@ def test_pages_withdraw_and_say_what_a_submission_replaces(
     second = _draft(db_session, company, user, registry)
     login(client, user)
     page = client.get(f"/filings/{second.id}").get_data(as_text=True)
+    # submitting starts with a summary to confirm, which says what it replaces
+    confirm = client.get(f"/filings/{second.id}/submit").get_data(as_text=True)
+    assert "Submit filing" in confirm and "Tier claimed" in confirm
+    assert f'filing <a href="/filings/{first.id}">{first.id}</a>, submitted' in confirm
+    assert "will be superseded" in confirm
     answer = client.post(
         f"/filings/{second.id}/submit",
-        data={"csrf_token": _csrf(page), "lock_version": second.lock_version},
+        data={"csrf_token": _csrf(page), "lock_version": second.lock_version, "confirm": "yes"},
         follow_redirects=True,
     )
     html = answer.get_data(as_text=True)

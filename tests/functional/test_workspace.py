@@ -37,8 +37,20 @@ def new_draft(client) -> int:
 
 
 def save(client, filing_id, filing, lock_version, action="save"):
+    """Post the edit form; with ``action="submit"`` go on as a person does: the
+    confirmation page, then its "Confirm and submit" (the answer of the last step)."""
     data = {**form_data(filing), "lock_version": str(lock_version), "action": action}
-    return client.post(f"/filings/{filing_id}/edit", data=data)
+    response = client.post(f"/filings/{filing_id}/edit", data=data)
+    if action != "submit" or response.status_code != 303:
+        return response
+    assert response.headers["Location"].endswith(f"/filings/{filing_id}/submit")
+    confirm = client.get(response.headers["Location"])
+    if confirm.status_code != 200:
+        return confirm
+    lock = re.search(r'name="lock_version" value="(\d+)"', text(confirm)).group(1)
+    return client.post(
+        f"/filings/{filing_id}/submit", data={"lock_version": lock, "confirm": "yes"}
+    )
 
 
 def stored(db_session, filing_id) -> Filing:
@@ -144,7 +156,7 @@ def test_check_shows_the_fix_and_submit_freezes_the_filing(client, member, db_se
 def test_an_incomplete_draft_cannot_be_submitted_but_is_saved(client, member, db_session):
     filing_id = new_draft(client)
     response = save(client, filing_id, {"legal_name": "Steppe LLP", "activity": ""}, 1, "submit")
-    assert response.status_code == 422
+    assert response.status_code == 422  # the confirmation page sends back to the form
     page = text(response)
     assert "cannot be submitted yet" in page
     assert '<p class="error" id="err-activity">This is required.</p>' in page
@@ -157,7 +169,8 @@ def test_submitting_twice_and_editing_a_submitted_filing(client, member, db_sess
     save(client, filing_id, t1_exchange(), 1, action="submit")
     filing = stored(db_session, filing_id)
     response = client.post(
-        f"/filings/{filing_id}/submit", data={"lock_version": str(filing.lock_version)}
+        f"/filings/{filing_id}/submit",
+        data={"lock_version": str(filing.lock_version), "confirm": "yes"},
     )
     assert response.status_code == 303
     assert "cannot be submitted again" in text(client.get(response.headers["Location"]))
@@ -175,10 +188,16 @@ def test_submit_button_on_the_detail_page(client, member, db_session):
     save(client, filing_id, t1_exchange(), 1)
     page = text(client.get(f"/filings/{filing_id}"))
     assert "Current assessment (not submitted)" in page
-    response = client.post(f"/filings/{filing_id}/submit", data={"lock_version": "1"})
+    assert f'href="/filings/{filing_id}/submit"' in page  # to the confirmation page
+    data = {"lock_version": "1", "confirm": "yes"}
+    response = client.post(f"/filings/{filing_id}/submit", data=data)
     assert "changed" in text(client.get(response.headers["Location"]))  # stale: 2 is current
     assert stored(db_session, filing_id).status == "draft"
-    client.post(f"/filings/{filing_id}/submit", data={"lock_version": "2"})
+    # without the confirmation, a post only leads to the confirmation page
+    response = client.post(f"/filings/{filing_id}/submit", data={"lock_version": "2"})
+    assert response.headers["Location"].endswith(f"/filings/{filing_id}/submit")
+    assert stored(db_session, filing_id).status == "draft"
+    client.post(f"/filings/{filing_id}/submit", data={"lock_version": "2", "confirm": "yes"})
     assert stored(db_session, filing_id).status == "submitted"
 
 
@@ -310,6 +329,10 @@ def test_workspace_forms_need_the_csrf_token(make_app, make_user, login, csrf_to
     assert client.post(f"/filings/{filing_id}/edit", data=data).status_code == 400
     data["csrf_token"] = csrf_token(client, f"/filings/{filing_id}/edit")
     assert client.post(f"/filings/{filing_id}/edit", data=data).status_code == 303
+    confirm = {"lock_version": "2", "confirm": "yes"}
+    assert client.post(f"/filings/{filing_id}/submit", data=confirm).status_code == 400
+    confirm["csrf_token"] = csrf_token(client, f"/filings/{filing_id}/submit")
+    assert client.post(f"/filings/{filing_id}/submit", data=confirm).status_code == 303
     assert client.post("/filings/tokens", data={"name": "x"}).status_code == 400
 
 
@@ -319,7 +342,8 @@ def test_a_lock_version_not_written_in_ascii_digits_is_stale_not_a_500(
 ):
     filing_id = new_draft(client)
     save(client, filing_id, t1_exchange(), 1)
-    response = client.post(f"/filings/{filing_id}/submit", data={"lock_version": typed})
+    data = {"lock_version": typed, "confirm": "yes"}
+    response = client.post(f"/filings/{filing_id}/submit", data=data)
     assert response.status_code == 303
     assert "changed" in text(client.get(response.headers["Location"]))
     assert save(client, filing_id, t1_exchange(), typed).status_code in (303, 409)
