@@ -179,7 +179,7 @@ def assess_page() -> tuple[str, int] | str:
         others = form.add_errors(exc.errors)
     if decision is None or form.has_errors or as_of_error:
         return render_template("assess/form.html", form=form, others=others, **context), 422
-    view = decision_view(decision.to_dict(), policy)
+    view = decision_view(decision.to_dict(), policy, decision.filing)
     return render_template("assess/result.html", form=form, view=view, **context)
 
 

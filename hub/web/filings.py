@@ -81,7 +81,7 @@ def _preview(filing: Filing) -> tuple[dict[str, Any] | None, Sequence[Mapping[st
         decision = svc.assess_filing(filing, registry=catalogue().registry(), today=clock.today())
     except svc.FilingRejected as exc:
         return None, exc.errors
-    return decision_view(decision.to_dict(), decision.policy), []
+    return decision_view(decision.to_dict(), decision.policy, decision.filing), []
 
 
 def _live_document(filing: Filing) -> dict[str, Any]:
@@ -99,7 +99,9 @@ def _live_document(filing: Filing) -> dict[str, Any]:
 
 
 def _stored_view(filing: Filing) -> dict[str, Any] | None:
-    return decision_view(filing.decision, _policy_of(filing)) if filing.decision else None
+    if not filing.decision:
+        return None
+    return decision_view(filing.decision, _policy_of(filing), filing.inputs)
 
 
 # --- list and create -------------------------------------------------------------------
@@ -155,7 +157,7 @@ def detail(filing_id: int) -> str:
     elif certified:
         # What the hub certified (administrators' overrides applied), not only what the
         # engine said at submission: the company must see the tier it actually holds.
-        view, problems = decision_view(certified, _policy_of(filing)), []
+        view, problems = decision_view(certified, _policy_of(filing), filing.inputs), []
     else:
         view, problems = _stored_view(filing), []
     policy = _policy_of(filing)
@@ -306,7 +308,7 @@ def confirm_submit(filing_id: int) -> BaseResponse | tuple[str, int] | str:
         decision = svc.assess_filing(filing, registry=registry, today=today)
     except svc.FilingRejected as exc:
         return _not_submittable(company, filing, exc)
-    view = decision_view(decision.to_dict(), decision.policy)
+    view = decision_view(decision.to_dict(), decision.policy, decision.filing)
     return render_template(
         "filings/confirm_submit.html",
         company=company,
@@ -411,7 +413,7 @@ def printable(filing_id: int) -> str:
     company, filing = _filing(session, filing_id)
     policy = _policy_of(filing)
     document = filing.decision if filing.decision is not None else _live_document(filing)
-    view = decision_view(document, policy)
+    view = decision_view(document, policy, filing.inputs)
     return render_template(
         "filings/print.html",
         company=company,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hub.policy import Policy, PolicyRegistry
+from hub.policy.ahead import inputs_for
+from hub.policy.gain import next_tier_gain
 from hub.policy.model import InputSpec
 from hub.policy.money import format_money
 from hub.policy.shown import format_number, gap_text, shown_value
@@ -139,8 +141,18 @@ def _bar(row: dict[str, Any], policy: Policy | None) -> Bar | None:
     return None
 
 
-def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str, Any]:
-    """Everything a result page shows, derived from a decision document."""
+def _saving_text(saving: float | None) -> str | None:
+    return None if saving is None else kzt(saving)
+
+
+def decision_view(
+    doc: dict[str, Any],
+    policy: Policy | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything a result page shows, derived from a decision document; with the policy
+    and the filing's ``inputs``, also what the next tier is worth (``next_tier.gain``,
+    ``hub.policy.gain``)."""
     specs = policy.inputs_by_name if policy else {}
     tiers = (
         [t.id for t in policy.tiers]
@@ -188,6 +200,19 @@ def decision_view(doc: dict[str, Any], policy: Policy | None = None) -> dict[str
             if r["status"] in ("not_met", "missing") and r["tier"] in tiers[: rank + 2]
         ]
         next_tier = {"id": target, "title": tier_titles.get(target, target), "needs": needs}
+        if policy is not None and inputs is not None:
+            statuses = {c["id"]: c["status"] for c in doc.get("criteria", [])}
+            gain = next_tier_gain(policy, statuses, inputs_for(policy, inputs), doc.get("as_of"))
+            if gain is not None and gain.benefits:
+                next_tier["gain"] = {
+                    "tier": gain.tier,
+                    "title": gain.title,
+                    "benefits": [
+                        {"title": b.title, "saving_text": _saving_text(b.saving)}
+                        for b in gain.benefits
+                    ],
+                    "total_text": kzt(gain.total) if gain.total else None,
+                }
     benefits = [
         {**b, "saving_text": kzt(b.get("estimated_annual_saving_kzt"))}
         for b in doc.get("benefits", [])

@@ -120,6 +120,19 @@ def test_a_complete_filing_shows_tier_benefits_savings_and_every_criterion(clien
     assert "ACH Rule 4.2" in page  # citation
 
 
+def test_the_result_says_what_the_next_tier_is_worth(client):
+    """Meeting local_opex would reach T3 here (its other criteria are met): the benefits it
+    adds and their savings, as the engine estimates them on the filing's figures."""
+    page = text(client.post("/assess", data=complete()))
+    gain = re.search(r'id="next-tier-gain">(.*?)</div>', page, re.S)
+    assert gain, "no 'what the next tier is worth' on the result"
+    said = " ".join(gain.group(1).split())
+    assert "Meeting it would bring <strong>Full disclosure (T3)</strong>" in said
+    assert "Personal income tax exemption for foreign employees: about 10,000,000 KZT" in said
+    assert "worth about <strong>10,000,000 KZT</strong> more a year" in said
+    assert "Corporate income tax exemption on qualifying income <span" in said  # no estimate
+
+
 def test_typed_values_are_kept_and_errors_are_shown_beside_their_fields(client):
     data = complete(legal_name="Steppe Exchange LLP")
     data["kyc_verified_clients_pct"] = "abc"
