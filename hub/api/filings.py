@@ -133,6 +133,13 @@ def put_filing(filing_id: str) -> Response:
     filing = svc.get_filing(session, filing_id=filing_id, company_id=stored_id(company))
     body = _body(("filing", "lock_version"))
     inputs = _filing_input(body, required=True)
+    if "lock_version" not in body and filing.status == svc.DRAFT:
+        raise ApiError(
+            422,
+            "is required: send the lock_version you read, so that a change made since "
+            "is not overwritten (409 if it is stale)",
+            field="lock_version",
+        )
     svc.update_draft(
         session,
         filing=filing,
@@ -313,8 +320,16 @@ def filing_paths() -> dict[str, Any]:
             "put": {
                 **common,
                 "summary": "Replace a draft's inputs",
+                "description": (
+                    "The inputs sent replace the draft's; the legal name and activity "
+                    "absent from them are the account's, as for a new draft, and bin is "
+                    "always the company's own. lock_version (from GET) is required: a "
+                    "stale one gets 409."
+                ),
                 "parameters": [_ID],
-                "requestBody": _json_body({"filing": _DRAFT_INPUTS, **_LOCK}, ["filing"]),
+                "requestBody": _json_body(
+                    {"filing": _DRAFT_INPUTS, **_LOCK}, ["filing", "lock_version"]
+                ),
                 "responses": {
                     "200": {
                         "description": "The saved draft",

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
 from hub.auth.service import AccountError, clean_name, normalise_email, validate_email
 from hub.models import Activity, Role
-from hub.policy.filing import validate_bin
+from hub.policy.filing import BIN_HELP, validate_bin
 
 ACTIVITY_CHOICES = [
     SelectChoice("", "Choose the principal licensed activity"),
@@ -75,7 +75,7 @@ class RegisterForm(FlaskForm):
     bin = StringField(
         "BIN (business identification number)",
         validators=[DataRequired(), _bin_check],
-        description="12 digits, as in the state register.",
+        description=BIN_HELP,
     )
     legal_name = StringField(
         "Registered legal name",

@@ -47,12 +47,28 @@ _BIN_OFFSET = 48 * sum(_BIN_WEIGHTS)
 _BIN_OFFSET_2 = 48 * sum(_BIN_WEIGHTS_2)
 
 
+#: What a BIN is, for help texts and the published schemas.
+BIN_HELP = (
+    "12 digits as in the state register: the year and month of registration (YYMM), "
+    "4 or 5 (resident or non-resident legal entity), the entity's type and serial "
+    "number, and a check digit (weights 1 to 11 over the first 11 digits, modulo 11; "
+    "if that gives 10, weights 3 to 11, 1, 2; 10 again is no valid BIN). "
+    "Example: 940140000385."
+)
+
+
 def validate_bin(value: str) -> str | None:
-    """Return why ``value`` is not a valid Kazakh BIN, or None when it is."""
+    """Return why ``value`` is not a valid Kazakh BIN, or None when it is.
+
+    Source: the policy's validation of ``bin`` (12 digits, 5th digit 4 or 5, the check
+    digit) and the register's structure of the number, whose 3rd and 4th digits are the
+    month of registration (``BIN_HELP``)."""
     if not isinstance(value, str):
         return "must be text of 12 digits"
     if len(value) != 12 or not value.isascii() or not value.isdigit():
         return "must be exactly 12 digits"
+    if not "01" <= value[2:4] <= "12":
+        return "3rd and 4th digits must be the month of registration, 01 to 12"
     if value[4] not in "45":
         return "5th digit must be 4 (resident) or 5 (non-resident legal entity)"
     digits = value.encode()  # ASCII digits: each byte is 48 + the digit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .filing import BIN_HELP
 from .model import InputSpec, Policy
 
 
@@ -33,7 +34,7 @@ def input_schema(spec: InputSpec) -> dict[str, Any]:
     else:
         schema = {"type": "string"}
         if spec.format == "bin":
-            schema["pattern"] = "^[0-9]{4}[45][0-9]{7}$"
+            schema["pattern"] = "^[0-9]{2}(0[1-9]|1[0-2])[45][0-9]{7}$"
         if spec.min_length is not None:
             schema["minLength"] = spec.min_length
         if spec.max_length is not None:
@@ -42,6 +43,8 @@ def input_schema(spec: InputSpec) -> dict[str, Any]:
     schema["title"] = title
     if spec.help:
         schema["description"] = spec.help
+    if spec.format == "bin":
+        schema["description"] = " ".join(filter(None, (spec.help, BIN_HELP)))
     if not spec.required:
         schema["nullable"] = True
     return schema

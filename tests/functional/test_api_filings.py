@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from hub.auth.tokens import issue_token, revoke_token
-from hub.models import Assessment, Filing
+from hub.models import Assessment, Company, Filing
 
 from .filing_support import t1_exchange
 
@@ -72,9 +72,19 @@ def test_create_list_get_put_submit(client, auth, member, db_session):
     assert client.get("/api/v1/filings?status=draft", headers=auth).json["filings"] == []
 
 
-def test_submit_needs_a_complete_valid_filing_with_the_same_errors_as_assessments(client, auth):
+def test_submit_needs_a_complete_valid_filing_with_the_same_errors_as_assessments(
+    client, auth, member, db_session
+):
+    company = db_session.get(Company, member.company_id)
+    company.activity = None  # nothing to prefill the activity from
+    db_session.commit()
     filing_id = create(client, auth, {"fte_in_zone": 2})["id"]
-    client.put(f"/api/v1/filings/{filing_id}", json={"filing": {"legal_name": "X"}}, headers=auth)
+    put = client.put(
+        f"/api/v1/filings/{filing_id}",
+        json={"filing": {"legal_name": "X"}, "lock_version": 1},
+        headers=auth,
+    )
+    assert put.status_code == 200, put.json
     response = client.post(f"/api/v1/filings/{filing_id}/submit", headers=auth)
     assert response.status_code == 422
     assert response.json == {"errors": [{"field": "activity", "message": "is required"}]}
@@ -105,6 +115,27 @@ def test_submitting_twice_and_changing_a_submitted_filing_are_409(client, auth):
     put = client.put(f"/api/v1/filings/{filing_id}", json={"filing": {}}, headers=auth)
     assert put.status_code == 409
     assert "start a revision" in put.json["errors"][0]["message"]
+
+
+def test_put_keeps_what_post_filled_in_and_needs_the_lock_version(client, auth, member):
+    """Before: a PUT of other inputs dropped the legal name and activity POST had filled in
+    from the account (the next submit failed: legal_name is required), and a PUT without
+    lock_version silently overwrote whatever had changed since."""
+    created = create(client, auth, {"fte_in_zone": 2})
+    url = f"/api/v1/filings/{created['id']}"
+    inputs = {k: v for k, v in t1_exchange().items() if k not in ("legal_name", "activity")}
+    blind = client.put(url, json={"filing": inputs}, headers=auth)
+    assert blind.status_code == 422
+    assert [e["field"] for e in blind.json["errors"]] == ["lock_version"]
+    assert "is required" in blind.json["errors"][0]["message"]
+    put = client.put(url, json={"filing": inputs, "lock_version": 1}, headers=auth)
+    assert put.status_code == 200, put.json
+    kept = put.json["inputs"]
+    assert kept["legal_name"] == created["inputs"]["legal_name"]
+    assert kept["activity"] == created["inputs"]["activity"] == "exchange"
+    submitted = client.post(f"{url}/submit", json={"lock_version": 2}, headers=auth)
+    assert submitted.status_code == 200, submitted.json
+    assert submitted.json["status"] == "submitted"
 
 
 def test_a_stale_lock_version_is_409(client, auth):

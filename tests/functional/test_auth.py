@@ -72,12 +72,14 @@ def test_registration_rejects_invalid_fields(client, db_session, field, value, m
         assert "not-an-email" in html
 
 
-@pytest.mark.parametrize("bin_", ["940140000386", "940170000385"])
+@pytest.mark.parametrize("bin_", ["940140000386", "940170000385", "941340000018"])
 def test_registration_checks_the_bin_rule_of_the_policy(client, db_session, bin_):
-    """Wrong check digit; 5th digit neither 4 nor 5."""
+    """Wrong check digit; 5th digit neither 4 nor 5; month 13 (its check digit right)."""
     response = client.post("/register", data={**REGISTRATION, "bin": bin_})
     assert response.status_code == 200
-    assert "This BIN" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "This BIN" in html
+    assert "Example: 940140000385." in html  # the help text shows a valid one
     assert db_session.exec(select(User)).first() is None
 
 

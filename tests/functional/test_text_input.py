@@ -129,7 +129,7 @@ def test_no_page_of_a_filing_fails_on_text_sent_through_the_api(
     url = f"/api/v1/filings/{created['id']}"
     for name in ("Steppe \\ud800 LLP", "Steppe \\u202e LLP", "\\u200b", "A\\u0000B"):
         filing = json.dumps(t1_exchange()).replace('"Steppe Exchange LLP"', f'"{name}"')
-        body = '{"filing": ' + filing + "}"
+        body = '{"lock_version": 1, "filing": ' + filing + "}"
         response = client.put(url, data=body, content_type="application/json", headers=auth)
         assert response.status_code == 422, name
         assert [e["field"] for e in response.json["errors"]] == ["legal_name"], name

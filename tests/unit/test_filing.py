@@ -25,6 +25,9 @@ def fields(filing: Any, policy=P2026) -> set[str]:  # type: ignore[no-untyped-de
     return {e["field"] for e in errors(filing, policy)}
 
 
+MONTH = "3rd and 4th digits must be the month of registration, 01 to 12"
+
+
 @pytest.mark.parametrize("bin_", ["940140000385", "990140004654"])
 def test_the_page_s_example_bins_are_valid(bin_: str) -> None:
     assert validate_bin(bin_) is None
@@ -35,6 +38,8 @@ def test_the_page_s_example_bins_are_valid(bin_: str) -> None:
     [
         ("940140000384", "wrong check digit"),
         ("940130000385", "5th digit must be 4"),
+        ("941340000018", "month of registration, 01 to 12"),  # check digit right, month 13
+        ("940040000385", "month of registration, 01 to 12"),
         ("94014000038", "exactly 12 digits"),
         ("9401400003850", "exactly 12 digits"),
         ("94014000038a", "exactly 12 digits"),
@@ -50,7 +55,7 @@ def test_bin_whose_check_digit_is_10_twice_is_invalid() -> None:
     # Search the space for a number whose both weightings give 10; the rule says invalid.
     for n in range(10**7):
         head = f"{n:07d}"
-        cand = head[:4] + "4" + head[4:] + "0000"
+        cand = head[:2] + "01" + "4" + head[2:] + "00"
         digits = [int(c) for c in cand[:11]]
         if sum(w * d for w, d in zip(range(1, 12), digits, strict=True)) % 11 != 10:
             continue
@@ -248,11 +253,16 @@ def _bin_check_digit(digits: str) -> int | None:
 
 
 @settings(max_examples=2_000, deadline=None)
-@given(st.text("0123456789", min_size=11, max_size=11), st.sampled_from("45"), st.integers(0, 9))
-def test_the_bin_check_digit_is_the_rule_s(digits: str, kind: str, last: int) -> None:
+@given(
+    st.text("0123456789", min_size=11, max_size=11),
+    st.integers(1, 12),
+    st.sampled_from("45"),
+    st.integers(0, 9),
+)
+def test_the_bin_check_digit_is_the_rule_s(digits: str, month: int, kind: str, last: int) -> None:
     """validate_bin computes the check digit over the digits' bytes; it accepts exactly
     the BINs whose last digit is the rule's check digit."""
-    digits = digits[:4] + kind + digits[5:]
+    digits = digits[:2] + f"{month:02d}" + kind + digits[5:]
     expected = _bin_check_digit(digits)
     problem = validate_bin(digits + str(last))
     if expected is None:
@@ -261,3 +271,12 @@ def test_the_bin_check_digit_is_the_rule_s(digits: str, kind: str, last: int) ->
         assert problem is None
     else:
         assert problem == "has a wrong check digit"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789", min_size=12, max_size=12))
+def test_a_bin_s_3rd_and_4th_digits_are_a_month(bin_: str) -> None:
+    """The register's BIN starts with the year and month of registration: a month outside
+    01..12 is refused whatever the rest (the check digit alone let 941340000018 through)."""
+    if not 1 <= int(bin_[2:4]) <= 12:
+        assert validate_bin(bin_) == MONTH

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from hub import audit
 from hub.models import Assessment, Company, Filing, FilingStatus, stored_id
-from hub.policy import PolicyRegistry
+from hub.policy import Policy, PolicyRegistry
 from hub.policy.ahead import check_ahead
 from hub.services.filings.reading import (
     assess_filing,
@@ -74,6 +74,21 @@ def _check_seen(filing: Filing, lock_version: int | None) -> int:
     return lock_version
 
 
+def _prefilled(policy: Policy, inputs: Any, company: Company) -> Any:
+    """``inputs`` with the company's legal name and activity where they are absent (or
+    null), as a new draft starts: a draft saved without them (a PUT of other inputs)
+    keeps what the account says instead of losing it. Anything not a mapping is left
+    for ``check_draft_inputs`` to refuse."""
+    if not isinstance(inputs, Mapping):
+        return inputs
+    given = dict(inputs)
+    if given.get("legal_name") is None:
+        given["legal_name"] = company.legal_name
+    if given.get(policy.applicability_input) is None and company.activity in policy.activities:
+        given[policy.applicability_input] = company.activity
+    return given
+
+
 def create_draft(
     session: Session,
     *,
@@ -85,11 +100,7 @@ def create_draft(
 ) -> Filing:
     """Start a filing for ``company``: BIN from the account, name and activity prefilled."""
     policy = policy_in_force(registry, today)
-    given = {} if inputs is None else dict(inputs) if isinstance(inputs, Mapping) else inputs
-    if isinstance(given, dict):
-        given.setdefault("legal_name", company.legal_name)
-        if company.activity and company.activity in policy.activities:
-            given.setdefault(policy.applicability_input, company.activity)
+    given = _prefilled(policy, {} if inputs is None else inputs, company)
     ahead = inputs_ahead(registry, policy, today)
     values = check_draft_inputs(policy, given, company=company, ahead=ahead)
     filing = Filing(
@@ -130,7 +141,9 @@ def update_draft(
     seen = _check_seen(filing, lock_version)
     policy = policy_in_force(registry, today)
     ahead = inputs_ahead(registry, policy, today)
-    values = check_draft_inputs(policy, inputs, company=company, ahead=ahead)
+    values = check_draft_inputs(
+        policy, _prefilled(policy, inputs, company), company=company, ahead=ahead
+    )
     before = dict(filing.inputs or {})
     changed = sorted(k for k in before.keys() | values.keys() if before.get(k) != values.get(k))
     _compare_and_set(session, filing, lock_version=seen, status=DRAFT, values={"inputs": values})
