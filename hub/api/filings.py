@@ -149,6 +149,7 @@ def put_filing(filing_id: str) -> Response:
         lock_version=_lock_version(body),
         registry=catalogue().registry(),
         today=clock.today(),
+        keep_identity=True,
     )
     session.commit()
     return _one(filing)

@@ -132,8 +132,14 @@ def update_draft(
     lock_version: int | None,
     registry: PolicyRegistry,
     today: dt.date,
+    keep_identity: bool = False,
 ) -> Filing:
-    """Replace a draft's inputs (partial inputs allowed); 409 unless it is a draft as seen."""
+    """Replace a draft's inputs (partial inputs allowed); 409 unless it is a draft as seen.
+
+    ``keep_identity`` (the API's PUT, whose body need not repeat them): a legal name or
+    activity absent from ``inputs`` is the account's, as a new draft's is; the filing
+    form sends every field, and an answer it leaves empty stays empty.
+    """
     if filing.status != DRAFT:
         raise wrong_status(
             filing, "be edited", hint=": start a revision, which creates a new draft"
@@ -141,9 +147,8 @@ def update_draft(
     seen = _check_seen(filing, lock_version)
     policy = policy_in_force(registry, today)
     ahead = inputs_ahead(registry, policy, today)
-    values = check_draft_inputs(
-        policy, _prefilled(policy, inputs, company), company=company, ahead=ahead
-    )
+    given = _prefilled(policy, inputs, company) if keep_identity else inputs
+    values = check_draft_inputs(policy, given, company=company, ahead=ahead)
     before = dict(filing.inputs or {})
     changed = sorted(k for k in before.keys() | values.keys() if before.get(k) != values.get(k))
     _compare_and_set(session, filing, lock_version=seen, status=DRAFT, values={"inputs": values})
