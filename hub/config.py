@@ -25,7 +25,11 @@ DEFAULT_FEATURES_DIR = _SOURCE_TREE / "features"
 #: Names that are not settings but look like one, with the setting that does the job.
 #: Start-up refuses them rather than ignoring them (or, worse, honouring them in some
 #: commands only): a folder silently not used is harder to find than a clear error.
-NOT_SETTINGS = {"HUB_POLICIES_DIR": "HUB_POLICY_DIR"}
+NOT_SETTINGS = {
+    "HUB_POLICIES_DIR": "HUB_POLICY_DIR",
+    # A signed-in session's bound is its absolute lifetime and its idle timeout now.
+    "HUB_SESSION_LIFETIME": "HUB_SESSION_MAX_AGE",
+}
 
 
 class ConfigError(RuntimeError):
@@ -182,10 +186,35 @@ def serve_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def session_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """How long a signed-in session lasts (``hub.sessions``): ``SESSION_IDLE_TIMEOUT``
+    (HUB_SESSION_IDLE_TIMEOUT, seconds without a request, default 1,800) and
+    ``SESSION_MAX_AGE`` (HUB_SESSION_MAX_AGE, seconds since sign-in, default 43,200),
+    both whole numbers of at least 60 with the idle timeout at most the lifetime.
+    ConfigError naming the setting when one is wrong."""
+    values: dict[str, int] = {}
+    for name, default in (("HUB_SESSION_IDLE_TIMEOUT", 1800), ("HUB_SESSION_MAX_AGE", 43200)):
+        text = (env.get(name) or "").strip()
+        if not text:
+            values[name] = default
+            continue
+        if not text.isascii() or not text.isdigit() or int(text) < 60:
+            raise ConfigError(f"{name}={text!r} is not a whole number of seconds of at least 60")
+        values[name] = int(text)
+    idle, max_age = values["HUB_SESSION_IDLE_TIMEOUT"], values["HUB_SESSION_MAX_AGE"]
+    if idle > max_age:
+        raise ConfigError(
+            f"HUB_SESSION_IDLE_TIMEOUT={idle} is longer than HUB_SESSION_MAX_AGE={max_age}: "
+            "a session ends at its lifetime however active it is, so the idle timeout "
+            "must be at most the lifetime"
+        )
+    return {"SESSION_IDLE_TIMEOUT": idle, "SESSION_MAX_AGE": max_age}
+
+
 def shared_state_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """What the app servers share (``hub.sessions``, the rate limits): ``REDIS_URL``
-    (HUB_REDIS_URL, empty for none), ``REDIS_KEY_PREFIX``, ``SESSION_LIFETIME``
-    (seconds) and Flask-Limiter's storage and key prefix.
+    (HUB_REDIS_URL, empty for none), ``REDIS_KEY_PREFIX``, the sessions' idle timeout and
+    lifetime (:func:`session_settings`) and Flask-Limiter's storage and key prefix.
 
     The rate limits are counted in HUB_RATELIMIT_STORAGE_URI, else in HUB_REDIS_URL,
     else in each process's memory (``memory://``: every process counts alone).
@@ -207,8 +236,7 @@ def shared_state_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": prefix,
-        # A signed-in session's record is deleted this long after it last changed.
-        "SESSION_LIFETIME": _number(env, "HUB_SESSION_LIFETIME", 12 * 3600, minimum=60),
+        **session_settings(env),
         "RATELIMIT_STORAGE_URI": storage,
         "RATELIMIT_KEY_PREFIX": f"{prefix}:limits",
     }

@@ -135,6 +135,10 @@ class User(UserBase, table=True):
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     created_at: datetime = _created_at()
+    #: Raised by every event that must end the user's sessions everywhere (a password
+    #: change, a deactivation): a session signed in under another value is refused on its
+    #: next request, whichever server and session store it is on (see ``get_id``).
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def is_authenticated(self) -> bool:
@@ -145,12 +149,13 @@ class User(UserBase, table=True):
         return False
 
     def get_id(self) -> str:
-        """Session identity: the id plus a fragment of the password hash.
+        """Session identity ``<id>:<session_epoch>:<fragment of the password hash>``.
 
-        Changing the password changes the fragment, which signs out every
-        other session of this user.
+        Raising ``session_epoch`` (a password change, a deactivation) or changing the
+        password changes it, which signs out every other session of this user on its
+        next request (``hub.auth.views.load_user`` compares it with the stored user).
         """
-        return f"{self.id}:{self.password_hash[-16:]}"
+        return f"{self.id}:{self.session_epoch}:{self.password_hash[-16:]}"
 
 
 class UserPublic(UserBase):
@@ -311,6 +316,9 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _created_at()
     revoked_at: datetime | None = _optional_dt()
     last_used_at: datetime | None = _optional_dt()
+    #: The first instant the token is refused (None: until revoked). Set from the date
+    #: chosen at creation: the token works through that day, in the hub's time zone.
+    expires_at: datetime | None = _optional_dt()
 
 
 class ApiTokenPublic(SQLModel):
@@ -320,6 +328,7 @@ class ApiTokenPublic(SQLModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 # --- policy versions -------------------------------------------------------------------

@@ -24,9 +24,20 @@ and that is never saved, so they read and write nothing, cookie or store.
 Flask's signed cookie is made by ``SignedCookies``: the same cookies, but its signer is
 built once per secret key rather than twice a request, and its HMAC-SHA1 is OpenSSL's.
 
-A record is deleted ``SESSION_LIFETIME`` seconds after it last changed. The file
-store keeps at most ``FILE_STORE_LIMIT`` records: past it, the records that expire
-soonest are dropped (those users sign in again).
+A signed-in session ends on the server, whatever its cookie says, at the first of
+(``check_lifetime``, before every request, by the app's clock):
+
+* ``SESSION_MAX_AGE`` seconds after sign-in (``HUB_SESSION_MAX_AGE``: the absolute
+  lifetime, however active the session);
+* ``SESSION_IDLE_TIMEOUT`` seconds after its last request (``HUB_SESSION_IDLE_TIMEOUT``).
+
+The session records when it was signed in (``start_signed_in``) and when it was last
+used; the last use is written at most once per ``seen_step`` (a tenth of the idle
+timeout, at most a minute), so reading pages writes the store about once a minute, not
+once a request. The store itself forgets a record ``SESSION_IDLE_TIMEOUT`` plus that
+step after it was last written, so idle records do not pile up. The file store keeps at
+most ``FILE_STORE_LIMIT`` records: past it, the records that expire soonest are dropped
+(those users sign in again).
 """
 
 from __future__ import annotations
@@ -56,9 +67,11 @@ __all__ = [
     "FILE_STORE_LIMIT",
     "SignedCookies",
     "SignedInOnServer",
+    "check_lifetime",
     "end_session",
     "init_app",
     "renew_session",
+    "start_signed_in",
 ]
 
 #: The most session records the file store keeps (see ``PruningFileCache``).
@@ -69,6 +82,10 @@ SID_BYTES = 32
 _USER_KEY = "_user_id"
 #: A store identifier as the cookie carries it (``secrets.token_urlsafe(SID_BYTES)``).
 _SID = re.compile(r"[A-Za-z0-9_-]{43}")
+#: Session keys: when the session was signed in, and when it was last used (whole
+#: seconds since the epoch, by the app's clock).
+SIGNED_IN_AT = "_signed_in_at"
+SEEN_AT = "_seen_at"
 
 
 class PruningFileCache(FileSystemCache):
@@ -184,13 +201,17 @@ def init_app(app: Flask, without: tuple[str, ...] = ()) -> None:
     starts with one of ``without`` (``"/api/"``) have none.
 
     Reads ``REDIS_URL`` (Redis when set, else ``<instance>/sessions/``),
-    ``REDIS_KEY_PREFIX`` and ``SESSION_LIFETIME`` (seconds) from ``app.config``. The
+    ``REDIS_KEY_PREFIX``, ``SESSION_IDLE_TIMEOUT`` and ``SESSION_MAX_AGE`` (seconds) from
+    ``app.config``, and checks both bounds before every request (``check_lifetime``). The
     session cookie keeps the app's ``SESSION_COOKIE_*`` settings and lasts as long as
     the browser session.
     """
+    idle = int(app.config["SESSION_IDLE_TIMEOUT"])
+    # The store forgets a record once no request could still use it.
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(
-        seconds=float(app.config["SESSION_LIFETIME"])
+        seconds=min(idle + seen_step(idle), int(app.config["SESSION_MAX_AGE"]))
     )
+    app.before_request(check_lifetime)
     # A record is written when the session changes, not on every request that reads it.
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     options: dict[str, Any] = {
@@ -236,3 +257,67 @@ def end_session() -> None:
     from flask import session
 
     session.clear()
+
+
+def seen_step(idle_timeout: int) -> int:
+    """Seconds between two writes of a session's last use: a tenth of ``idle_timeout``
+    (seconds), at most 60. The idle timeout is enforced to within this step."""
+    return max(1, min(60, idle_timeout // 10))
+
+
+def start_signed_in(now: dt.datetime) -> None:
+    """Record in the current session that it was signed in at ``now`` (aware): its
+    lifetime and idle timeout count from there. Call it right after ``login_user``."""
+    from flask import session
+
+    stamp = int(now.timestamp())
+    session[SIGNED_IN_AT] = stamp
+    session[SEEN_AT] = stamp
+
+
+def check_lifetime() -> None:
+    """End the current signed-in session when it is older than ``SESSION_MAX_AGE`` or
+    was idle for ``SESSION_IDLE_TIMEOUT`` (seconds, by the app's clock), flashing why;
+    else note its use (written at most once per ``seen_step``).
+
+    A signed-in session that carries no sign-in time (made before these bounds existed,
+    or by hand) is ended too. Runs before every request (``init_app``); requests without
+    a session (the API) and visitors are left alone.
+    """
+    from flask import current_app, flash, session
+
+    from hub.app_clock import app_clock
+
+    if isinstance(session, NoSession) or _USER_KEY not in session:
+        return
+    config = current_app.config
+    now = int(app_clock().now().timestamp())
+    signed_in, seen = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    idle = int(config["SESSION_IDLE_TIMEOUT"])
+    max_age = int(config["SESSION_MAX_AGE"])
+    if not isinstance(signed_in, int) or not isinstance(seen, int):
+        ended = "Please sign in again."
+    elif now - signed_in >= max_age:
+        ended = (
+            f"You were signed out: a session lasts {_duration(max_age)} after signing in. "
+            "Please sign in again."
+        )
+    elif now - seen >= idle:
+        ended = (
+            f"You were signed out after {_duration(idle)} without activity. Please sign in again."
+        )
+    else:
+        if now - seen >= seen_step(idle):
+            session[SEEN_AT] = now
+        return
+    session.clear()
+    flash(ended, "info")
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` in words: "12 hours", "30 minutes", "90 seconds"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

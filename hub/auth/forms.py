@@ -109,3 +109,16 @@ class StaffUserForm(FlaskForm):
         ],
     )
     password = _password_field("Initial password")
+
+
+class AccountStatusForm(FlaskForm):
+    """An administrator deactivates (or reactivates) an account, named by its e-mail."""
+
+    email = EmailField("E-mail of the account", validators=[DataRequired(), _email_check])
+    action = SelectField(
+        "Action",
+        choices=[
+            SelectChoice("deactivate", "Deactivate: sign out everywhere, revoke its API tokens"),
+            SelectChoice("activate", "Reactivate"),
+        ],
+    )

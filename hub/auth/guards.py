@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from hub.app_clock import app_clock
-from hub.auth.tokens import user_for_token
+from hub.auth.tokens import check_token
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.models import Role, User
@@ -59,16 +59,20 @@ def bearer_token() -> str | None:
 
 
 def current_api_user() -> User | None:
-    """The user authenticated by the request's bearer token (cached per request)."""
+    """The user authenticated by the request's bearer token (cached per request); why a
+    known token is refused (revoked, expired) is kept in ``g.api_refusal``."""
     if "api_user" not in g:
         token = bearer_token()
         session = get_session()
-        user, recorded = None, False
+        user, recorded, refusal = None, False, None
         if token:
-            user, recorded = user_for_token(session, token, now=app_clock().now())
+            clock = app_clock()
+            found = check_token(session, token, now=clock.now(), zone=clock.zone)
+            user, recorded, refusal = found.user, found.recorded, found.refusal
         if recorded:
             session.commit()  # keep last_used_at even when the view only reads
         g.api_user = user
+        g.api_refusal = refusal
     return g.api_user
 
 
@@ -83,7 +87,8 @@ def api_roles_required(*roles: Role | str) -> Callable[[F], F]:
             if user is None:
                 raise ApiError(
                     401,
-                    "A valid API token is required: send 'Authorization: Bearer <token>'.",
+                    g.get("api_refusal")
+                    or "A valid API token is required: send 'Authorization: Bearer <token>'.",
                     headers={"WWW-Authenticate": 'Bearer realm="hub"'},
                 )
             if allowed and user.role not in allowed:

@@ -79,6 +79,13 @@ def _dummy_hash() -> str:
     return _hasher().hash("not a real password, only used to spend the same time")
 
 
+def prepare() -> None:
+    """Build the process's hasher and its dummy hash now (``create_app`` calls it), so the
+    first sign-in to an unknown account costs one verification like every other one,
+    not a hash besides."""
+    _dummy_hash()
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash (with its salt and parameters) of ``password``."""
     return _hasher().hash(password)

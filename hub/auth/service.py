@@ -7,11 +7,13 @@ commit to the caller (a view or a command), so one request is one transaction.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlmodel import Session, func, select
 
 from hub import audit
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
+from hub.auth.tokens import revoke_all_tokens
 from hub.models import Company, Role, User
 from hub.policy.text import clean_text, nfc, text_problem
 from hub.services.errors import Invalid
@@ -154,16 +156,60 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     return user
 
 
-def change_password(session: Session, *, user: User, current: str, new: str) -> None:
-    """Replace the password after checking the current one."""
+def change_password(
+    session: Session, *, user: User, current: str, new: str, now: datetime
+) -> list[str]:
+    """Replace the password after checking the current one (AccountError on
+    ``current_password`` otherwise), and revoke everything the old one let in: every
+    session of the user (``session_epoch`` raised; the caller signs the current one in
+    again) and every live API token, at ``now`` (aware).
+
+    Returns the names of the tokens revoked, oldest first.
+    """
     if not verify_password(user.password_hash, current):
         raise AccountError("current_password", "The current password is not correct.")
     user.password_hash = hash_password(new)
+    user.session_epoch += 1
     session.add(user)
+    revoked = revoke_all_tokens(session, user=user, now=now)
     audit.append(
         session,
         action="user.password_change",
         entity_type="user",
         entity_id=user.id,
         actor_id=user.id,
+        after={"tokens_revoked": revoked},
     )
+    return revoked
+
+
+def set_active(
+    session: Session, *, user: User, active: bool, actor: User, now: datetime
+) -> list[str]:
+    """Deactivate (``active=False``) or reactivate a user, by the administrator ``actor``.
+
+    Deactivating ends every session of the user (``session_epoch`` raised: a session
+    signed in before stays refused after a reactivation too) and revokes every live API
+    token at ``now`` (aware); returns the names of the tokens revoked (empty when
+    reactivating or already inactive). An administrator cannot deactivate themselves
+    (AccountError on ``user``). Audited.
+    """
+    if not active and user.id == actor.id:
+        raise AccountError("user", "You cannot deactivate your own account.")
+    if user.is_active == active:
+        return []
+    user.is_active = active
+    revoked: list[str] = []
+    if not active:
+        user.session_epoch += 1
+        revoked = revoke_all_tokens(session, user=user, now=now)
+    session.add(user)
+    audit.append(
+        session,
+        action="user.activate" if active else "user.deactivate",
+        entity_type="user",
+        entity_id=user.id,
+        actor_id=actor.id,
+        after={"is_active": active, **({} if active else {"tokens_revoked": revoked})},
+    )
+    return revoked

@@ -8,18 +8,21 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from hub.app_clock import app_clock
+from hub.auth import throttle
 from hub.auth.forms import LoginForm, PasswordChangeForm, RegisterForm
 from hub.auth.guards import roles_required
 from hub.auth.service import (
     AccountError,
     authenticate,
     change_password,
+    normalise_email,
     register_company_user,
 )
 from hub.db import get_session
 from hub.extensions import login_manager, rate_limit
 from hub.models import Company, Role, User
-from hub.sessions import end_session, renew_session
+from hub.sessions import end_session, renew_session, start_signed_in
 from hub.web.params import ascii_int
 
 bp = Blueprint("auth", __name__)
@@ -28,19 +31,29 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to see this page."
 login_manager.login_message_category = "info"
 
-# Both limits are per client address; behind a proxy set HUB_TRUSTED_PROXIES.
+# Both limits are per client address; behind a proxy set HUB_TRUSTED_PROXIES. Failed
+# sign-ins are also counted per account (hub.auth.throttle).
 AUTH_LIMIT = "10 per minute;50 per hour"
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Resolve the session's ``<id>:<hash fragment>`` identity (see ``User.get_id``)."""
-    raw_id, _, fragment = user_id.partition(":")
+    """Resolve the session's ``<id>:<session epoch>:<hash fragment>`` identity (see
+    ``User.get_id``): None, which signs the session out, when the user is gone or
+    deactivated, or when the epoch or the password changed since it was signed in."""
+    raw_id, _, rest = user_id.partition(":")
+    raw_epoch, _, fragment = rest.partition(":")
     number = ascii_int(raw_id, default=-1, max_digits=18)
-    if number < 0:
+    epoch = ascii_int(raw_epoch, default=-1, max_digits=18)
+    if number < 0 or epoch < 0:
         return None
     user = get_session().get(User, number)
-    if user is None or not user.is_active or user.password_hash[-16:] != fragment:
+    if (
+        user is None
+        or not user.is_active
+        or user.session_epoch != epoch
+        or user.password_hash[-16:] != fragment
+    ):
         return None
     return user
 
@@ -73,16 +86,25 @@ def login() -> str | Response:
         return redirect(home_url_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
+        email = normalise_email(form.email.data or "")
+        if (refusal := throttle.refused(email)) is not None:
+            form.password.errors = [refusal.message]
+            body = render_template("auth/login.html", form=form)
+            return Response(body, 429, {"Retry-After": str(refusal.retry_after)})
         session = get_session()
-        user = authenticate(session, email=form.email.data or "", password=form.password.data or "")
+        user = authenticate(session, email=email, password=form.password.data or "")
         if user is None:
+            throttle.count_failure(email)
             form.password.errors = ["Wrong e-mail or password."]
         else:
             session.commit()
             renew_session()  # an identifier planted before sign-in is worth nothing after
             login_user(user)
+            start_signed_in(app_clock().now())
             flash(f"Signed in as {user.email}.", "success")
-            return redirect(_safe_next(request.args.get("next")) or home_url_for(user))
+            response = redirect(_safe_next(request.args.get("next")) or home_url_for(user))
+            throttle.remember_device(response, email)
+            return response
     return render_template("auth/login.html", form=form)
 
 
@@ -125,6 +147,7 @@ def register() -> str | Response:
             session.commit()
             renew_session()
             login_user(user)
+            start_signed_in(app_clock().now())
             flash("Your account is ready. Welcome to the Astana Crypto Hub.", "success")
             return redirect(home_url_for(user))
     return render_template("auth/register.html", form=form)
@@ -148,20 +171,36 @@ def password() -> str | Response:
         user = session.get(User, current_user.id)
         assert user is not None
         try:
-            change_password(
+            revoked = change_password(
                 session,
                 user=user,
                 current=form.current_password.data or "",
                 new=form.new_password.data or "",
+                now=app_clock().now(),
             )
         except AccountError as exc:
             session.rollback()
             form.current_password.errors = [exc.message]
         else:
             session.commit()
-            # The identity includes a hash fragment: sign in again with the new one.
+            # The identity holds the session epoch, now raised: this session alone is
+            # signed in again (a new identifier), every other one is refused.
             renew_session()
             login_user(user)
             flash("Your password has been changed. Other sessions are signed out.", "success")
+            if revoked:
+                flash(revoked_tokens_message(revoked), "error")
             return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form)
+
+
+def revoked_tokens_message(names: list[str]) -> str:
+    """What a user (or the administrator who deactivated them) is told of the API tokens
+    a password change or a deactivation revoked, by name."""
+    listed = ", ".join(f"\u201c{name}\u201d" for name in names)
+    count = len(names)
+    return (
+        f"{count} API token{'s' if count != 1 else ''} revoked: {listed}. Programs using "
+        f"{'them' if count != 1 else 'it'} can no longer reach the API; create new tokens "
+        "for those you still need."
+    )

@@ -8,7 +8,9 @@ rendered with, so a stale tab gets a conflict message instead of overwriting.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +23,7 @@ from hub import app_clock as clock
 from hub.app_catalogue import catalogue
 from hub.auth.guards import company_scope, roles_required
 from hub.auth.service import AccountError, clean_name
-from hub.auth.tokens import issue_token, revoke_token
+from hub.auth.tokens import expiry_of, issue_token, revoke_token
 from hub.db import get_session
 from hub.errors import ApiError
 from hub.models import ApiToken, Company, Filing, Role, stored_id
@@ -436,30 +438,79 @@ def _tokens(session: Session) -> list[ApiToken]:
     )
 
 
+#: The latest last day a token may be given, in days from today.
+TOKEN_MAX_DAYS = 3 * 366
+
+
+def token_expiry(text: str, *, today: dt.date) -> dt.date | None:
+    """The last day a new token works, from the form's ``expires_on`` (``YYYY-MM-DD`` in
+    ASCII digits; blank: None, no expiry). Raises AccountError on ``expires_on`` for
+    another text, a day before tomorrow or more than ``TOKEN_MAX_DAYS`` from ``today``."""
+    text = text.strip()
+    if not text:
+        return None
+    day = None
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            day = None
+    if day is None:
+        raise AccountError("expires_on", "Give the last day as a date such as 2027-06-30.")
+    if day <= today:
+        raise AccountError("expires_on", f"The last day must be after today ({today.isoformat()}).")
+    if (day - today).days > TOKEN_MAX_DAYS:
+        raise AccountError(
+            "expires_on",
+            f"The last day must be within {TOKEN_MAX_DAYS} days of today; leave it empty "
+            "for a token that works until revoked.",
+        )
+    return day
+
+
+def _tokens_page(session: Session, **context: Any) -> str:
+    """The tokens page: the user's tokens, with what tells live ones from expired ones."""
+    return render_template(
+        "filings/tokens.html",
+        tokens=_tokens(session),
+        now=clock.app_clock().now(),
+        one_microsecond=dt.timedelta(microseconds=1),
+        **context,
+    )
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @roles_required(Role.COMPANY)
 def tokens() -> BaseResponse | tuple[str, int] | str:
-    """Personal API tokens: create one (shown once) and see which exist."""
+    """Personal API tokens: create one (shown once; optionally working through a last
+    day, ``expires_on``) and see which exist."""
     session = get_session()
     _company(session)
     error = None
     if request.method == "POST":
+        last_day = None
         try:  # one rule for names a person types: NFC, visible, no control characters
             name = clean_name(request.form.get("name", ""), field="name", maximum=100)
         except AccountError as exc:
             name = ""
             error = f"Give the token a name of 1 to 100 characters, such as 'ERP export'. {exc}"
+        try:
+            last_day = token_expiry(request.form.get("expires_on", ""), today=clock.today())
+        except AccountError as exc:
+            name = ""
+            error = f"{error} {exc.message}" if error else exc.message
         if name:
-            row, plaintext = issue_token(session, user=current_user, name=name)
-            session.commit()
-            response = Response(
-                render_template(
-                    "filings/tokens.html", tokens=_tokens(session), new=row, plaintext=plaintext
-                )
+            expires_at = (
+                expiry_of(last_day, clock.app_clock().zone) if last_day is not None else None
             )
+            row, plaintext = issue_token(
+                session, user=current_user, name=name, expires_at=expires_at
+            )
+            session.commit()
+            response = Response(_tokens_page(session, new=row, plaintext=plaintext))
             response.headers["Cache-Control"] = "no-store"
             return response
-    body = render_template("filings/tokens.html", tokens=_tokens(session), error=error)
+    body = _tokens_page(session, error=error)
     return (body, 422) if error else body
 
 

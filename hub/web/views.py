@@ -11,9 +11,9 @@ from sqlmodel import col, func, select
 from werkzeug.wrappers import Response
 
 from hub import app_clock as clock
-from hub.auth.forms import StaffUserForm
+from hub.auth.forms import AccountStatusForm, StaffUserForm
 from hub.auth.guards import company_scope, get_owned_or_404, roles_required
-from hub.auth.service import AccountError, create_user
+from hub.auth.service import AccountError, create_user, get_user_by_email, set_active
 from hub.db import get_session
 from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role, User
 from hub.policy import Policy
@@ -163,12 +163,51 @@ def admin_home() -> str | Response:
     return render_template(
         "web/admin_home.html",
         form=form,
+        status_form=AccountStatusForm(formdata=None, prefix="status"),
         counts=counts,
         by_status=[(s.value, by_status.get(s.value, 0)) for s in FilingStatus],
         staff=staff,
         at_risk=at_risk_counts(session),
         kind_titles=KIND_TITLES,
     )
+
+
+@bp.post("/admin/accounts/status")
+@roles_required(Role.ADMIN)
+def account_status() -> Response:
+    """Deactivate or reactivate an account. Deactivating signs it out of every session
+    and revokes its API tokens, which the administrator is told by name."""
+    from hub.auth.views import revoked_tokens_message
+
+    session = get_session()
+    form = AccountStatusForm(prefix="status")
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        flash(" ".join(str(e) for e in errors) or "Check the form.", "error")
+        return redirect(url_for("web.admin_home"))
+    email = form.email.data or ""
+    user = get_user_by_email(session, email=email)
+    actor = session.get(User, current_user.id)
+    if user is None or actor is None:
+        flash(f"There is no account {email}.", "error")
+        return redirect(url_for("web.admin_home"))
+    active = form.action.data == "activate"
+    try:
+        revoked = set_active(
+            session, user=user, active=active, actor=actor, now=clock.app_clock().now()
+        )
+    except AccountError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("web.admin_home"))
+    session.commit()
+    if active:
+        flash(f"{user.email} can sign in again.", "success")
+    else:
+        flash(f"{user.email} is deactivated and signed out of every session.", "success")
+        if revoked:
+            flash(revoked_tokens_message(revoked), "info")
+    return redirect(url_for("web.admin_home"))
 
 
 @bp.route("/author")

@@ -557,10 +557,11 @@ def direct_totals(app: Flask, filings: list[Filing], candidate: Any, as_of: dt.d
 
 
 def test_impact_analysis_matches_a_direct_computation(
-    app, author_client, db_session, population, fix_clock
+    app, author, author_client, db_session, population, fix_clock, login
 ):
     # While 2026.1 is in force (the draft keeps its effective date, 2026-07-01: as of today).
     fix_clock(dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC))
+    login(author_client, author)  # two days on, the session of the fixture has ended
     new_draft(author_client)
     rec = record(db_session, "2026.2")
     save(author_client, db_session, "2026.2", text=raise_kyc(rec.text))
