@@ -69,9 +69,6 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     app.config.update(load_settings(app.instance_path))
     app.config.update(overrides)
     check_settings(app.config)
-    from hub.auth.passwords import prepare
-
-    prepare()  # sign-in to an unknown account costs what any failed sign-in does
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_secret(Path(app.instance_path))
 

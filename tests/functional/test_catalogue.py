@@ -320,9 +320,19 @@ def decided_everywhere(
 
 
 def test_a_version_published_in_the_studio_decides_on_every_surface(
-    app, author_client, db_session, make_user, fix_clock, database_url, tmp_path, monkeypatch
+    app,
+    author_client,
+    db_session,
+    make_user,
+    fix_clock,
+    database_url,
+    tmp_path,
+    monkeypatch,
+    author,
+    login,
 ):
     fix_clock(PUBLISHED_ON)
+    login(author_client, author)  # the clock moved: the fixture's session has ended
     publish_2026_2(app, author_client, db_session, make_user)
     env = cli_env(database_url, tmp_path)
     filing = {"bin": "940140000385", **t1_exchange(kyc_verified_clients_pct=96)}

@@ -376,9 +376,9 @@ def test_signing_in_to_an_unknown_account_costs_what_a_wrong_password_costs(
 ) -> None:
     """Timing without a stopwatch: every failed sign-in makes exactly one argon2
     verification against a hash of the process's parameters and hashes nothing, whether
-    the account exists, is deactivated or not; even the first one of a process (the
-    dummy hash is made when the app is)."""
-    passwords._dummy_hash.cache_clear()  # a fresh process
+    the account exists, is deactivated or not; even the first one of a process (no dummy
+    hash is computed: it is a constant per parameters)."""
+    passwords._dummy_hash.cache_clear()  # as in a new process
     spy = HasherSpy(monkeypatch)
     app = make_app()
     user = make_user(Role.COMPANY)
@@ -395,3 +395,12 @@ def test_signing_in_to_an_unknown_account_costs_what_a_wrong_password_costs(
         assert spy.hashed == 0, email
         assert len(spy.verified) == 1, email
         assert extract_parameters(spy.verified[0]) == expected, email
+
+
+@pytest.mark.parametrize("name", sorted(passwords.PARAMETERS))
+def test_the_dummy_hash_has_the_parameters_of_real_ones(name: str) -> None:
+    """An unknown account is checked against a hash as costly as a real one's."""
+    hasher = PasswordHasher.from_parameters(passwords.PARAMETERS[name])
+    dummy = passwords.DUMMY_HASHES[name]
+    assert extract_parameters(dummy) == extract_parameters(hasher.hash("any password"))
+    assert not hasher.check_needs_rehash(dummy)

@@ -28,8 +28,11 @@ def rows(page: str, policy_id: str = "astana-crypto-hub") -> list[str]:
     return out
 
 
-def test_the_index_shows_what_is_in_force_from_when_to_when(app, author_client, fix_clock):
+def test_the_index_shows_what_is_in_force_from_when_to_when(
+    app, author, author_client, fix_clock, login
+):
     fix_clock(dt.datetime(2026, 11, 29, 6, tzinfo=dt.UTC))
+    login(author_client, author)  # the clock moved: the fixture's session may have ended
     page = html(author_client.get("/policies"))
     assert rows(page) == [
         "2026-07-01 | 2026-12-31 | 2026.1 in force today | "
@@ -39,8 +42,9 @@ def test_the_index_shows_what_is_in_force_from_when_to_when(app, author_client, 
     assert "No drafts." in page
 
 
-def test_a_version_page_says_when_it_is_in_force(author_client, fix_clock):
+def test_a_version_page_says_when_it_is_in_force(author, author_client, fix_clock, login):
     fix_clock(dt.datetime(2026, 11, 29, 6, tzinfo=dt.UTC))
+    login(author_client, author)  # the clock moved: the fixture's session may have ended
     page = html(author_client.get("/policies/2026.1"))
     assert re.search(r'id="in-force">\s*from 2026-07-01 to 2026-12-31</dd>', page)
     assert 'class="when-today current"' in page
@@ -49,9 +53,10 @@ def test_a_version_page_says_when_it_is_in_force(author_client, fix_clock):
 
 
 def test_drafts_are_listed_with_their_base_and_approval(
-    app, author_client, db_session, make_user, fix_clock
+    app, author, author_client, db_session, make_user, fix_clock, login
 ):
     fix_clock(dt.datetime(2026, 11, 29, 6, tzinfo=dt.UTC))
+    login(author_client, author)  # the clock moved: the fixture's session may have ended
     assert new_draft(author_client).status_code == 302
     page = html(author_client.get("/policies"))
     draft = page.split('id="drafts"', 1)[1].split("</section>", 1)[0]
