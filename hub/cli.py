@@ -194,6 +194,46 @@ def users_create(
         raise click.ClickException(exc.message) from exc
 
 
+@users.command("deactivate")
+@click.option("--email", required=True, help="Sign-in e-mail address of the account.")
+@with_app
+def users_deactivate(email: str, app: Flask) -> None:
+    """Deactivate an account: it cannot sign in, every session of it ends at once (on
+    every server) and its API tokens are revoked (their names are printed). Audited."""
+    _set_active(app, email, active=False)
+
+
+@users.command("activate")
+@click.option("--email", required=True, help="Sign-in e-mail address of the account.")
+@with_app
+def users_activate(email: str, app: Flask) -> None:
+    """Reactivate a deactivated account: it can sign in again (its old sessions and
+    tokens stay revoked). Audited."""
+    _set_active(app, email, active=True)
+
+
+def _set_active(app: Flask, email: str, *, active: bool) -> None:
+    from hub.app_clock import app_clock
+    from hub.auth.service import get_user_by_email, set_active
+    from hub.db import session_scope
+
+    with session_scope(app) as session:
+        user = get_user_by_email(session, email=email)
+        if user is None:
+            raise click.ClickException(f"there is no account {email.strip()}")
+        revoked = set_active(
+            session, user=user, active=active, actor=None, now=app_clock(app).now()
+        )
+        shown = user.email
+    # Said once the change is committed.
+    if active:
+        click.echo(f"{shown} can sign in again.")
+        return
+    click.echo(f"{shown} is deactivated and signed out of every session.")
+    if revoked:
+        click.echo(f"API tokens revoked: {', '.join(revoked)}.")
+
+
 def _check_bin(value: str) -> None:
     from hub.policy.filing import validate_bin
 

@@ -184,9 +184,10 @@ def change_password(
 
 
 def set_active(
-    session: Session, *, user: User, active: bool, actor: User, now: datetime
+    session: Session, *, user: User, active: bool, actor: User | None, now: datetime
 ) -> list[str]:
-    """Deactivate (``active=False``) or reactivate a user, by the administrator ``actor``.
+    """Deactivate (``active=False``) or reactivate a user, by the administrator ``actor``
+    (None: the command line, audited without an actor).
 
     Deactivating ends every session of the user (``session_epoch`` raised: a session
     signed in before stays refused after a reactivation too) and revokes every live API
@@ -194,7 +195,7 @@ def set_active(
     reactivating or already inactive). An administrator cannot deactivate themselves
     (AccountError on ``user``). Audited.
     """
-    if not active and user.id == actor.id:
+    if not active and actor is not None and user.id == actor.id:
         raise AccountError("user", "You cannot deactivate your own account.")
     if user.is_active == active:
         return []
@@ -209,7 +210,7 @@ def set_active(
         action="user.activate" if active else "user.deactivate",
         entity_type="user",
         entity_id=user.id,
-        actor_id=actor.id,
+        actor_id=actor.id if actor is not None else None,
         after={"is_active": active, **({} if active else {"tokens_revoked": revoked})},
     )
     return revoked

@@ -404,3 +404,40 @@ def test_the_dummy_hash_has_the_parameters_of_real_ones(name: str) -> None:
     dummy = passwords.DUMMY_HASHES[name]
     assert extract_parameters(dummy) == extract_parameters(hasher.hash("any password"))
     assert not hasher.check_needs_rehash(dummy)
+
+
+def test_the_command_line_deactivates_and_reactivates_an_account(
+    app: Flask,
+    make_user: Callable[..., User],
+    login: Callable[..., Any],
+    database_url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path / "cli-instance"))
+    user = make_user(Role.COMPANY)
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    token = create_token(client, "Nightly sync")
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, ["users", *args], catch_exceptions=False)
+
+    done = run("deactivate", "--email", user.email)
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == [
+        f"{user.email} is deactivated and signed out of every session.",
+        "API tokens revoked: Nightly sync.",
+    ]
+    assert signed_out(client.get("/filings"))
+    assert api(app.test_client(), token).status_code == 401
+    again = run("activate", "--email", user.email)
+    assert again.output == f"{user.email} can sign in again.\n"
+    assert login(app.test_client(), user).status_code == 302
+    unknown = run("deactivate", "--email", "nobody@example.kz")
+    assert unknown.exit_code == 1 and "there is no account nobody@example.kz" in unknown.output
