@@ -34,7 +34,7 @@ def path_provider(fn: PathProvider) -> PathProvider:
 def error_responses(*codes: int) -> dict[str, Any]:
     words = {
         400: "Malformed request (not JSON, not an object)",
-        401: "Missing or invalid bearer token",
+        401: "Missing, unknown, revoked or expired bearer token (the message says which)",
         403: "The token's user may not do this",
         404: "Not found",
         409: "Conflict with the current state",

@@ -149,7 +149,9 @@ def register() -> str | Response:
             login_user(user)
             start_signed_in(app_clock().now())
             flash("Your account is ready. Welcome to the Astana Crypto Hub.", "success")
-            return redirect(home_url_for(user))
+            response = redirect(home_url_for(user))
+            throttle.remember_device(response, user.email)  # as a sign-in does
+            return response
     return render_template("auth/register.html", form=form)
 
 
