@@ -531,3 +531,89 @@ class CompanyWarning(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     created_at: datetime = _created_at()
     updated_at: datetime = _created_at()
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+class MailStatus(StrEnum):
+    """Where an e-mail stands: ``pending`` (stored, a worker sends it through SMTP),
+    ``sent`` (the SMTP server took it), ``outbox`` (no SMTP server is configured: it is
+    kept in the outbox, which administrators read in the app)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    OUTBOX = "outbox"
+
+
+class Notification(SQLModel, table=True):
+    """One message to one user, as the in-app list shows it (``hub.services.
+    notifications``): its ``kind`` (the preference that turns it off), ``title``, a short
+    ``body`` and the ``link`` (a path of the app) to the page that acts on it.
+
+    ``dedup_key`` (unique per user when set) keeps a message from being made twice: a
+    warning's opening (``warning:<id>:<first_seen>``), a digest's day. ``read_at`` is
+    None while unread.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "dedup_key", name="uq_notification_dedup"),
+        sa.Index("ix_notification_user_read", "user_id", "read_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    body: str = Field(sa_type=sa.Text)
+    link: str = Field(max_length=500)
+    company_id: int | None = Field(default=None, foreign_key="company.id")
+    filing_id: int | None = Field(default=None, foreign_key="filing.id")
+    warning_id: int | None = Field(default=None, foreign_key="company_warning.id")
+    dedup_key: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created_at()
+    read_at: datetime | None = _optional_dt()
+
+
+class MailMessage(SQLModel, table=True):
+    """One e-mail, stored before it is sent (the outbox): rendered whole (``subject``,
+    ``text_body``, ``html_body``) in the transaction that made its notification, then
+    sent by a worker (``status`` ``pending`` -> ``sent``), or kept in the outbox when no
+    SMTP server is configured (``outbox``).
+
+    A failed send keeps the message ``pending`` with ``attempts``, ``last_error`` and
+    ``next_attempt_at`` (the earliest time it is tried again); ``claimed_until``: a
+    worker is sending it until then (another one leaves it alone).
+    """
+
+    __tablename__ = "mail_message"
+    __table_args__ = (sa.Index("ix_mail_message_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int | None = Field(default=None, foreign_key="notification.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    kind: str = Field(max_length=32)
+    to_address: str = Field(max_length=254)
+    from_address: str = Field(max_length=300)
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_type=sa.Text)
+    html_body: str = Field(sa_type=sa.Text)
+    status: str = Field(default=MailStatus.PENDING.value, max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime | None = _optional_dt()
+    claimed_until: datetime | None = _optional_dt()
+    created_at: datetime = _created_at()
+    sent_at: datetime | None = _optional_dt()
+
+
+class NotificationMute(SQLModel, table=True):
+    """A kind of notification a user has turned off (no row: on)."""
+
+    __tablename__ = "notification_mute"
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind", name="uq_notification_mute"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=32)

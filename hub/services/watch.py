@@ -42,6 +42,7 @@ from hub.clock import Clock
 from hub.models import Company, CompanyWarning, Filing, FilingStatus, WarningState, stored_id
 from hub.policy import PolicyRegistry, money
 from hub.policy.watch import KINDS, Found, WatchedFiling, watch_filing
+from hub.services.notifications import Notifier, warnings_opened
 from hub.studio.impact_runs import read_inputs
 
 #: Companies read, and warnings written, per transaction.
@@ -171,10 +172,16 @@ def run_watch(
     as_of: dt.date,
     clock: Clock,
     chunk_size: int = CHUNK_SIZE,
+    notifier: Notifier | None = None,
 ) -> WatchSummary:
     """Find and store every company's warnings on ``as_of`` (see the module's
     docstring). Each chunk of ``chunk_size`` companies is one transaction, committed
-    before the next is read. Returns the summary by kind."""
+    before the next is read. Returns the summary by kind.
+
+    With a ``notifier`` each warning opened (new, or opened again) is told to the
+    company's users in the chunk's transaction (``hub.services.notifications.
+    warnings_opened``), never a warning found again: a second run on a day tells
+    nothing. Without one, warnings are stored and nobody is told."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     summary = WatchSummary(as_of)
@@ -182,19 +189,22 @@ def run_watch(
     while True:
         for attempt in range(CHUNK_ATTEMPTS):
             part = WatchSummary(as_of)
+            queued = len(notifier.queued) if notifier else 0
             with Session(engine, expire_on_commit=False) as session:
                 ids = _company_ids(session, after, chunk_size)
                 if not ids:
                     return summary
                 try:
                     _watch_chunk(session, ids, registry=registry, as_of=as_of, clock=clock,
-                                 summary=part)  # fmt: skip
+                                 summary=part, notifier=notifier)  # fmt: skip
                     session.commit()
                     break
                 except sa.exc.IntegrityError:
                     # another run opened one of these warnings meanwhile: read the chunk
                     # again, which now finds it stored
                     session.rollback()
+                    if notifier:  # the mails of the chunk rolled back are gone with it
+                        del notifier.queued[queued:]
                     if attempt == CHUNK_ATTEMPTS - 1:
                         raise
         summary.merge(part)
@@ -209,8 +219,10 @@ def _watch_chunk(
     as_of: dt.date,
     clock: Clock,
     summary: WatchSummary,
+    notifier: Notifier | None = None,
 ) -> None:
     filings = latest_watched(session, ids)
+    opened: list[CompanyWarning] = []
     stored: dict[tuple[int, str, str], CompanyWarning] = {
         (w.company_id, w.kind, w.subject): w
         for w in session.exec(
@@ -229,7 +241,9 @@ def _watch_chunk(
             seen.add(key)
             row = stored.get(key)
             if row is None:
-                session.add(_new_row(company_id, filing.id, found, as_of, now))
+                row = _new_row(company_id, filing.id, found, as_of, now)
+                session.add(row)
+                opened.append(row)
                 summary.opened[found.kind] += 1
             elif row.state == WarningState.OPEN.value:
                 row.last_seen = as_of
@@ -241,6 +255,7 @@ def _watch_chunk(
                 row.closed_on = None
                 row.updated_at = now
                 _refresh(row, filing.id, found, now)
+                opened.append(row)
                 summary.opened[found.kind] += 1
     for key, row in stored.items():
         if row.state == WarningState.OPEN.value and key not in seen:
@@ -249,6 +264,8 @@ def _watch_chunk(
             row.updated_at = now
             summary.closed[row.kind] += 1
     session.flush()
+    if notifier is not None and opened:
+        warnings_opened(session, notifier, opened)
 
 
 def _new_row(

@@ -28,6 +28,9 @@ TABLES = {
     "impact_row",
     "studio_job",
     "company_warning",
+    "notification",
+    "mail_message",
+    "notification_mute",
 }
 
 
