@@ -44,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from flask import Flask
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from hub import app_catalogue, app_jobs, db, errors, sessions, tasks
+    from hub import app_catalogue, app_jobs, app_mail, db, errors, sessions, tasks
     from hub import app_clock as hub_clock
     from hub.api import bp as api_bp
     from hub.api.common import OrjsonProvider
@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     from hub.web.assess import bp as assess_bp
     from hub.web.converters import CanonicalIntegerConverter
     from hub.web.filings import bp as filings_bp
+    from hub.web.notifications import bp as notifications_bp
     from hub.web.review import bp as review_bp
     from hub.web.review import public as certificates_bp
 
@@ -82,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
         )
 
     hub_clock.init_app(app, clock)
+    app_mail.init_app(app)
     db.init_app(app)
     # The API authenticates with bearer tokens: its requests have no session at all.
     sessions.init_app(app, without=(f"{api_bp.url_prefix}/",))
@@ -97,6 +99,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     app.register_blueprint(auth_bp)
     app.register_blueprint(assess_bp)
     app.register_blueprint(filings_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(studio_bp)

@@ -422,7 +422,14 @@ def demo(
     """
     from hub.app_clock import app_clock
     from hub.db import session_scope
-    from hub.seeding import DEMO_USERS, demo_password, ensure_demo_users, load_seeds
+    from hub.seeding import (
+        CONTACT_EMAIL,
+        DEMO_USERS,
+        demo_password,
+        ensure_company_contacts,
+        ensure_demo_users,
+        load_seeds,
+    )
     from hub.storage import upgrade_database
 
     upgrade_database(app.config["DATABASE_URL"])
@@ -438,12 +445,17 @@ def demo(
     with session_scope(app) as session:
         report = load_seeds(session, clock=app_clock(app))
         ensure_demo_users(session, password)
+        ensure_company_contacts(session, password)
     click.echo(f"Database ready: {_safe_url(app.config['DATABASE_URL'])}")
     click.echo(f"Demo data: {report.companies} companies and {report.filings} filings added.")
     click.echo("")
     click.echo(f"Sign in at http://{host}:{port}/login with:")
     for email, role in DEMO_USERS:
         click.echo(f"  {role.value:<8} {email:<20} password: {password}")
+    click.echo(
+        f"  and every other demo company's {CONTACT_EMAIL.format(bin='<BIN>')} (the same "
+        "password), who read what the hub tells their company"
+    )
     if generated:
         click.echo("(a random password: set HUB_DEMO_PASSWORD to choose it)")
     click.echo("")
@@ -540,11 +552,13 @@ def _supervised(app: Flask, command: list[str], name: str, role: str) -> Iterato
 
 from hub.commands.assess import assess  # noqa: E402
 from hub.commands.audit import audit  # noqa: E402
+from hub.commands.notifications import notifications  # noqa: E402
 from hub.commands.policy import policy  # noqa: E402
 from hub.commands.watch import watch  # noqa: E402
 
 main.add_command(assess)
 main.add_command(audit)
+main.add_command(notifications)
 main.add_command(policy)
 main.add_command(watch)
 

@@ -242,6 +242,104 @@ def shared_state_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+#: Where links in messages point unless ``HUB_BASE_URL`` says otherwise (``hub serve``'s).
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+#: Who messages come from unless ``HUB_MAIL_FROM`` says otherwise.
+DEFAULT_MAIL_FROM = "Astana Crypto Hub <no-reply@hub.localhost>"
+
+
+def smtp_settings(url: str) -> dict[str, Any]:
+    """Flask-Mailman's settings (``MAIL_*``) from an SMTP URL.
+
+    ``smtp://[user[:password]@]host[:port][?starttls=true][&timeout=S]`` (port 25, or 587
+    with ``starttls=true``: STARTTLS after connecting) or ``smtps://...`` (TLS from the
+    start, port 465). The user and password are percent-decoded (``%40`` for ``@``).
+    Empty: no SMTP server (``MAIL_BACKEND`` None: mail is kept in the outbox).
+    ConfigError naming ``HUB_SMTP_URL`` for anything else.
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    text = url.strip()
+    if not text:
+        return {"MAIL_BACKEND": None}
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(
+            f"HUB_SMTP_URL is not an SMTP URL ({why}): use smtp://user:password@host:587"
+            "?starttls=true, smtps://user:password@host:465 or smtp://host:25"
+        )
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise bad(f"scheme {parts.scheme!r}")
+    if not parts.hostname:
+        raise bad("no host")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise bad("a path or fragment")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"starttls", "timeout"})
+    if unknown:
+        raise bad(f"unknown option {unknown[0]!r}")
+    starttls_text = (query.get("starttls") or ["false"])[-1].strip().lower()
+    if starttls_text not in ("true", "false", "1", "0", "yes", "no"):
+        raise bad(f"starttls={starttls_text!r} is not true or false")
+    starttls = starttls_text in ("true", "1", "yes")
+    ssl = parts.scheme == "smtps"
+    if ssl and starttls:
+        raise bad("smtps:// is TLS from the start: leave out starttls")
+    timeout_text = (query.get("timeout") or ["30"])[-1].strip()
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 600:
+        raise bad(f"timeout={timeout_text!r} is not a number of seconds in (0, 600]")
+    return {
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": parts.hostname,
+        "MAIL_PORT": port or (465 if ssl else 587 if starttls else 25),
+        "MAIL_USERNAME": unquote(parts.username) if parts.username else None,
+        "MAIL_PASSWORD": unquote(parts.password) if parts.password else None,
+        "MAIL_USE_TLS": starttls,
+        "MAIL_USE_SSL": ssl,
+        "MAIL_TIMEOUT": timeout,
+    }
+
+
+def mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Notifications' settings: ``SMTP_URL`` (HUB_SMTP_URL; empty: mail is kept in the
+    outbox), ``MAIL_FROM`` (HUB_MAIL_FROM) and ``BASE_URL`` (HUB_BASE_URL, the public
+    address links in messages start with, without a trailing slash). ConfigError naming
+    the setting when one is wrong."""
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    smtp_url = (env.get("HUB_SMTP_URL") or "").strip()
+    smtp_settings(smtp_url)  # refused here, at start-up
+    mail_from = (env.get("HUB_MAIL_FROM") or "").strip() or DEFAULT_MAIL_FROM
+    _, address = parseaddr(mail_from)
+    if "@" not in address or any(c in mail_from for c in "\r\n"):
+        raise ConfigError(
+            f"HUB_MAIL_FROM={mail_from!r} is not an e-mail address: use "
+            "hub@example.kz or 'Astana Crypto Hub <hub@example.kz>'"
+        )
+    base_url = (env.get("HUB_BASE_URL") or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(
+            f"HUB_BASE_URL={base_url!r} is not the hub's public address: use "
+            "https://hub.example.kz (or http://127.0.0.1:5000)"
+        )
+    return {"SMTP_URL": smtp_url, "MAIL_FROM": mail_from, "BASE_URL": base_url}
+
+
 def _positive_seconds(name: str, value: str | None, default: float) -> float:
     if value is None or not value.strip():
         return default
@@ -305,6 +403,7 @@ def load_settings(
         **queue_settings(env),
         **impact_settings(env),
         **serve_settings(env),
+        **mail_settings(env),
         # Seconds between two heartbeats of a running studio job (hub.studio.jobs).
         "JOB_HEARTBEAT_SECONDS": _positive_seconds(
             "HUB_JOB_HEARTBEAT_SECONDS", env.get("HUB_JOB_HEARTBEAT_SECONDS"), 5.0

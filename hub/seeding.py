@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 import hub
 from hub.auth.passwords import hash_password
 from hub.auth.service import create_user, get_or_create_company, get_user_by_email
 from hub.clock import Clock
-from hub.models import Company, Filing, FilingStatus, Role
+from hub.models import Company, Filing, FilingStatus, Role, User
 from hub.policy import NoVersionInForce, PolicyRegistry, jsondoc, yaml12
 from hub.services.errors import DomainError
 
@@ -374,6 +374,42 @@ def ensure_demo_users(session: Session, password: str) -> list[str]:
             user.password_hash = hash_password(password)
             user.is_active = True
             session.add(user)
+    session.flush()
+    return created
+
+
+#: The demo account of each seeded company that has none (``ensure_company_contacts``).
+CONTACT_EMAIL = "contact.{bin}@demo.hub"
+
+
+def ensure_company_contacts(session: Session, password: str) -> list[str]:
+    """Give every company without an account one company user, ``contact.<BIN>@demo.hub``
+    with ``password`` (hashed once for all of them), so that what the hub tells a demo
+    company (the daily watch's warnings, decisions) reaches someone; existing contacts get
+    ``password`` too. Returns the e-mails created."""
+    hashed = hash_password(password)
+    with_users = {
+        u
+        for u in session.exec(select(User.company_id).where(User.company_id.is_not(None)))  # type: ignore[union-attr]
+    }
+    created: list[str] = []
+    for company in session.exec(select(Company).order_by(col(Company.id))).all():
+        email = CONTACT_EMAIL.format(bin=company.bin)
+        existing = get_user_by_email(session, email=email)
+        if existing is not None:
+            existing.password_hash = hashed
+            existing.is_active = True
+            session.add(existing)
+        elif company.id not in with_users:
+            session.add(
+                User(
+                    email=email,
+                    password_hash=hashed,
+                    role=Role.COMPANY.value,
+                    company_id=company.id,
+                )
+            )
+            created.append(email)
     session.flush()
     return created
 

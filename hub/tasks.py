@@ -40,9 +40,11 @@ from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.json import dumps
 
+from hub import app_mail
 from hub.app_catalogue import catalogue
 from hub.app_clock import app_clock
-from hub.db import get_engine
+from hub.db import get_engine, session_scope
+from hub.services import notifications, outbox
 from hub.services.watch import run_watch
 from hub.studio import attempts, impact_runs
 from hub.studio.jobs import HEARTBEAT_SECONDS, stale_after
@@ -62,6 +64,18 @@ RUN_WATCH = "hub.watch.run"
 
 #: When beat sends the daily watch: every day at this hour and minute of the hub's zone.
 WATCH_HOUR, WATCH_MINUTE = 6, 0
+
+#: Sends one stored e-mail through SMTP (``hub.services.outbox.deliver``).
+DELIVER_MAIL = "hub.mail.deliver"
+
+#: Hands every pending e-mail that is due to the workers; beat sends it every minute.
+SEND_DUE_MAIL = "hub.mail.send_due"
+
+#: The administrators' daily digest (``hub.services.notifications.send_digest``).
+RUN_DIGEST = "hub.notifications.digest"
+
+#: When beat sends the digest: after the watch, so it counts the warnings of the day.
+DIGEST_HOUR, DIGEST_MINUTE = 7, 0
 
 #: How often the embedded broker's worker looks for new messages (seconds).
 EMBEDDED_POLLING_INTERVAL = 0.1
@@ -168,7 +182,13 @@ def celery_settings(config: Mapping[str, Any], instance_path: str | Path) -> dic
             "daily-watch": {
                 "task": RUN_WATCH,
                 "schedule": crontab(hour=WATCH_HOUR, minute=WATCH_MINUTE),
-            }
+            },
+            "daily-digest": {
+                "task": RUN_DIGEST,
+                "schedule": crontab(hour=DIGEST_HOUR, minute=DIGEST_MINUTE),
+            },
+            # Mails whose task was lost, or whose send failed and is due again.
+            "send-due-mail": {"task": SEND_DUE_MAIL, "schedule": 60.0},
         },
     }
 
@@ -235,6 +255,63 @@ def chunk_dispatcher(app: Flask) -> impact_runs.ChunkDispatch:
     return dispatch
 
 
+def deliver_dispatcher(app: Flask) -> Callable[[int], None]:
+    """What sends one stored e-mail to the queue (a worker sends it through SMTP)."""
+    task = celery_of(app).tasks[DELIVER_MAIL]
+
+    def dispatch(message_id: int) -> None:
+        task.apply_async(args=(message_id,))
+
+    return dispatch
+
+
+@shared_task(name=DELIVER_MAIL)
+def deliver_mail(message_id: int) -> str:
+    """Send stored e-mail ``message_id`` through SMTP (``hub.services.outbox.deliver``):
+    ``sent``, ``failed`` (kept pending with the error; the sweep tries it again once its
+    wait is over), ``busy`` or ``done``. Idempotent: a message delivered twice is sent
+    once (claimed by a conditional UPDATE). A worker without ``HUB_SMTP_URL`` leaves the
+    message pending (``no smtp``) for one that has it."""
+    if not app_mail.smtp_configured():
+        log.warning("mail %s: this worker has no HUB_SMTP_URL; left pending", message_id)
+        return "no smtp"
+    outcome = outbox.deliver(
+        get_engine(), message_id, mailer=app_mail.MailmanMailer(), clock=app_clock()
+    )
+    if outcome == "failed":
+        log.warning("mail %s not sent; it is tried again later", message_id)
+    return outcome
+
+
+@shared_task(name=SEND_DUE_MAIL)
+def send_due_mail() -> int:
+    """Hand every pending e-mail that is due (never sent, or its wait after a failure
+    over) to the workers, at most ``outbox.SWEEP_LIMIT`` a run. Returns how many."""
+    if not app_mail.smtp_configured():
+        return 0
+    with session_scope() as session:
+        ids = outbox.due_messages(session, now=app_clock().now())
+    dispatch = deliver_dispatcher(current_app)
+    for message_id in ids:
+        dispatch(message_id)
+    return len(ids)
+
+
+@shared_task(name=RUN_DIGEST)
+def run_digest(as_of: str | None = None) -> dict[str, Any]:
+    """The administrators' daily digest on ``as_of`` (YYYY-MM-DD; default: the hub's
+    today); once a day whatever the deliveries. Returns what it said."""
+    clock = app_clock()
+    day = dt.date.fromisoformat(as_of) if as_of else clock.today()
+    made = app_mail.notifier()
+    with session_scope() as session:
+        digest = notifications.send_digest(session, made, as_of=day)
+        session.commit()
+    app_mail.send_queued(made)
+    return {"as_of": day.isoformat(), "recipients": digest.recipients, "waiting": digest.waiting,
+            "new": digest.new, "at_risk": digest.at_risk, "opened": digest.opened}  # fmt: skip
+
+
 @shared_task(name=RUN_IMPACT_CHUNK)
 def run_impact_chunk(run_id: int, number: int) -> str:
     """Analyse chunk ``number`` of impact run ``run_id`` unless it is done or another
@@ -248,11 +325,16 @@ def run_impact_chunk(run_id: int, number: int) -> str:
 @shared_task(name=RUN_WATCH)
 def run_daily_watch(as_of: str | None = None) -> dict[str, Any]:
     """Run the daily watch (``hub.services.watch.run_watch``) on ``as_of`` (YYYY-MM-DD;
-    default: the hub's today) and return its summary. Idempotent: a second run on a day
-    stores nothing new, so a message delivered twice does no harm."""
+    default: the hub's today), telling each company of the warnings opened, and return its
+    summary. Idempotent: a second run on a day stores and tells nothing new, so a message
+    delivered twice does no harm."""
     clock = app_clock()
     day = dt.date.fromisoformat(as_of) if as_of else clock.today()
-    summary = run_watch(get_engine(), registry=catalogue().registry(), as_of=day, clock=clock)
+    made = app_mail.notifier()
+    summary = run_watch(
+        get_engine(), registry=catalogue().registry(), as_of=day, clock=clock, notifier=made
+    )
+    app_mail.send_queued(made)
     log.info("daily watch as of %s: %s", day, summary.to_dict())
     return summary.to_dict()
 

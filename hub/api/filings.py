@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, url_for
 
 from hub import app_clock as clock
+from hub import app_mail
 from hub.api import bp
 from hub.api.common import json_object
 from hub.api.docs import error_responses, path_provider
@@ -22,6 +23,7 @@ from hub.errors import ApiError
 from hub.extensions import rate_limit
 from hub.models import Company, FilingStatus, Role, User, stored_id
 from hub.services import filings as svc
+from hub.services import notifications
 
 
 def _limit() -> str:
@@ -172,7 +174,10 @@ def submit_filing(filing_id: str) -> Response:
         registry=catalogue().registry(),
         today=clock.today(),
     )
+    made = app_mail.notifier()
+    notifications.filing_event(session, made, filing)
     session.commit()
+    app_mail.send_queued(made)
     return _one(filing)
 
 

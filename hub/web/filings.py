@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import app_clock as clock
+from hub import app_mail
 from hub.app_catalogue import catalogue
 from hub.auth.guards import company_scope, roles_required
 from hub.auth.service import AccountError, clean_name
@@ -29,6 +30,7 @@ from hub.errors import ApiError
 from hub.models import ApiToken, Company, Filing, Role, stored_id
 from hub.policy import NoVersionInForce, Policy
 from hub.services import filings as svc
+from hub.services import notifications
 from hub.web.assess import policy_url
 from hub.web.params import ascii_int
 from hub.web.policy_form import PolicyForm
@@ -283,7 +285,10 @@ def _submit(session: Session, company: Company, filing: Filing, lock_version: in
         session.rollback()
         flash(exc.errors[0]["message"], "error")
         return redirect(url_for("filings.detail", filing_id=filing.id), code=303)
+    made = app_mail.notifier()
+    notifications.filing_event(session, made, filing)
     session.commit()
+    app_mail.send_queued(made)
     tier = f"tier {filing.tier_claimed}" if filing.tier_claimed else "no tier"
     replaces = "".join(
         f" It replaces filing {n}, which was waiting for review and is now superseded."

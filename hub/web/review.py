@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import app_clock as clock
+from hub import app_mail
 from hub.app_catalogue import catalogue
 from hub.auth.guards import get_owned_or_404, roles_required
 from hub.db import get_session
@@ -26,6 +27,7 @@ from hub.extensions import rate_limit
 from hub.models import Company, Filing, Role, User
 from hub.policy.trace import parameter_texts, value_texts
 from hub.services import at_risk as at_risk_svc
+from hub.services import notifications
 from hub.services.errors import DomainError
 from hub.services.review import actions as review_actions
 from hub.services.review import certificates as review_certificates
@@ -265,7 +267,11 @@ def _act(filing_id: int, action: str) -> BaseResponse | tuple[str, int]:
         current = review_queue.get_filing(session, filing_id=filing_id)
         session.refresh(current)
         return _render_filing(session, current, error=exc, action=action, status=status_of(exc))
+    made = app_mail.notifier()
+    if action != "override":  # a decision: the company is told (what the law requires)
+        notifications.filing_event(session, made, target)
     session.commit()
+    app_mail.send_queued(made)
     flash(done, "success")
     if action == "approve":
         return redirect(url_for("review.filing", filing_id=target.id, _anchor="certificate"))

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,7 @@ from hub.models import Company, Filing, FilingStatus, PolicyVersionRecord, Role,
 from hub.policy import Policy
 from hub.services.at_risk import KIND_TITLES, at_risk_counts
 from hub.services.filings import REVISABLE
+from hub.services.notifications import unread_count
 from hub.services.watch import open_warnings
 
 bp = Blueprint("web", __name__)
@@ -252,6 +254,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("/review", "Review queue", (Role.ADMIN.value,)),
     ("/review/dashboard", "Dashboard", (Role.ADMIN.value,)),
     ("/review/at-risk", "At risk", (Role.ADMIN.value,)),
+    ("/outbox", "Outbox", (Role.ADMIN.value,)),
     ("/author", "Policy files", (Role.AUTHOR.value,)),
     ("/policies", "Policy studio", (Role.AUTHOR.value, Role.ADMIN.value)),
 ]
@@ -269,7 +272,8 @@ def _get_paths() -> frozenset[str]:
 
 @bp.app_context_processor
 def layout_context() -> dict[str, Any]:
-    """Helpers every template gets: the role's navigation and role titles."""
+    """Helpers every template gets: the role's navigation, role titles and the count of
+    unread notifications (read only by the pages that show it)."""
 
     def nav_items() -> list[dict[str, Any]]:
         from flask import request
@@ -282,4 +286,17 @@ def layout_context() -> dict[str, Any]:
             if path in paths and (not roles or role in roles)
         ]
 
-    return {"nav_items": nav_items, "role_titles": ROLE_TITLES}
+    def unread_notifications() -> int:
+        """The signed-in user's unread messages (one indexed COUNT), 0 for a visitor."""
+        if not current_user.is_authenticated:
+            return 0
+        try:
+            return unread_count(get_session(), user_id=current_user.id)
+        except SQLAlchemyError:  # an error page about the database still renders
+            return 0
+
+    return {
+        "nav_items": nav_items,
+        "role_titles": ROLE_TITLES,
+        "unread_notifications": unread_notifications,
+    }
