@@ -397,9 +397,11 @@ def worker(concurrency: int | None, loglevel: str, app: Flask) -> None:
 def beat(loglevel: str, app: Flask) -> None:
     """Send the periodic tasks to the task queue on schedule until stopped (Celery beat).
 
-    The daily watch is sent every day at 06:00 hub time (HUB_TIMEZONE); a `hub worker`
-    runs it. Run exactly one beat per deployment; its state is kept in the instance
-    folder (celerybeat-schedule), so one started again sends nothing twice.
+    The daily watch is sent every day at 06:00 hub time (HUB_TIMEZONE), the
+    administrators' digest at 07:00, and every minute the sweep that hands pending
+    e-mails to the workers; a `hub worker` runs them. Run exactly one beat per
+    deployment; its state is kept in the instance folder (celerybeat-schedule), so one
+    started again sends nothing twice.
     """
     from hub.tasks import run_beat
 

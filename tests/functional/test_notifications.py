@@ -426,6 +426,11 @@ def test_preferences_turn_kinds_off_except_the_decisions(
         ["filing_submitted", "filing_approved", "warning"]
         + ["notice"] * sum(1 for n in _notes(db_session, loud) if n.kind == "notice")
     )
+    # a role the hub sends nothing to has nothing to choose
+    author_client = app.test_client()
+    login(author_client, make_user(Role.AUTHOR))
+    page = author_client.get("/notifications/preferences").get_data(as_text=True)
+    assert "nothing to choose" in page and 'type="checkbox"' not in page
     # on again
     client.post("/notifications/preferences", data={"kind": ["warning"]})
     db_session.expire_all()
@@ -456,7 +461,7 @@ def test_unread_counts_reading_and_marking(app, db_session, make_company, make_u
     first, second, third = _notes(db_session, user)
     shown = client.get(f"/notifications/{first.id}")
     assert shown.status_code == 200
-    assert f'href="{first.link}"' in shown.get_data(as_text=True)
+    assert f'href="{first.link}">Open the filing</a>' in shown.get_data(as_text=True)
     assert 'data-unread="2"' in shown.get_data(as_text=True)
     assert client.post(f"/notifications/{second.id}/read").status_code == 303
     assert "3 messages, 1 unread" in client.get("/notifications").get_data(as_text=True)
