@@ -1,7 +1,7 @@
 """Notifications: the in-app list, the e-mail outbox and the kinds users turned off.
 
-Revision ID: 0008_notifications
-Revises: 0007
+Revision ID: 0010_notifications
+Revises: 0009_session_revocation
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_notifications"
-down_revision: str | None = "0007"
+revision: str = "0010_notifications"
+down_revision: str | None = "0009_session_revocation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
