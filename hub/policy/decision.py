@@ -183,25 +183,27 @@ class Decision:
         if writer is None:
             writer = compiled.writers[activity] = _criteria_writer(self.policy, activity)
         rest = parts.benefit  # each benefit's JSON after its saving
-        return b"".join(
-            (
-                b'{"as_of":"',
-                self.as_of.isoformat().encode(),
-                b'","benefits":[',
-                b",".join(
-                    [
-                        b'{"estimated_annual_saving_kzt":' + orjson.dumps(saving) + rest[bid]
-                        for bid, saving in zip(self.benefit_ids, self.savings, strict=True)
-                    ]
-                ),
-                b'],"criteria":[',
-                writer(self),
-                b'],"estimated_total_saving_kzt":',
-                orjson.dumps(self.total_saving),
-                parts.policy,
-                parts.tier[self.tier],
-            )
+        # one list of parts, joined once (the criteria are most of the bytes)
+        out = [
+            b'{"as_of":"',
+            self.as_of.isoformat().encode(),
+            b'","benefits":[',
+            b",".join(
+                [
+                    b'{"estimated_annual_saving_kzt":' + orjson.dumps(saving) + rest[bid]
+                    for bid, saving in zip(self.benefit_ids, self.savings, strict=True)
+                ]
+            ),
+            b'],"criteria":[',
+        ]
+        writer(self, out)
+        out += (
+            b'],"estimated_total_saving_kzt":',
+            orjson.dumps(self.total_saving),
+            parts.policy,
+            parts.tier[self.tier],
         )
+        return b"".join(out)
 
     def _head(self) -> dict[str, Any]:
         p = self.policy
@@ -251,8 +253,10 @@ class _JsonParts:
         }
 
 
-def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
-    """The criteria of one activity's decisions as JSON, generated (see codegen): for each
+def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision, list[bytes]], None]:
+    """The criteria of one activity's decisions as JSON, appended as parts to ``out`` (the
+    list the whole decision's JSON is joined from once, comma-separated, so no
+    criterion's bytes are copied twice), generated (see codegen): for each
     criterion, look up its memoised JSON by status and the values it reads, and build it
     on a miss from the criterion's fragment templates (:class:`_Fragments`). A number's
     key tells 95 from 95.0 (their JSON differs); a set's is a tuple."""
@@ -282,11 +286,24 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
         "B_ENDS": b"}}",  # the values' and the criterion's
         "NJ": format_number_json,
         "PLAIN": plain_number_json,
+        "COMMA": b",",
     }
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
-    results = []
+
+    def shown(name: str, v: str, j: str) -> str:
+        """A number's text as format_value shows it (None: the long road), read off its
+        JSON ``j``: an int under 1,000 in magnitude is its JSON (no regular expression),
+        a float its JSON when PLAIN matches; anything else as NJ says."""
+        if types[name] == "integer":
+            return f"{j} if type({v}) is int and -1000 < {v} < 1000 else NJ({v}, {j})"
+        plain = f"type({v}) is int and -1000 < {v} < 1000"
+        return f"{j} if (PLAIN({j}) if type({v}) is float else {plain}) else NJ({v}, {j})"
+
     for i, explainer in enumerate(explainers):
         ns[f"M{i}"] = memos[i]
+        # every criterion after the first starts with the comma between them: its first
+        # fixed part carries it (see lead), a memoised fragment gets it as a part
+        lead = b"," if i else b""
         key_parts = []
         for n, name in enumerate(explainer.inputs):
             v = f"v{i}_{n}"
@@ -301,22 +318,25 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             key_parts.append("day")
         # one input: its value; none (a condition on the activity alone): (); else a tuple
         key = key_parts[0] if len(key_parts) == 1 else "(" + ", ".join(key_parts) + ")"
-        lookup = [f"k = {key}", f"r{i} = M{i}[st[{i}]].get(k)", f"if r{i} is None:",
-                  f"    r{i} = MISS(d, {i}, k)"]  # fmt: skip
+        put = "out += (COMMA, r)" if i else "out.append(r)"
+        lookup = [f"k = {key}", f"r = M{i}[st[{i}]].get(k)", "if r is None:",
+                  f"    r = MISS(d, {i}, k)", put]  # fmt: skip
         if explainer.not_applicable:
             # Not for this activity: its fixed JSON and the values, never memoised (the
             # values of inputs other activities' criteria read vary as much as any).
             frag = fragments[i]
             ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
             # the fixed text joined with the first key, the last key with the end
-            ns[f"NA{i}"] = frag.not_applicable + frag.value_keys[0] + (b"" if frag.met else b"}")
+            ns[f"NA{i}"] = (
+                lead + frag.not_applicable + frag.value_keys[0] + (b"" if frag.met else b"}")
+            )
             parts = [f"NA{i}"]
             for n, at in enumerate(frag.met):
                 parts += [f"K{i}_{n}"] if n else []
                 parts += [f"DUMPS(v{i}_{at})"]
             parts += ["B_ENDS"] if frag.met else []
             body += [f"if st[{i}] == 'not_applicable':",
-                     f"    r{i} = b''.join(({', '.join(parts)},))",
+                     f"    out += ({', '.join(parts)},)",
                      "else:", *("    " + line for line in lookup)]  # fmt: skip
         elif (met := fragments[i].met_road(types)) is not None:
             # Met, every value shown as format_value shows it: "Met: a is <value>; b is
@@ -325,16 +345,16 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
             # (shown against its threshold), or any value of an unexpected type, takes
             # the memo and its long road.
             frag = fragments[i]
-            ns[f"MO{i}"] = frag.met_open + frag.met_labels[0]  # the first label joined
+            ns[f"MO{i}"] = lead + frag.met_open + frag.met_labels[0]  # the first label joined
             ns.update({f"ML{i}_{n}": label for n, label in enumerate(frag.met_labels)})
             ns.update({f"K{i}_{n}": part for n, part in enumerate(frag.value_keys)})
-            body += [f"r{i} = None", f"if st[{i}] == 'met':"]
+            body += ["w = True", f"if st[{i}] == 'met':"]
             texts, checks = [], []
             for n, name in enumerate(explainer.inputs):
                 v, j, t = f"v{i}_{n}", f"j{i}_{n}", f"t{i}_{n}"
                 body.append(f"    {j} = DUMPS({v})")
                 if types[name] in ("number", "integer"):
-                    body.append(f"    {t} = {j} if PLAIN({j}) else NJ({v}, {j})")
+                    body.append(f"    {t} = {shown(name, v, j)}")
                 elif types[name] == "bool":
                     body.append(f"    {t} = {j} if type({v}) is bool else None")
                 else:
@@ -352,24 +372,26 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision], bytes]:
                 values += [f"K{i}_{n}", f"j{i}_{at}"] if n else [f"j{i}_{at}"]
             parts = ["MO" + str(i), *texts, tail, *values, "B_ENDS"]
             body += [f"    if {' and '.join(checks)}:",
-                     f"        r{i} = b''.join(({', '.join(parts)},))"]  # fmt: skip
+                     f"        out += ({', '.join(parts)},)",
+                     "        w = False"]  # fmt: skip
             if frag.not_met_parts is not None:
                 # Not met, one number against a written bound: "Not met: name is <value>
                 # (required: ...)." and "raise name from <value> to at least ...".
-                ns.update({f"NM{i}_{n}": part for n, part in enumerate(frag.not_met_parts)})
+                nm = list(frag.not_met_parts)
+                nm[0] = lead + nm[0]
+                ns.update({f"NM{i}_{n}": part for n, part in enumerate(nm)})
+                name = explainer.inputs[0]
                 v, j, t = f"v{i}_0", f"j{i}_0", f"t{i}_0"
                 body += [f"elif st[{i}] == 'not_met':",
                          f"    {j} = DUMPS({v})",
-                         f"    {t} = {j} if PLAIN({j}) else NJ({v}, {j})",
+                         f"    {t} = {shown(name, v, j)}",
                          f"    if {t} is not None:",
-                         f"        r{i} = b''.join((NM{i}_0, {t}, NM{i}_1, {t}, NM{i}_2, {j}, "
-                         "B_ENDS))"]  # fmt: skip
-            body += [f"if r{i} is None:", *("    " + line for line in lookup)]
+                         f"        out += (NM{i}_0, {t}, NM{i}_1, {t}, NM{i}_2, {j}, B_ENDS)",
+                         "        w = False"]  # fmt: skip
+            body += ["if w:", *("    " + line for line in lookup)]
         else:
             body += lookup
-        results.append(f"r{i}")
-    body.append(f"return b','.join(({', '.join(results)},))")
-    return make_function("criteria_json", "d", body, ns, label=activity)
+    return make_function("criteria_json", "d, out", body, ns, label=activity)
 
 
 class _Fragments:
