@@ -593,8 +593,11 @@ class _Fragments:
                     )
                 )
         dumps = orjson.dumps
+        day = d.as_of.isoformat()
+        # the criterion's own environment: what its condition reads (to_dict's rows use
+        # the whole one; tests hold the two to the same bytes)
         text, fix, threshold, requirement = ex.explain(
-            status, filing, d._env_factory(), d.as_of.isoformat()
+            status, filing, ex.env_factory(filing, day), day
         )
         return b"".join(
             (

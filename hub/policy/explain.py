@@ -11,11 +11,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from . import expr
 from .evaluate import FLIP, Missing, to_callable
 from .expr import Node
 from .model import Criterion, InputSpec, Policy
-from .shown import format_number, format_value, shown_pair, shown_together
+from .shown import format_number, format_number_json, format_value, shown_pair, shown_together
 
 Env = dict[str, Any]
 _NUMBERS = ("number", "integer")
@@ -43,7 +45,10 @@ def _bound_text(other: Node, shown: str, env: Env) -> str:
     return f"{shown} = {expr.to_text(other)} = {with_values}"
 
 
-def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
+def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec], short: bool = True) -> Fixer:
+    """The fix of one comparison that fails; ``short`` lets a number compared with a bound
+    written in the policy take the short road (tests turn it off to hold it to the long
+    one)."""
     norm = _side(node, inputs)
     text = expr.to_text(node)
     if norm is None:
@@ -92,8 +97,19 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
         return date_fix
 
     integer = spec.type == "integer"
+    # A bound written in the policy and a value of at most 6 decimals (the common case):
+    # the text from parts made once, the value as format_value shows it, which is how
+    # shown_pair shows it beside an exact bound (no decimal arithmetic). Tests hold it
+    # to the long road below (Hypothesis).
+    parts = _number_fix_parts(name, op, other, integer) if short else None
 
     def number_fix(env: Env) -> list[str]:
+        if parts is not None:
+            v = env.get(name)
+            if type(v) is int or type(v) is float:
+                value_text = format_number_json(v, orjson.dumps(v))
+                if value_text is not None:
+                    return [parts[0] + value_text.decode() + parts[1]]
         try:
             target = bound(env)
         except Missing:
@@ -113,6 +129,26 @@ def _atom_fixer(node: expr.Compare, inputs: dict[str, InputSpec]) -> Fixer:
         return [f"change {name} to something other than {shown}"]
 
     return number_fix
+
+
+def _number_fix_parts(name: str, op: str, other: Node, integer: bool) -> tuple[str, str] | None:
+    """The fix of ``name <op> <number written in the policy>`` around the value's text
+    (``format_value``'s, for a value of at most 6 decimals), as ``number_fix`` words it;
+    None for another bound (computed, another input) or operator."""
+    if not isinstance(other, expr.Lit) or type(other.value) not in (int, float):
+        return None
+    target = other.value
+    if type(target) is float and not math.isfinite(target):
+        return None
+    shown = format_number(target)
+    if op in TOWARDS:
+        verb, words, whole, limit = TOWARDS[op]
+        if whole is not None and integer and not float(target).is_integer():
+            return f"{verb} {name} from ", f" to {words} {whole(target)} (the {limit} is {shown})"
+        return f"{verb} {name} from ", f" to {words} {shown}"
+    if op == "==":
+        return f"change {name} from ", f" to {shown}"
+    return None
 
 
 #: an order comparison's fix in words: operator -> (verb, how far, the whole number an
@@ -170,11 +206,12 @@ def _evaluate(
     return out
 
 
-def build_fixer(node: Node, inputs: dict[str, InputSpec]) -> Fixer:
-    """A function listing what to change so that ``node`` holds, for the atoms that fail."""
+def build_fixer(node: Node, inputs: dict[str, InputSpec], short: bool = True) -> Fixer:
+    """A function listing what to change so that ``node`` holds, for the atoms that fail
+    (``short``: see ``_atom_fixer``)."""
     if isinstance(node, expr.Compare):
         check = to_callable(node)
-        fix = _atom_fixer(node, inputs)
+        fix = _atom_fixer(node, inputs, short)
 
         def atom(env: Env) -> list[str]:
             try:
@@ -186,7 +223,7 @@ def build_fixer(node: Node, inputs: dict[str, InputSpec]) -> Fixer:
 
         return atom
     if isinstance(node, expr.BoolOp):
-        parts = [build_fixer(v, inputs) for v in node.values]
+        parts = [build_fixer(v, inputs, short) for v in node.values]
         if node.op == "and":
             return lambda env: [f for p in parts for f in p(env)]
 
@@ -224,6 +261,8 @@ class CriterionExplainer:
         "compared",
         "constant_threshold",
         "dated",
+        "env_inputs",
+        "env_params",
         "fixer",
         "fragments",
         "hint",
@@ -254,6 +293,10 @@ class CriterionExplainer:
         self.compared: frozenset[str] = frozenset()
         #: see :meth:`not_met_texts`
         self.not_met_parts: tuple[str, str, str, str] | None = None
+        #: what the condition reads, for :meth:`env_factory`: its parameters' values, and
+        #: its inputs
+        self.env_params: dict[str, Any] = {}
+        self.env_inputs: tuple[str, ...] = ()
         if specialised is None:
             label = inputs[policy.applicability_input].choice_labels.get(activity, activity)
             self.not_applicable = (
@@ -270,6 +313,10 @@ class CriterionExplainer:
             self.dated = True
             self.requirement = self.requirement.replace("as_of", "as_of ({as_of})")
         self.met_suffix = f" (required: {self.requirement})."
+        read = sorted(expr.names(specialised) - {"as_of"})
+        params = policy.parameter_values
+        self.env_params = {n: params[n] for n in read if n in params}
+        self.env_inputs = tuple(read)
         self.fixer = build_fixer(specialised, inputs)
         self.bounds, self.pairs = _number_bounds(specialised, inputs)
         self.compared = frozenset(
@@ -297,30 +344,32 @@ class CriterionExplainer:
         name, op, other = norm
         if name != self.inputs[0] or inputs[name].type not in _NUMBERS:
             return None
-        if not isinstance(other, expr.Lit) or type(other.value) not in (int, float):
+        parts = _number_fix_parts(name, op, other, inputs[name].type == "integer")
+        if parts is None:
             return None
-        target = other.value
-        if type(target) is float and not math.isfinite(target):
-            return None
-        shown = format_number(target)
-        if op in TOWARDS:
-            verb, words, whole, limit = TOWARDS[op]
-            fix_head = f"{verb} {name} from "
-            if (
-                whole is not None
-                and inputs[name].type == "integer"
-                and not float(target).is_integer()
-            ):
-                fix_tail = f" to {words} {whole(target)} (the {limit} is {shown})"
-            else:
-                fix_tail = f" to {words} {shown}"
-        elif op == "==":
-            fix_head, fix_tail = f"change {name} from ", f" to {shown}"
-        else:
-            return None
+        fix_head, fix_tail = parts
         if self.hint:
             fix_tail = f"{fix_tail}. {self.hint}"
         return f"Not met: {name} is ", self.met_suffix, fix_head, fix_tail
+
+    def env_factory(self, filing: Env, as_of: str) -> Callable[[], Env]:
+        """The evaluation environment of this criterion's condition, built on first call:
+        what the whole one (parameters, then the filing, then ``as_of``) holds for every
+        name the condition reads, and nothing else (the fixers, computed thresholds and
+        bounds read no other name). A fraction of the whole one's cost."""
+        cache: list[Env] = []
+
+        def env() -> Env:
+            if not cache:
+                built = self.env_params.copy()
+                for n in self.env_inputs:
+                    if n in filing:
+                        built[n] = filing[n]
+                built["as_of"] = as_of
+                cache.append(built)
+            return cache[0]
+
+        return env
 
     def not_met_texts(self, value_text: str) -> tuple[str, str] | None:
         """(explanation, fix) of ``explain("not_met")`` for a value shown as

@@ -412,6 +412,7 @@ def test_not_met_texts_from_parts_are_explain_s(where: tuple[Policy, str, int]) 
     that fails the condition (whole, with tiyn, huge, negative, -0.0)."""
     from hub.policy.decision import _explainers
     from hub.policy.evaluate import to_callable
+    from hub.policy.explain import build_fixer
     from hub.policy.shown import format_number_json
 
     policy, activity, i = where
@@ -438,5 +439,71 @@ def test_not_met_texts_from_parts_are_explain_s(where: tuple[Policy, str, int]) 
             return  # the long road
         text, fix, _, _ = ex.explain("not_met", filing, lambda: env, AS_OF.isoformat())
         assert ex.not_met_texts(shown.decode()) == (text, fix), value
+        # and explain's own fix is the long road's (shown_pair), not the same parts
+        long_road = build_fixer(compile_policy(policy).specialised[i][activity],
+                                policy.inputs_by_name, short=False)(env)  # fmt: skip
+        assert fix == "; ".join(long_road) + (f". {ex.hint}" if ex.hint else ""), value
+
+    agree()
+
+
+@pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
+def test_a_fix_from_parts_is_the_long_road_s(policy: Policy) -> None:
+    """A number compared with a bound written in the policy is fixed from parts made once
+    ("raise x from " + the value's text + " to at least 95"): for every criterion of
+    every activity, on varied filings and days, the fixes are the long road's (the value
+    shown by ``shown_pair``), in criteria of one comparison or several."""
+    from hub.policy.decision import _explainers
+    from hub.policy.explain import build_fixer
+
+    compiled = compile_policy(policy)
+    long_roads = {
+        (activity, i): build_fixer(node, policy.inputs_by_name, short=False)
+        for i, by_activity in enumerate(compiled.specialised)
+        for activity, node in by_activity.items()
+        if node is not None
+    }
+
+    @examples(ci=600, dev=150)
+    @given(filings(policy))
+    def agree(case: tuple[dict[str, Any], dt.date]) -> None:
+        filing, day = case
+        try:
+            clean = validate_filing(policy, filing)
+        except FilingInvalid:
+            return
+        activity = clean[policy.applicability_input]
+        env = {**policy.parameter_values, **clean, "as_of": day.isoformat()}
+        for i, ex in enumerate(_explainers(policy, activity)):
+            if (activity, i) in long_roads:
+                assert ex.fixer(env) == long_roads[activity, i](env), (i, filing)
+
+    agree()
+
+
+@pytest.mark.parametrize("policy", [P2026, P2027], ids=lambda p: p.version)
+def test_a_criterion_s_own_environment_explains_as_the_whole_one(policy: Policy) -> None:
+    """``explain`` with the environment of what the criterion's condition reads
+    (``env_factory``, what the JSON writer passes) gives the texts, threshold and
+    requirement it gives with the whole one (every parameter and input, as ``to_dict``'s
+    rows pass), for every status of every criterion, on varied filings and days."""
+    from hub.policy.decision import _explainers
+
+    @examples(ci=600, dev=150)
+    @given(filings(policy))
+    def agree(case: tuple[dict[str, Any], dt.date]) -> None:
+        filing, day = case
+        try:
+            d = assess(policy, filing, day)
+        except FilingInvalid:
+            return
+        as_of = day.isoformat()
+        whole = {**policy.parameter_values, **d.filing, "as_of": as_of}
+        explainers = _explainers(policy, d.filing[policy.applicability_input])
+        for ex, status in zip(explainers, d.statuses, strict=True):
+            if status == "not_applicable":
+                continue
+            own = ex.explain(status, d.filing, ex.env_factory(d.filing, as_of), as_of)
+            assert own == ex.explain(status, d.filing, lambda: whole, as_of), filing
 
     agree()
