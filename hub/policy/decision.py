@@ -287,17 +287,24 @@ def _criteria_writer(p: Policy, activity: str) -> Callable[[Decision, list[bytes
         "NJ": format_number_json,
         "PLAIN": plain_number_json,
         "COMMA": b",",
+        "POINT_0": b".0",
     }
     body = ["g = d.filing.get", "st = d.statuses", "day = d.as_of"]
 
     def shown(name: str, v: str, j: str) -> str:
         """A number's text as format_value shows it (None: the long road), read off its
         JSON ``j``: an int under 1,000 in magnitude is its JSON (no regular expression),
-        a float its JSON when PLAIN matches; anything else as NJ says."""
+        a float its JSON when PLAIN matches, and a whole float under 1,000 other than 0
+        (100.0, the commonest percentage) its JSON without the ".0" (as NJ reads it);
+        anything else as NJ says."""
         if types[name] == "integer":
             return f"{j} if type({v}) is int and -1000 < {v} < 1000 else NJ({v}, {j})"
         plain = f"type({v}) is int and -1000 < {v} < 1000"
-        return f"{j} if (PLAIN({j}) if type({v}) is float else {plain}) else NJ({v}, {j})"
+        whole = f"{j}[:-2] if {j}[-2:] == POINT_0 and -1000.0 < {v} < 1000.0 and {v} else "
+        return (
+            f"({j} if PLAIN({j}) else {whole}NJ({v}, {j})) if type({v}) is float "
+            f"else {j} if {plain} else NJ({v}, {j})"
+        )
 
     for i, explainer in enumerate(explainers):
         ns[f"M{i}"] = memos[i]

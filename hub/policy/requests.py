@@ -51,15 +51,30 @@ def lone_surrogate_errors(body: Any, raw: bytes | None = None) -> list[dict[str,
     ]
 
 
+#: dates read, by their text: requests name few days (most name today), so one look-up
+#: replaces the pattern and the parse. Only real dates enter, at most DATES_MEMO of them
+#: (then it starts afresh): ten characters each, never a client's long text.
+_DATES: dict[str, dt.date] = {}
+DATES_MEMO = 4_096
+
+
 def parse_date(value: Any, field: str) -> dt.date:
     """``value`` read as a date written YYYY-MM-DD; raises RequestInvalid naming ``field``
     when it is not such a text or not a real date."""
+    if type(value) is str:
+        day = _DATES.get(value)
+        if day is not None:
+            return day
     if not isinstance(value, str) or not DATE_RE.match(value):
         raise RequestInvalid([{"field": field, "message": "must be a date written YYYY-MM-DD"}])
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise RequestInvalid([{"field": field, "message": "is not a real date"}]) from None
+    if len(_DATES) >= DATES_MEMO:
+        _DATES.clear()
+    _DATES[value] = day
+    return day
 
 
 #: how the ``trace`` query parameter (and any yes/no request option) may be written

@@ -507,3 +507,39 @@ def test_a_criterion_s_own_environment_explains_as_the_whole_one(policy: Policy)
             assert own == ex.explain(status, d.filing, lambda: whole, as_of), filing
 
     agree()
+
+
+def test_a_date_read_from_the_memo_is_the_date_read_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``parse_date`` remembers the dates it read by their text: the second reading of any
+    text (a date, a date in other digits, a trailing line break, no date) is the first's,
+    only real dates are kept, and no more than DATES_MEMO of them."""
+    from hub.policy import requests
+    from hub.policy.requests import RequestInvalid
+
+    def read(text: str) -> Any:
+        try:
+            return requests.parse_date(text, "as_of")
+        except RequestInvalid as exc:
+            return exc.errors
+
+    @examples(ci=400, dev=100)
+    @given(
+        st.one_of(
+            st.dates().map(dt.date.isoformat),
+            st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\n?", fullmatch=True),
+            st.text(max_size=12),
+        )
+    )
+    def agree(text: str) -> None:
+        requests._DATES.clear()
+        afresh = read(text)
+        assert read(text) == afresh, text
+        assert list(requests._DATES) == ([text] if isinstance(afresh, dt.date) else [])
+
+    agree()
+    monkeypatch.setattr(requests, "DATES_MEMO", 3)
+    for day in range(1, 11):
+        assert read(f"2027-01-{day:02}") == dt.date(2027, 1, day)
+        assert len(requests._DATES) <= 3
