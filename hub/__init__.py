@@ -42,12 +42,12 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     ConfigError for unsafe or unusable settings (an unknown ``HUB_TIMEZONE``).
     """
     from flask import Flask
-    from flask_swagger_ui import get_swaggerui_blueprint
 
-    from hub import app_catalogue, app_jobs, app_mail, db, errors, sessions, tasks
+    from hub import app_catalogue, app_jobs, app_mail, db, errors, security, sessions, tasks
     from hub import app_clock as hub_clock
     from hub.api import bp as api_bp
     from hub.api.common import OrjsonProvider
+    from hub.api.docs_page import bp as api_docs_bp
     from hub.auth import bp as auth_bp
     from hub.config import check_settings, load_settings
     from hub.extensions import csrf, limiter, login_manager
@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
+    security.init_app(app)  # first: its headers go on every answer, errors included
     hub_clock.init_app(app, clock)
     app_mail.init_app(app)
     db.init_app(app)
@@ -108,13 +109,6 @@ def create_app(config: dict[str, Any] | None = None, *, clock: Clock | None = No
     # so CSRF tokens do not apply to it.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
-    app.register_blueprint(
-        get_swaggerui_blueprint(
-            "/api/docs",
-            "/api/openapi.json",
-            config={"app_name": "Astana Crypto Hub API"},
-            blueprint_name="api_docs",
-        )
-    )
+    app.register_blueprint(api_docs_bp)  # Swagger UI, started from a static file (CSP)
 
     return app

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -98,13 +99,47 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+#: How Chromium's console reports what the Content-Security-Policy refused.
+CSP_VIOLATION_MARKS = ("Content Security Policy", "Content-Security-Policy")
+
+
+def is_csp_violation(text: str) -> bool:
+    """Whether a console message is Chromium reporting a Content-Security-Policy refusal
+    ("Refused to execute inline script because it violates the following Content
+    Security Policy directive: ...")."""
+    return any(mark in text for mark in CSP_VIOLATION_MARKS)
+
+
 @pytest.fixture
-def page(browser, live_server: LiveServer) -> Iterator[object]:
-    """A fresh browser context and page whose relative URLs go to the live server."""
+def csp_violations() -> list[str]:
+    """The CSP refusals the test's pages reported on the console, in order (the ``page``
+    fixture fills it, and fails the test at its end if it is not empty; a test that
+    provokes refusals on purpose empties it)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server: LiveServer, csp_violations: list[str]) -> Iterator[object]:
+    """A fresh browser context and page whose relative URLs go to the live server.
+
+    Every console message of every page of the context is watched: a refusal by the
+    Content-Security-Policy (an inline script or style, an asset from elsewhere) breaks a
+    page silently, so the test fails with the refusals listed.
+    """
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
+
+    def watch(message: Any) -> None:
+        if is_csp_violation(message.text):
+            csp_violations.append(f"{message.type}: {message.text} (on {message.location})")
+
+    context.on("page", lambda p: p.on("console", watch))
     page = context.new_page()
     try:
         yield page
     finally:
         context.close()
+    if csp_violations:
+        pytest.fail(
+            "the Content-Security-Policy refused something on a page:\n" + "\n".join(csp_violations)
+        )

@@ -116,7 +116,7 @@ def test_a_complete_filing_shows_tier_benefits_savings_and_every_criterion(clien
     first = re.search(r'data-criterion="([a-z_]+)"', page).group(1)
     assert first == "local_opex"
     assert 'href="/assess/policy/2026.1"' in page
-    assert 'class="bar-fill s-not_met" style="width:' in page
+    assert 'class="bar-fill s-not_met" data-width="' in page  # drawn by static/page.js (CSP)
     assert "ACH Rule 4.2" in page  # citation
 
 
