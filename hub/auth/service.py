@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from hub import audit
@@ -28,6 +29,25 @@ class AccountError(Invalid):
 
     def __init__(self, field: str | None, message: str) -> None:
         super().__init__(message, field=field)
+
+
+#: What a registration or staff form answers when the e-mail address is taken (checked
+#: first, or found taken by the database when two requests race for it).
+EMAIL_TAKEN = "An account with this e-mail address already exists."
+#: What registration answers for a BIN whose company already has users.
+BIN_TAKEN = "This company already has an account; ask its administrator to give you access."
+
+
+def _flush_unique(session: Session, field: str, message: str) -> None:
+    """Flush the pending insert; when the database refuses it for a unique value that
+    another request stored meanwhile (the check before it saw nothing), roll the
+    session's transaction back and raise AccountError(``field``, ``message``), the same
+    refusal the check gives, instead of letting the IntegrityError become a 500."""
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise AccountError(field, message) from None
 
 
 def normalise_email(email: str) -> str:
@@ -71,7 +91,11 @@ def create_user(
     company: Company | None = None,
     actor_id: int | None = None,
 ) -> User:
-    """Create a user (company users need a company; staff must not have one)."""
+    """Create a user (company users need a company; staff must not have one).
+
+    Raises AccountError naming the field for an invalid or taken address, also when a
+    concurrent request takes the address between the check and the insert (the
+    session's transaction is then rolled back)."""
     role = Role(role)
     email = normalise_email(email)
     if (error := validate_email(email)) is not None:
@@ -81,7 +105,7 @@ def create_user(
     if role is not Role.COMPANY and company is not None:
         raise AccountError("role", "Only company users belong to a company.")
     if get_user_by_email(session, email=email) is not None:
-        raise AccountError("email", "An account with this e-mail address already exists.")
+        raise AccountError("email", EMAIL_TAKEN)
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -89,7 +113,7 @@ def create_user(
         company_id=company.id if company else None,
     )
     session.add(user)
-    session.flush()
+    _flush_unique(session, "email", EMAIL_TAKEN)
     audit.append(
         session,
         action="user.create",
@@ -105,12 +129,15 @@ def get_or_create_company(
     session: Session, *, bin: str, legal_name: str, activity: str | None
 ) -> Company:
     """The company with this BIN, created if the hub does not know it yet (its legal name
-    checked by ``clean_name``: AccountError on ``legal_name``)."""
+    checked by ``clean_name``: AccountError on ``legal_name``). A company created by a
+    concurrent request between the look-up and the insert is an AccountError on ``bin``
+    (``BIN_TAKEN``; that request registers its user with it), the session's transaction
+    rolled back."""
     company = session.exec(select(Company).where(Company.bin == bin)).first()
     if company is None:
         company = Company(bin=bin, legal_name=clean_name(legal_name), activity=activity)
         session.add(company)
-        session.flush()
+        _flush_unique(session, "bin", BIN_TAKEN)
     return company
 
 
@@ -136,10 +163,7 @@ def register_company_user(
             select(func.count()).select_from(User).where(User.company_id == existing.id)
         ).one()
         if members:
-            raise AccountError(
-                "bin",
-                "This company already has an account; ask its administrator to give you access.",
-            )
+            raise AccountError("bin", BIN_TAKEN)
     company = get_or_create_company(session, bin=bin, legal_name=legal_name, activity=activity)
     return create_user(session, email=email, password=password, role=Role.COMPANY, company=company)
 
