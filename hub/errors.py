@@ -41,6 +41,18 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+#: The longest field name and message an error answer carries, in characters. Messages
+#: echo what was sent cut to 40 characters (``hub.policy.text.shown``); these bounds
+#: keep any other echo from sending back a body's worth of text.
+MAX_FIELD = 200
+MAX_MESSAGE = 2000
+
+
+def capped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ApiError(Exception):
     """An error with an HTTP status and field-level messages, for views and the API (services
     raise the domain errors of ``hub.services.errors`` instead)."""
@@ -57,7 +69,11 @@ class ApiError(Exception):
             errors = [{"field": field, "message": errors}]
         self.status = status
         self.errors: list[FieldError] = [
-            {"field": e.get("field"), "message": str(e["message"])} for e in errors
+            {
+                "field": None if e.get("field") is None else capped(str(e["field"]), MAX_FIELD),
+                "message": capped(str(e["message"]), MAX_MESSAGE),
+            }
+            for e in errors
         ]
         self.headers = dict(headers or {})
         super().__init__(self.errors[0]["message"] if self.errors else str(status))
@@ -109,6 +125,7 @@ def _describe(exc: HTTPException) -> str:
 
 def _html_error(code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     title = MESSAGES.get(code, ("Error", ""))[0]
+    message = capped(message, MAX_MESSAGE)
     body = render_template("error.html", code=code, title=title, message=message)
     response = Response(body, status=code, mimetype="text/html")
     for key, value in (headers or {}).items():

@@ -12,6 +12,35 @@ from flask.json.provider import DefaultJSONProvider
 from hub.errors import ApiError
 from hub.policy import jsondoc
 from hub.policy.requests import lone_surrogate_errors
+from hub.policy.text import shown
+
+#: What the API reads a request body as, and says in a 415 answer.
+JSON_TYPE = "application/json"
+
+
+def require_json_type() -> None:
+    """Refuse (415) a request body that is not declared as JSON.
+
+    A body is read as JSON only when its ``Content-Type`` is ``application/json`` (or a
+    ``+json`` type), in UTF-8 (no ``charset``, or ``charset=utf-8``): a form, plain text
+    or an undeclared body is not guessed at. A request with no body and no type passes
+    (the endpoints whose body is optional). The 415's message names the expected type
+    and the one received (cut to 40 characters)."""
+    if request.is_json:
+        charset = request.mimetype_params.get("charset", "utf-8").lower()
+        if charset.replace("-", "") != "utf8":
+            raise ApiError(
+                415,
+                f"JSON is read as UTF-8: send Content-Type: {JSON_TYPE} with no charset or "
+                f"charset=utf-8 (got charset={shown(charset)})",
+            )
+        return
+    if not request.mimetype and not request.get_data(cache=True):
+        return
+    got = shown(request.content_type) if request.content_type else "no Content-Type"
+    raise ApiError(
+        415, f"the request body must be JSON, sent with Content-Type: {JSON_TYPE} (got {got})"
+    )
 
 
 def json_object() -> dict[str, Any]:
@@ -29,7 +58,9 @@ def json_body() -> Any:
     more significant digits than can be compared exactly gets 422 with one error per
     key or number, its path as the field (``filing.kyc_verified_clients_pct``). Text
     holding a lone surrogate (``"\\ud800"``: valid JSON, but not text that can be
-    stored or shown) gets 422 naming its field as validation names it."""
+    stored or shown) gets 422 naming its field as validation names it. A body not declared
+    as JSON gets 415 (``require_json_type``)."""
+    require_json_type()
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "the request body is empty; send a JSON object")

@@ -38,6 +38,10 @@ def error_responses(*codes: int) -> dict[str, Any]:
         403: "The token's user may not do this",
         404: "Not found",
         409: "Conflict with the current state",
+        415: (
+            "The request body is not declared as JSON: send it with Content-Type: "
+            "application/json (UTF-8)"
+        ),
         422: (
             "Validation failed; one error per offending field. A body that names a key "
             "twice, at any depth, gets one error per such key with its path as the field "
@@ -356,7 +360,7 @@ def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
                             }
                         },
                     },
-                    **error_responses(400, 422, 429),
+                    **error_responses(400, 415, 422, 429),
                 },
             }
         },

@@ -14,7 +14,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from hub import app_clock as clock
 from hub import app_mail
 from hub.api import bp
-from hub.api.common import json_object
+from hub.api.common import json_object, require_json_type
 from hub.api.docs import error_responses, path_provider
 from hub.app_catalogue import catalogue
 from hub.auth.guards import api_roles_required, company_scope, current_api_user
@@ -40,7 +40,9 @@ def _caller() -> tuple[User, Company]:
 
 
 def _body(allowed: tuple[str, ...], *, optional: bool = False) -> dict[str, Any]:
-    """The JSON object body with only ``allowed`` keys (422 for others, as for assessments)."""
+    """The JSON object body with only ``allowed`` keys (422 for others, as for assessments);
+    415 for a body (or a type) that is not JSON, even where the body is optional."""
+    require_json_type()
     if optional and not request.get_data(cache=True).strip():
         return {}
     body = json_object()
@@ -281,7 +283,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The new draft",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 422, 429),
+                    **error_responses(400, 401, 403, 415, 422, 429),
                 },
             },
             "get": {
@@ -341,7 +343,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The saved draft",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 404, 409, 422, 429),
+                    **error_responses(400, 401, 403, 404, 409, 415, 422, 429),
                 },
             },
         },
@@ -361,7 +363,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The submitted filing with its decision",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 404, 409, 422, 429),
+                    **error_responses(400, 401, 403, 404, 409, 415, 422, 429),
                 },
             }
         },
@@ -397,7 +399,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The new draft (or the one already open)",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 404, 409, 429),
+                    **error_responses(400, 401, 403, 404, 409, 415, 429),
                 },
             }
         },

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .loader import load_policy
 from .model import Policy, PolicyError
+from .text import shown
 
 #: days whose version in force a registry remembers (a day is about 100 bytes)
 IN_FORCE_MEMO = 4_096
@@ -162,7 +163,7 @@ class PolicyRegistry:
         if not matches:
             known = ", ".join(p.version for p in self._of(policy_id)) or "none"
             raise NoVersionInForce(
-                f"no policy version {version!r} (known: {known})", field="policy_version"
+                f"no policy version {shown(version)!r} (known: {known})", field="policy_version"
             )
         return matches[-1]
 

@@ -133,6 +133,8 @@ def _read_request(
     version = body.get("policy_version")
     if version is not None and not isinstance(version, str):
         raise RequestInvalid([{"field": "policy_version", "message": "must be text"}])
+    if version is not None and (problem := _text.text_problem(version, name=False)):
+        raise RequestInvalid([{"field": "policy_version", "message": problem}])
     try:
         policy = registry.select(as_of, version)
     except NoVersionInForce as exc:
