@@ -13,7 +13,9 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from hub.models import Role
 from tests.browser.test_filing_journeys import fill_filing
+from tests.conftest import DEFAULT_PASSWORD
 from tests.functional.filing_support import t1_exchange
 
 PROBE = """<!doctype html><html><head><title>probe</title></head><body>
@@ -79,3 +81,34 @@ def test_bars_are_drawn_from_data_attributes(page: Page) -> None:
     left = float(mark.get_attribute("data-left") or "nan")
     at = mark.evaluate(f"el => {SHARE}(el).left")
     assert abs(at - left) < 1.5, (at, left)
+
+
+def test_the_discard_question_is_asked_from_the_static_script(page: Page, make_user) -> None:
+    # Once an inline onsubmit="return confirm(...)": now <form data-confirm> and page.js.
+    make_user(Role.AUTHOR, email="author@example.kz")
+    page.goto("/login")
+    page.get_by_label("E-mail").fill("author@example.kz")
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto("/policies/2026.1")
+    page.get_by_label("Version number of the draft").fill("2026.2")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_role("heading", name="Draft 2026.2")).to_be_visible()
+    enforced(page.goto("/policies/2026.2"))
+
+    asked: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_role("button", name="Discard draft")).to_be_visible()
+    assert asked == ["Discard draft 2026.2?"]
+    assert page.url.endswith("/policies/2026.2")  # dismissed: nothing sent
+
+    page.once("dialog", lambda d: answer(d, True))
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_role("button", name="Discard draft")).to_have_count(0)
+    assert asked == ["Discard draft 2026.2?", "Discard draft 2026.2?"]
