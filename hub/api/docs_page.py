@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Response, abort, render_template, send_from_directory
+from flask import Blueprint, Response, render_template, send_from_directory
 
 #: Swagger UI's files, as flask-swagger-ui ships them.
 DIST_DIR = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
@@ -40,7 +40,6 @@ def show() -> str:
 
 @bp.get("/<path:path>")
 def asset(path: str) -> Response:
-    """One of Swagger UI's files (scripts, styles, icons); 404 for anything else."""
-    if path == "index.html":
-        abort(404)
+    """One of Swagger UI's files (scripts, styles, icons); 404 for anything else
+    (``send_from_directory`` refuses paths out of the folder)."""
     return send_from_directory(DIST_DIR, path)
