@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from hub import audit
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
@@ -154,17 +154,27 @@ def register_company_user(
 
     A BIN that already has users is refused: anyone could type a competitor's
     BIN, so joining an existing company is for its own users to arrange, not
-    for the registration form.
+    for the registration form. Two registrations of one BIN at once get one
+    account: a new company's insert is refused by the unique BIN, and a known
+    company's row is locked (an UPDATE of it, which waits for the other
+    registration's transaction) before its users are counted.
     """
     bin = bin.strip()
     existing = session.exec(select(Company).where(Company.bin == bin)).first()
-    if existing is not None:
+    if existing is None:
+        company = get_or_create_company(session, bin=bin, legal_name=legal_name, activity=activity)
+    else:
+        # Locks the row until commit (PostgreSQL), or takes SQLite's write lock; the
+        # count below then sees a user another registration committed meanwhile.
+        session.execute(
+            sa.update(Company).where(col(Company.id) == existing.id).values(bin=Company.bin)
+        )
         members = session.exec(
             select(func.count()).select_from(User).where(User.company_id == existing.id)
         ).one()
         if members:
             raise AccountError("bin", BIN_TAKEN)
-    company = get_or_create_company(session, bin=bin, legal_name=legal_name, activity=activity)
+        company = existing
     return create_user(session, email=email, password=password, role=Role.COMPANY, company=company)
 
 

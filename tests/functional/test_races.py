@@ -134,6 +134,20 @@ def test_two_registrations_with_one_bin_at_once(app: Flask, served: str) -> None
         assert session.exec(select(func.count()).select_from(Company)).one() == ROUNDS
 
 
+def test_two_registrations_joining_a_known_company_at_once(
+    app: Flask, served: str, make_company
+) -> None:
+    # A company the hub knows without accounts (seeded, or made by an administrator):
+    # the first registration of its BIN joins it, a second one at the same moment not.
+    for n in range(ROUNDS):
+        bin_ = valid_bin(100 + n)
+        make_company(bin=bin_, legal_name=f"Known {n} LLP")
+        forms = [registration(f"c{n}@example.kz", bin_), registration(f"d{n}@example.kz", bin_)]
+        one_won(post_together(served, "/register", forms), "already has an account")
+    with Session(get_engine(app)) as session:
+        assert session.exec(select(func.count()).select_from(User)).one() == ROUNDS
+
+
 def test_two_staff_accounts_with_one_email_at_once(
     app: Flask, served: str, make_user, login
 ) -> None:
