@@ -149,7 +149,9 @@ def test_control_characters_are_refused_naming_the_field(
         assert [e["field"] for e in response.json["errors"]] == ["legal_name"]
         assert "control characters" in response.json["errors"][0]["message"]
         response = client.put(
-            f"/api/v1/filings/{draft_id}", json={"filing": {"legal_name": text}}, headers=auth
+            f"/api/v1/filings/{draft_id}",
+            json={"filing": {"legal_name": text}, "lock_version": 1},
+            headers=auth,
         )
         assert response.status_code == 422
         assert [e["field"] for e in response.json["errors"]] == ["legal_name"]
