@@ -257,6 +257,11 @@ def upcoming_versions(
     return registry.upcoming(as_of, policy_id, within_days=POLICY_DAYS)
 
 
+def _tier_words(policy: Policy, tier: str | None) -> str:
+    """A tier as people read it: ``T2 (Transparent)``, or ``no tier``."""
+    return f"{tier} ({policy.tier_by_id[tier].title})" if tier else "no tier"
+
+
 def policy_change_warnings(
     filing: WatchedFiling, registry: PolicyRegistry, as_of: dt.date
 ) -> list[Found]:
@@ -317,9 +322,13 @@ def policy_change_warnings(
                 money.difference(row.before.saving, row.after.saving),
                 {
                     "summary": f"Version {candidate.version} takes effect on {day.isoformat()}: "
-                    f"your filing would reach {row.after.tier or 'no tier'} instead of "
-                    f"{row.before.tier or 'no tier'}"
-                    + (f" and lose {', '.join(lost)}" if lost else "")
+                    f"your filing would reach {_tier_words(candidate, row.after.tier)} instead "
+                    f"of {_tier_words(baseline, row.before.tier)}"
+                    + (
+                        f" and lose {', '.join(baseline.benefit_by_id[b].title for b in lost)}"
+                        if lost
+                        else ""
+                    )
                     + ".",
                     "todo": todo,
                     "version": candidate.version,

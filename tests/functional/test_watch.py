@@ -140,6 +140,12 @@ def test_policy_change_window_is_90_days_inclusive(app, db_session, registry, fi
         w = found[filing.company_id]
         assert w.subject == "astana-crypto-hub@2027.1" and w.loss_on == NEW_YEAR
         assert (w.details["tier_before"], w.details["tier_after"]) == ("T3", "T1")
+        # in words people read: tier titles and benefit titles, not ids
+        assert (
+            "would reach T1 (Registered) instead of T3 (Full disclosure)" in (w.details["summary"])
+        )
+        assert "Corporate income tax exemption on qualifying income" in w.details["summary"]
+        assert "cit_exemption" not in w.details["summary"]
         flipped = {c["criterion"]: c for c in w.details["criteria"]}
         assert set(flipped) == {"local_opex", "unhosted_wallet_checks"}
         assert flipped["local_opex"]["fix"].startswith("raise opex_in_zone_kzt from")
