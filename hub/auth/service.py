@@ -162,7 +162,11 @@ def register_company_user(
     bin = bin.strip()
     existing = session.exec(select(Company).where(Company.bin == bin)).first()
     if existing is None:
-        company = get_or_create_company(session, bin=bin, legal_name=legal_name, activity=activity)
+        # Not get_or_create_company: a company another registration stored since the
+        # look-up above must be refused (BIN_TAKEN), never joined without counting its users.
+        company = Company(bin=bin, legal_name=clean_name(legal_name), activity=activity)
+        session.add(company)
+        _flush_unique(session, "bin", BIN_TAKEN)
     else:
         # Locks the row until commit (PostgreSQL), or takes SQLite's write lock; the
         # count below then sees a user another registration committed meanwhile.
