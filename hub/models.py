@@ -139,6 +139,10 @@ class User(UserBase, table=True):
     #: change, a deactivation): a session signed in under another value is refused on its
     #: next request, whichever server and session store it is on (see ``get_id``).
     session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: False for an account made by self-registration until the link of its confirmation
+    #: mail is followed (it cannot sign in before); accounts an administrator, the command
+    #: line or the demo makes are confirmed from the start.
+    email_confirmed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
     @property
     def is_authenticated(self) -> bool:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 import hub.app_clock
 import hub.storage
@@ -501,6 +501,37 @@ def login() -> Callable[..., Any]:
         return client.post("/login", data=data)
 
     return do_login
+
+
+def confirmation_link(session: Session, email: str) -> str:
+    """The path of the link in the newest confirmation mail stored for ``email``."""
+    from hub.models import MailMessage
+
+    session.expire_all()
+    mail = session.exec(
+        select(MailMessage)
+        .where(MailMessage.to_address == email, MailMessage.kind == "account_confirm")
+        .order_by(sa.desc(MailMessage.id))
+    ).first()
+    assert mail is not None, f"no confirmation mail to {email}"
+    match = re.search(r"https?://[^/\s]+(/confirm/\S+)", mail.text_body)
+    assert match, mail.text_body
+    return match.group(1)
+
+
+@pytest.fixture
+def confirm_account(db_session: Session) -> Callable[[FlaskClient, str], Any]:
+    """Follow the confirmation mail's link for ``email`` as its owner would: open the
+    page, press its button. Returns the button's answer."""
+
+    def confirm(client: FlaskClient, email: str) -> Any:
+        path = confirmation_link(db_session, email)
+        data = {}
+        if token := _csrf_token(client.get(path).get_data(as_text=True)):
+            data["csrf_token"] = token
+        return client.post(path, data=data)
+
+    return confirm
 
 
 @pytest.fixture

@@ -88,6 +88,10 @@ class RegisterForm(FlaskForm):
     )
 
 
+class ConfirmForm(FlaskForm):
+    """The button of a confirmation link's page (the CSRF token alone)."""
+
+
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = _password_field("New password")

@@ -7,9 +7,11 @@ commit to the caller (a view or a command), so one request is one transaction.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, func, select
 
 from hub import audit
@@ -141,6 +143,130 @@ def get_or_create_company(
     return company
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What a registration did, which the person registering is never shown (every case
+    answers "check your mail"): ``created`` (the new, unconfirmed account to send the
+    confirmation mail to), else ``email_owner`` (the address had an account: its owner
+    is told) or ``company_users`` (the BIN's company has accounts: they are told)."""
+
+    created: User | None = None
+    email_owner: User | None = None
+    company_users: tuple[User, ...] = ()
+
+
+def register(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    bin: str,
+    legal_name: str,
+    activity: str | None,
+) -> Registration:
+    """Self-registration without account enumeration: ``register_company_user``, except
+    that a taken e-mail address or a BIN whose company has users is not refused but
+    returned as whom to tell (``Registration``), the transaction rolled back. The
+    password is hashed in those cases too, so that they take the time a new account
+    takes. Other AccountErrors (an invalid address or name) are raised as before."""
+    email = normalise_email(email)
+    if (error := validate_email(email)) is not None:
+        raise AccountError("email", error)
+    owner = get_user_by_email(session, email=email)
+    if owner is not None:
+        hash_password(password)  # as long as a new account's hashing
+        return Registration(email_owner=owner)
+    try:
+        user = register_company_user(
+            session,
+            email=email,
+            password=password,
+            bin=bin,
+            legal_name=legal_name,
+            activity=activity,
+            confirmed=False,
+        )
+    except AccountError as exc:
+        if exc.message == EMAIL_TAKEN:  # a concurrent registration took it meanwhile
+            session.rollback()  # nor is the company made for it kept
+            return Registration(email_owner=get_user_by_email(session, email=email))
+        if exc.message != BIN_TAKEN:
+            raise
+        session.rollback()
+        company = session.exec(select(Company).where(Company.bin == bin.strip())).first()
+        members = (
+            session.exec(
+                select(User)
+                .where(User.company_id == company.id, col(User.is_active).is_(True))
+                .order_by(col(User.email))
+            ).all()
+            if company is not None
+            else []
+        )
+        hash_password(password)
+        return Registration(company_users=tuple(members))
+    return Registration(created=user)
+
+
+#: How long a confirmation link works (seconds): three days.
+CONFIRM_MAX_AGE = 3 * 24 * 3600
+_CONFIRM_SALT = "hub.account-confirmation"
+
+
+def confirmation_token(secret_key: str, user: User, *, now: datetime) -> str:
+    """A signed token that confirms ``user``'s account: its id, address and the time it
+    was made (``now``, aware). It confirms that account only while it is unconfirmed
+    (single use) and for ``CONFIRM_MAX_AGE`` seconds (``confirm_account``)."""
+    serializer = URLSafeSerializer(secret_key, salt=_CONFIRM_SALT)
+    return serializer.dumps([user.id, user.email, int(now.timestamp())])
+
+
+def confirm_account(
+    session: Session,
+    *,
+    secret_key: str,
+    token: str,
+    now: datetime,
+    max_age: int = CONFIRM_MAX_AGE,
+) -> User:
+    """Confirm the account a ``confirmation_token`` names, at ``now`` (aware); audited.
+
+    AccountError on ``token``: a token not signed with ``secret_key`` or malformed, one
+    older than ``max_age`` seconds, one whose account is gone, has another address or is
+    confirmed already (a link works once)."""
+    invalid = AccountError("token", "This confirmation link is not valid, or was used already.")
+    try:
+        payload = URLSafeSerializer(secret_key, salt=_CONFIRM_SALT).loads(token[:1000])
+    except BadSignature:
+        raise invalid from None
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in payload[::2])
+        and isinstance(payload[1], str)
+    ):
+        raise invalid
+    user_id, email, issued = payload
+    if now - datetime.fromtimestamp(issued, now.tzinfo) > timedelta(seconds=max_age):
+        raise AccountError(
+            "token", "This confirmation link has expired. Register again for a new one."
+        )
+    user = session.get(User, user_id)
+    if user is None or user.email != email or user.email_confirmed:
+        raise invalid
+    user.email_confirmed = True
+    session.add(user)
+    audit.append(
+        session,
+        action="user.confirm",
+        entity_type="user",
+        entity_id=user.id,
+        actor_id=user.id,
+        after={"email_confirmed": True},
+    )
+    return user
+
+
 def register_company_user(
     session: Session,
     *,
@@ -149,8 +275,10 @@ def register_company_user(
     bin: str,
     legal_name: str,
     activity: str | None,
+    confirmed: bool = True,
 ) -> User:
-    """Self-registration of a company's first user.
+    """Self-registration of a company's first user (``confirmed``: False for an account
+    that must follow its confirmation mail's link before it can sign in).
 
     A BIN that already has users is refused: anyone could type a competitor's
     BIN, so joining an existing company is for its own users to arrange, not
@@ -179,7 +307,11 @@ def register_company_user(
         if members:
             raise AccountError("bin", BIN_TAKEN)
         company = existing
-    return create_user(session, email=email, password=password, role=Role.COMPANY, company=company)
+    user = create_user(session, email=email, password=password, role=Role.COMPANY, company=company)
+    if not confirmed:
+        user.email_confirmed = False
+        session.add(user)
+    return user
 
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
+from hub import app_mail
 from hub.app_clock import app_clock
 from hub.auth import throttle
-from hub.auth.forms import LoginForm, PasswordChangeForm, RegisterForm
+from hub.auth.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 from hub.auth.guards import roles_required
 from hub.auth.service import (
+    CONFIRM_MAX_AGE,
     AccountError,
+    Registration,
     authenticate,
     change_password,
+    confirm_account,
+    confirmation_token,
     normalise_email,
-    register_company_user,
 )
+from hub.auth.service import register as register_account
 from hub.db import get_session
 from hub.extensions import login_manager, rate_limit
 from hub.models import Company, Role, User
+from hub.services.notifications import (
+    ACCOUNT_BIN_TAKEN,
+    ACCOUNT_CONFIRM,
+    ACCOUNT_EMAIL_TAKEN,
+    Notifier,
+    account_mail,
+)
 from hub.sessions import end_session, renew_session, start_signed_in
 from hub.web.params import ascii_int
 
@@ -96,6 +109,14 @@ def login() -> str | Response:
         if user is None:
             throttle.count_failure(email)
             form.password.errors = ["Wrong e-mail or password."]
+        elif not user.email_confirmed:
+            # Only said to whoever typed the right password: it tells nothing more than a
+            # successful sign-in would.
+            session.rollback()
+            form.password.errors = [
+                "Confirm your e-mail address first: open the link in the mail we sent you "
+                "when you registered (register again for a new one if it has expired)."
+            ]
         else:
             session.commit()
             renew_session()  # an identifier planted before sign-in is worth nothing after
@@ -128,7 +149,7 @@ def register() -> str | Response:
     if form.validate_on_submit():
         session = get_session()
         try:
-            user = register_company_user(
+            outcome = register_account(
                 session,
                 email=form.email.data or "",
                 password=form.password.data or "",
@@ -144,15 +165,76 @@ def register() -> str | Response:
             else:
                 flash(exc.message, "error")
         else:
+            # Every outcome answers alike (no account enumeration): only the mail differs,
+            # and it goes to the address's owner or the company's users.
+            made = app_mail.notifier()
+            _registration_mail(session, made, outcome)
             session.commit()
-            renew_session()
-            login_user(user)
-            start_signed_in(app_clock().now())
-            flash("Your account is ready. Welcome to the Astana Crypto Hub.", "success")
-            response = redirect(home_url_for(user))
-            throttle.remember_device(response, user.email)  # as a sign-in does
-            return response
+            app_mail.send_queued(made)
+            return redirect(url_for("auth.register_sent"))
     return render_template("auth/register.html", form=form)
+
+
+def _confirm_link(made: Notifier, user: User) -> str:
+    token = confirmation_token(_secret_key(), user, now=made.clock.now())
+    return made.url(url_for("auth.confirm", token=token))
+
+
+def _secret_key() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _registration_mail(session: Session, made: Notifier, outcome: Registration) -> None:
+    """The mail a registration makes: the confirmation link to a new account, a warning
+    (with a new confirmation link if it is still unconfirmed) to an address's owner, or
+    a warning to the users of a company whose BIN was typed again."""
+    days = CONFIRM_MAX_AGE // 86400
+    if outcome.created is not None:
+        user = outcome.created
+        company = session.get(Company, user.company_id)
+        context = {"company": company, "link": _confirm_link(made, user), "valid_days": days}
+        account_mail(session, made, users=[user], kind=ACCOUNT_CONFIRM, context=context)
+    elif outcome.email_owner is not None:
+        owner = outcome.email_owner
+        link = None if owner.email_confirmed else _confirm_link(made, owner)
+        context = {"link": link, "login_url": made.url(url_for("auth.login")), "valid_days": days}
+        account_mail(session, made, users=[owner], kind=ACCOUNT_EMAIL_TAKEN, context=context)
+    elif outcome.company_users:
+        company = session.get(Company, outcome.company_users[0].company_id)
+        context = {"company": company, "link": made.url(url_for("web.company_home"))}
+        users = list(outcome.company_users)
+        account_mail(session, made, users=users, kind=ACCOUNT_BIN_TAKEN, context=context)
+
+
+@bp.route("/register/sent")
+def register_sent() -> str:
+    """What every registration answers, whatever happened: check your mail."""
+    return render_template("auth/register_sent.html")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@rate_limit(AUTH_LIMIT, methods=["POST"])
+def confirm(token: str) -> str | Response:
+    """The link of a confirmation mail: a page whose button (a POST, so that a mail
+    scanner opening links activates nothing) confirms the account, then signs in."""
+    form = ConfirmForm()
+    error = None
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            user = confirm_account(
+                session, secret_key=_secret_key(), token=token, now=app_clock().now()
+            )
+        except AccountError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            session.commit()
+            flash("Your account is confirmed. You can sign in now.", "success")
+            response = redirect(url_for("auth.login"))
+            throttle.remember_device(response, user.email)
+            return response
+    return render_template("auth/confirm.html", form=form, error=error)
 
 
 @bp.route("/account")

@@ -61,6 +61,11 @@ FILING_APPROVED = "filing_approved"
 FILING_REJECTED = "filing_rejected"
 FILING_CHANGES_REQUESTED = "filing_changes_requested"
 DIGEST = "digest"
+#: Account mails (``account_mail``): never turned off, no in-app message.
+ACCOUNT_CONFIRM = "account_confirm"
+ACCOUNT_EMAIL_TAKEN = "account_email_taken"
+ACCOUNT_BIN_TAKEN = "account_bin_taken"
+ACCOUNT_KINDS = (ACCOUNT_CONFIRM, ACCOUNT_EMAIL_TAKEN, ACCOUNT_BIN_TAKEN)
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,45 @@ def _notify(
         if notifier.smtp:
             notifier.queued.append(stored_id(mail))
         made.append(note)
+    return made
+
+
+def account_mail(
+    session: Session,
+    notifier: Notifier,
+    *,
+    users: Sequence[User],
+    kind: str,
+    context: Mapping[str, Any],
+) -> list[MailMessage]:
+    """One e-mail of an account kind (``ACCOUNT_KINDS``) to each of ``users``, without an
+    in-app message (the person may not be able to sign in yet, and a confirmation link
+    belongs in the mailbox only): stored like every mail (pending for the workers, or in
+    the outbox without SMTP). ``context`` is given to the templates with ``user``.
+    ValueError for another kind."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"not an account mail: {kind}")
+    now = notifier.clock.now()
+    made: list[MailMessage] = []
+    for user in users:
+        text = render(notifier, kind, {**context, "user": user})
+        mail = MailMessage(
+            user_id=stored_id(user),
+            kind=kind,
+            to_address=user.email,
+            from_address=notifier.mail_from,
+            subject=text.subject,
+            text_body=text.text,
+            html_body=text.html,
+            status=(MailStatus.PENDING if notifier.smtp else MailStatus.OUTBOX).value,
+            next_attempt_at=now if notifier.smtp else None,
+            created_at=now,
+        )
+        session.add(mail)
+        session.flush()
+        if notifier.smtp:
+            notifier.queued.append(stored_id(mail))
+        made.append(mail)
     return made
 
 

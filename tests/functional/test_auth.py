@@ -20,16 +20,20 @@ REGISTRATION = {
 }
 
 
-def test_registration_creates_a_company_user_and_signs_in(client, db_session):
+def test_registration_creates_a_company_user_confirmed_by_mail(
+    client, db_session, confirm_account, login
+):
     response = client.post("/register", data=REGISTRATION)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/company"
+    assert response.headers["Location"] == "/register/sent"
+    assert "Check your mail" in client.get("/register/sent").get_data(as_text=True)
 
     user = db_session.exec(select(User)).one()
     company = db_session.exec(select(Company)).one()
     assert user.email == "compliance@steppe.kz"
     assert user.role == "company"
     assert user.company_id == company.id
+    assert user.email_confirmed is False
     assert (company.bin, company.legal_name, company.activity) == (
         "940140000385",
         "Steppe Exchange LLP",
@@ -37,13 +41,18 @@ def test_registration_creates_a_company_user_and_signs_in(client, db_session):
     )
     assert user.password_hash.startswith("$argon2id$")
     assert "a long passphrase" not in user.password_hash
+    assert client.get("/company").status_code == 302  # not signed in
 
+    confirmed = confirm_account(client, "compliance@steppe.kz")
+    assert confirmed.status_code == 302
+    assert confirmed.headers["Location"] == "/login"
+    assert login(client, "compliance@steppe.kz", "a long passphrase").status_code == 302
     home = client.get("/company")
     assert home.status_code == 200
     assert "Steppe Exchange LLP" in home.get_data(as_text=True)
     query = select(AuditRecord).where(AuditRecord.action != "policy.imported")
     actions = [r.action for r in db_session.exec(query)]
-    assert actions == ["user.create"]
+    assert actions == ["user.create", "user.confirm"]
 
 
 @pytest.mark.parametrize(
@@ -83,12 +92,13 @@ def test_registration_checks_the_bin_rule_of_the_policy(client, db_session, bin_
     assert db_session.exec(select(User)).first() is None
 
 
-def test_registration_refuses_a_bin_that_already_has_an_account(client, make_user, db_session):
+def test_registration_makes_no_account_for_a_bin_that_already_has_one(
+    client, make_user, db_session
+):
     owner = make_user("company")
     company = db_session.get(Company, owner.company_id)
     response = client.post("/register", data={**REGISTRATION, "bin": company.bin})
-    assert response.status_code == 200
-    assert "already has an account" in response.get_data(as_text=True)
+    assert response.headers["Location"] == "/register/sent"  # as a new account's
     assert len(db_session.exec(select(User)).all()) == 1
 
 
@@ -101,12 +111,12 @@ def test_registration_joins_a_known_company_without_accounts(client, make_compan
     assert len(db_session.exec(select(Company)).all()) == 1
 
 
-def test_registration_refuses_a_taken_email(client, make_user, db_session):
+def test_registration_with_a_taken_email_makes_nothing(client, make_user, db_session):
     make_user("admin", email="compliance@steppe.kz")
     response = client.post("/register", data=REGISTRATION)
-    assert response.status_code == 200
-    assert "already exists" in response.get_data(as_text=True)
+    assert response.headers["Location"] == "/register/sent"  # as a new account's
     assert db_session.exec(select(Company)).first() is None
+    assert len(db_session.exec(select(User)).all()) == 1
 
 
 def test_login_with_the_right_password(client, make_user, login):
