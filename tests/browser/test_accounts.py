@@ -1,11 +1,14 @@
-"""A new company registers in the browser, signs out, and signs in again."""
+"""A new company registers in the browser, confirms its account from the mail's link,
+signs in, signs out, and signs in again."""
 
 from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.conftest import confirmation_link
 
-def test_company_registers_and_signs_in(page):
+
+def test_company_registers_and_signs_in(page, db_session):
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tax breaks")
     page.get_by_role("link", name="Register your company").click()
@@ -26,8 +29,26 @@ def test_company_registers_and_signs_in(page):
     page.get_by_label("Repeat the password").fill("a long passphrase")
     page.get_by_role("button", name="Create the account").click()
 
+    expect(page).to_have_url("/register/sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your mail to continue")
+
+    # The account waits for its confirmation: signing in says so.
+    page.get_by_role("link", name="Sign in").first.click()
+    page.get_by_label("E-mail").fill("compliance@steppe.kz")
+    page.get_by_label("Password").fill("a long passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error")).to_contain_text("Confirm your e-mail address first")
+
+    # The link of the confirmation mail (kept in the outbox: no SMTP here).
+    page.goto(confirmation_link(db_session, "compliance@steppe.kz"))
+    page.get_by_role("button", name="Activate my account").click()
+    expect(page).to_have_url("/login")
+    expect(page.locator(".flash-success")).to_contain_text("Your account is confirmed")
+    page.get_by_label("E-mail").fill("compliance@steppe.kz")
+    page.get_by_label("Password").fill("a long passphrase")
+    page.get_by_role("button", name="Sign in").click()
+
     expect(page).to_have_url("/company")
-    expect(page.locator(".flash-success")).to_contain_text("Your account is ready")
     expect(page.get_by_role("heading", level=1)).to_have_text("Steppe Exchange LLP")
     expect(page.locator(".account-box")).to_contain_text("compliance@steppe.kz")
 

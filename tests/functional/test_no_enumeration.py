@@ -164,3 +164,45 @@ def test_registering_again_an_unconfirmed_address_mails_a_new_link(
     assert path is not None
     assert client.post(path.group(1)).status_code == 302
     assert login(client, "new@steppe.kz", PASSWORD).status_code == 302
+
+
+def test_without_smtp_an_administrator_finds_the_link_in_the_outbox(
+    app, client, db_session, make_user, more_bins, login
+):
+    """The demo's path: no mail server, the confirmation mail is on /outbox."""
+    client.post("/register", data=registration("new@steppe.kz", next(more_bins)))
+    (mail,) = mails(db_session, kind="account_confirm")
+    admin = app.test_client()
+    login(admin, make_user("admin"))
+    assert "new@steppe.kz" in admin.get("/outbox").get_data(as_text=True)
+    shown = admin.get(f"/outbox/{mail.id}").get_data(as_text=True)
+    link = re.search(r"https?://[^/\s\"<]+(/confirm/[^\s\"<]+)", shown)
+    assert link is not None, shown
+    assert client.post(link.group(1)).headers["Location"] == "/login"
+    assert login(client, "new@steppe.kz", PASSWORD).status_code == 302
+
+
+def test_every_case_costs_the_same_argon2_work(app, make_user, db_session, more_bins, monkeypatch):
+    """Timing without a stopwatch: each registration hashes the password once, whatever
+    happened; signing in to an unconfirmed account verifies once and hashes nothing, as
+    for any account (tests/functional/test_sessions_and_tokens.py)."""
+    from tests.functional.test_sessions_and_tokens import HasherSpy
+
+    owner = make_user("company", email="owner@steppe.kz")
+    company = db_session.get(Company, owner.company_id)
+    spy = HasherSpy(monkeypatch)
+    for data in (
+        registration("new@steppe.kz", next(more_bins)),
+        registration("owner@steppe.kz", next(more_bins)),
+        registration("other@steppe.kz", company.bin),
+        registration("new@steppe.kz", next(more_bins)),  # unconfirmed, taken
+    ):
+        spy.reset()
+        assert app.test_client().post("/register", data=data).status_code == 302
+        assert (spy.hashed, spy.verified) == (1, []), data["email"]
+    for password in (PASSWORD, "not the password"):
+        spy.reset()
+        client = app.test_client()
+        page = client.post("/login", data={"email": "new@steppe.kz", "password": password})
+        assert page.status_code == 200
+        assert (spy.hashed, len(spy.verified)) == (0, 1)
