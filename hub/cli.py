@@ -460,6 +460,11 @@ def demo(
     )
     if generated:
         click.echo("(a random password: set HUB_DEMO_PASSWORD to choose it)")
+    if not app.config.get("SMTP_URL"):
+        click.echo(
+            f"A company that registers at http://{host}:{port}/register confirms its account "
+            "from the link of its mail, kept (no HUB_SMTP_URL) on the admin's /outbox page."
+        )
     click.echo("")
     sys.stdout.flush()
     if not no_serve:

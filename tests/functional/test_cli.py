@@ -230,6 +230,8 @@ def test_demo_prepares_everything_and_prints_working_logins(
     # The demo company user sees its seeded filing.
     login(client, "company@demo.hub", "demo password 1")
     assert "Steppe Exchange LLP" in client.get("/company").get_data(as_text=True)
+    # It says where a registration's confirmation mail is (no mail server in the demo).
+    assert "/outbox" in result.output and "/register" in result.output
 
 
 def test_demo_without_a_password_prints_a_random_one(cli_env, make_app, login):
