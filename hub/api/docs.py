@@ -345,7 +345,11 @@ def _core_paths(registry: PolicyRegistry) -> dict[str, Any]:
                                 "properties": {
                                     "filing": {"$ref": "#/components/schemas/Filing"},
                                     "as_of": {"type": "string", "format": "date"},
-                                    "policy_version": {"type": "string", "example": example},
+                                    "policy_version": {
+                                        "type": "string",
+                                        "enum": [p.version for p in registry.versions()],
+                                        "example": example,
+                                    },
                                 },
                             }
                         }

@@ -7,6 +7,7 @@ filings; any other id is a 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
@@ -22,8 +23,12 @@ from hub.db import get_session
 from hub.errors import ApiError
 from hub.extensions import rate_limit
 from hub.models import Company, FilingStatus, Role, User, stored_id
+from hub.policy.schema import input_schema
 from hub.services import filings as svc
 from hub.services import notifications
+
+#: The input a draft never takes from the client (the company's BIN).
+BIN_INPUT = "bin"
 
 
 def _limit() -> str:
@@ -57,9 +62,9 @@ def _body(allowed: tuple[str, ...], *, optional: bool = False) -> dict[str, Any]
 
 
 def _lock_version(body: dict[str, Any]) -> int | None:
-    value = body.get("lock_version")
-    if value is None:
+    if "lock_version" not in body:
         return None
+    value = body["lock_version"]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ApiError(
             422, "must be the filing's lock_version, a positive integer", field="lock_version"
@@ -111,7 +116,7 @@ def create_filing() -> Response:
 def list_filings() -> Response:
     """The company's filings, newest first (``?status=draft`` to filter)."""
     _, company = _caller()
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in {s.value for s in FilingStatus}:
         choices = ", ".join(s.value for s in FilingStatus)
         raise ApiError(422, f"must be one of {choices}", field="status")
@@ -245,15 +250,33 @@ _RECORD = {
     },
 }
 _ID = {"name": "filing_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_LOCK = {"lock_version": {"type": "integer", "minimum": 1}}
-_DRAFT_INPUTS = {
-    "type": "object",
-    "additionalProperties": True,
-    "description": (
-        "Inputs of the version in force (see Filing_*). Partial inputs are fine in a draft; "
-        "values present must be valid. bin is always the company's own."
-    ),
-}
+_LOCK = {"lock_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+
+
+def _draft_inputs() -> dict[str, Any]:
+    """The inputs a draft may carry today: the version in force's and those an upcoming
+    published version asks (``hub.policy.ahead``), each with its schema; no others."""
+    registry = catalogue().registry()
+    today = clock.today()
+    properties: dict[str, Any] = {}
+    with contextlib.suppress(LookupError):
+        policy = registry.select(today)
+        properties = {i.name: input_schema(i) for i in policy.inputs}
+        for name, ahead in svc.inputs_ahead(registry, policy, today).items():
+            properties[name] = input_schema(ahead.spec)
+        # The BIN is the company's own, filled in from the account: not an input here.
+        properties.pop(BIN_INPUT, None)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "description": (
+            "Inputs of the version in force (see Filing_*) and answers ahead to the inputs "
+            "an upcoming published version asks. Partial inputs are fine in a draft; values "
+            "present must be valid. bin is not sent: it is always the company's own (the "
+            "account's BIN is accepted, any other is a 422)."
+        ),
+    }
 
 
 def _json_body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -272,12 +295,13 @@ def filing_paths() -> dict[str, Any]:
     """The filing endpoints, with the filing record schema inlined."""
     secure: list[dict[str, list[str]]] = [{"bearer": []}]
     common = {"tags": ["filings"], "security": secure}
+    draft_inputs = _draft_inputs()
     return {
         "/api/v1/filings": {
             "post": {
                 **common,
                 "summary": "Create a draft filing for the token's company",
-                "requestBody": _json_body({"filing": _DRAFT_INPUTS}),
+                "requestBody": _json_body({"filing": draft_inputs}),
                 "responses": {
                     "201": {
                         "description": "The new draft",
@@ -336,7 +360,7 @@ def filing_paths() -> dict[str, Any]:
                 ),
                 "parameters": [_ID],
                 "requestBody": _json_body(
-                    {"filing": _DRAFT_INPUTS, **_LOCK}, ["filing", "lock_version"]
+                    {"filing": draft_inputs, **_LOCK}, ["filing", "lock_version"]
                 ),
                 "responses": {
                     "200": {
@@ -384,7 +408,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The withdrawn filing",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 404, 409, 429),
+                    **error_responses(400, 401, 403, 404, 409, 415, 422, 429),
                 },
             }
         },
@@ -399,7 +423,7 @@ def filing_paths() -> dict[str, Any]:
                         "description": "The new draft (or the one already open)",
                         "content": {"application/json": {"schema": _RECORD}},
                     },
-                    **error_responses(400, 401, 403, 404, 409, 415, 429),
+                    **error_responses(400, 401, 403, 404, 409, 415, 422, 429),
                 },
             }
         },

@@ -12,6 +12,12 @@ from typing import Any
 from .filing import BIN_HELP
 from .model import InputSpec, Policy
 
+#: What ``format: text`` means in the published schemas (``hub.policy.text``).
+TEXT_HELP = (
+    "Text: put in NFC, spaces at either end trimmed; no control characters, lone "
+    "surrogates or bidirectional controls, and at least one visible character."
+)
+
 
 def input_schema(spec: InputSpec) -> dict[str, Any]:
     """The JSON Schema of one input's value (numbers with the bounds enforced, inclusive)."""
@@ -35,6 +41,10 @@ def input_schema(spec: InputSpec) -> dict[str, Any]:
         schema = {"type": "string"}
         if spec.format == "bin":
             schema["pattern"] = "^[0-9]{2}(0[1-9]|1[0-2])[45][0-9]{7}$"
+            # The check digit is no pattern: the format names it (BIN_HELP says how).
+            schema["format"] = "kz-bin"
+        else:
+            schema["format"] = "text"
         if spec.min_length is not None:
             schema["minLength"] = spec.min_length
         if spec.max_length is not None:
@@ -45,6 +55,8 @@ def input_schema(spec: InputSpec) -> dict[str, Any]:
         schema["description"] = spec.help
     if spec.format == "bin":
         schema["description"] = " ".join(filter(None, (spec.help, BIN_HELP)))
+    elif schema.get("format") == "text":
+        schema["description"] = " ".join(filter(None, (spec.help, TEXT_HELP)))
     if not spec.required:
         schema["nullable"] = True
     return schema
