@@ -155,6 +155,25 @@ def test_a_stale_lock_version_is_409(client, auth):
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "lock_version"
 
 
+def test_lock_version_null_and_an_empty_status_are_refused_as_documented(client, auth):
+    """Before: ``"lock_version": null`` was taken as no lock_version (the document says an
+    integer from 1) and ``?status=`` as no filter (the document says one of the statuses)."""
+    filing_id = create(client, auth)["id"]
+    url = f"/api/v1/filings/{filing_id}"
+    for body in ({"filing": {}, "lock_version": None}, {"filing": {}, "lock_version": 2**31}):
+        put = client.put(url, json=body, headers=auth)
+        assert put.status_code == 422, put.json
+        assert [e["field"] for e in put.json["errors"]] == ["lock_version"]
+    for action in ("submit", "withdraw", "revise"):
+        response = client.post(f"{url}/{action}", json={"lock_version": None}, headers=auth)
+        assert response.status_code == 422, (action, response.json)
+        assert [e["field"] for e in response.json["errors"]] == ["lock_version"]
+    empty = client.get("/api/v1/filings?status=", headers=auth)
+    assert empty.status_code == 422
+    assert [e["field"] for e in empty.json["errors"]] == ["status"]
+    assert client.get("/api/v1/filings?status=draft", headers=auth).status_code == 200
+
+
 def test_revise_through_the_api(client, auth, db_session):
     filing_id = create(client, auth, t1_exchange())["id"]
     client.post(f"/api/v1/filings/{filing_id}/submit", headers=auth)
