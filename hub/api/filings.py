@@ -249,7 +249,13 @@ _RECORD = {
         "valid_until": {"type": "string", "format": "date", "nullable": True},
     },
 }
-_ID = {"name": "filing_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ID = {
+    "name": "filing_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "description": "Any other id, or one of another company, is a 404.",
+}
 _LOCK = {"lock_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 

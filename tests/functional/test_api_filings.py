@@ -174,6 +174,17 @@ def test_lock_version_null_and_an_empty_status_are_refused_as_documented(client,
     assert client.get("/api/v1/filings?status=draft", headers=auth).status_code == 200
 
 
+def test_an_id_beyond_the_id_column_is_a_404(client, auth):
+    """Before: on PostgreSQL (a 32-bit id column) an id from 2**31 was a 500."""
+    for filing_id in (2**31, 2**31 + 7, 2**40):
+        response = client.get(f"/api/v1/filings/{filing_id}", headers=auth)
+        assert response.status_code == 404, (filing_id, response.json)
+        put = client.put(
+            f"/api/v1/filings/{filing_id}", json={"filing": {}, "lock_version": 1}, headers=auth
+        )
+        assert put.status_code == 404, (filing_id, put.json)
+
+
 def test_revise_through_the_api(client, auth, db_session):
     filing_id = create(client, auth, t1_exchange())["id"]
     client.post(f"/api/v1/filings/{filing_id}/submit", headers=auth)

@@ -32,7 +32,7 @@ def get_filing(session: Session, *, filing_id: Any, company_id: int) -> Filing:
         key = int(filing_id)
     else:
         raise FilingNotFound(filing_id)
-    if not 0 < key < 2**63:
+    if not 0 < key < 2**31:  # the id column is a 32-bit integer (PostgreSQL refuses more)
         raise FilingNotFound(filing_id)
     filing = session.get(Filing, key)
     if filing is None or filing.company_id != company_id:
