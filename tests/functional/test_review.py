@@ -207,6 +207,9 @@ def test_filing_view_shows_everything_a_reviewer_needs(
     assert filing.policy_digest in html
     assert "Same outcome under version 2026.1" in html
     assert client.get("/review/filings/999999").status_code == 404
+    # past the 32-bit id column: 404 too (PostgreSQL refused the look-up: a 500)
+    assert client.get(f"/review/filings/{2**31}").status_code == 404
+    assert client.get(f"/review/filings/{2**63}").status_code == 404
 
 
 def test_reassessment_under_a_later_version_is_shown_side_by_side(

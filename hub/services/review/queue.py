@@ -23,7 +23,7 @@ def get_filing(session: Session, *, filing_id: Any) -> Filing:
         key = int(filing_id)
     except (TypeError, ValueError):
         raise ReviewNotFound(filing_id) from None
-    filing = session.get(Filing, key) if 0 < key < 2**63 else None
+    filing = session.get(Filing, key) if 0 < key < 2**31 else None  # the id column is 32-bit
     if filing is None:
         raise ReviewNotFound(filing_id)
     return filing
