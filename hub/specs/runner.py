@@ -36,6 +36,7 @@ SKIP_TAGS = frozenset({"@skip", "@wip"})
 # be a marker), so there such a tag would change how pytest runs the rows.
 PYTEST_MARKERS = frozenset(
     {
+        "anyio",  # anyio's pytest plugin (installed with schemathesis, a test tool)
         "browser",
         "filterwarnings",
         "hypothesis",
