@@ -46,7 +46,7 @@ def test_the_alias_bomb_is_refused_at_once_with_its_line(author_client, db_sessi
     line = text.count("\n") + 1
     assert f'data-goto-line="{line}"' in page
     assert "an anchor (&amp;a6): anchors (&amp;name) and aliases (*name) are not accepted" in page
-    assert took < 1.0, took
+    assert took < 10.0, took
     # Kept (no work is lost) but unusable; viewing it again does not parse it again.
     stored = record(db_session, "2026.2")
     assert stored.digest is None and stored.text.endswith(bomb)
@@ -138,12 +138,13 @@ def test_splitting_10000_files_is_linear():
         for i in range(10_000)
     )
     # CPU time, not wall time: on a loaded machine other processes' turns are not ours
-    # (the quadratic split took minutes of CPU; the linear one takes under 0.1 s)
+    # (the quadratic split took minutes of CPU; the linear one takes under 0.1 s idle, but
+    # 1.2 s was seen beside CI's other worker on a 2-core machine whose cores are shared)
     started = time.process_time()
     files = split_features(text)
     took = time.process_time() - started
     assert len(files) == 10_000 and files[-1][0] == "f9999.feature"
-    assert took < 1.0, took
+    assert took < 10.0, took
     assert sum(len(body) for _, body in files) < 2 * len(text)
 
 
