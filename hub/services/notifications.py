@@ -236,25 +236,43 @@ def _notify(
         )
         session.add(note)
         session.flush()
-        mail = MailMessage(
-            notification_id=note.id,
-            user_id=uid,
-            kind=kind,
-            to_address=user.email,
-            from_address=notifier.mail_from,
-            subject=text.subject,
-            text_body=text.text,
-            html_body=text.html,
-            status=(MailStatus.PENDING if notifier.smtp else MailStatus.OUTBOX).value,
-            next_attempt_at=now if notifier.smtp else None,
-            created_at=now,
+        _store_mail(
+            session, notifier, user=user, kind=kind, text=text, now=now, notification_id=note.id
         )
-        session.add(mail)
-        session.flush()
-        if notifier.smtp:
-            notifier.queued.append(stored_id(mail))
         made.append(note)
     return made
+
+
+def _store_mail(
+    session: Session,
+    notifier: Notifier,
+    *,
+    user: User,
+    kind: str,
+    text: Rendered,
+    now: dt.datetime,
+    notification_id: int | None = None,
+) -> MailMessage:
+    """Store one e-mail made at ``now`` (flushed): ``pending`` and queued for the workers
+    when SMTP is configured, else kept in the ``outbox``."""
+    mail = MailMessage(
+        notification_id=notification_id,
+        user_id=stored_id(user),
+        kind=kind,
+        to_address=user.email,
+        from_address=notifier.mail_from,
+        subject=text.subject,
+        text_body=text.text,
+        html_body=text.html,
+        status=(MailStatus.PENDING if notifier.smtp else MailStatus.OUTBOX).value,
+        next_attempt_at=now if notifier.smtp else None,
+        created_at=now,
+    )
+    session.add(mail)
+    session.flush()
+    if notifier.smtp:
+        notifier.queued.append(stored_id(mail))
+    return mail
 
 
 def account_mail(
@@ -273,27 +291,17 @@ def account_mail(
     if kind not in ACCOUNT_KINDS:
         raise ValueError(f"not an account mail: {kind}")
     now = notifier.clock.now()
-    made: list[MailMessage] = []
-    for user in users:
-        text = render(notifier, kind, {**context, "user": user})
-        mail = MailMessage(
-            user_id=stored_id(user),
+    return [
+        _store_mail(
+            session,
+            notifier,
+            user=user,
             kind=kind,
-            to_address=user.email,
-            from_address=notifier.mail_from,
-            subject=text.subject,
-            text_body=text.text,
-            html_body=text.html,
-            status=(MailStatus.PENDING if notifier.smtp else MailStatus.OUTBOX).value,
-            next_attempt_at=now if notifier.smtp else None,
-            created_at=now,
+            text=render(notifier, kind, {**context, "user": user}),
+            now=now,
         )
-        session.add(mail)
-        session.flush()
-        if notifier.smtp:
-            notifier.queued.append(stored_id(mail))
-        made.append(mail)
-    return made
+        for user in users
+    ]
 
 
 # --- what makes messages --------------------------------------------------------------------
