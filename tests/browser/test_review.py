@@ -17,8 +17,7 @@ from sqlmodel import Session
 
 from hub.app_catalogue import catalogue
 from hub.app_clock import app_clock
-from hub.services import filings as filing_svc
-from tests.functional.filing_support import t1_exchange
+from tests.functional.filing_support import submit_filing
 
 PASSWORD = "correct horse battery"
 
@@ -37,25 +36,8 @@ def shots(tmp_path: Path):
 def _submit(app, session: Session, company, **changes) -> int:
     with app.app_context():
         registry = catalogue().registry()
-    today = app_clock(app).today()  # the hub's date, as the server's
-    filing = filing_svc.create_draft(
-        session,
-        company=company,
-        actor_id=None,
-        inputs=t1_exchange(legal_name=company.legal_name, **changes),
-        registry=registry,
-        today=today,
-    )
-    filing_svc.submit(
-        session,
-        filing=filing,
-        actor_id=None,
-        lock_version=filing.lock_version,
-        registry=registry,
-        today=today,
-    )
-    session.commit()
-    return filing.id
+    # as of the hub's date, as the server's
+    return submit_filing(session, registry, app_clock(app), company, **changes).id
 
 
 def _sign_in(page: Page, email: str) -> None:

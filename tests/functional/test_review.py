@@ -35,7 +35,7 @@ from hub.services.review import decision as review_decision
 from hub.services.review import export as review_export
 from hub.services.review import queue as review_queue
 from hub.storage import utcnow
-from tests.functional.filing_support import t1_exchange
+from tests.functional.filing_support import submit_filing, t1_exchange
 
 ALL_T1 = t1_exchange()  # reaches T1, misses T2 on local_opex only
 
@@ -58,28 +58,11 @@ def submitted(
     """Submit a filing for a new company: ``submitted(**input_changes, company=..., days_ago=)``."""
 
     def factory(*, company: Company | None = None, days_ago: int = 0, **changes: Any) -> Filing:
-        company = company or make_company()
-        today = clock.today()
-        filing = filing_svc.create_draft(
-            db_session,
-            company=company,
-            actor_id=None,
-            inputs=t1_exchange(legal_name=company.legal_name, **changes),
-            registry=registry,
-            today=today,
-        )
-        filing_svc.submit(
-            db_session,
-            filing=filing,
-            actor_id=None,
-            lock_version=filing.lock_version,
-            registry=registry,
-            today=today,
-        )
+        filing = submit_filing(db_session, registry, clock, company or make_company(), **changes)
         if days_ago:
             filing.submitted_at = utcnow() - dt.timedelta(days=days_ago, hours=1)
             db_session.add(filing)
-        db_session.commit()
+            db_session.commit()
         return filing
 
     return factory
